@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared host preparation for scripts/run-tests and scripts/run-daemon:
+# installs Debian packages, prepares libvirt for a root container without
+# systemd, and starts virtlogd + libvirtd when they are not running.
+# Sourced, not executed.
+
+GVD_BUILD_PACKAGES=(
+  build-essential autoconf automake libtool autopoint gettext pkg-config
+  libglib2.0-dev libvirt-dev libxml2-dev libsoup-3.0-dev libjson-glib-dev
+  libpci-dev pci.ids libisofs-dev libcmocka-dev
+)
+GVD_RUNTIME_PACKAGES=(
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+  qemu-system-x86 qemu-utils ovmf curl
+)
+GVD_TEST_PACKAGES=(
+  libxml2-utils cloud-init genisoimage valgrind python3 iproute2
+  debootstrap e2fsprogs
+)
+
+gvd_log() { printf '==> %s\n' "$*" >&2; }
+gvd_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+gvd_require_root() {
+  [ "$(id -u)" = 0 ] || gvd_die "$0 prepares libvirtd and installs packages: run it as root"
+}
+
+# Install only the packages that are missing; apt-get update only when needed.
+gvd_apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+      || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || gvd_die "missing packages (${missing[*]}) and no apt-get: install them by hand"
+  gvd_log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || gvd_die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || gvd_die "apt-get install ${missing[*]} failed"
+}
+
+# Set KEY = VALUE in qemu.conf, replacing an existing (or commented) line.
+gvd_qemu_conf_set() {
+  local conf=/etc/libvirt/qemu.conf key=$1 value=$2
+  if grep -Eq "^[#[:space:]]*${key}[[:space:]]*=" "$conf"; then
+    grep -Eq "^${key} = ${value//[/\\[}\$" "$conf" && return 0
+    sed -i -E "0,/^[#[:space:]]*${key}[[:space:]]*=.*/s||${key} = ${value}|" "$conf"
+  else
+    printf '%s = %s\n' "$key" "$value" >>"$conf"
+  fi
+}
+
+gvd_daemon_running() {
+  local pidfile=$1 pid
+  [ -r "$pidfile" ] || return 1
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# libvirtd's QEMU driver wants its user and group even when running as root,
+# and this container has no systemd, no cgroup delegation and no LSM.
+gvd_libvirt_prepare() {
+  getent group kvm >/dev/null || groupadd --system kvm
+  getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+  id libvirt-qemu >/dev/null 2>&1 \
+    || useradd --system --no-create-home --home-dir /var/lib/libvirt \
+         --gid libvirt-qemu --groups kvm --shell /usr/sbin/nologin libvirt-qemu
+  mkdir -p /var/log/libvirt /var/log/libvirt/qemu /var/lib/libvirt/qemu /run/libvirt
+  # Debian ships qemu.conf with libvirt-daemon-system (which wants systemd);
+  # libvirtd's built-in defaults apply to every key we do not set.
+  [ -f /etc/libvirt/qemu.conf ] || printf '# written by gpuvmd scripts/lib/host-setup.sh\n' >/etc/libvirt/qemu.conf
+  gvd_qemu_conf_set security_driver '"none"'
+  gvd_qemu_conf_set cgroup_controllers '[ ]'
+}
+
+gvd_libvirt_start() {
+  if ! gvd_daemon_running /run/virtlogd.pid; then
+    gvd_log "starting virtlogd"
+    virtlogd -d || gvd_die "virtlogd failed to start"
+  fi
+  if ! gvd_daemon_running /run/libvirtd.pid; then
+    gvd_log "starting libvirtd"
+    libvirtd -d || gvd_die "libvirtd failed to start"
+  fi
+  local i
+  for i in $(seq 1 100); do
+    [ -S /run/libvirt/libvirt-sock ] && virsh -q -c qemu:///system version >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  gvd_die "libvirtd did not answer on qemu:///system within 20 s (see /var/log/libvirt/)"
+}
+
+gvd_build() {
+  local srcdir=$1 builddir=$2; shift 2
+  [ -x "$srcdir/configure" ] \
+    || (cd "$srcdir" && ./autogen.sh) || gvd_die "autogen.sh failed"
+  mkdir -p "$builddir"
+  if [ ! -f "$builddir/Makefile" ]; then
+    (cd "$builddir" && "$srcdir/configure" "$@") || gvd_die "configure failed (see $builddir/config.log)"
+  fi
+  make -C "$builddir" -j"$(nproc)" >/dev/null || make -C "$builddir" || gvd_die "build failed"
+}

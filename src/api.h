@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The HTTP/JSON API: listeners, routing, authentication, JSON bodies and
+ * the {"error": {"code", "message"}} answers. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "daemon.h"
+
+G_BEGIN_DECLS
+
+typedef struct _GvdApi GvdApi;
+
+typedef enum {
+  GVD_API_ROUTE_DEFAULT = 0,
+  GVD_API_ROUTE_PUBLIC = 1 << 0, /* no bearer token needed (health, metrics) */
+} GvdApiRouteFlags;
+
+/* @path is the full request path; the route matched its prefix. */
+typedef void (*GvdApiHandler) (GvdApi *api, SoupServerMessage *msg, const char *path,
+                               GHashTable *query);
+
+/* @token: bearer token every non-public route requires; NULL for none. */
+GvdApi *gvd_api_new (GvdDaemon *daemon, const char *name, const char *token);
+void gvd_api_free (GvdApi *api);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdApi, gvd_api_free)
+
+gboolean gvd_api_listen (GvdApi *api, const char *listen, GError **error);
+/* "http://127.0.0.1:8787/" with the port actually bound. */
+char *gvd_api_get_url (GvdApi *api);
+GvdDaemon *gvd_api_get_daemon (GvdApi *api);
+
+void gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,
+                        GvdApiHandler handler);
+
+/* Answers. The JSON node is not consumed. */
+void gvd_api_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void gvd_api_reply_builder (SoupServerMessage *msg, guint status, JsonBuilder *builder);
+void gvd_api_reply_error (SoupServerMessage *msg, const GError *error);
+/* As above with an extra "details" member inside "error" (e.g. plan reasons). */
+void gvd_api_reply_error_details (SoupServerMessage *msg, const GError *error,
+                                  JsonNode *details);
+void gvd_api_reply_errorf (SoupServerMessage *msg, GvdErrorCode code, const char *format,
+                           ...) G_GNUC_PRINTF (3, 4);
+/* 405 with an Allow header. */
+void gvd_api_reply_method_not_allowed (SoupServerMessage *msg, const char *allow);
+
+/* The request body as a JSON object (new reference). Checks the media type
+ * and the size bound; an empty body is an empty object when @empty_ok. */
+JsonObject *gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error);
+
+/* Path segments after @prefix: "/v1/instances/a/start" with prefix
+ * "/v1/instances" gives {"a", "start"}. Empty segments are errors (NULL). */
+GStrv gvd_api_path_segments (const char *path, const char *prefix);
+
+/* Route registration, one per API area (api-*.c). */
+void gvd_api_health_register (GvdApi *api);
+
+G_END_DECLS

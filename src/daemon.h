@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's services, wired together by main.c and handed to the API. */
+#pragma once
+
+#include <glib.h>
+
+#include "gvd-config.h"
+#include "host-root.h"
+#include "virt-conn.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  GvdConfig *config;
+  GvdHostRoot *host_root;
+  GvdVirtConn *virt;
+  gint64 started_at;    /* g_get_monotonic_time () at start */
+} GvdDaemon;
+
+G_END_DECLS

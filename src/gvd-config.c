@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gpuvmd.conf: one table row per key (type, bounds, default), so parsing,
+ * validation and the documented defaults cannot drift apart. */
+#include "config.h"
+
+#include "gvd-config.h"
+#include "errors.h"
+
+#include <gio/gio.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef enum {
+  KEY_STRING,   /* non-empty string */
+  KEY_PATH,     /* absolute path */
+  KEY_OPT_PATH, /* absolute path or empty (unset) */
+  KEY_UINT,
+  KEY_ADDRS,    /* list of PCI addresses */
+  KEY_STRV,
+  KEY_LISTEN,
+  KEY_PREFIX,   /* domain name prefix */
+  KEY_NETMODE,
+  KEY_OPT_CIDR,
+  KEY_OPT_STRING,
+  KEY_URL,
+} KeyType;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyType type;
+  gsize offset;
+  guint min;
+  guint max;
+  const char *def;
+} KeySpec;
+
+#define F(field) G_STRUCT_OFFSET (GvdConfig, field)
+
+static const KeySpec keys[] = {
+  { "daemon", "listen", KEY_LISTEN, F (listen), 0, 0, "127.0.0.1:8787" },
+  { "daemon", "admin_token_file", KEY_OPT_PATH, F (admin_token_file), 0, 0, "" },
+  { "daemon", "state_dir", KEY_PATH, F (state_dir), 0, 0, "/var/lib/gpuvmd" },
+  { "daemon", "max_body_bytes", KEY_UINT, F (max_body_bytes), 1024, 64 * 1024 * 1024, "1048576" },
+  { "libvirt", "uri", KEY_STRING, F (libvirt_uri), 0, 0, "qemu:///system" },
+  { "libvirt", "domain_prefix", KEY_PREFIX, F (domain_prefix), 0, 0, "gpuvm-" },
+  { "libvirt", "keepalive_interval", KEY_UINT, F (keepalive_interval), 1, 60, "5" },
+  { "libvirt", "keepalive_count", KEY_UINT, F (keepalive_count), 1, 20, "3" },
+  { "libvirt", "reconnect_max_delay", KEY_UINT, F (reconnect_max_delay), 1, 300, "5" },
+  { "storage", "pool", KEY_PREFIX, F (pool_name), 0, 0, "gpuvmd" },
+  { "storage", "pool_path", KEY_PATH, F (pool_path), 0, 0, "/var/lib/gpuvmd/pool" },
+  { "host", "sysfs_root", KEY_PATH, F (sysfs_root), 0, 0, "/sys" },
+  { "host", "procfs_root", KEY_PATH, F (procfs_root), 0, 0, "/proc" },
+  { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
+  { "host", "host_critical", KEY_ADDRS, F (host_critical), 0, 256, "" },
+  { "host", "passthrough_devices", KEY_ADDRS, F (passthrough_devices), 0, 256, "" },
+  { "network", "mode", KEY_NETMODE, F (network_mode), 0, 0, "user" },
+  { "network", "source", KEY_OPT_STRING, F (network_source), 0, 0, "" },
+  { "network", "cidr", KEY_OPT_CIDR, F (network_cidr), 0, 0, "" },
+  { "network", "gateway", KEY_OPT_STRING, F (network_gateway), 0, 0, "" },
+  { "network", "dns", KEY_STRV, F (network_dns), 0, 8, "" },
+  { "agent", "listen", KEY_LISTEN, F (agent_listen), 0, 0, "127.0.0.1:8788" },
+  { "agent", "url", KEY_URL, F (agent_url), 0, 0, "http://10.0.2.2:8788" },
+  { "agent", "heartbeat_interval", KEY_UINT, F (heartbeat_interval), 1, 3600, "10" },
+  { "agent", "missed_heartbeats", KEY_UINT, F (missed_heartbeats), 1, 100, "3" },
+  { "instances", "shutdown_timeout", KEY_UINT, F (shutdown_timeout), 0, 3600, "60" },
+};
+
+#undef F
+
+static const char *const network_modes[] = { "user", "bridge", "network" };
+
+const char *
+gvd_network_mode_to_string (GvdNetworkMode mode)
+{
+  if ((guint) mode >= G_N_ELEMENTS (network_modes))
+    return "unknown";
+  return network_modes[mode];
+}
+
+static gboolean
+is_string_key (KeyType type)
+{
+  return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE;
+}
+
+static gboolean
+is_strv_key (KeyType type)
+{
+  return type == KEY_ADDRS || type == KEY_STRV;
+}
+
+static void
+config_clear (GvdConfig *config)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      gpointer field = G_STRUCT_MEMBER_P (config, keys[i].offset);
+      if (is_string_key (keys[i].type))
+        g_clear_pointer ((char **) field, g_free);
+      else if (is_strv_key (keys[i].type))
+        g_clear_pointer ((char ***) field, g_strfreev);
+    }
+}
+
+void
+gvd_config_free (GvdConfig *config)
+{
+  if (config == NULL)
+    return;
+  config_clear (config);
+  g_free (config);
+}
+
+static gboolean
+valid_pci_address (const char *s)
+{
+  guint domain, bus, slot, func;
+  char tail;
+
+  /* dddd:bb:ss.f, hex, the form sysfs uses. */
+  if (strlen (s) != 12)
+    return FALSE;
+  if (sscanf (s, "%4x:%2x:%2x.%1x%c", &domain, &bus, &slot, &func, &tail) != 4)
+    return FALSE;
+  for (const char *p = s; *p; p++)
+    if (!g_ascii_isxdigit (*p) && *p != ':' && *p != '.')
+      return FALSE;
+  return s[4] == ':' && s[7] == ':' && s[10] == '.' && slot < 32 && func < 8;
+}
+
+static gboolean
+valid_prefix (const char *s)
+{
+  if (*s == '\0' || strlen (s) > 32)
+    return FALSE;
+  for (const char *p = s; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+gvd_config_parse_listen (const char *listen, char **out_host, guint16 *out_port,
+                         GError **error)
+{
+  g_autofree char *host = NULL;
+  const char *port_str;
+  guint64 port;
+
+  g_return_val_if_fail (listen != NULL, FALSE);
+
+  if (listen[0] == '[')
+    {
+      const char *end = strchr (listen, ']');
+      if (end == NULL || end[1] != ':')
+        goto bad;
+      host = g_strndup (listen + 1, end - listen - 1);
+      port_str = end + 2;
+    }
+  else
+    {
+      const char *colon = strrchr (listen, ':');
+      if (colon == NULL || strchr (listen, ':') != colon)
+        goto bad;
+      host = g_strndup (listen, colon - listen);
+      port_str = colon + 1;
+    }
+  if (!g_ascii_string_to_unsigned (port_str, 10, 0, 65535, &port, NULL))
+    goto bad;
+  if (*host != '\0' && !g_hostname_is_ip_address (host) && g_strcmp0 (host, "localhost") != 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s': the address must be an IP address or localhost", listen);
+      return FALSE;
+    }
+  if (out_host != NULL)
+    *out_host = g_steal_pointer (&host);
+  if (out_port != NULL)
+    *out_port = (guint16) port;
+  return TRUE;
+
+bad:
+  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+               "'%s' is not an address and port (expected e.g. 127.0.0.1:8787 or [::1]:8787)",
+               listen);
+  return FALSE;
+}
+
+gboolean
+gvd_config_parse_cidr (const char *cidr, guint32 *out_network, guint *out_prefix,
+                       GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit (cidr, "/", 2);
+  g_autoptr(GInetAddress) addr = NULL;
+  guint64 prefix;
+  guint32 ip, mask;
+
+  if (g_strv_length (parts) != 2
+      || !g_ascii_string_to_unsigned (parts[1], 10, 8, 30, &prefix, NULL)
+      || (addr = g_inet_address_new_from_string (parts[0])) == NULL
+      || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV4)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s' is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 10.77.0.0/24)",
+                   cidr);
+      return FALSE;
+    }
+  memcpy (&ip, g_inet_address_to_bytes (addr), 4);
+  ip = GUINT32_FROM_BE (ip);
+  mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+  if ((ip & ~mask) != 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s' has host bits set: the network address is needed", cidr);
+      return FALSE;
+    }
+  if (out_network != NULL)
+    *out_network = ip;
+  if (out_prefix != NULL)
+    *out_prefix = (guint) prefix;
+  return TRUE;
+}
+
+/* Check and store one value; @value is the raw string from the key file. */
+static gboolean
+apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *source,
+           GError **error)
+{
+  gpointer field = G_STRUCT_MEMBER_P (config, spec->offset);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *value = NULL;
+
+#define FAIL(...)                                                              \
+  G_STMT_START {                                                               \
+    g_autofree char *why_ = g_strdup_printf (__VA_ARGS__);                     \
+    g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "%s: [%s] %s: %s", \
+                 source, spec->group, spec->key, why_);                        \
+    return FALSE;                                                              \
+  } G_STMT_END
+
+  if (is_strv_key (spec->type))
+    {
+      gsize n = 0;
+      g_auto(GStrv) list = NULL;
+
+      value = g_key_file_get_value (kf, spec->group, spec->key, NULL);
+      if (value != NULL && g_strstrip (value)[0] == '\0')
+        list = g_new0 (char *, 1);
+      else
+        list = g_key_file_get_string_list (kf, spec->group, spec->key, &n, &local_error);
+      if (list == NULL)
+        FAIL ("%s", local_error->message);
+      for (gsize i = 0; list[i] != NULL; i++)
+        g_strstrip (list[i]);
+      if (g_strv_length (list) > spec->max)
+        FAIL ("at most %u entries", spec->max);
+      for (gsize i = 0; list[i] != NULL; i++)
+        {
+          if (spec->type == KEY_ADDRS && !valid_pci_address (list[i]))
+            FAIL ("'%s' is not a PCI address (expected dddd:bb:ss.f, e.g. 0000:01:00.0)", list[i]);
+          if (list[i][0] == '\0')
+            FAIL ("empty entry in list");
+        }
+      g_strfreev (*(char ***) field);
+      *(char ***) field = g_steal_pointer (&list);
+      return TRUE;
+    }
+
+  value = g_key_file_get_string (kf, spec->group, spec->key, &local_error);
+  if (value == NULL)
+    FAIL ("%s", local_error->message);
+  g_strstrip (value);
+
+  switch (spec->type)
+    {
+    case KEY_UINT:
+      {
+        guint64 v;
+        if (!g_ascii_string_to_unsigned (value, 10, spec->min, spec->max, &v, NULL))
+          FAIL ("'%s' is not a whole number from %u to %u", value, spec->min, spec->max);
+        *(guint *) field = (guint) v;
+        return TRUE;
+      }
+    case KEY_NETMODE:
+      for (guint i = 0; i < G_N_ELEMENTS (network_modes); i++)
+        if (g_strcmp0 (value, network_modes[i]) == 0)
+          {
+            *(GvdNetworkMode *) field = i;
+            return TRUE;
+          }
+      FAIL ("'%s' is not one of user, bridge, network", value);
+    case KEY_STRING:
+      if (*value == '\0')
+        FAIL ("must not be empty");
+      break;
+    case KEY_PATH:
+      if (!g_path_is_absolute (value))
+        FAIL ("'%s' is not an absolute path", value);
+      break;
+    case KEY_OPT_PATH:
+      if (*value != '\0' && !g_path_is_absolute (value))
+        FAIL ("'%s' is not an absolute path", value);
+      break;
+    case KEY_PREFIX:
+      if (!valid_prefix (value))
+        FAIL ("'%s' must be 1-32 characters of letters, digits, '-', '_' or '.'", value);
+      break;
+    case KEY_LISTEN:
+      if (!gvd_config_parse_listen (value, NULL, NULL, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
+    case KEY_OPT_CIDR:
+      if (*value != '\0' && !gvd_config_parse_cidr (value, NULL, NULL, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
+    case KEY_URL:
+      if (!g_str_has_prefix (value, "http://") && !g_str_has_prefix (value, "https://"))
+        FAIL ("'%s' is not an http:// or https:// URL", value);
+      if (!g_uri_is_valid (value, G_URI_FLAGS_NONE, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
+    case KEY_OPT_STRING:
+    case KEY_ADDRS:
+    case KEY_STRV:
+    default:
+      break;
+    }
+#undef FAIL
+
+  g_free (*(char **) field);
+  /* Optional values that are empty mean "unset". */
+  *(char **) field = *value == '\0' ? NULL : g_steal_pointer (&value);
+  return TRUE;
+}
+
+static const KeySpec *
+find_key (const char *group, const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_str_equal (keys[i].group, group) && g_str_equal (keys[i].key, key))
+      return &keys[i];
+  return NULL;
+}
+
+static gboolean
+group_known (const char *group)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (g_str_equal (keys[i].group, group))
+      return TRUE;
+  return FALSE;
+}
+
+static GvdConfig *
+config_copy (const GvdConfig *src)
+{
+  GvdConfig *dst = g_memdup2 (src, sizeof *src);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      gpointer field = G_STRUCT_MEMBER_P (dst, keys[i].offset);
+      if (is_string_key (keys[i].type))
+        *(char **) field = g_strdup (*(char **) field);
+      else if (is_strv_key (keys[i].type))
+        *(char ***) field = g_strdupv (*(char ***) field);
+    }
+  return dst;
+}
+
+static gboolean
+load_keyfile (GvdConfig *config, GKeyFile *kf, const char *source, GError **error)
+{
+  g_autoptr(GvdConfig) work = config_copy (config);
+  g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
+
+  for (gsize g = 0; groups[g] != NULL; g++)
+    {
+      g_auto(GStrv) names = NULL;
+
+      if (!group_known (groups[g]))
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                       "%s: unknown group [%s]", source, groups[g]);
+          return FALSE;
+        }
+      names = g_key_file_get_keys (kf, groups[g], NULL, NULL);
+      for (gsize k = 0; names != NULL && names[k] != NULL; k++)
+        {
+          const KeySpec *spec = find_key (groups[g], names[k]);
+          if (spec == NULL)
+            {
+              g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                           "%s: unknown key '%s' in group [%s]", source, names[k], groups[g]);
+              return FALSE;
+            }
+          if (!apply_key (work, spec, kf, source, error))
+            return FALSE;
+        }
+    }
+
+  /* Commit only a fully valid file. */
+  config_clear (config);
+  memcpy (config, work, sizeof *config);
+  g_free (g_steal_pointer (&work));
+  return TRUE;
+}
+
+GvdConfig *
+gvd_config_new (void)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  GvdConfig *config = g_new0 (GvdConfig, 1);
+  g_autoptr(GError) error = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    g_key_file_set_value (kf, keys[i].group, keys[i].key, keys[i].def);
+  if (!load_keyfile (config, kf, "defaults", &error))
+    g_critical ("built-in configuration defaults are invalid: %s", error->message);
+  return config;
+}
+
+gboolean
+gvd_config_load_data (GvdConfig *config, const char *data, gsize len, const char *source,
+                      GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+
+  if (source == NULL)
+    source = "configuration";
+  g_key_file_set_list_separator (kf, ',');
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "%s: %s", source,
+                   local_error->message);
+      return FALSE;
+    }
+  return load_keyfile (config, kf, source, error);
+}
+
+gboolean
+gvd_config_load_file (GvdConfig *config, const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_get_contents (path, &data, &len, &local_error))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "cannot read %s: %s", path,
+                   local_error->message);
+      return FALSE;
+    }
+  return gvd_config_load_data (config, data, len, path, error);
+}
+
+static gboolean
+is_loopback (const char *listen)
+{
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) addr = NULL;
+
+  if (!gvd_config_parse_listen (listen, &host, NULL, NULL))
+    return FALSE;
+  if (g_strcmp0 (host, "localhost") == 0)
+    return TRUE;
+  addr = g_inet_address_new_from_string (host);
+  return addr != NULL && g_inet_address_get_is_loopback (addr);
+}
+
+gboolean
+gvd_config_validate (const GvdConfig *config, GError **error)
+{
+  if (config->network_mode != GVD_NETWORK_USER && config->network_source == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "[network] mode = %s needs [network] source (the %s name)",
+                   gvd_network_mode_to_string (config->network_mode),
+                   config->network_mode == GVD_NETWORK_BRIDGE ? "bridge" : "libvirt network");
+      return FALSE;
+    }
+  if (config->network_cidr != NULL && config->network_mode == GVD_NETWORK_USER)
+    {
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                           "[network] cidr is for bridge or network mode: user-mode "
+                           "networking assigns guest addresses itself");
+      return FALSE;
+    }
+  if (config->admin_token_file == NULL && !is_loopback (config->listen))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "[daemon] listen = %s is not a loopback address: set "
+                   "[daemon] admin_token_file so the admin API requires a token",
+                   config->listen);
+      return FALSE;
+    }
+  if (g_strcmp0 (config->listen, config->agent_listen) == 0
+      && !g_str_has_suffix (config->listen, ":0"))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "[daemon] listen and [agent] listen are both %s: the agent listener "
+                   "must be separate from the admin API",
+                   config->listen);
+      return FALSE;
+    }
+  return TRUE;
+}

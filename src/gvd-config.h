@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gpuvmd.conf: defaults, parsing and validation (GKeyFile). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GVD_NETWORK_USER,
+  GVD_NETWORK_BRIDGE,
+  GVD_NETWORK_NETWORK,
+} GvdNetworkMode;
+
+typedef struct {
+  /* [daemon] */
+  char *listen;               /* host:port of the admin API */
+  char *admin_token_file;     /* bearer token file; NULL: no auth (loopback only) */
+  char *state_dir;
+  guint max_body_bytes;
+  /* [libvirt] */
+  char *libvirt_uri;
+  char *domain_prefix;
+  guint keepalive_interval;   /* seconds */
+  guint keepalive_count;
+  guint reconnect_max_delay;  /* seconds */
+  /* [storage] */
+  char *pool_name;
+  char *pool_path;
+  /* [host] */
+  char *sysfs_root;
+  char *procfs_root;
+  char *devfs_root;
+  char **host_critical;       /* PCI addresses never passed through */
+  char **passthrough_devices; /* PCI addresses allowed besides GPUs */
+  /* [network] */
+  GvdNetworkMode network_mode;
+  char *network_source;       /* bridge or libvirt network name */
+  char *network_cidr;         /* static allocation range; NULL: DHCP */
+  char *network_gateway;
+  char **network_dns;
+  /* [agent] */
+  char *agent_listen;
+  char *agent_url;            /* the agent listener as guests reach it */
+  guint heartbeat_interval;   /* seconds */
+  guint missed_heartbeats;
+  /* [instances] */
+  guint shutdown_timeout;     /* seconds */
+} GvdConfig;
+
+GvdConfig *gvd_config_new (void);
+void gvd_config_free (GvdConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdConfig, gvd_config_free)
+
+/* Parse @data (GKeyFile syntax) over the values already in @config.
+ * Unknown groups or keys and out-of-range values are errors; @source names
+ * the file in messages. On failure @config is unchanged. */
+gboolean gvd_config_load_data (GvdConfig *config, const char *data, gsize len,
+                               const char *source, GError **error);
+gboolean gvd_config_load_file (GvdConfig *config, const char *path, GError **error);
+
+/* Cross-key checks after all overrides are applied (e.g. a bridge network
+ * needs a source, a non-loopback admin listener needs a token file). */
+gboolean gvd_config_validate (const GvdConfig *config, GError **error);
+
+/* "host:port", "[v6]:port" or ":port" (all addresses) → host and port. */
+gboolean gvd_config_parse_listen (const char *listen, char **out_host,
+                                  guint16 *out_port, GError **error);
+
+/* "10.1.0.0/24" → network (host order) and prefix length. */
+gboolean gvd_config_parse_cidr (const char *cidr, guint32 *out_network,
+                                guint *out_prefix, GError **error);
+
+const char *gvd_network_mode_to_string (GvdNetworkMode mode);
+
+G_END_DECLS

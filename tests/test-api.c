@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The API plumbing on a real soup server on loopback port 0: routing, JSON
+ * errors, authentication, body bounds, /healthz while libvirt is down. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include "api.h"
+
+#include <string.h>
+
+typedef struct {
+  GvdDaemon daemon;
+  GvdApi *api;
+  char *base;
+} Fixture;
+
+typedef struct {
+  const char *method;
+  char *url;
+  const char *token;
+  const char *body;
+  const char *ctype;
+  gsize body_len;       /* when body is binary or oversized */
+  gboolean chunked;
+  /* results */
+  guint status;
+  char *reply;
+  char *allow;
+  gboolean done;
+} Request;
+
+static gpointer
+request_thread (gpointer data)
+{
+  Request *r = data;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
+  g_autoptr(GBytes) reply = NULL;
+
+  if (r->token != NULL)
+    {
+      g_autofree char *auth = g_strdup_printf ("Bearer %s", r->token);
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+    }
+  if (r->body != NULL)
+    {
+      gsize len = r->body_len != 0 ? r->body_len : strlen (r->body);
+      g_autoptr(GBytes) bytes = g_bytes_new (r->body, len);
+
+      if (r->chunked)
+        {
+          g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (bytes);
+          soup_message_set_request_body (msg, r->ctype, in, -1);
+        }
+      else
+        soup_message_set_request_body_from_bytes (msg, r->ctype, bytes);
+    }
+  reply = soup_session_send_and_read (session, msg, NULL, NULL);
+  r->status = soup_message_get_status (msg);
+  if (reply != NULL)
+    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  r->allow = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                     "Allow"));
+  g_atomic_int_set (&r->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+/* Run the request on a thread while this thread's main context serves it. */
+static JsonNode *
+run (Request *r)
+{
+  GThread *t = g_thread_new ("client", request_thread, r);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  while (!g_atomic_int_get (&r->done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (t);
+  if (r->reply == NULL || !json_parser_load_from_data (parser, r->reply, -1, NULL))
+    return NULL;
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+static void
+request_clear (Request *r)
+{
+  g_free (r->url);
+  g_free (r->reply);
+  g_free (r->allow);
+}
+
+static JsonNode *
+do_request (Fixture *f, const char *method, const char *path, const char *token,
+            const char *ctype, const char *body, guint *out_status)
+{
+  Request r = { .method = method, .token = token, .body = body, .ctype = ctype };
+  JsonNode *node;
+
+  r.url = g_strconcat (f->base, path, NULL);
+  node = run (&r);
+  *out_status = r.status;
+  request_clear (&r);
+  return node;
+}
+
+static void
+assert_error_body (JsonNode *node, const char *code)
+{
+  assert_non_null (node);
+  assert_string_equal (gvd_test_json_string (node, "error.code"), code);
+  assert_non_null (gvd_test_json_string (node, "error.message"));
+  assert_true (strlen (gvd_test_json_string (node, "error.message")) > 10);
+}
+
+static void
+echo_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) obj = NULL;
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      gvd_api_reply_method_not_allowed (msg, "POST");
+      return;
+    }
+  obj = gvd_api_read_object (msg, FALSE, &error);
+  if (obj == NULL)
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  json_node_set_object (node, obj);
+  gvd_api_reply_json (msg, SOUP_STATUS_OK, node);
+}
+
+static int
+setup (void **state, const char *token)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  f->daemon.config = gvd_config_new ();
+  f->daemon.config->max_body_bytes = 2048;
+  f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
+  f->daemon.started_at = g_get_monotonic_time ();
+  f->api = gvd_api_new (&f->daemon, "admin", token);
+  gvd_api_health_register (f->api);
+  gvd_api_add_route (f->api, "/v1/echo", GVD_API_ROUTE_DEFAULT, echo_handler);
+  assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
+  url = gvd_api_get_url (f->api);
+  assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
+  f->base = g_strndup (url, strlen (url) - 1);
+  *state = f;
+  return 0;
+}
+
+static int
+setup_open (void **state)
+{
+  return setup (state, NULL);
+}
+
+static int
+setup_token (void **state)
+{
+  return setup (state, "s3cret-token-0123456789");
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+
+  gvd_api_free (f->api);
+  g_object_unref (f->daemon.virt);
+  gvd_config_free (f->daemon.config);
+  g_free (f->base);
+  g_free (f);
+  return 0;
+}
+
+static void
+healthz__libvirt_down__degraded_with_reason (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = do_request (f, "GET", "/healthz", NULL, NULL, NULL, &status);
+
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (node, "status"), "degraded");
+  assert_string_equal (gvd_test_json_string (node, "version"), PACKAGE_VERSION);
+  assert_string_equal (gvd_test_json_string (node, "libvirt.state"), "disconnected");
+  assert_false (gvd_test_json_bool (node, "libvirt.connected"));
+  assert_string_equal (gvd_test_json_string (node, "libvirt.uri"), "test:///default");
+  assert_null (gvd_test_json_string (node, "libvirt.library_version"));
+  assert_true (gvd_test_json_int (node, "uptime_seconds") >= 0);
+}
+
+static void
+routing__unknown_paths__json_404 (void **state)
+{
+  Fixture *f = *state;
+  const char *paths[] = { "/", "/nope", "/healthzz", "/healthz/x", "/v1/echoes" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      guint status;
+      g_autoptr(JsonNode) node = do_request (f, "GET", paths[i], NULL, NULL, NULL, &status);
+      assert_int_equal (status, 404);
+      assert_error_body (node, "not_found");
+    }
+}
+
+static void
+routing__wrong_method__405_with_allow (void **state)
+{
+  Fixture *f = *state;
+  Request r = { .method = "DELETE" };
+  g_autoptr(JsonNode) node = NULL;
+
+  r.url = g_strconcat (f->base, "/healthz", NULL);
+  node = run (&r);
+  assert_int_equal (r.status, 405);
+  assert_string_equal (r.allow, "GET, HEAD");
+  assert_error_body (node, "method_not_allowed");
+  request_clear (&r);
+}
+
+static void
+body__valid_object__echoed (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node =
+    do_request (f, "POST", "/v1/echo", NULL, "application/json", "{\"a\": [1, 2]}", &status);
+
+  assert_int_equal (status, 200);
+  assert_true (JSON_NODE_HOLDS_ARRAY (gvd_test_json_path (node, "a")));
+}
+
+static void
+body__bad_input__4xx_json_errors (void **state)
+{
+  Fixture *f = *state;
+  struct {
+    const char *ctype;
+    const char *body;
+    guint status;
+    const char *code;
+  } cases[] = {
+    { "text/plain", "{}", 415, "unsupported_media_type" },
+    { "application/json", "{\"a\":", 400, "invalid_json" },
+    { "application/json", "[1,2]", 400, "invalid_json" },
+    { "application/json", "\"str\"", 400, "invalid_json" },
+    { "application/json", "{\"a\": \"\xff\xfe\"}", 400, "invalid_json" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint status;
+      g_autoptr(JsonNode) node =
+        do_request (f, "POST", "/v1/echo", NULL, cases[i].ctype, cases[i].body, &status);
+      assert_int_equal (status, cases[i].status);
+      assert_error_body (node, cases[i].code);
+    }
+}
+
+static void
+body__over_limit__413_before_reading (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *big = g_malloc (4096);
+  Request r = { .method = "POST", .ctype = "application/json" };
+  g_autoptr(JsonNode) node = NULL;
+
+  memset (big, ' ', 4096);
+  big[0] = '{';
+  big[4095] = '}';
+  r.url = g_strconcat (f->base, "/v1/echo", NULL);
+  r.body = big;
+  r.body_len = 4096;
+  node = run (&r);
+  assert_int_equal (r.status, 413);
+  assert_error_body (node, "payload_too_large");
+  request_clear (&r);
+}
+
+static void
+body__chunked__411 (void **state)
+{
+  Fixture *f = *state;
+  Request r = { .method = "POST", .ctype = "application/json", .body = "{}", .chunked = TRUE };
+  g_autoptr(JsonNode) node = NULL;
+
+  r.url = g_strconcat (f->base, "/v1/echo", NULL);
+  node = run (&r);
+  assert_int_equal (r.status, 411);
+  assert_error_body (node, "payload_too_large");
+  request_clear (&r);
+}
+
+static void
+auth__token_required__401_unless_valid (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) none = do_request (f, "POST", "/v1/echo", NULL, "application/json", "{}", &status);
+  g_autoptr(JsonNode) wrong = NULL;
+  g_autoptr(JsonNode) prefix = NULL;
+  g_autoptr(JsonNode) good = NULL;
+  g_autoptr(JsonNode) health = NULL;
+
+  assert_int_equal (status, 401);
+  assert_error_body (none, "unauthorized");
+  wrong = do_request (f, "POST", "/v1/echo", "s3cret-token-0123456788", "application/json", "{}",
+                      &status);
+  assert_int_equal (status, 401);
+  prefix = do_request (f, "POST", "/v1/echo", "s3cret", "application/json", "{}", &status);
+  assert_int_equal (status, 401);
+  good = do_request (f, "POST", "/v1/echo", "s3cret-token-0123456789", "application/json",
+                     "{\"ok\": true}", &status);
+  assert_int_equal (status, 200);
+  assert_true (gvd_test_json_bool (good, "ok"));
+  /* Health stays public for load balancers and probes. */
+  health = do_request (f, "GET", "/healthz", NULL, NULL, NULL, &status);
+  assert_int_equal (status, 200);
+}
+
+static void
+path_segments__forms__split_or_refused (void **state)
+{
+  g_auto(GStrv) a = gvd_api_path_segments ("/v1/instances/vm1/start", "/v1/instances");
+  g_auto(GStrv) b = gvd_api_path_segments ("/v1/instances", "/v1/instances");
+  g_auto(GStrv) c = gvd_api_path_segments ("/v1/instances/", "/v1/instances");
+  g_auto(GStrv) d = gvd_api_path_segments ("/v1/instances//x", "/v1/instances");
+  g_auto(GStrv) e = gvd_api_path_segments ("/v1/instancesX", "/v1/instances");
+
+  assert_int_equal (g_strv_length (a), 2);
+  assert_string_equal (a[0], "vm1");
+  assert_string_equal (a[1], "start");
+  assert_int_equal (g_strv_length (b), 0);
+  assert_int_equal (g_strv_length (c), 0);
+  assert_null (d);
+  assert_null (e);
+}
+
+static void
+error_codes__table__names_and_statuses_unique_and_complete (void **state)
+{
+  for (guint i = 0; i < GVD_ERROR_N_CODES; i++)
+    {
+      GvdErrorCode back;
+      const char *name = gvd_error_code_name (i);
+      guint status = gvd_error_code_http_status (i);
+
+      assert_non_null (name);
+      assert_true (gvd_error_code_from_name (name, &back));
+      assert_int_equal (back, i);
+      assert_true (status >= 400 && status < 600);
+    }
+  assert_int_equal (gvd_error_code_http_status (GVD_ERROR_DEVICE_IN_USE), 409);
+  assert_string_equal (gvd_error_code_name (GVD_ERROR_DEVICE_IN_USE), "device_in_use");
+  assert_false (gvd_error_code_from_name ("no_such_code", NULL));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest open_tests[] = {
+    cmocka_unit_test (healthz__libvirt_down__degraded_with_reason),
+    cmocka_unit_test (routing__unknown_paths__json_404),
+    cmocka_unit_test (routing__wrong_method__405_with_allow),
+    cmocka_unit_test (body__valid_object__echoed),
+    cmocka_unit_test (body__bad_input__4xx_json_errors),
+    cmocka_unit_test (body__over_limit__413_before_reading),
+    cmocka_unit_test (body__chunked__411),
+  };
+  const struct CMUnitTest token_tests[] = {
+    cmocka_unit_test (auth__token_required__401_unless_valid),
+  };
+  const struct CMUnitTest pure_tests[] = {
+    cmocka_unit_test (path_segments__forms__split_or_refused),
+    cmocka_unit_test (error_codes__table__names_and_statuses_unique_and_complete),
+  };
+  int failed = 0;
+
+  failed += cmocka_run_group_tests_name ("api", open_tests, setup_open, teardown);
+  failed += cmocka_run_group_tests_name ("api-auth", token_tests, setup_token, teardown);
+  failed += cmocka_run_group_tests_name ("api-pure", pure_tests, NULL, NULL);
+  return failed == 0 ? 0 : 1;
+}

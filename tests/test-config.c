@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gpuvmd.conf parsing: defaults, a full good file, and every bad value. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include "errors.h"
+#include "gvd-config.h"
+
+#include <string.h>
+
+static void
+defaults__new__match_documented_file (void **state)
+{
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GvdConfig) from_file = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *doc = NULL;
+  g_autoptr(GString) uncommented = g_string_new (NULL);
+  g_auto(GStrv) lines = NULL;
+
+  assert_string_equal (config->listen, "127.0.0.1:8787");
+  assert_string_equal (config->libvirt_uri, "qemu:///system");
+  assert_string_equal (config->domain_prefix, "gpuvm-");
+  assert_string_equal (config->pool_name, "gpuvmd");
+  assert_string_equal (config->sysfs_root, "/sys");
+  assert_null (config->admin_token_file);
+  assert_null (config->network_cidr);
+  assert_int_equal (config->network_mode, GVD_NETWORK_USER);
+  assert_int_equal (config->keepalive_interval, 5);
+  assert_int_equal (config->heartbeat_interval, 10);
+  assert_int_equal (config->shutdown_timeout, 60);
+  assert_int_equal (g_strv_length (config->host_critical), 0);
+  assert_true (gvd_config_validate (config, &error));
+
+  /* data/gpuvmd.conf documents every default as "#key=value": uncomment
+   * them all and the result must equal the built-in defaults. */
+  path = g_build_filename (g_getenv ("GVD_TEST_SRCDIR"), "data", "gpuvmd.conf", NULL);
+  assert_true (g_file_get_contents (path, &doc, NULL, NULL));
+  lines = g_strsplit (doc, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      const char *l = lines[i];
+      if (l[0] == '#' && l[1] != ' ' && l[1] != '\0' && strchr (l, '=') != NULL)
+        l++;
+      g_string_append_printf (uncommented, "%s\n", l);
+    }
+  assert_true (gvd_config_load_data (from_file, uncommented->str, uncommented->len, path, &error));
+  assert_string_equal (from_file->listen, config->listen);
+  assert_string_equal (from_file->agent_url, config->agent_url);
+  assert_string_equal (from_file->pool_path, config->pool_path);
+  assert_int_equal (from_file->reconnect_max_delay, config->reconnect_max_delay);
+  assert_int_equal (from_file->missed_heartbeats, config->missed_heartbeats);
+  assert_null (from_file->admin_token_file);
+  assert_null (from_file->network_source);
+}
+
+static void
+load__full_file__every_value_applied (void **state)
+{
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+  const char *text =
+    "[daemon]\nlisten=[::1]:9000\nadmin_token_file=/etc/gpuvmd/token\nstate_dir=/srv/gvd\n"
+    "max_body_bytes=4096\n"
+    "[libvirt]\nuri=test:///default\ndomain_prefix=vm.\nkeepalive_interval=7\n"
+    "keepalive_count=2\nreconnect_max_delay=30\n"
+    "[storage]\npool=p1\npool_path=/srv/pool\n"
+    "[host]\nsysfs_root=/x/sys\nprocfs_root=/x/proc\ndevfs_root=/x/dev\n"
+    "host_critical=0000:00:1f.2, 0000:03:00.0\npassthrough_devices=0000:41:00.0\n"
+    "[network]\nmode=bridge\nsource=br0\ncidr=10.77.0.0/24\ngateway=10.77.0.1\n"
+    "dns=1.1.1.1,9.9.9.9\n"
+    "[agent]\nlisten=0.0.0.0:8788\nurl=https://gpu-host:8788\nheartbeat_interval=5\n"
+    "missed_heartbeats=4\n"
+    "[instances]\nshutdown_timeout=0\n";
+
+  assert_true (gvd_config_load_data (config, text, -1, "test.conf", &error));
+  assert_null (error);
+  assert_string_equal (config->listen, "[::1]:9000");
+  assert_string_equal (config->admin_token_file, "/etc/gpuvmd/token");
+  assert_string_equal (config->state_dir, "/srv/gvd");
+  assert_int_equal (config->max_body_bytes, 4096);
+  assert_string_equal (config->libvirt_uri, "test:///default");
+  assert_string_equal (config->domain_prefix, "vm.");
+  assert_int_equal (config->keepalive_interval, 7);
+  assert_int_equal (config->keepalive_count, 2);
+  assert_int_equal (config->reconnect_max_delay, 30);
+  assert_string_equal (config->pool_name, "p1");
+  assert_string_equal (config->devfs_root, "/x/dev");
+  assert_int_equal (g_strv_length (config->host_critical), 2);
+  assert_string_equal (config->host_critical[1], "0000:03:00.0");
+  assert_string_equal (config->passthrough_devices[0], "0000:41:00.0");
+  assert_int_equal (config->network_mode, GVD_NETWORK_BRIDGE);
+  assert_string_equal (config->network_source, "br0");
+  assert_string_equal (config->network_cidr, "10.77.0.0/24");
+  assert_int_equal (g_strv_length (config->network_dns), 2);
+  assert_string_equal (config->agent_url, "https://gpu-host:8788");
+  assert_int_equal (config->missed_heartbeats, 4);
+  assert_int_equal (config->shutdown_timeout, 0);
+  assert_true (gvd_config_validate (config, &error));
+}
+
+typedef struct {
+  const char *text;
+  const char *expect; /* substring of the message */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+  { "[daemon]\nlisten=8787\n", "[daemon] listen: '8787' is not an address and port" },
+  { "[daemon]\nlisten=127.0.0.1:99999\n", "not an address and port" },
+  { "[daemon]\nlisten=example.com:80\n", "must be an IP address or localhost" },
+  { "[daemon]\nadmin_token_file=token\n", "'token' is not an absolute path" },
+  { "[daemon]\nstate_dir=\n", "[daemon] state_dir: '' is not an absolute path" },
+  { "[daemon]\nmax_body_bytes=12\n", "from 1024 to 67108864" },
+  { "[daemon]\nmax_body_bytes=-5\n", "'-5' is not a whole number" },
+  { "[daemon]\nlistn=127.0.0.1:1\n", "unknown key 'listn' in group [daemon]" },
+  { "[deamon]\nlisten=127.0.0.1:1\n", "unknown group [deamon]" },
+  { "[libvirt]\nuri=\n", "[libvirt] uri: must not be empty" },
+  { "[libvirt]\ndomain_prefix=gpu vm\n", "'gpu vm' must be 1-32 characters" },
+  { "[libvirt]\ndomain_prefix=a/b\n", "must be 1-32 characters" },
+  { "[libvirt]\nkeepalive_interval=0\n", "'0' is not a whole number from 1 to 60" },
+  { "[libvirt]\nkeepalive_count=lots\n", "'lots' is not a whole number from 1 to 20" },
+  { "[libvirt]\nreconnect_max_delay=301\n", "from 1 to 300" },
+  { "[storage]\npool_path=pool\n", "[storage] pool_path: 'pool' is not an absolute path" },
+  { "[host]\nsysfs_root=sys\n", "[host] sysfs_root" },
+  { "[host]\nhost_critical=00:1f.2\n", "'00:1f.2' is not a PCI address" },
+  { "[host]\nhost_critical=0000:00:1f.9\n", "is not a PCI address" },
+  { "[host]\npassthrough_devices=0000:00:zz.0\n", "is not a PCI address" },
+  { "[network]\nmode=nat\n", "'nat' is not one of user, bridge, network" },
+  { "[network]\ncidr=10.0.0.1/24\n", "has host bits set" },
+  { "[network]\ncidr=10.0.0.0/33\n", "not an IPv4 CIDR" },
+  { "[network]\ncidr=fd00::/64\n", "not an IPv4 CIDR" },
+  { "[agent]\nurl=ftp://x\n", "is not an http:// or https:// URL" },
+  { "[agent]\nheartbeat_interval=0\n", "from 1 to 3600" },
+  { "[instances]\nshutdown_timeout=3601\n", "from 0 to 3600" },
+  { "[daemon\nlisten=1\n", "test.conf:" },
+  { "just text\n", "test.conf:" },
+};
+
+static void
+load__bad_values__clear_error_and_config_unchanged (void **state)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++)
+    {
+      g_autoptr(GvdConfig) config = gvd_config_new ();
+      g_autoptr(GError) error = NULL;
+      /* A good key before the bad one must not be applied either. */
+      g_autofree char *text = g_strdup_printf ("[instances]\nshutdown_timeout=5\n%s",
+                                               bad_cases[i].text);
+
+      assert_false (gvd_config_load_data (config, text, -1, "test.conf", &error));
+      assert_non_null (error);
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG));
+      if (strstr (error->message, bad_cases[i].expect) == NULL)
+        fail_msg ("case %zu: '%s' does not contain '%s'", i, error->message, bad_cases[i].expect);
+      assert_int_equal (config->shutdown_timeout, 60);
+      assert_string_equal (config->listen, "127.0.0.1:8787");
+    }
+}
+
+static void
+validate__cross_key_rules__refused (void **state)
+{
+  struct {
+    const char *text;
+    const char *expect;
+  } cases[] = {
+    { "[network]\nmode=bridge\n", "needs [network] source (the bridge name)" },
+    { "[network]\nmode=network\n", "(the libvirt network name)" },
+    { "[network]\ncidr=10.1.0.0/24\n", "cidr is for bridge or network mode" },
+    { "[daemon]\nlisten=0.0.0.0:8787\n", "set [daemon] admin_token_file" },
+    { "[daemon]\nlisten=127.0.0.1:9\n[agent]\nlisten=127.0.0.1:9\n", "must be separate" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GvdConfig) config = gvd_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      assert_true (gvd_config_load_data (config, cases[i].text, -1, "t", &error));
+      assert_false (gvd_config_validate (config, &error));
+      if (strstr (error->message, cases[i].expect) == NULL)
+        fail_msg ("case %zu: '%s' does not contain '%s'", i, error->message, cases[i].expect);
+    }
+}
+
+static void
+parse_listen__forms__host_and_port (void **state)
+{
+  g_autofree char *h1 = NULL, *h2 = NULL, *h3 = NULL;
+  guint16 port = 0;
+
+  assert_true (gvd_config_parse_listen ("127.0.0.1:8787", &h1, &port, NULL));
+  assert_string_equal (h1, "127.0.0.1");
+  assert_int_equal (port, 8787);
+  assert_true (gvd_config_parse_listen ("[::1]:0", &h2, &port, NULL));
+  assert_string_equal (h2, "::1");
+  assert_int_equal (port, 0);
+  assert_true (gvd_config_parse_listen (":80", &h3, &port, NULL));
+  assert_string_equal (h3, "");
+  assert_false (gvd_config_parse_listen ("::1:80", NULL, NULL, NULL));
+  assert_false (gvd_config_parse_listen ("[::1]80", NULL, NULL, NULL));
+  assert_false (gvd_config_parse_listen ("1.2.3.4:", NULL, NULL, NULL));
+}
+
+static void
+parse_cidr__valid__network_and_prefix (void **state)
+{
+  guint32 net = 0;
+  guint prefix = 0;
+
+  assert_true (gvd_config_parse_cidr ("10.77.1.0/24", &net, &prefix, NULL));
+  assert_int_equal (net, (10u << 24) | (77u << 16) | (1u << 8));
+  assert_int_equal (prefix, 24);
+  assert_true (gvd_config_parse_cidr ("192.168.0.0/16", &net, &prefix, NULL));
+  assert_int_equal (prefix, 16);
+  assert_false (gvd_config_parse_cidr ("192.168.0.0", NULL, NULL, NULL));
+  assert_false (gvd_config_parse_cidr ("192.168.0.0/7", NULL, NULL, NULL));
+}
+
+static void
+load_file__missing__names_path (void **state)
+{
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  assert_false (gvd_config_load_file (config, "/nonexistent/gpuvmd.conf", &error));
+  assert_non_null (strstr (error->message, "cannot read /nonexistent/gpuvmd.conf"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (defaults__new__match_documented_file),
+    cmocka_unit_test (load__full_file__every_value_applied),
+    cmocka_unit_test (load__bad_values__clear_error_and_config_unchanged),
+    cmocka_unit_test (validate__cross_key_rules__refused),
+    cmocka_unit_test (parse_listen__forms__host_and_port),
+    cmocka_unit_test (parse_cidr__valid__network_and_prefix),
+    cmocka_unit_test (load_file__missing__names_path),
+  };
+
+  return cmocka_run_group_tests_name ("config", tests, NULL, NULL);
+}

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared test helpers. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+static char *
+build_from_env (const char *var, const char *fallback, const char *sub, const char *first,
+                va_list ap)
+{
+  const char *base = g_getenv (var);
+  g_autoptr(GPtrArray) parts = g_ptr_array_new ();
+
+  g_ptr_array_add (parts, (gpointer) (base != NULL ? base : fallback));
+  if (sub != NULL)
+    g_ptr_array_add (parts, (gpointer) sub);
+  for (const char *p = first; p != NULL; p = va_arg (ap, const char *))
+    g_ptr_array_add (parts, (gpointer) p);
+  g_ptr_array_add (parts, NULL);
+  return g_build_filenamev ((char **) parts->pdata);
+}
+
+char *
+gvd_test_data_path (const char *first, ...)
+{
+  va_list ap;
+  char *path;
+
+  va_start (ap, first);
+  path = build_from_env ("GVD_TEST_SRCDIR", "..", "tests", first, ap);
+  va_end (ap);
+  return path;
+}
+
+char *
+gvd_test_build_path (const char *first, ...)
+{
+  va_list ap;
+  char *path;
+
+  va_start (ap, first);
+  path = build_from_env ("GVD_TEST_BUILDDIR", "..", NULL, first, ap);
+  va_end (ap);
+  return path;
+}
+
+void
+gvd_test_require (gboolean ok, const char *format, ...)
+{
+  g_autofree char *why = NULL;
+  va_list ap;
+
+  if (ok)
+    return;
+  va_start (ap, format);
+  why = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (g_strcmp0 (g_getenv ("GVD_REQUIRE_INTEGRATION"), "1") == 0)
+    {
+      fprintf (stderr, "FAIL: integration test cannot run: %s "
+                       "(GVD_REQUIRE_INTEGRATION=1 forbids skipping)\n", why);
+      exit (1);
+    }
+  fprintf (stderr, "SKIP: %s\n", why);
+  exit (GVD_TEST_SKIP);
+}
+
+static gboolean
+libvirtd_answers (void)
+{
+  virConnectPtr conn;
+
+  conn = virConnectOpen ("qemu:///system");
+  if (conn == NULL)
+    return FALSE;
+  virConnectClose (conn);
+  return TRUE;
+}
+
+static void
+quiet (void *data, virErrorPtr err)
+{
+}
+
+void
+gvd_test_require_libvirtd (void)
+{
+  virSetErrorFunc (NULL, quiet);
+  gvd_test_require (geteuid () == 0, "integration tests need root (they drive the system libvirtd)");
+  gvd_test_require (libvirtd_answers (),
+                    "libvirtd does not answer on qemu:///system (scripts/run-tests starts it): %s",
+                    virGetLastErrorMessage ());
+}
+
+GPid
+gvd_test_libvirtd_pid (void)
+{
+  g_autofree char *data = NULL;
+  guint64 pid;
+
+  if (!g_file_get_contents ("/run/libvirtd.pid", &data, NULL, NULL))
+    return 0;
+  g_strstrip (data);
+  if (!g_ascii_string_to_unsigned (data, 10, 1, G_MAXINT, &pid, NULL))
+    return 0;
+  if (kill ((pid_t) pid, 0) < 0)
+    return 0;
+  return (GPid) pid;
+}
+
+gboolean
+gvd_test_libvirtd_stop (void)
+{
+  GPid pid = gvd_test_libvirtd_pid ();
+
+  if (pid == 0)
+    return FALSE;
+  if (kill (pid, SIGTERM) < 0)
+    return FALSE;
+  for (int i = 0; i < 200; i++)
+    {
+      if (kill (pid, 0) < 0 && errno == ESRCH)
+        return TRUE;
+      g_usleep (50 * 1000);
+    }
+  kill (pid, SIGKILL);
+  g_usleep (200 * 1000);
+  return kill (pid, 0) < 0;
+}
+
+gboolean
+gvd_test_libvirtd_start (void)
+{
+  const char *argv[] = { "libvirtd", "-d", NULL };
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                     &status, NULL)
+      || !g_spawn_check_wait_status (status, NULL))
+    return FALSE;
+  for (int i = 0; i < 200; i++)
+    {
+      if (libvirtd_answers ())
+        return TRUE;
+      g_usleep (50 * 1000);
+    }
+  return FALSE;
+}
+
+JsonNode *
+gvd_test_http (SoupSession *session, const char *method, const char *url, const char *token,
+               const char *body, guint *out_status)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gconstpointer data;
+  gsize len;
+
+  assert_non_null (msg);
+  if (token != NULL)
+    {
+      g_autofree char *auth = g_strdup_printf ("Bearer %s", token);
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+    }
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  if (reply == NULL)
+    {
+      if (out_status != NULL)
+        *out_status = 0;
+      return NULL;
+    }
+  if (out_status != NULL)
+    *out_status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  if (len == 0 || !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+JsonNode *
+gvd_test_json_path (JsonNode *root, const char *path)
+{
+  g_auto(GStrv) parts = g_strsplit (path, ".", -1);
+  JsonNode *node = root;
+
+  assert_non_null (root);
+  for (gsize i = 0; parts[i] != NULL; i++)
+    {
+      JsonObject *obj;
+
+      if (!JSON_NODE_HOLDS_OBJECT (node))
+        fail_msg ("'%s' in '%s': not an object", parts[i], path);
+      obj = json_node_get_object (node);
+      if (!json_object_has_member (obj, parts[i]))
+        fail_msg ("'%s' has no member '%s'", path, parts[i]);
+      node = json_object_get_member (obj, parts[i]);
+    }
+  return node;
+}
+
+const char *
+gvd_test_json_string (JsonNode *root, const char *path)
+{
+  JsonNode *node = gvd_test_json_path (root, path);
+
+  if (JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  assert_true (JSON_NODE_HOLDS_VALUE (node));
+  return json_node_get_string (node);
+}
+
+gint64
+gvd_test_json_int (JsonNode *root, const char *path)
+{
+  JsonNode *node = gvd_test_json_path (root, path);
+
+  assert_true (JSON_NODE_HOLDS_VALUE (node));
+  return json_node_get_int (node);
+}
+
+gboolean
+gvd_test_json_bool (JsonNode *root, const char *path)
+{
+  JsonNode *node = gvd_test_json_path (root, path);
+
+  assert_true (JSON_NODE_HOLDS_VALUE (node));
+  return json_node_get_boolean (node);
+}
+
+GvdTestDaemon *
+gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
+{
+  g_autoptr(GvdTestDaemon) d = g_new0 (GvdTestDaemon, 1);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+
+  d->tmpdir = g_dir_make_tmp ("gpuvmd-test-XXXXXX", &error);
+  assert_non_null (d->tmpdir);
+  d->config_path = g_build_filename (d->tmpdir, "gpuvmd.conf", NULL);
+  assert_true (g_file_set_contents (d->config_path, config_text != NULL ? config_text : "", -1,
+                                    NULL));
+  d->lines = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (argv, gvd_test_build_path ("src", "gpuvmd", NULL));
+  g_ptr_array_add (argv, g_strdup ("--config"));
+  g_ptr_array_add (argv, g_strdup (d->config_path));
+  for (gsize i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra_args[i]));
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  /* The daemon's own log goes to our stderr, i.e. into the test's .log. */
+  d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  if (d->proc == NULL)
+    fail_msg ("cannot start gpuvmd: %s", error->message);
+
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (d->proc));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+      if (line == NULL)
+        fail_msg ("gpuvmd exited before it was listening");
+      if (g_str_has_prefix (line, "admin "))
+        {
+          d->url = g_strdup (line + 6);
+          break;
+        }
+    }
+  /* Drop the trailing '/' so tests can append paths. */
+  if (g_str_has_suffix (d->url, "/"))
+    d->url[strlen (d->url) - 1] = '\0';
+  return g_steal_pointer (&d);
+}
+
+void
+gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (d->proc == NULL)
+    return;
+  g_subprocess_send_signal (d->proc, SIGTERM);
+  assert_true (g_subprocess_wait (d->proc, NULL, &error));
+  if (expect_clean)
+    {
+      assert_true (g_subprocess_get_if_exited (d->proc));
+      assert_int_equal (g_subprocess_get_exit_status (d->proc), 0);
+    }
+  g_clear_object (&d->proc);
+}
+
+void
+gvd_test_daemon_free (GvdTestDaemon *d)
+{
+  if (d == NULL)
+    return;
+  if (d->proc != NULL)
+    {
+      g_subprocess_force_exit (d->proc);
+      g_subprocess_wait (d->proc, NULL, NULL);
+      g_object_unref (d->proc);
+    }
+  if (d->config_path != NULL)
+    g_unlink (d->config_path);
+  if (d->tmpdir != NULL)
+    g_rmdir (d->tmpdir);
+  g_free (d->config_path);
+  g_free (d->tmpdir);
+  g_free (d->url);
+  if (d->lines != NULL)
+    g_ptr_array_unref (d->lines);
+  g_free (d);
+}
+
+gboolean
+gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  do
+    {
+      if (cond (data))
+        return TRUE;
+      g_usleep (50 * 1000);
+    }
+  while (g_get_monotonic_time () < deadline);
+  return cond (data);
+}

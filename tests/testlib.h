@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared test helpers: fixture paths, skip rules, HTTP, the daemon binary. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+/* Exit code automake reads as "skipped". */
+#define GVD_TEST_SKIP 77
+
+/* $GVD_TEST_SRCDIR/tests/<parts...>: fixtures in the source tree. */
+char *gvd_test_data_path (const char *first, ...) G_GNUC_NULL_TERMINATED;
+/* $GVD_TEST_BUILDDIR/<parts...>: built programs. */
+char *gvd_test_build_path (const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+/* For integration tests: a missing precondition skips the whole program
+ * (exit 77), unless GVD_REQUIRE_INTEGRATION=1 (CI), where it fails. */
+void gvd_test_require (gboolean ok, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Root, and qemu:///system answering. */
+void gvd_test_require_libvirtd (void);
+
+/* The pid libvirtd wrote to /run/libvirtd.pid, or 0. */
+GPid gvd_test_libvirtd_pid (void);
+/* Kill libvirtd (SIGTERM, then wait for it to exit); TRUE when it is gone. */
+gboolean gvd_test_libvirtd_stop (void);
+/* Start libvirtd -d and wait until it answers. */
+gboolean gvd_test_libvirtd_start (void);
+
+/* One HTTP request; returns the parsed JSON answer (NULL when the body is
+ * not JSON) and the status in @out_status. @body may be NULL. */
+JsonNode *gvd_test_http (SoupSession *session, const char *method, const char *url,
+                         const char *token, const char *body, guint *out_status);
+
+/* Member lookup on a parsed answer, asserting the path exists:
+ * gvd_test_json_path (root, "libvirt.state"). */
+JsonNode *gvd_test_json_path (JsonNode *root, const char *path);
+const char *gvd_test_json_string (JsonNode *root, const char *path);
+gint64 gvd_test_json_int (JsonNode *root, const char *path);
+gboolean gvd_test_json_bool (JsonNode *root, const char *path);
+
+/* The built gpuvmd, running. */
+typedef struct {
+  GSubprocess *proc;
+  char *url;          /* admin API, e.g. http://127.0.0.1:40123/ */
+  char *config_path;
+  char *tmpdir;
+  GPtrArray *lines;   /* stdout lines after the "admin" line */
+} GvdTestDaemon;
+
+/* Start src/gpuvmd with @config_text written to a temporary file and
+ * --listen 127.0.0.1:0; waits for its "admin URL" line. @extra_args: NULL-
+ * terminated extra arguments, or NULL. */
+GvdTestDaemon *gvd_test_daemon_start (const char *config_text, const char *const *extra_args);
+/* SIGTERM and wait; asserts a clean exit when @expect_clean. */
+void gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean);
+void gvd_test_daemon_free (GvdTestDaemon *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdTestDaemon, gvd_test_daemon_free)
+
+/* Poll @cond every 50 ms for up to @timeout_ms; TRUE once it holds. */
+gboolean gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms);
+
+G_END_DECLS
