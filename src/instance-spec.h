@@ -70,8 +70,11 @@ typedef struct {
   char *host_address;  /* "0000:41:00.0" (PCI) */
   char *mdev_uuid;     /* non-NULL: an mdev hostdev instead of PCI */
   char *mdev_type;     /* e.g. "nvidia-63" (recorded in metadata) */
-  /* Guest PCI address; functions of one multi-function guest device share
-   * bus and slot, and the function-0 entry carries multifunction. */
+  /* Guest placement, decided by the VFIO planner: guest_bus is a 0-based
+   * guest device group; the domain renderer gives each group its own
+   * pcie-root-port and places the group's entries on slot 0 of that port's
+   * bus, function = guest_function. A GPU and its audio function share one
+   * group (functions 0 and 1); function 0 carries multifunction. */
   guint guest_bus;
   guint guest_slot;
   guint guest_function;
