@@ -174,7 +174,12 @@ teardown (void **state)
 {
   Fixture *f = *state;
 
+  /* Let the server see the clients' closed connections before it goes. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   gvd_api_free (f->api);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   g_object_unref (f->daemon.virt);
   gvd_config_free (f->daemon.config);
   g_free (f->base);
