@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /v1/instances: list, create (with Idempotency-Key), get, delete,
+ * lifecycle actions and QMP passthrough. Long work runs in the instance
+ * manager's workers; the message is paused until it completes. */
+#include "config.h"
+
+#include "api.h"
+
+#include <string.h>
+
+#include "instance.h"
+
+#define IDEMPOTENCY_TTL_USEC (24 * G_TIME_SPAN_HOUR)
+#define IDEMPOTENCY_MAX_KEYS 10000
+#define IDEMPOTENCY_KEY_MAX 128
+
+typedef struct {
+  char *body_sha256;
+  gboolean in_progress;
+  guint status;
+  char *response;
+  gint64 expires; /* monotonic */
+} IdemEntry;
+
+static void
+idem_entry_free (IdemEntry *e)
+{
+  g_free (e->body_sha256);
+  g_free (e->response);
+  g_free (e);
+}
+
+GHashTable *
+gvd_api_instances_idempotency_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) idem_entry_free);
+}
+
+static void
+idem_expire (GHashTable *table, gint64 now)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      IdemEntry *e = value;
+      if (!e->in_progress && e->expires < now)
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+typedef struct {
+  GvdApi *api;
+  SoupServerMessage *msg;
+  char *name;
+  char *idem_key;
+} Pending;
+
+static Pending *
+pending_new (GvdApi *api, SoupServerMessage *msg, const char *name)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->api = api;
+  p->msg = g_object_ref (msg);
+  p->name = g_strdup (name);
+  soup_server_message_pause (msg);
+  return p;
+}
+
+static void
+pending_finish (Pending *p)
+{
+  soup_server_message_unpause (p->msg);
+  g_object_unref (p->msg);
+  g_free (p->name);
+  g_free (p->idem_key);
+  g_free (p);
+}
+
+static GvdInstanceManager *
+manager (GvdApi *api)
+{
+  return gvd_api_get_daemon (api)->instances;
+}
+
+static void
+reply_instance (GvdApi *api, SoupServerMessage *msg, const char *name, guint status)
+{
+  GvdInstance *inst = gvd_instance_manager_lookup (manager (api), name);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (inst == NULL)
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no instance named '%s'", name);
+      return;
+    }
+  gvd_instance_write_json (manager (api), inst, b);
+  gvd_api_reply_builder (msg, status, b);
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+static void
+remember_response (GvdApi *api, const char *key, SoupServerMessage *msg)
+{
+  GHashTable *table = gvd_api_get_daemon (api)->idempotency;
+  IdemEntry *e = key != NULL ? g_hash_table_lookup (table, key) : NULL;
+  SoupMessageBody *body;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (e == NULL)
+    return;
+  /* Only final answers are replayed: a retry after a transient failure
+   * (5xx: libvirt away, not ready) must be able to try again. */
+  if (soup_server_message_get_status (msg) >= 500)
+    {
+      g_hash_table_remove (table, key);
+      return;
+    }
+  body = soup_server_message_get_response_body (msg);
+  bytes = soup_message_body_flatten (body);
+  e->in_progress = FALSE;
+  e->status = soup_server_message_get_status (msg);
+  e->response = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  e->expires = g_get_monotonic_time () + IDEMPOTENCY_TTL_USEC;
+}
+
+static void
+create_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) details = NULL;
+  g_autoptr(JsonNode) node = gvd_instance_manager_create_finish (manager (p->api), res, &details,
+                                                                 &error);
+
+  if (node == NULL)
+    gvd_api_reply_error_details (p->msg, error, details);
+  else
+    {
+      gboolean dry = JSON_NODE_HOLDS_OBJECT (node)
+                     && json_object_has_member (json_node_get_object (node), "dry_run");
+      gvd_api_reply_json (p->msg, dry ? SOUP_STATUS_OK : SOUP_STATUS_CREATED, node);
+    }
+  remember_response (p->api, p->idem_key, p->msg);
+  pending_finish (p);
+}
+
+/* TRUE when the request was answered from (or blocked by) the cache. */
+static gboolean
+idempotency_check (GvdApi *api, SoupServerMessage *msg, const char *key)
+{
+  GHashTable *table = gvd_api_get_daemon (api)->idempotency;
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body->data,
+                                                      body->length);
+  IdemEntry *e;
+
+  idem_expire (table, g_get_monotonic_time ());
+  e = g_hash_table_lookup (table, key);
+  if (e == NULL)
+    {
+      if (g_hash_table_size (table) >= IDEMPOTENCY_MAX_KEYS)
+        {
+          gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
+                                "too many idempotency keys in flight; retry later");
+          return TRUE;
+        }
+      e = g_new0 (IdemEntry, 1);
+      e->body_sha256 = g_steal_pointer (&sum);
+      e->in_progress = TRUE;
+      g_hash_table_insert (table, g_strdup (key), e);
+      return FALSE;
+    }
+  if (!g_str_equal (e->body_sha256, sum))
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
+                            "Idempotency-Key '%s' was used with a different request body", key);
+      return TRUE;
+    }
+  if (e->in_progress)
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
+                            "a request with Idempotency-Key '%s' is still in progress", key);
+      return TRUE;
+    }
+  soup_server_message_set_status (msg, e->status, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Idempotent-Replayed", "true");
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, e->response,
+                                    strlen (e->response));
+  return TRUE;
+}
+
+static void
+handle_create (GvdApi *api, SoupServerMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = gvd_api_read_object (msg, FALSE, &error);
+  g_autoptr(GvdCreateRequest) req = NULL;
+  const char *key = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                  "Idempotency-Key");
+  Pending *p;
+
+  if (body == NULL || (req = gvd_create_request_parse (body, &error)) == NULL)
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  if (key != NULL)
+    {
+      if (*key == '\0' || strlen (key) > IDEMPOTENCY_KEY_MAX)
+        {
+          gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                                "Idempotency-Key must be 1 to %d characters", IDEMPOTENCY_KEY_MAX);
+          return;
+        }
+      if (idempotency_check (api, msg, key))
+        return;
+    }
+  p = pending_new (api, msg, req->name);
+  p->idem_key = g_strdup (key);
+  gvd_instance_manager_create_async (manager (api), req, create_done, p);
+}
+
+/* ---- actions, delete, QMP ------------------------------------------------------ */
+
+static void
+action_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!gvd_instance_manager_action_finish (manager (p->api), res, &error))
+    gvd_api_reply_error (p->msg, error);
+  else
+    reply_instance (p->api, p->msg, p->name, SOUP_STATUS_OK);
+  pending_finish (p);
+}
+
+static void
+delete_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!gvd_instance_manager_delete_finish (manager (p->api), res, &error))
+    gvd_api_reply_error (p->msg, error);
+  else
+    soup_server_message_set_status (p->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  pending_finish (p);
+}
+
+static void
+qmp_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reply = gvd_instance_manager_qmp_finish (manager (p->api), res, &error);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  if (reply == NULL)
+    gvd_api_reply_error (p->msg, error);
+  else if (!json_parser_load_from_data (parser, reply, -1, NULL))
+    gvd_api_reply_errorf (p->msg, GVD_ERROR_LIBVIRT, "QEMU answered with something that is not JSON");
+  else
+    gvd_api_reply_json (p->msg, SOUP_STATUS_OK, json_parser_get_root (parser));
+  pending_finish (p);
+}
+
+static void
+handle_action (GvdApi *api, SoupServerMessage *msg, const char *name, GvdInstanceAction action)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = gvd_api_read_object (msg, TRUE, &error);
+  guint timeout = 0;
+
+  if (body == NULL)
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  {
+    g_autoptr(GList) members = json_object_get_members (body);
+    for (GList *l = members; l != NULL; l = l->next)
+      {
+        JsonNode *n = json_object_get_member (body, l->data);
+        if (action == GVD_ACTION_SHUTDOWN && g_str_equal (l->data, "timeout_seconds")
+            && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
+            && json_node_get_int (n) >= 1 && json_node_get_int (n) <= 3600)
+          timeout = json_node_get_int (n);
+        else if (action == GVD_ACTION_SHUTDOWN && g_str_equal (l->data, "timeout_seconds"))
+          {
+            gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                                  "'timeout_seconds' must be a whole number from 1 to 3600");
+            return;
+          }
+        else
+          {
+            gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT, "unknown member '%s'",
+                                  (char *) l->data);
+            return;
+          }
+      }
+  }
+  gvd_instance_manager_action_async (manager (api), name, action, timeout, action_done,
+                                     pending_new (api, msg, name));
+}
+
+static void
+handle_qmp (GvdApi *api, SoupServerMessage *msg, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = gvd_api_read_object (msg, FALSE, &error);
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *command = NULL;
+
+  if (body == NULL)
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  if (!json_object_has_member (body, "execute")
+      || !JSON_NODE_HOLDS_VALUE (json_object_get_member (body, "execute"))
+      || json_node_get_value_type (json_object_get_member (body, "execute")) != G_TYPE_STRING)
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                            "a QMP command is an object with a string 'execute' (and optional 'arguments')");
+      return;
+    }
+  node = json_node_init_object (json_node_alloc (), body);
+  command = json_to_string (node, FALSE);
+  gvd_instance_manager_qmp_async (manager (api), name, command, qmp_done,
+                                  pending_new (api, msg, name));
+}
+
+/* ---- routing --------------------------------------------------------------------- */
+
+static void
+instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_auto(GStrv) seg = gvd_api_path_segments (path, "/v1/instances");
+  guint n = seg != NULL ? g_strv_length (seg) : 0;
+  GvdInstanceAction action;
+
+  if (seg == NULL || n > 2)
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
+      return;
+    }
+  if (n == 0)
+    {
+      if (method == SOUP_METHOD_GET)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(GPtrArray) list = gvd_instance_manager_list (manager (api));
+
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "instances");
+          json_builder_begin_array (b);
+          for (guint i = 0; i < list->len; i++)
+            gvd_instance_write_json (manager (api), g_ptr_array_index (list, i), b);
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+          gvd_api_reply_builder (msg, SOUP_STATUS_OK, b);
+        }
+      else if (method == SOUP_METHOD_POST)
+        handle_create (api, msg);
+      else
+        gvd_api_reply_method_not_allowed (msg, "GET, POST");
+      return;
+    }
+  if (!gvd_instance_name_valid (seg[0]))
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no instance named '%s'", seg[0]);
+      return;
+    }
+  if (n == 1)
+    {
+      if (method == SOUP_METHOD_GET)
+        reply_instance (api, msg, seg[0], SOUP_STATUS_OK);
+      else if (method == SOUP_METHOD_DELETE)
+        gvd_instance_manager_delete_async (manager (api), seg[0], delete_done,
+                                           pending_new (api, msg, seg[0]));
+      else
+        gvd_api_reply_method_not_allowed (msg, "GET, DELETE");
+      return;
+    }
+  if (method != SOUP_METHOD_POST)
+    {
+      gvd_api_reply_method_not_allowed (msg, "POST");
+      return;
+    }
+  if (g_str_equal (seg[1], "qmp"))
+    handle_qmp (api, msg, seg[0]);
+  else if (gvd_instance_action_from_string (seg[1], &action))
+    handle_action (api, msg, seg[0], action);
+  else
+    gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND,
+                          "unknown action '%s' (start, shutdown, stop, reboot, reset, qmp)", seg[1]);
+}
+
+void
+gvd_api_instances_register (GvdApi *api)
+{
+  gvd_api_add_route (api, "/v1/instances", GVD_API_ROUTE_DEFAULT, instances);
+}

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Instances end to end against the real libvirtd (QEMU TCG): create →
+ * running → lifecycle → delete leaves nothing; recovery after kill -9;
+ * changes behind gpuvmd's back; every create step failing in turn rolls
+ * back; concurrent creates racing for the same GPUs. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+#include <signal.h>
+#include <string.h>
+
+#include "virt-conn.h"
+
+#define PREFIX "gvdtest-inst-"
+#define POOL "gvdtest-inst"
+#define POOL_PATH "/var/tmp/gvdtest-inst-pool"
+#define IMAGE "gvdtest-blank.raw"
+#define BASE_CONFIG                                          \
+  "[daemon]\nstate_dir=%s\n"                                 \
+  "[libvirt]\ndomain_prefix=" PREFIX "\n"                    \
+  "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"      \
+  "[agent]\nlisten=127.0.0.1:0\n"                            \
+  "[instances]\nshutdown_timeout=2\n"
+
+typedef struct {
+  char *state_dir;
+  char *image_file;
+  char *config;
+  char *config_fixture;
+  virConnectPtr conn;
+  SoupSession *session;
+} Fixture;
+
+static Fixture fx;
+
+static void
+cleanup_libvirt (void)
+{
+  virDomainPtr *doms = NULL;
+  int n = virConnectListAllDomains (fx.conn, &doms, 0);
+  virStoragePoolPtr pool;
+
+  for (int i = 0; i < n; i++)
+    {
+      if (g_str_has_prefix (virDomainGetName (doms[i]), PREFIX))
+        {
+          if (virDomainIsActive (doms[i]) == 1)
+            virDomainDestroy (doms[i]);
+          virDomainUndefineFlags (doms[i], VIR_DOMAIN_UNDEFINE_NVRAM);
+        }
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  pool = virStoragePoolLookupByName (fx.conn, POOL);
+  if (pool != NULL)
+    {
+      virStorageVolPtr *vols = NULL;
+      int nv = virStoragePoolListAllVolumes (pool, &vols, 0);
+      for (int i = 0; i < nv; i++)
+        {
+          virStorageVolDelete (vols[i], 0);
+          virStorageVolFree (vols[i]);
+        }
+      free (vols);
+      if (virStoragePoolIsActive (pool) == 1)
+        virStoragePoolDestroy (pool);
+      virStoragePoolUndefine (pool);
+      virStoragePoolFree (pool);
+    }
+}
+
+static int
+group_setup (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fixture_root = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
+
+  fx.conn = virConnectOpen ("qemu:///system");
+  assert_non_null (fx.conn);
+  cleanup_libvirt ();
+  fx.state_dir = g_dir_make_tmp ("gvdtest-inst-XXXXXX", &error);
+  assert_non_null (fx.state_dir);
+  fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir);
+  fx.config_fixture = g_strdup_printf ("%s[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n",
+                                       fx.config, fixture_root, fixture_root);
+  /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
+  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
+  {
+    FILE *f = fopen (fx.image_file, "w");
+    assert_non_null (f);
+    assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
+    assert_int_equal (fputc (0, f), 0);
+    fclose (f);
+  }
+  fx.session = soup_session_new_with_options ("timeout", 120, NULL);
+  return 0;
+}
+
+static int
+group_teardown (void **state)
+{
+  cleanup_libvirt ();
+  virConnectClose (fx.conn);
+  g_object_unref (fx.session);
+  g_unlink (fx.image_file);
+  {
+    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
+    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
+    g_unlink (reg);
+    g_unlink (sec);
+  }
+  g_rmdir (fx.state_dir);
+  g_free (fx.state_dir);
+  g_free (fx.image_file);
+  g_free (fx.config);
+  g_free (fx.config_fixture);
+  return 0;
+}
+
+static JsonNode *
+api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
+{
+  g_autofree char *url = g_strconcat (d->url, path, NULL);
+
+  return gvd_test_http (fx.session, method, url, NULL, body, status);
+}
+
+/* Wait until the daemon has reconciled with libvirt (creates answer 503
+ * not_ready before that). */
+static void
+wait_ready (GvdTestDaemon *d)
+{
+  for (int i = 0; i < 200; i++)
+    {
+      guint status = 0;
+      g_autoptr(JsonNode) n = api (d, "GET", "/v1/devices/available", NULL, &status);
+      if (status == 200)
+        return;
+      g_usleep (50 * 1000);
+    }
+  fail_msg ("gpuvmd did not become ready");
+}
+
+static void
+import_image (GvdTestDaemon *d)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"" IMAGE "\", \"source_path\": \"%s\"}",
+                                           fx.image_file);
+  guint status = 0;
+  g_autoptr(JsonNode) n = api (d, "POST", "/v1/images", body, &status);
+
+  if (status != 201 && status != 409)
+    fail_msg ("image import answered %u", status);
+}
+
+static char *
+domain_state (const char *name)
+{
+  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
+  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
+  int st = 0;
+
+  if (dom == NULL)
+    return NULL;
+  virDomainGetState (dom, &st, NULL, 0);
+  return g_strdup (st == VIR_DOMAIN_RUNNING ? "running" : st == VIR_DOMAIN_SHUTOFF ? "shutoff" : "other");
+}
+
+static guint
+count_volumes_with (const char *needle)
+{
+  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
+  virStorageVolPtr *vols = NULL;
+  guint count = 0;
+  int n;
+
+  if (pool == NULL)
+    return 0;
+  virStoragePoolRefresh (pool, 0);
+  n = virStoragePoolListAllVolumes (pool, &vols, 0);
+  for (int i = 0; i < n; i++)
+    {
+      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
+        count++;
+      virStorageVolFree (vols[i]);
+    }
+  free (vols);
+  return count;
+}
+
+typedef struct {
+  GvdTestDaemon *d;
+  const char *name;
+  const char *want;
+} StateWait;
+
+static gboolean
+api_state_is (gpointer data)
+{
+  StateWait *w = data;
+  g_autofree char *path = g_strconcat ("/v1/instances/", w->name, NULL);
+  guint status = 0;
+  g_autoptr(JsonNode) n = api (w->d, "GET", path, NULL, &status);
+
+  return status == 200 && g_strcmp0 (gvd_test_json_string (n, "state"), w->want) == 0;
+}
+
+static void
+lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) shut = NULL;
+  g_autoptr(JsonNode) started = NULL;
+  g_autoptr(JsonNode) reset = NULL;
+  g_autoptr(JsonNode) gone = NULL;
+  g_autofree char *dom_state = NULL;
+  g_autofree char *xml = NULL;
+  guint status = 0;
+  const char *body = "{\"name\": \"life\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
+                     " \"memory_mib\": 256, \"root_disk_gib\": 1, \"labels\": {\"team\": \"ci\"}}";
+  gint64 t0;
+
+  wait_ready (d);
+  import_image (d);
+
+  t0 = g_get_monotonic_time ();
+  created = api (d, "POST", "/v1/instances", body, &status);
+  assert_int_equal (status, 201);
+  print_message ("create → running: %.2f s\n", (g_get_monotonic_time () - t0) / 1e6);
+  assert_string_equal (gvd_test_json_string (created, "state"), "running");
+  assert_string_equal (gvd_test_json_string (created, "domain"), PREFIX "life");
+  assert_string_equal (gvd_test_json_string (created, "labels.team"), "ci");
+  assert_non_null (gvd_test_json_string (created, "uuid"));
+
+  /* libvirt tooling sees it, with gpuvmd's metadata. */
+  dom_state = domain_state ("life");
+  assert_string_equal (dom_state, "running");
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "life");
+    xml = virDomainGetXMLDesc (dom, 0);
+    assert_non_null (strstr (xml, "urn:gpuvmd:domain:1"));
+  }
+  assert_int_equal (count_volumes_with (PREFIX "life-"), 2);
+
+  again = api (d, "POST", "/v1/instances", body, &status);
+  assert_int_equal (status, 409);
+  assert_string_equal (gvd_test_json_string (again, "error.code"), "already_exists");
+
+  /* A guest without an OS ignores ACPI: shutdown falls back to power off. */
+  shut = api (d, "POST", "/v1/instances/life/shutdown", "{\"timeout_seconds\": 2}", &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (shut, "state"), "shutoff");
+
+  started = api (d, "POST", "/v1/instances/life/start", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (started, "state"), "running");
+  assert_non_null (gvd_test_json_path (started, "vnc.port"));
+
+  reset = api (d, "POST", "/v1/instances/life/reset", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (reset, "state"), "running");
+
+  {
+    g_autoptr(JsonNode) bad = api (d, "POST", "/v1/instances/life/explode", NULL, &status);
+    assert_int_equal (status, 404);
+    g_autoptr(JsonNode) qmp = api (d, "POST", "/v1/instances/life/qmp",
+                                   "{\"execute\": \"query-status\"}", &status);
+    assert_int_equal (status, 200);
+    assert_string_equal (gvd_test_json_string (qmp, "return.status"), "running");
+  }
+
+  gone = api (d, "DELETE", "/v1/instances/life", NULL, &status);
+  assert_int_equal (status, 204);
+  assert_null (domain_state ("life"));
+  assert_int_equal (count_volumes_with (PREFIX "life-"), 0);
+  {
+    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/life", NULL, &status);
+    assert_int_equal (status, 404);
+  }
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+static void
+recovery__kill9_and_behind_the_back__seen (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  g_autoptr(GvdTestDaemon) d2 = NULL;
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) recovered = NULL;
+  g_autofree char *uuid = NULL;
+  g_autofree char *mac = NULL;
+  guint status = 0;
+  StateWait w = { NULL, "rec", "shutoff" };
+  gint64 t0;
+
+  wait_ready (d);
+  import_image (d);
+  created = api (d, "POST", "/v1/instances",
+                 "{\"name\": \"rec\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
+  assert_int_equal (status, 201);
+  uuid = g_strdup (gvd_test_json_string (created, "uuid"));
+  {
+    JsonArray *nics = json_node_get_array (gvd_test_json_path (created, "network"));
+    mac = g_strdup (json_object_get_string_member (json_array_get_object_element (nics, 0), "mac"));
+  }
+
+  /* kill -9: nothing graceful happens; the VM must keep running. */
+  g_subprocess_send_signal (d->proc, SIGKILL);
+  g_subprocess_wait (d->proc, NULL, NULL);
+  g_clear_object (&d->proc);
+  {
+    g_autofree char *st = domain_state ("rec");
+    assert_string_equal (st, "running");
+  }
+
+  d2 = gvd_test_daemon_start (fx.config, NULL);
+  wait_ready (d2);
+  recovered = api (d2, "GET", "/v1/instances/rec", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (recovered, "uuid"), uuid);
+  assert_string_equal (gvd_test_json_string (recovered, "state"), "running");
+  {
+    JsonArray *nics = json_node_get_array (gvd_test_json_path (recovered, "network"));
+    assert_string_equal (json_object_get_string_member (json_array_get_object_element (nics, 0), "mac"), mac);
+  }
+
+  /* virsh destroy behind gpuvmd's back: visible within 2 s. */
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "rec");
+    t0 = g_get_monotonic_time ();
+    assert_int_equal (virDomainDestroy (dom), 0);
+    print_message ("virDomainDestroy took %.3f s\n", (g_get_monotonic_time () - t0) / 1e6);
+    t0 = g_get_monotonic_time ();
+    w.d = d2;
+    assert_true (gvd_test_wait_until (api_state_is, &w, 2000));
+    print_message ("destroy behind the back seen %.3f s after it returned\n",
+                   (g_get_monotonic_time () - t0) / 1e6);
+    /* Undefined behind its back: the instance disappears. */
+    assert_int_equal (virDomainUndefineFlags (dom, VIR_DOMAIN_UNDEFINE_NVRAM), 0);
+  }
+  for (int i = 0; i < 40; i++)
+    {
+      g_autoptr(JsonNode) n = api (d2, "GET", "/v1/instances/rec", NULL, &status);
+      if (status == 404)
+        break;
+      g_usleep (50 * 1000);
+    }
+  assert_int_equal (status, 404);
+  gvd_test_daemon_stop (d2, TRUE);
+}
+
+static void
+create__each_step_failing__rolls_back_everything (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config_fixture, NULL);
+  guint status = 0;
+
+  wait_ready (d);
+  import_image (d);
+
+  /* 1. bad image: nothing created. */
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+                                 "{\"name\": \"bad-image\", \"image\": \"no-such.qcow2\"}", &status);
+    assert_int_equal (status, 404);
+    assert_string_equal (gvd_test_json_string (n, "error.code"), "image_not_found");
+    assert_int_equal (count_volumes_with ("bad-image"), 0);
+    assert_null (domain_state ("bad-image"));
+  }
+  /* 2. define rejected: a foreign domain already has the name. */
+  {
+    const char *foreign = "<domain type='qemu'><name>" PREFIX "clash</name><memory unit='MiB'>64</memory>"
+                          "<os><type arch='x86_64' machine='q35'>hvm</type></os></domain>";
+    g_autoptr(virDomain) dom = virDomainDefineXML (fx.conn, foreign);
+    g_autoptr(JsonNode) n = NULL;
+
+    assert_non_null (dom);
+    n = api (d, "POST", "/v1/instances",
+             "{\"name\": \"clash\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
+    assert_int_equal (status, 409);
+    assert_int_equal (count_volumes_with (PREFIX "clash-"), 0);
+    virDomainUndefine (dom);
+  }
+  /* 3. start rejected: a (fixture) GPU absent from this host. */
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+                                 "{\"name\": \"nogpu\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                                 " \"gpus\": 1}", &status);
+    g_autoptr(JsonNode) avail = NULL;
+
+    assert_int_equal (status, 502);
+    assert_string_equal (gvd_test_json_string (n, "error.code"), "libvirt_error");
+    assert_int_equal (count_volumes_with (PREFIX "nogpu-"), 0);
+    assert_null (domain_state ("nogpu"));
+    /* …and its claim is released: every GPU is free again. */
+    avail = api (d, "GET", "/v1/devices/available", NULL, &status);
+    assert_int_equal (status, 200);
+    assert_null (strstr (json_to_string (avail, FALSE), "\"nogpu\""));
+  }
+  /* 4. a plan refusal carries every reason. */
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+                                 "{\"name\": \"greedy\", \"image\": \"" IMAGE "\", \"gpus\": 64}", &status);
+    assert_int_equal (status, 409);
+    assert_string_equal (gvd_test_json_string (n, "error.code"), "insufficient_gpus");
+    assert_non_null (gvd_test_json_path (n, "error.details"));
+  }
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+typedef struct {
+  const char *url;
+  int index;
+  guint status;
+} Racer;
+
+static gpointer
+race_thread (gpointer data)
+{
+  Racer *r = data;
+  g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 120, NULL);
+  g_autofree char *url = g_strconcat (r->url, "/v1/instances", NULL);
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"race-%d\", \"image\": \"" IMAGE "\","
+                                           " \"memory_mib\": 256, \"gpus\": 2, \"start\": false}",
+                                           r->index);
+  g_autoptr(JsonNode) n = gvd_test_http (s, "POST", url, NULL, body, &r->status);
+  return NULL;
+}
+
+static void
+concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config_fixture, NULL);
+  Racer racers[20];
+  GThread *threads[20];
+  guint won = 0, in_use = 0;
+
+  wait_ready (d);
+  import_image (d);
+  for (int i = 0; i < 20; i++)
+    {
+      racers[i] = (Racer) { d->url, i, 0 };
+      threads[i] = g_thread_new ("racer", race_thread, &racers[i]);
+    }
+  for (int i = 0; i < 20; i++)
+    g_thread_join (threads[i]);
+  for (int i = 0; i < 20; i++)
+    {
+      if (racers[i].status == 201)
+        won++;
+      else if (racers[i].status == 409)
+        in_use++;
+      else
+        fail_msg ("racer %d: unexpected status %u", i, racers[i].status);
+    }
+  assert_int_equal (won, 4);
+  assert_int_equal (in_use, 16);
+  for (int i = 0; i < 20; i++)
+    if (racers[i].status == 201)
+      {
+        g_autofree char *path = g_strdup_printf ("/v1/instances/race-%d", i);
+        guint status = 0;
+        g_autoptr(JsonNode) n = api (d, "DELETE", path, NULL, &status);
+        assert_int_equal (status, 204);
+      }
+  assert_int_equal (count_volumes_with (PREFIX "race-"), 0);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (lifecycle__create_shutdown_start_reset_delete__nothing_left),
+    cmocka_unit_test (recovery__kill9_and_behind_the_back__seen),
+    cmocka_unit_test (create__each_step_failing__rolls_back_everything),
+    cmocka_unit_test (concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win),
+  };
+
+  gvd_test_require_libvirtd ();
+  return cmocka_run_group_tests_name ("instances", tests, group_setup, group_teardown);
+}
