@@ -12,12 +12,14 @@
 #include "instance.h"
 
 #include <libvirt/libvirt-qemu.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "agent-files.h"
 #include "cloudinit.h"
+#include "device-health.h"
 #include "domain-xml.h"
 #include "hostinfo.h"
 #include "ipam.h"
@@ -205,6 +207,47 @@ forget_create (GvdInstanceManager *mgr, const char *name)
   g_hash_table_remove (mgr->creating, name);
 }
 
+/* The host PCI addresses an instance passes through (NULL-terminated). */
+static GStrv
+hostdev_addresses (const GvdInstanceSpec *spec)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  for (guint i = 0; i < spec->hostdevs->len; i++)
+    {
+      const GvdHostdevSpec *h = g_ptr_array_index (spec->hostdevs, i);
+      if (h->host_address != NULL && h->mdev_uuid == NULL)
+        g_strv_builder_add (b, h->host_address);
+    }
+  return g_strv_builder_end (b);
+}
+
+/* Before libvirt binds devices to vfio-pci: no host process may hold them,
+ * and nvidia-persistenced (which keeps every NVIDIA GPU open) must go.
+ * Runs in a worker. */
+static gboolean
+prepare_devices (const GvdHostRoot *root, const char *const *addresses, GError **error)
+{
+  int pid;
+
+  if (addresses == NULL || addresses[0] == NULL)
+    return TRUE;
+  pid = gvd_device_find_persistenced (root);
+  if (pid > 0)
+    {
+      /* Only a real /proc names real processes; fixture trees are not signalled. */
+      if (g_str_equal (root->procfs, "/proc") && kill (pid, SIGTERM) == 0)
+        {
+          g_message ("stopped nvidia-persistenced (pid %d) before passing GPUs through", pid);
+          for (int i = 0; i < 50 && kill (pid, 0) == 0; i++)
+            g_usleep (100 * 1000);
+        }
+      else
+        g_debug ("nvidia-persistenced (pid %d) not signalled: procfs root %s", pid, root->procfs);
+    }
+  return gvd_device_check_not_busy (root, addresses, error);
+}
+
 /* ---- JSON --------------------------------------------------------------------- */
 
 static void
@@ -335,6 +378,8 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
 typedef struct {
   GvdInstanceManager *mgr;
   GvdVirtConn *virt;
+  GvdHostRoot *root;
+  char **addresses;
   char *name;
   char *pool;
   char *pool_path;
@@ -354,6 +399,8 @@ static void
 create_data_free (CreateData *cd)
 {
   g_clear_object (&cd->virt);
+  gvd_host_root_free (cd->root);
+  g_strfreev (cd->addresses);
   g_free (cd->name);
   g_free (cd->pool);
   g_free (cd->pool_path);
@@ -429,6 +476,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                           "libvirt refused the domain definition");
       goto fail;
     }
+  if (cd->start && !prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
+    goto fail;
   if (cd->start && virDomainCreate (dom) < 0)
     {
       gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "libvirt could not start the domain");
@@ -757,6 +806,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd = g_new0 (CreateData, 1);
   cd->mgr = mgr;
   cd->virt = g_object_ref (mgr->d->virt);
+  cd->root = gvd_host_root_copy (mgr->d->host_root);
+  cd->addresses = hostdev_addresses (spec);
   cd->name = g_strdup (name);
   cd->pool = g_strdup (mgr->d->config->pool_name);
   cd->pool_path = g_strdup (mgr->d->config->pool_path);
@@ -821,6 +872,8 @@ gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action)
 typedef struct {
   GvdInstanceManager *mgr;
   GvdVirtConn *virt;
+  GvdHostRoot *root;
+  char **addresses;    /* PCI hostdevs */
   char *name;          /* instance */
   char *domain_name;
   GvdInstanceAction action;
@@ -839,6 +892,8 @@ static void
 op_data_free (OpData *op)
 {
   g_clear_object (&op->virt);
+  gvd_host_root_free (op->root);
+  g_strfreev (op->addresses);
   g_free (op->name);
   g_free (op->domain_name);
   g_free (op->command);
@@ -894,6 +949,8 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                        op->name);
           break;
         }
+      if (!prepare_devices (op->root, (const char *const *) op->addresses, &error))
+        break;
       rc = virDomainCreate (dom);
       break;
     case GVD_ACTION_STOP:
@@ -995,6 +1052,8 @@ begin_op (GvdInstanceManager *mgr, GTask *task, const char *name, const char *bu
   op = g_new0 (OpData, 1);
   op->mgr = mgr;
   op->virt = g_object_ref (mgr->d->virt);
+  op->root = gvd_host_root_copy (mgr->d->host_root);
+  op->addresses = hostdev_addresses (inst->spec);
   op->name = g_strdup (name);
   op->domain_name = g_strdup (inst->spec->domain_name);
   op->vnc_port = -1;
@@ -1202,6 +1261,99 @@ gvd_instance_manager_qmp_finish (GvdInstanceManager *mgr, GAsyncResult *result, 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* ---- device release check ------------------------------------------------------ */
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  GvdHostRoot *root;
+  char *instance;
+  char **addresses;
+  char **expected_drivers; /* parallel to addresses; "" means any */
+  char **reasons;          /* result: parallel, NULL entries for healthy */
+} ReleaseCheck;
+
+static void
+release_check_free (ReleaseCheck *rc)
+{
+  gvd_host_root_free (rc->root);
+  g_free (rc->instance);
+  g_strfreev (rc->addresses);
+  g_strfreev (rc->expected_drivers);
+  if (rc->reasons != NULL)
+    for (guint i = 0; rc->addresses[i] != NULL; i++)
+      g_free (rc->reasons[i]);
+  g_free (rc->reasons);
+  g_free (rc);
+}
+
+static void
+release_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ReleaseCheck *rc = task_data;
+  guint n = g_strv_length (rc->addresses);
+
+  rc->reasons = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *expected = rc->expected_drivers[i][0] != '\0' ? rc->expected_drivers[i] : NULL;
+      gvd_device_check_released (rc->root, rc->addresses[i], expected, &rc->reasons[i]);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+release_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  ReleaseCheck *rc = g_task_get_task_data (G_TASK (res));
+
+  for (guint i = 0; rc->addresses[i] != NULL; i++)
+    if (rc->reasons[i] != NULL)
+      {
+        g_warning ("device %s quarantined after instance %s stopped: %s", rc->addresses[i],
+                   rc->instance, rc->reasons[i]);
+        g_hash_table_replace (rc->mgr->d->quarantined, g_strdup (rc->addresses[i]),
+                              g_strdup (rc->reasons[i]));
+      }
+}
+
+/* After an instance's domain stops, libvirt gives its devices back to the
+ * host: check each came back (config space answers, host driver rebound)
+ * and quarantine the ones that did not, so they are never planned again
+ * until an operator clears them. */
+static void
+schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst)
+{
+  g_autoptr(GStrvBuilder) drivers = g_strv_builder_new ();
+  ReleaseCheck *rc;
+  GTask *task;
+
+  rc = g_new0 (ReleaseCheck, 1);
+  rc->addresses = hostdev_addresses (inst->spec);
+  if (rc->addresses[0] == NULL)
+    {
+      release_check_free (rc);
+      return;
+    }
+  for (guint i = 0; rc->addresses[i] != NULL; i++)
+    {
+      const GvdPciDevice *dev = mgr->d->inventory != NULL
+                                  ? g_hash_table_lookup (mgr->d->inventory->by_address, rc->addresses[i])
+                                  : NULL;
+      /* The host driver seen at start-up; vfio-pci there means the device was
+       * passed through already, so any host driver is fine. */
+      gboolean known = dev != NULL && dev->driver != NULL && !g_str_equal (dev->driver, "vfio-pci");
+      g_strv_builder_add (drivers, known ? dev->driver : "");
+    }
+  rc->expected_drivers = g_strv_builder_end (drivers);
+  rc->mgr = mgr;
+  rc->root = gvd_host_root_copy (mgr->d->host_root);
+  rc->instance = g_strdup (inst->spec->name);
+  task = g_task_new (NULL, NULL, release_check_done, NULL);
+  g_task_set_task_data (task, rc, (GDestroyNotify) release_check_free);
+  g_task_run_in_thread (task, release_check_thread);
+  g_object_unref (task);
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 static const char *
@@ -1238,6 +1390,7 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
         {
           instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
           inst->vnc_port = -1;
+          schedule_release_check (mgr, inst);
         }
       break;
     case VIR_DOMAIN_EVENT_CRASHED:

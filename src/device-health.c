@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Device nodes, their holders (procfs fd links), and the post-release check. */
+#include "config.h"
+
+#include "device-health.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "errors.h"
+
+/* Bounds on a procfs scan: a host has far fewer, but a hostile or broken
+ * /proc must not make the daemon walk forever. */
+#define MAX_PROCESSES 65536
+#define MAX_FDS_PER_PROCESS 65536
+
+void
+gvd_device_holder_free (GvdDeviceHolder *holder)
+{
+  if (holder == NULL)
+    return;
+  g_free (holder->comm);
+  g_free (holder->node);
+  g_free (holder);
+}
+
+gboolean
+gvd_nvidia_parse_minor (const char *information, guint *out_minor)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (information == NULL)
+    return FALSE;
+  lines = g_strsplit (information, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      const char *colon = strchr (lines[i], ':');
+      g_autofree char *key = NULL;
+      g_autofree char *value = NULL;
+      guint64 minor;
+
+      if (colon == NULL)
+        continue;
+      key = g_strstrip (g_strndup (lines[i], colon - lines[i]));
+      if (!g_str_equal (key, "Device Minor"))
+        continue;
+      value = g_strstrip (g_strdup (colon + 1));
+      if (!g_ascii_string_to_unsigned (value, 10, 0, 255, &minor, NULL))
+        return FALSE;
+      if (out_minor != NULL)
+        *out_minor = (guint) minor;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+GStrv
+gvd_device_nodes (const GvdHostRoot *root, const char *address)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *drm = gvd_host_root_sysfs (root, "bus", "pci", "devices", address, "drm", NULL);
+  g_autofree char *info_path = gvd_host_root_procfs (root, "driver", "nvidia", "gpus", address,
+                                                     "information", NULL);
+  g_autofree char *info = NULL;
+  g_autoptr(GDir) dir = g_dir_open (drm, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  guint minor;
+
+  if (dir != NULL)
+    {
+      const char *name;
+      while ((name = g_dir_read_name (dir)) != NULL)
+        if (g_str_has_prefix (name, "card") || g_str_has_prefix (name, "renderD"))
+          g_ptr_array_add (names, g_strdup (name));
+      g_ptr_array_sort (names, compare_strings);
+      for (guint i = 0; i < names->len; i++)
+        {
+          g_autofree char *node = g_strconcat ("/dev/dri/", (char *) g_ptr_array_index (names, i), NULL);
+          g_strv_builder_add (b, node);
+        }
+    }
+  if (g_file_get_contents (info_path, &info, NULL, NULL) && gvd_nvidia_parse_minor (info, &minor))
+    {
+      g_autofree char *node = g_strdup_printf ("/dev/nvidia%u", minor);
+      g_strv_builder_add (b, node);
+    }
+  return g_strv_builder_end (b);
+}
+
+static gboolean
+all_digits (const char *s)
+{
+  if (*s == '\0')
+    return FALSE;
+  for (; *s; s++)
+    if (!g_ascii_isdigit (*s))
+      return FALSE;
+  return TRUE;
+}
+
+GPtrArray *
+gvd_device_holders (const GvdHostRoot *root, const char *const *nodes)
+{
+  GPtrArray *holders = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_device_holder_free);
+  g_autoptr(GDir) proc = NULL;
+  const char *pid_name;
+  guint n_proc = 0;
+
+  if (nodes == NULL || nodes[0] == NULL)
+    return holders;
+  proc = g_dir_open (root->procfs, 0, NULL);
+  if (proc == NULL)
+    return holders;
+  while ((pid_name = g_dir_read_name (proc)) != NULL && n_proc < MAX_PROCESSES)
+    {
+      g_autofree char *fd_dir = NULL;
+      g_autoptr(GDir) fds = NULL;
+      const char *fd_name;
+      guint n_fd = 0;
+
+      if (!all_digits (pid_name))
+        continue;
+      n_proc++;
+      fd_dir = g_build_filename (root->procfs, pid_name, "fd", NULL);
+      fds = g_dir_open (fd_dir, 0, NULL);
+      if (fds == NULL)
+        continue; /* exited, or a kernel thread */
+      /* Report the first of @nodes the process holds, whatever the fd order. */
+      gint best = -1;
+      while ((fd_name = g_dir_read_name (fds)) != NULL && n_fd++ < MAX_FDS_PER_PROCESS)
+        {
+          g_autofree char *link = g_build_filename (fd_dir, fd_name, NULL);
+          g_autofree char *target = g_file_read_link (link, NULL);
+
+          for (gint k = 0; target != NULL && nodes[k] != NULL; k++)
+            if (g_str_equal (nodes[k], target) && (best < 0 || k < best))
+              best = k;
+        }
+      if (best >= 0)
+        {
+          GvdDeviceHolder *h = g_new0 (GvdDeviceHolder, 1);
+          g_autofree char *comm_path = g_build_filename (root->procfs, pid_name, "comm", NULL);
+          g_autofree char *comm = NULL;
+
+          h->pid = (int) g_ascii_strtoll (pid_name, NULL, 10);
+          h->comm = g_file_get_contents (comm_path, &comm, NULL, NULL) ? g_strdup (g_strstrip (comm))
+                                                                       : g_strdup ("?");
+          h->node = g_strdup (nodes[best]);
+          g_ptr_array_add (holders, h);
+        }
+    }
+  return holders;
+}
+
+static int
+compare_holders (gconstpointer a, gconstpointer b)
+{
+  const GvdDeviceHolder *ha = *(GvdDeviceHolder *const *) a;
+  const GvdDeviceHolder *hb = *(GvdDeviceHolder *const *) b;
+
+  return ha->pid - hb->pid;
+}
+
+gboolean
+gvd_device_check_not_busy (const GvdHostRoot *root, const char *const *addresses, GError **error)
+{
+  g_autoptr(GString) why = g_string_new (NULL);
+
+  for (gsize i = 0; addresses != NULL && addresses[i] != NULL; i++)
+    {
+      g_auto(GStrv) nodes = gvd_device_nodes (root, addresses[i]);
+      g_autoptr(GPtrArray) holders = gvd_device_holders (root, (const char *const *) nodes);
+
+      g_ptr_array_sort (holders, compare_holders);
+      for (guint h = 0; h < holders->len; h++)
+        {
+          GvdDeviceHolder *holder = g_ptr_array_index (holders, h);
+          g_string_append_printf (why, "%s%s is held by pid %d (%s) through %s",
+                                  why->len > 0 ? "; " : "", addresses[i], holder->pid,
+                                  holder->comm, holder->node);
+        }
+    }
+  if (why->len == 0)
+    return TRUE;
+  g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_BUSY,
+               "host processes use the device: %s. Stop them (or their display manager) "
+               "before passing the device through", why->str);
+  return FALSE;
+}
+
+gboolean
+gvd_device_check_released (const GvdHostRoot *root, const char *address,
+                           const char *expected_driver, char **out_reason)
+{
+  g_autofree char *dir = gvd_host_root_sysfs (root, "bus", "pci", "devices", address, NULL);
+  g_autofree char *config = g_build_filename (dir, "config", NULL);
+  g_autofree char *driver_link = g_build_filename (dir, "driver", NULL);
+  g_autofree char *data = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *driver = NULL;
+  gsize len = 0;
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      *out_reason = g_strdup_printf ("%s is gone from the PCI bus after release", address);
+      return FALSE;
+    }
+  if (!g_file_get_contents (config, &data, &len, NULL) || len < 2)
+    {
+      *out_reason = g_strdup_printf ("%s: its config space cannot be read after release", address);
+      return FALSE;
+    }
+  if ((guchar) data[0] == 0xff && (guchar) data[1] == 0xff)
+    {
+      *out_reason = g_strdup_printf ("%s: config space reads 0xffff after release (the device "
+                                     "did not come back from reset)", address);
+      return FALSE;
+    }
+  target = g_file_read_link (driver_link, NULL);
+  if (target != NULL)
+    driver = g_path_get_basename (target);
+  if (expected_driver != NULL && g_strcmp0 (driver, expected_driver) != 0)
+    {
+      *out_reason = g_strdup_printf ("%s: bound to %s after release, expected the host driver %s",
+                                     address, driver != NULL ? driver : "no driver", expected_driver);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+gvd_device_find_persistenced (const GvdHostRoot *root)
+{
+  g_autoptr(GDir) proc = g_dir_open (root->procfs, 0, NULL);
+  const char *pid_name;
+
+  if (proc == NULL)
+    return 0;
+  while ((pid_name = g_dir_read_name (proc)) != NULL)
+    {
+      g_autofree char *comm_path = NULL;
+      g_autofree char *comm = NULL;
+
+      if (!all_digits (pid_name))
+        continue;
+      comm_path = g_build_filename (root->procfs, pid_name, "comm", NULL);
+      /* comm is cut at 15 characters: "nvidia-persiste" */
+      if (g_file_get_contents (comm_path, &comm, NULL, NULL)
+          && g_str_has_prefix (g_strstrip (comm), "nvidia-persiste"))
+        return (int) g_ascii_strtoll (pid_name, NULL, 10);
+    }
+  return 0;
+}
