@@ -1457,29 +1457,96 @@ unregister_events (GvdInstanceManager *mgr)
 
 /* ---- recovery ---------------------------------------------------------------------------- */
 
+/* One libvirt domain as recovery sees it, parsed in the worker so the main
+ * loop only applies results. */
 typedef struct {
   char *name;
-  char *xml;
   char *state;
+  GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
+  char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  int vnc_port;
 } DomainInfo;
 
 static void
 domain_info_free (DomainInfo *info)
 {
   g_free (info->name);
-  g_free (info->xml);
   g_free (info->state);
+  gvd_instance_spec_free (info->spec);
+  g_strfreev (info->foreign_hostdevs);
   g_free (info);
+}
+
+typedef struct {
+  GvdVirtConn *virt;
+  char *prefix;
+} RecoverData;
+
+static void
+recover_data_free (RecoverData *rd)
+{
+  g_object_unref (rd->virt);
+  g_free (rd->prefix);
+  g_free (rd);
+}
+
+/* Read and parse one domain (any thread). */
+static DomainInfo *
+read_domain (virDomainPtr dom, const char *prefix)
+{
+  char *xml = virDomainGetXMLDesc (dom, 0);
+  DomainInfo *info;
+  const char *name;
+
+  /* A domain undefined between list and read is simply gone. */
+  if (xml == NULL)
+    return NULL;
+  info = g_new0 (DomainInfo, 1);
+  info->name = g_strdup (virDomainGetName (dom));
+  info->state = domain_state (dom);
+  name = g_str_has_prefix (info->name, prefix) ? info->name + strlen (prefix) : NULL;
+  if (name != NULL)
+    info->spec = gvd_domain_xml_parse (xml, NULL);
+  if (info->spec != NULL && g_strcmp0 (info->spec->name, name) != 0)
+    g_clear_pointer (&info->spec, gvd_instance_spec_free);
+  if (info->spec == NULL)
+    info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+  info->vnc_port = g_str_equal (info->state, "running") ? parse_vnc_port (xml) : -1;
+  free (xml);
+  return info;
+}
+
+typedef struct {
+  virDomainPtr *doms;
+  int n;
+  gint next;           /* atomic: next index to take */
+  const char *prefix;
+  DomainInfo **out;    /* n slots */
+} ReadJob;
+
+static gpointer
+read_worker (gpointer data)
+{
+  ReadJob *job = data;
+  gint i;
+
+  while ((i = g_atomic_int_add (&job->next, 1)) < job->n)
+    job->out[i] = read_domain (job->doms[i], job->prefix);
+  return NULL;
 }
 
 static void
 recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
-  GvdVirtConn *virt = task_data;
+  RecoverData *rd = task_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(virConnect) conn = gvd_virt_conn_get (virt, &error);
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (rd->virt, &error);
   g_autoptr(GPtrArray) infos = NULL;
   virDomainPtr *doms = NULL;
+  ReadJob job = { 0 };
+  GThread *threads[4] = { NULL };
+  guint n_threads;
+  gint64 t0 = g_get_monotonic_time ();
   int n;
 
   if (conn == NULL)
@@ -1494,24 +1561,32 @@ recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* Reading a domain is an RPC and parsing it is CPU work: spread both over
+   * a few threads (the connection is thread-safe; libvirtd serves requests
+   * in parallel). */
+  job.doms = doms;
+  job.n = n;
+  job.prefix = rd->prefix;
+  job.out = g_new0 (DomainInfo *, MAX (n, 1));
+  n_threads = CLAMP (g_get_num_processors (), 1, G_N_ELEMENTS (threads));
+  n_threads = MIN (n_threads, (guint) MAX (n / 16, 1));
+  for (guint t = 1; t < n_threads; t++)
+    threads[t] = g_thread_new ("recover", read_worker, &job);
+  read_worker (&job);
+  for (guint t = 1; t < n_threads; t++)
+    g_thread_join (threads[t]);
+
   infos = g_ptr_array_new_with_free_func ((GDestroyNotify) domain_info_free);
   for (int i = 0; i < n; i++)
     {
-      char *xml = virDomainGetXMLDesc (doms[i], 0);
-
-      /* A domain undefined between list and read is simply gone. */
-      if (xml != NULL)
-        {
-          DomainInfo *info = g_new0 (DomainInfo, 1);
-          info->name = g_strdup (virDomainGetName (doms[i]));
-          info->xml = g_strdup (xml);
-          info->state = domain_state (doms[i]);
-          g_ptr_array_add (infos, info);
-          free (xml);
-        }
+      if (job.out[i] != NULL)
+        g_ptr_array_add (infos, job.out[i]);
       virDomainFree (doms[i]);
     }
+  g_free (job.out);
   free (doms);
+  g_debug ("recovery: %d domains read and parsed in %.1f ms on %u threads", n,
+           (g_get_monotonic_time () - t0) / 1000.0, n_threads);
   g_task_return_pointer (task, g_steal_pointer (&infos), (GDestroyNotify) g_ptr_array_unref);
 }
 
@@ -1534,17 +1609,17 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
     {
       DomainInfo *info = g_ptr_array_index (infos, i);
       const char *name = instance_name_of (mgr, info->name);
-      g_autoptr(GError) error = NULL;
       g_autoptr(GvdInstanceSpec) spec = NULL;
       GvdInstance *inst;
 
-      if (name != NULL && !g_hash_table_contains (mgr->creating, name))
-        spec = gvd_domain_xml_parse (info->xml, &error);
-      if (spec == NULL || g_strcmp0 (spec->name, name) != 0)
+      /* A create in flight owns its name until it completes. */
+      if (name != NULL && g_hash_table_contains (mgr->creating, name))
+        continue;
+      if (info->spec == NULL)
         {
           /* Not ours: its PCI hostdevs still count as claimed. */
-          g_auto(GStrv) addrs = gvd_domain_xml_hostdev_addresses (info->xml, NULL);
           g_autofree char *holder = g_strconcat (HOLDER_DOMAIN_PREFIX, info->name, NULL);
+          char **addrs = info->foreign_hostdevs;
 
           for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
             g_hash_table_replace (mgr->d->claims, g_strdup (addrs[a]), g_strdup (holder));
@@ -1552,8 +1627,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
             foreign++;
           continue;
         }
-
-      g_hash_table_add (seen, (gpointer) spec->name);
+      spec = g_steal_pointer (&info->spec);
       inst = g_hash_table_lookup (mgr->instances, name);
       if (inst == NULL)
         {
@@ -1578,7 +1652,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
           g_hash_table_replace (seen, (gpointer) inst->spec->name, (gpointer) inst->spec->name);
           instance_set_state (mgr, inst, info->state);
         }
-      inst->vnc_port = parse_vnc_port (info->xml);
+      inst->vnc_port = info->vnc_port;
       claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
       ours++;
     }
@@ -1618,7 +1692,12 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
       g_message ("recovery from libvirt failed: %s (will retry on reconnect)", error->message);
       return;
     }
-  apply_recovery (mgr, infos);
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    apply_recovery (mgr, infos);
+    g_debug ("recovery: applied %u domains in %.1f ms", infos->len,
+             (g_get_monotonic_time () - t0) / 1000.0);
+  }
   if (mgr->recover_again)
     {
       mgr->recover_again = FALSE;
@@ -1640,7 +1719,12 @@ recover_cb (gpointer data)
     }
   mgr->recovering = TRUE;
   task = g_task_new (NULL, NULL, recover_done, mgr);
-  g_task_set_task_data (task, g_object_ref (mgr->d->virt), g_object_unref);
+  {
+    RecoverData *rd = g_new0 (RecoverData, 1);
+    rd->virt = g_object_ref (mgr->d->virt);
+    rd->prefix = g_strdup (mgr->d->config->domain_prefix);
+    g_task_set_task_data (task, rd, (GDestroyNotify) recover_data_free);
+  }
   g_task_run_in_thread (task, recover_thread);
   g_object_unref (task);
   return G_SOURCE_REMOVE;
