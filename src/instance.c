@@ -24,6 +24,7 @@
 #include "hostinfo.h"
 #include "ipam.h"
 #include "registry.h"
+#include "reservations.h"
 #include "seed-iso.h"
 #include "storage.h"
 #include "vfio-plan.h"
@@ -165,6 +166,12 @@ gvd_instance_manager_list (GvdInstanceManager *mgr)
     g_ptr_array_add (list, value);
   g_ptr_array_sort (list, compare_instances);
   return list;
+}
+
+GvdIpam *
+gvd_instance_manager_get_ipam (GvdInstanceManager *mgr)
+{
+  return mgr->ipam;
 }
 
 gboolean
@@ -583,7 +590,8 @@ kvm_usable (GvdInstanceManager *mgr)
 
 /* The spec for a request and a plan: everything decided, nothing done. */
 static GvdInstanceSpec *
-build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan, GError **error)
+build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
+            const char *reserved_mac, const char *reserved_ip, GError **error)
 {
   const GvdConfig *c = mgr->d->config;
   g_autoptr(GvdInstanceSpec) s = gvd_instance_spec_new ();
@@ -620,7 +628,15 @@ build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
 
   nic->mode = req->network_set ? req->network_mode : c->network_mode;
   nic->source = g_strdup (req->network_set ? req->network_source : c->network_source);
-  if (req->ipv4 != NULL)
+  if (reserved_mac != NULL)
+    {
+      /* The reservation's lease moves to the instance. */
+      if (!gvd_ipam_reserve (mgr->ipam, s->name, reserved_mac, reserved_ip, error))
+        return NULL;
+      mac = g_strdup (reserved_mac);
+      ip = g_strdup (reserved_ip);
+    }
+  else if (req->ipv4 != NULL)
     {
       g_autofree char *with_prefix = NULL;
       mac = gvd_ipam_derive_mac (s->uuid, 0);
@@ -723,6 +739,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   g_autofree char *xml = NULL;
   g_autoptr(GBytes) iso = NULL;
   g_autofree char *name = g_strdup (req->name);
+  g_autofree char *reserved_mac = NULL;
+  g_autofree char *reserved_ip = NULL;
   CreateData *cd;
   GTask *inner;
 
@@ -743,11 +761,34 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     }
 
   /* Plan and claim in this one main-loop turn: no other request runs between. */
-  devices = resolve_devices (mgr, req->devices, &error);
-  if (devices == NULL)
+  if (req->reservation != NULL)
     {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
+      g_autofree char *holder = g_strconcat (GVD_RESERVATION_HOLDER_PREFIX, req->reservation, NULL);
+
+      /* Consumed here: its devices are planned for this instance (the same
+       * plan the reservation made) and its lease moves over. If the create
+       * then fails, they are released with everything else. */
+      if (mgr->d->reservations == NULL
+          || !gvd_reservations_take (mgr->d->reservations, req->reservation, &devices,
+                                     &reserved_mac, &reserved_ip, &error))
+        {
+          if (error == NULL)
+            g_set_error (&error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no reservation '%s'",
+                         req->reservation);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      release_claims (mgr, holder);
+      gvd_ipam_release (mgr->ipam, holder);
+    }
+  else
+    {
+      devices = resolve_devices (mgr, req->devices, &error);
+      if (devices == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
     }
   if (devices[0] != NULL || req->gpus > 0)
     {
@@ -777,7 +818,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     }
 
   g_hash_table_add (mgr->creating, g_strdup (name));
-  spec = build_spec (mgr, req, plan, &error);
+  spec = build_spec (mgr, req, plan, reserved_mac, reserved_ip, &error);
   if (spec == NULL)
     goto fail;
   claim_hostdevs (mgr, name, spec->hostdevs);

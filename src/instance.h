@@ -32,6 +32,8 @@ typedef struct {
   int vnc_port;          /* -1: none or unknown */
 } GvdInstance;
 
+typedef struct _GvdIpam GvdIpam; /* ipam.h */
+
 GvdInstanceManager *gvd_instance_manager_new (GvdDaemon *daemon);
 void gvd_instance_manager_free (GvdInstanceManager *mgr);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdInstanceManager, gvd_instance_manager_free)
@@ -39,6 +41,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdInstanceManager, gvd_instance_manager_free)
 /* Follow the libvirt connection: recover on every (re)connect, keep state
  * current from lifecycle events. */
 void gvd_instance_manager_start (GvdInstanceManager *mgr);
+
+/* The MAC/IP allocator instances and reservations share. */
+GvdIpam *gvd_instance_manager_get_ipam (GvdInstanceManager *mgr);
 
 /* TRUE once the first recovery against libvirt has run. */
 gboolean gvd_instance_manager_is_ready (GvdInstanceManager *mgr);

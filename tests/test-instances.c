@@ -413,6 +413,55 @@ create__each_step_failing__rolls_back_everything (void **state)
   gvd_test_daemon_stop (d, TRUE);
 }
 
+static void
+reservation__create_consumes__devices_move_to_instance (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config_fixture, NULL);
+  g_autoptr(JsonNode) res = NULL;
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) gone = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *res_path = NULL;
+  const char *id;
+  JsonArray *gpus;
+  guint status = 0;
+
+  wait_ready (d);
+  import_image (d);
+  res = api (d, "POST", "/v1/reservations", "{\"gpus\": 2, \"ttl_seconds\": 60}", &status);
+  assert_int_equal (status, 201);
+  id = gvd_test_json_string (res, "id");
+  gpus = json_node_get_array (gvd_test_json_path (res, "gpus"));
+  assert_int_equal (json_array_get_length (gpus), 2);
+
+  body = g_strdup_printf ("{\"name\": \"resv\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                          " \"reservation\": \"%s\", \"start\": false}", id);
+  created = api (d, "POST", "/v1/instances", body, &status);
+  assert_int_equal (status, 201);
+  assert_string_equal (gvd_test_json_string (created, "state"), "shutoff");
+  {
+    JsonArray *devs = json_node_get_array (gvd_test_json_path (created, "devices"));
+    g_autoptr(GString) seen = g_string_new (NULL);
+    for (guint i = 0; i < json_array_get_length (devs); i++)
+      g_string_append_printf (seen, "%s ", json_object_get_string_member (
+                                              json_array_get_object_element (devs, i), "pci_address"));
+    for (guint i = 0; i < 2; i++)
+      assert_non_null (strstr (seen->str, json_array_get_string_element (gpus, i)));
+  }
+  /* Consumed: a second create with it fails, and it is gone. */
+  again = api (d, "POST", "/v1/instances", body, &status);
+  assert_true (status == 404 || status == 409);
+  res_path = g_strdup_printf ("/v1/reservations/%s", id);
+  gone = api (d, "GET", res_path, NULL, &status);
+  assert_int_equal (status, 404);
+  {
+    g_autoptr(JsonNode) del = api (d, "DELETE", "/v1/instances/resv", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 typedef struct {
   const char *url;
   int index;
@@ -480,6 +529,7 @@ main (void)
     cmocka_unit_test (recovery__kill9_and_behind_the_back__seen),
     cmocka_unit_test (create__each_step_failing__rolls_back_everything),
     cmocka_unit_test (concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win),
+    cmocka_unit_test (reservation__create_consumes__devices_move_to_instance),
   };
 
   gvd_test_require_libvirtd ();
