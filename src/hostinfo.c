@@ -1,0 +1,1111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host's PCI inventory: libpci for identities and names, sysfs for the
+ * rest (groups, parents, SR-IOV, mdev, BARs), procfs for host-critical marks. */
+#include "config.h"
+
+#include "hostinfo.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pci/pci.h>
+
+#include "errors.h"
+
+#define PCI_IDS_PATH "/usr/share/misc/pci.ids"
+/* Bounds on what a (possibly hostile or broken) sysfs may make us hold. */
+#define MAX_DEVICES 65536
+#define MAX_VIRTFNS 256
+#define MAX_MDEV_TYPES 64
+#define MAX_SMALL_FILE 4096
+
+/* ---- objects ----------------------------------------------------------------- */
+
+GvdMdevType *
+gvd_mdev_type_new (void)
+{
+  return g_new0 (GvdMdevType, 1);
+}
+
+void
+gvd_mdev_type_free (GvdMdevType *type)
+{
+  if (type == NULL)
+    return;
+  g_free (type->id);
+  g_free (type->name);
+  g_free (type->device_api);
+  g_free (type);
+}
+
+GvdPciDevice *
+gvd_pci_device_new (const char *address)
+{
+  GvdPciDevice *dev = g_new0 (GvdPciDevice, 1);
+
+  dev->address = g_strdup (address);
+  if (address != NULL)
+    gvd_pci_parse_address (address, &dev->domain, &dev->bus, &dev->slot, &dev->function, NULL,
+                           NULL);
+  dev->iommu_group = -1;
+  dev->numa_node = -1;
+  dev->parents = g_ptr_array_new_with_free_func (g_free);
+  dev->companions = g_ptr_array_new_with_free_func (g_free);
+  dev->virtfns = g_ptr_array_new_with_free_func (g_free);
+  dev->mdev_types = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_mdev_type_free);
+  dev->bars = g_array_new (FALSE, TRUE, sizeof (GvdPciBar));
+  return dev;
+}
+
+void
+gvd_pci_device_free (GvdPciDevice *dev)
+{
+  if (dev == NULL)
+    return;
+  g_free (dev->address);
+  g_free (dev->vendor_name);
+  g_free (dev->device_name);
+  g_free (dev->subsys_name);
+  g_free (dev->class_name);
+  g_free (dev->driver);
+  g_ptr_array_unref (dev->parents);
+  g_ptr_array_unref (dev->companions);
+  g_ptr_array_unref (dev->virtfns);
+  g_free (dev->physfn);
+  g_ptr_array_unref (dev->mdev_types);
+  g_array_unref (dev->bars);
+  g_free (dev->host_critical);
+  g_free (dev);
+}
+
+GvdIommuGroup *
+gvd_iommu_group_new (guint number)
+{
+  GvdIommuGroup *group = g_new0 (GvdIommuGroup, 1);
+
+  group->number = number;
+  group->devices = g_ptr_array_new_with_free_func (g_free);
+  return group;
+}
+
+void
+gvd_iommu_group_free (GvdIommuGroup *group)
+{
+  if (group == NULL)
+    return;
+  g_ptr_array_unref (group->devices);
+  g_free (group);
+}
+
+GvdInventory *
+gvd_inventory_new (void)
+{
+  GvdInventory *inv = g_new0 (GvdInventory, 1);
+
+  inv->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_pci_device_free);
+  inv->by_address = g_hash_table_new (g_str_hash, g_str_equal);
+  inv->groups = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_iommu_group_free);
+  inv->by_group = g_hash_table_new (g_direct_hash, g_direct_equal);
+  return inv;
+}
+
+void
+gvd_inventory_free (GvdInventory *inv)
+{
+  if (inv == NULL)
+    return;
+  g_hash_table_unref (inv->by_address);
+  g_hash_table_unref (inv->by_group);
+  g_ptr_array_unref (inv->groups);
+  g_ptr_array_unref (inv->devices);
+  g_free (inv->nvidia_driver_version);
+  g_free (inv);
+}
+
+void
+gvd_inventory_add_device (GvdInventory *inv, GvdPciDevice *dev)
+{
+  g_return_if_fail (inv != NULL && dev != NULL && dev->address != NULL);
+  g_ptr_array_add (inv->devices, dev);
+}
+
+static int
+compare_devices (gconstpointer a, gconstpointer b)
+{
+  const GvdPciDevice *da = *(GvdPciDevice *const *) a;
+  const GvdPciDevice *db = *(GvdPciDevice *const *) b;
+
+  return strcmp (da->address, db->address);
+}
+
+static int
+compare_groups (gconstpointer a, gconstpointer b)
+{
+  const GvdIommuGroup *ga = *(GvdIommuGroup *const *) a;
+  const GvdIommuGroup *gb = *(GvdIommuGroup *const *) b;
+
+  return ga->number < gb->number ? -1 : ga->number > gb->number;
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+void
+gvd_inventory_finish (GvdInventory *inv)
+{
+  g_return_if_fail (inv != NULL);
+
+  g_ptr_array_sort (inv->devices, compare_devices);
+  g_hash_table_remove_all (inv->by_address);
+  g_hash_table_remove_all (inv->by_group);
+  g_ptr_array_set_size (inv->groups, 0);
+
+  for (guint i = 0; i < inv->devices->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+      GvdIommuGroup *group;
+
+      g_hash_table_insert (inv->by_address, dev->address, dev);
+      if ((dev->class_code >> 16) == 0x03 && !dev->is_bridge)
+        dev->passthrough_candidate = TRUE;
+      if (dev->iommu_group < 0)
+        continue;
+      inv->iommu = TRUE;
+      group = g_hash_table_lookup (inv->by_group, GINT_TO_POINTER (dev->iommu_group));
+      if (group == NULL)
+        {
+          group = gvd_iommu_group_new (dev->iommu_group);
+          g_ptr_array_add (inv->groups, group);
+          g_hash_table_insert (inv->by_group, GINT_TO_POINTER (dev->iommu_group), group);
+        }
+      g_ptr_array_add (group->devices, g_strdup (dev->address));
+    }
+  g_ptr_array_sort (inv->groups, compare_groups);
+  for (guint i = 0; i < inv->groups->len; i++)
+    {
+      GvdIommuGroup *group = g_ptr_array_index (inv->groups, i);
+
+      g_ptr_array_sort (group->devices, compare_strings);
+      /* The override splits groups the hardware does not isolate, and which
+       * ones it split cannot be told afterwards: every group is suspect. */
+      group->weakened = inv->acs_override;
+    }
+
+  /* Companions: the other functions of the same slot. Devices are sorted,
+   * so a slot's functions are neighbours. */
+  for (guint i = 0; i < inv->devices->len;)
+    {
+      GvdPciDevice *first = g_ptr_array_index (inv->devices, i);
+      guint j = i;
+
+      while (j < inv->devices->len)
+        {
+          GvdPciDevice *d = g_ptr_array_index (inv->devices, j);
+          if (d->domain != first->domain || d->bus != first->bus || d->slot != first->slot)
+            break;
+          j++;
+        }
+      for (guint a = i; a < j; a++)
+        {
+          GvdPciDevice *da = g_ptr_array_index (inv->devices, a);
+
+          g_ptr_array_set_size (da->companions, 0);
+          for (guint b = i; b < j; b++)
+            if (a != b)
+              g_ptr_array_add (da->companions,
+                               g_strdup (((GvdPciDevice *) g_ptr_array_index (inv->devices, b))->address));
+        }
+      i = j;
+    }
+}
+
+const GvdPciDevice *
+gvd_inventory_lookup (const GvdInventory *inv, const char *address)
+{
+  g_return_val_if_fail (inv != NULL, NULL);
+  if (address == NULL)
+    return NULL;
+  return g_hash_table_lookup (inv->by_address, address);
+}
+
+const GvdIommuGroup *
+gvd_inventory_get_group (const GvdInventory *inv, int number)
+{
+  g_return_val_if_fail (inv != NULL, NULL);
+  if (number < 0)
+    return NULL;
+  return g_hash_table_lookup (inv->by_group, GINT_TO_POINTER (number));
+}
+
+GPtrArray *
+gvd_inventory_group_peers (const GvdInventory *inv, const char *address)
+{
+  const GvdPciDevice *dev = gvd_inventory_lookup (inv, address);
+  const GvdIommuGroup *group;
+  GPtrArray *peers;
+
+  if (dev == NULL || (group = gvd_inventory_get_group (inv, dev->iommu_group)) == NULL)
+    return NULL;
+  peers = g_ptr_array_new ();
+  for (guint i = 0; i < group->devices->len; i++)
+    {
+      const char *a = g_ptr_array_index (group->devices, i);
+      if (!g_str_equal (a, dev->address))
+        g_ptr_array_add (peers, (gpointer) a);
+    }
+  return peers;
+}
+
+/* ---- pure parsers ---------------------------------------------------------- */
+
+static gboolean
+parse_hex_field (const char *s, gsize len, guint max, guint *out)
+{
+  guint v = 0;
+
+  if (len == 0 || len > 8)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    {
+      int d = g_ascii_xdigit_value (s[i]);
+      if (d < 0)
+        return FALSE;
+      v = v * 16 + (guint) d;
+    }
+  if (v > max)
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+gboolean
+gvd_pci_parse_address (const char *text, guint *out_domain, guint *out_bus, guint *out_slot,
+                       guint *out_function, char **out_canonical, GError **error)
+{
+  guint domain = 0, bus, slot, function;
+  const char *p, *colon1, *colon2, *dot;
+  gsize len;
+
+  if (text == NULL || (len = strlen (text)) == 0 || len > 16)
+    goto bad;
+  colon1 = strchr (text, ':');
+  if (colon1 == NULL)
+    goto bad;
+  colon2 = strchr (colon1 + 1, ':');
+  p = text;
+  if (colon2 != NULL)
+    {
+      if (!parse_hex_field (p, colon1 - p, 0xffff, &domain))
+        goto bad;
+      p = colon1 + 1;
+      colon1 = colon2;
+    }
+  if (!parse_hex_field (p, colon1 - p, 0xff, &bus))
+    goto bad;
+  p = colon1 + 1;
+  dot = strchr (p, '.');
+  if (dot == NULL || !parse_hex_field (p, dot - p, 0x1f, &slot))
+    goto bad;
+  p = dot + 1;
+  if (strlen (p) != 1 || !parse_hex_field (p, 1, 7, &function))
+    goto bad;
+
+  if (out_domain != NULL)
+    *out_domain = domain;
+  if (out_bus != NULL)
+    *out_bus = bus;
+  if (out_slot != NULL)
+    *out_slot = slot;
+  if (out_function != NULL)
+    *out_function = function;
+  if (out_canonical != NULL)
+    *out_canonical = g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, function);
+  return TRUE;
+
+bad:
+  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+               "'%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. 0000:01:00.0)",
+               text != NULL ? text : "(null)");
+  return FALSE;
+}
+
+static gboolean
+is_pci_address (const char *s)
+{
+  /* Strict sysfs form: exactly dddd:bb:ss.f, lower-case hex. */
+  static const char shape[] = "xxxx:xx:xx.x";
+
+  if (strlen (s) != sizeof (shape) - 1)
+    return FALSE;
+  for (gsize i = 0; shape[i] != '\0'; i++)
+    {
+      if (shape[i] == 'x' ? !g_ascii_isxdigit (s[i]) : s[i] != shape[i])
+        return FALSE;
+    }
+  return TRUE;
+}
+
+GArray *
+gvd_pci_parse_resource (const char *text, gsize len, GError **error)
+{
+  g_autoptr(GArray) bars = g_array_new (FALSE, TRUE, sizeof (GvdPciBar));
+  g_autofree char *copy = g_strndup (text, len);
+  g_auto(GStrv) lines = g_strsplit (copy, "\n", 64);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      GvdPciBar bar = { 0 };
+      g_auto(GStrv) f = NULL;
+      char *end;
+
+      if (lines[i][0] == '\0')
+        continue;
+      f = g_strsplit_set (g_strstrip (lines[i]), " \t", 0);
+      if (g_strv_length (f) != 3)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                       "resource line %u: expected 3 fields (start end flags)", i + 1);
+          return NULL;
+        }
+      for (guint k = 0; k < 3; k++)
+        {
+          guint64 v;
+
+          errno = 0;
+          v = g_ascii_strtoull (f[k], &end, 16);
+          if (errno != 0 || end == f[k] || *end != '\0')
+            {
+              g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                           "resource line %u: '%s' is not a hexadecimal number", i + 1, f[k]);
+              return NULL;
+            }
+          if (k == 0)
+            bar.start = v;
+          else if (k == 1)
+            bar.end = v;
+          else
+            bar.flags = v;
+        }
+      if (bar.start == 0 && bar.end == 0)
+        continue;
+      if (bar.end < bar.start)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "resource line %u: end before start",
+                       i + 1);
+          return NULL;
+        }
+      bar.index = i;
+      g_array_append_val (bars, bar);
+    }
+  return g_steal_pointer (&bars);
+}
+
+guint64
+gvd_pci_bars_mmio64 (const GArray *bars)
+{
+  guint64 total = 0;
+
+  if (bars == NULL)
+    return 0;
+  for (guint i = 0; i < bars->len; i++)
+    {
+      const GvdPciBar *bar = &g_array_index (bars, GvdPciBar, i);
+
+      if (bar->index > 5 || !(bar->flags & GVD_IORESOURCE_MEM)
+          || !(bar->flags & GVD_IORESOURCE_MEM_64))
+        continue;
+      total += bar->end - bar->start + 1;
+    }
+  return total;
+}
+
+GPtrArray *
+gvd_pci_parents_from_path (const char *real_path, const char *address)
+{
+  g_auto(GStrv) parts = g_strsplit (real_path != NULL ? real_path : "", "/", 0);
+  GPtrArray *parents = g_ptr_array_new_with_free_func (g_free);
+
+  for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
+    {
+      if (!is_pci_address (parts[i]) || g_strcmp0 (parts[i], address) == 0)
+        continue;
+      g_ptr_array_add (parents, g_strdup (parts[i]));
+    }
+  return parents;
+}
+
+char *
+gvd_pci_address_in_path (const char *real_path)
+{
+  g_auto(GStrv) parts = g_strsplit (real_path != NULL ? real_path : "", "/", 0);
+
+  for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
+    if (is_pci_address (parts[i]))
+      return g_strdup (parts[i]);
+  return NULL;
+}
+
+gboolean
+gvd_hostinfo_parse_acs_override (const char *cmdline)
+{
+  g_auto(GStrv) words = g_strsplit_set (cmdline != NULL ? cmdline : "", " \t\n", 0);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    if (g_str_has_prefix (words[i], "pcie_acs_override="))
+      return TRUE;
+  return FALSE;
+}
+
+char *
+gvd_hostinfo_parse_default_route (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text != NULL ? text : "", "\n", 4096);
+  char *best = NULL;
+  guint64 best_metric = G_MAXUINT64;
+
+  /* Iface Destination Gateway Flags RefCnt Use Metric Mask ...; the first
+   * line is the header. The lowest metric wins, as the kernel picks. */
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) f = g_strsplit_set (lines[i], " \t", 0);
+      g_autoptr(GPtrArray) fields = g_ptr_array_new ();
+      guint64 flags, metric;
+
+      for (guint k = 0; f[k] != NULL; k++)
+        if (f[k][0] != '\0')
+          g_ptr_array_add (fields, f[k]);
+      if (fields->len < 8)
+        continue;
+      if (!g_str_equal (g_ptr_array_index (fields, 1), "00000000")
+          || !g_str_equal (g_ptr_array_index (fields, 7), "00000000"))
+        continue;
+      flags = g_ascii_strtoull (g_ptr_array_index (fields, 3), NULL, 16);
+      if (!(flags & 0x1)) /* RTF_UP */
+        continue;
+      metric = g_ascii_strtoull (g_ptr_array_index (fields, 6), NULL, 10);
+      if (best == NULL || metric < best_metric)
+        {
+          g_free (best);
+          best = g_strdup (g_ptr_array_index (fields, 0));
+          best_metric = metric;
+        }
+    }
+  return best;
+}
+
+char *
+gvd_hostinfo_parse_root_device (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text != NULL ? text : "", "\n", 65536);
+  char *dev = NULL;
+
+  /* The last mount on "/" is the one in effect. */
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) f = g_strsplit (lines[i], " ", 4);
+
+      if (g_strv_length (f) < 3 || !g_str_equal (f[1], "/"))
+        continue;
+      g_free (dev);
+      dev = g_strdup (f[0]);
+    }
+  return dev;
+}
+
+char *
+gvd_hostinfo_parse_nvidia_version (const char *text)
+{
+  g_auto(GStrv) words = g_strsplit_set (text != NULL ? text : "", " \t\n", 0);
+
+  /* sysfs: just "550.54.15"; procfs: "NVRM version: NVIDIA UNIX x86_64
+   * Kernel Module  550.54.15  Tue Mar ..." — the first dotted number. */
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      const char *w = words[i];
+      gboolean ok = g_ascii_isdigit (w[0]) && strchr (w, '.') != NULL;
+
+      for (const char *p = w; ok && *p != '\0'; p++)
+        ok = g_ascii_isdigit (*p) || *p == '.';
+      if (ok)
+        return g_strdup (w);
+    }
+  return NULL;
+}
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+static void
+add_string_or_null (JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name (b, member);
+  if (value != NULL)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_hex (JsonBuilder *b, const char *member, guint value, int width)
+{
+  g_autofree char *s = g_strdup_printf ("%0*x", width, value);
+
+  json_builder_set_member_name (b, member);
+  json_builder_add_string_value (b, s);
+}
+
+static void
+add_string_array (JsonBuilder *b, const char *member, const GPtrArray *strings)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_begin_array (b);
+  for (guint i = 0; strings != NULL && i < strings->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (strings, i));
+  json_builder_end_array (b);
+}
+
+void
+gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *b)
+{
+  g_return_if_fail (dev != NULL && b != NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "address");
+  json_builder_add_string_value (b, dev->address);
+  add_hex (b, "vendor_id", dev->vendor_id, 4);
+  add_hex (b, "device_id", dev->device_id, 4);
+  add_hex (b, "subsystem_vendor_id", dev->subsys_vendor_id, 4);
+  add_hex (b, "subsystem_device_id", dev->subsys_device_id, 4);
+  add_hex (b, "class", dev->class_code, 6);
+  add_string_or_null (b, "vendor", dev->vendor_name);
+  add_string_or_null (b, "device", dev->device_name);
+  add_string_or_null (b, "subsystem", dev->subsys_name);
+  add_string_or_null (b, "class_name", dev->class_name);
+  json_builder_set_member_name (b, "iommu_group");
+  if (dev->iommu_group >= 0)
+    json_builder_add_int_value (b, dev->iommu_group);
+  else
+    json_builder_add_null_value (b);
+  add_string_or_null (b, "driver", dev->driver);
+  json_builder_set_member_name (b, "numa_node");
+  json_builder_add_int_value (b, dev->numa_node);
+  json_builder_set_member_name (b, "is_bridge");
+  json_builder_add_boolean_value (b, dev->is_bridge);
+  json_builder_set_member_name (b, "boot_vga");
+  json_builder_add_boolean_value (b, dev->boot_vga);
+  add_string_array (b, "parents", dev->parents);
+  add_string_array (b, "companions", dev->companions);
+  json_builder_set_member_name (b, "sriov");
+  if (dev->sriov_totalvfs > 0)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "totalvfs");
+      json_builder_add_int_value (b, dev->sriov_totalvfs);
+      json_builder_set_member_name (b, "numvfs");
+      json_builder_add_int_value (b, dev->sriov_numvfs);
+      add_string_array (b, "virtfns", dev->virtfns);
+      json_builder_end_object (b);
+    }
+  else
+    json_builder_add_null_value (b);
+  add_string_or_null (b, "physfn", dev->physfn);
+  json_builder_set_member_name (b, "mdev_types");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < dev->mdev_types->len; i++)
+    {
+      const GvdMdevType *t = g_ptr_array_index (dev->mdev_types, i);
+
+      json_builder_begin_object (b);
+      add_string_or_null (b, "id", t->id);
+      add_string_or_null (b, "name", t->name);
+      add_string_or_null (b, "device_api", t->device_api);
+      json_builder_set_member_name (b, "available_instances");
+      json_builder_add_int_value (b, t->available_instances);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "mmio64_mib");
+  json_builder_add_int_value (b, (gint64) ((dev->mmio64_bytes + (1 << 20) - 1) >> 20));
+  json_builder_set_member_name (b, "passthrough_candidate");
+  json_builder_add_boolean_value (b, dev->passthrough_candidate);
+  json_builder_set_member_name (b, "host_critical");
+  json_builder_add_boolean_value (b, dev->host_critical != NULL);
+  add_string_or_null (b, "host_critical_reason", dev->host_critical);
+  json_builder_end_object (b);
+}
+
+/* ---- the scan (I/O) ---------------------------------------------------------- */
+
+/* libpci reports fatal errors through a callback that must not return. */
+static __thread jmp_buf *scan_jmp;
+static __thread char *scan_error;
+
+static void G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN
+pci_error_cb (char *format, ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  g_free (scan_error);
+  scan_error = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  longjmp (*scan_jmp, 1);
+}
+
+static void G_GNUC_PRINTF (1, 2)
+pci_quiet_cb (char *format, ...)
+{
+}
+
+/* A small text file, or NULL (absent, unreadable or too big). */
+static char *
+read_small (const char *path)
+{
+  char *data = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &data, &len, NULL))
+    return NULL;
+  if (len > MAX_SMALL_FILE)
+    {
+      g_free (data);
+      return NULL;
+    }
+  return data;
+}
+
+static gboolean
+read_uint (const char *dir, const char *name, guint64 *out)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *text = read_small (path);
+  char *end;
+
+  if (text == NULL)
+    return FALSE;
+  g_strstrip (text);
+  *out = g_ascii_strtoull (text, &end, 0);
+  return end != text;
+}
+
+static void
+mark_critical (GvdInventory *inv, const char *address, const char *reason)
+{
+  GvdPciDevice *dev = g_hash_table_lookup (inv->by_address, address != NULL ? address : "");
+
+  if (dev == NULL)
+    return;
+  if (dev->host_critical == NULL)
+    dev->host_critical = g_strdup (reason);
+  else if (strstr (dev->host_critical, reason) == NULL)
+    {
+      char *joined = g_strdup_printf ("%s; %s", dev->host_critical, reason);
+      g_free (dev->host_critical);
+      dev->host_critical = joined;
+    }
+}
+
+/* The PCI controller of the disk holding "/": mounts → /dev/X → sysfs
+ * class/block/X → the deepest PCI address on its real path. */
+static void
+mark_root_disk (GvdInventory *inv, const GvdHostRoot *root)
+{
+  g_autofree char *mounts_path = gvd_host_root_procfs (root, "mounts", NULL);
+  g_autofree char *mounts = NULL;
+  g_autofree char *device = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *reason = NULL;
+  const char *name;
+
+  if (!g_file_get_contents (mounts_path, &mounts, NULL, NULL))
+    return;
+  device = gvd_hostinfo_parse_root_device (mounts);
+  if (device == NULL || !g_str_has_prefix (device, "/dev/"))
+    {
+      g_debug ("root filesystem on %s: not a block device gpuvmd can trace",
+               device != NULL ? device : "(none)");
+      return;
+    }
+  name = device + strlen ("/dev/");
+  if (strchr (name, '/') != NULL || name[0] == '.')
+    return;
+  link = gvd_host_root_sysfs (root, "class", "block", name, NULL);
+  target = realpath (link, NULL);
+  if (target == NULL)
+    return;
+  address = gvd_pci_address_in_path (target);
+  reason = g_strdup_printf ("controller of the root filesystem's disk (%s)", device);
+  mark_critical (inv, address, reason);
+}
+
+/* The NIC carrying the default route: net/route → iface → class/net/IF/device. */
+static void
+mark_route_nic (GvdInventory *inv, const GvdHostRoot *root)
+{
+  g_autofree char *route_path = gvd_host_root_procfs (root, "net", "route", NULL);
+  g_autofree char *route = NULL;
+  g_autofree char *iface = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *reason = NULL;
+
+  if (!g_file_get_contents (route_path, &route, NULL, NULL))
+    return;
+  iface = gvd_hostinfo_parse_default_route (route);
+  if (iface == NULL || strchr (iface, '/') != NULL || iface[0] == '.')
+    return;
+  link = gvd_host_root_sysfs (root, "class", "net", iface, "device", NULL);
+  target = realpath (link, NULL);
+  if (target == NULL)
+    return;
+  address = gvd_pci_address_in_path (target);
+  reason = g_strdup_printf ("NIC carrying the default route (%s)", iface);
+  mark_critical (inv, address, reason);
+}
+
+static int
+compare_mdev_types (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(GvdMdevType *const *) a)->id, (*(GvdMdevType *const *) b)->id);
+}
+
+static void
+read_mdev_types (GvdPciDevice *dev, const char *dir)
+{
+  g_autofree char *types_dir = g_build_filename (dir, "mdev_supported_types", NULL);
+  g_autoptr(GDir) d = g_dir_open (types_dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL && dev->mdev_types->len < MAX_MDEV_TYPES)
+    {
+      g_autofree char *tdir = g_build_filename (types_dir, name, NULL);
+      g_autofree char *p_name = g_build_filename (tdir, "name", NULL);
+      g_autofree char *p_api = g_build_filename (tdir, "device_api", NULL);
+      GvdMdevType *t = gvd_mdev_type_new ();
+      guint64 avail = 0;
+
+      t->id = g_strdup (name);
+      t->name = read_small (p_name);
+      t->device_api = read_small (p_api);
+      if (t->name != NULL)
+        g_strstrip (t->name);
+      if (t->device_api != NULL)
+        g_strstrip (t->device_api);
+      if (read_uint (tdir, "available_instances", &avail))
+        t->available_instances = (guint) MIN (avail, G_MAXUINT);
+      g_ptr_array_add (dev->mdev_types, t);
+    }
+  g_ptr_array_sort (dev->mdev_types, compare_mdev_types);
+}
+
+static void
+read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean probe_passthrough)
+{
+  g_autofree char *dir = g_build_filename (bus_pci_devices, dev->address, NULL);
+  g_autofree char *target = g_file_read_link (dir, NULL);
+  g_autofree char *resource_path = g_build_filename (dir, "resource", NULL);
+  g_autofree char *resource = NULL;
+  gsize resource_len = 0;
+  guint64 v;
+
+  /* The symlink's target holds the whole chain of bridges:
+   * ../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0 */
+  if (target != NULL)
+    {
+      g_ptr_array_unref (dev->parents);
+      dev->parents = gvd_pci_parents_from_path (target, dev->address);
+    }
+  /* Only display controllers have boot_vga. */
+  if ((dev->class_code >> 16) == 0x03 && read_uint (dir, "boot_vga", &v))
+    dev->boot_vga = v == 1;
+  /* BARs matter for what a guest may get; bridges never go. */
+  if (!dev->is_bridge && g_file_get_contents (resource_path, &resource, &resource_len, NULL))
+    {
+      g_autoptr(GError) error = NULL;
+      GArray *bars = gvd_pci_parse_resource (resource, resource_len, &error);
+
+      if (bars != NULL)
+        {
+          g_array_unref (dev->bars);
+          dev->bars = bars;
+          dev->mmio64_bytes = gvd_pci_bars_mmio64 (bars);
+        }
+      else
+        g_debug ("%s: %s", dev->address, error->message);
+    }
+  if (dev->iommu_group < 0)
+    {
+      g_autofree char *glink = g_build_filename (dir, "iommu_group", NULL);
+      g_autofree char *gtarget = g_file_read_link (glink, NULL);
+
+      if (gtarget != NULL)
+        {
+          g_autofree char *base = g_path_get_basename (gtarget);
+          guint64 n;
+
+          if (g_ascii_string_to_unsigned (base, 10, 0, G_MAXINT, &n, NULL))
+            dev->iommu_group = (int) n;
+        }
+    }
+  if (dev->driver == NULL)
+    {
+      g_autofree char *dlink = g_build_filename (dir, "driver", NULL);
+      g_autofree char *dtarget = g_file_read_link (dlink, NULL);
+
+      if (dtarget != NULL)
+        dev->driver = g_path_get_basename (dtarget);
+    }
+
+  /* SR-IOV and mdev only matter for what may be passed through: display
+   * controllers and the configured extras (sysfs reads cost a syscall each,
+   * and a big host has thousands of other functions). */
+  if (!probe_passthrough)
+    return;
+  /* SR-IOV: a PF has sriov_totalvfs and virtfnN links, a VF a physfn link. */
+  if (read_uint (dir, "sriov_totalvfs", &v) && v > 0)
+    {
+      dev->sriov_totalvfs = (guint) MIN (v, G_MAXUINT);
+      if (read_uint (dir, "sriov_numvfs", &v))
+        dev->sriov_numvfs = (guint) MIN (v, G_MAXUINT);
+      for (guint i = 0; i < MIN (dev->sriov_numvfs, MAX_VIRTFNS); i++)
+        {
+          g_autofree char *name = g_strdup_printf ("virtfn%u", i);
+          g_autofree char *vlink = g_build_filename (dir, name, NULL);
+          g_autofree char *vtarget = g_file_read_link (vlink, NULL);
+          g_autofree char *base = vtarget != NULL ? g_path_get_basename (vtarget) : NULL;
+
+          if (base == NULL || !is_pci_address (base))
+            break;
+          g_ptr_array_add (dev->virtfns, g_steal_pointer (&base));
+        }
+    }
+  {
+    g_autofree char *plink = g_build_filename (dir, "physfn", NULL);
+    g_autofree char *ptarget = g_file_read_link (plink, NULL);
+    g_autofree char *base = ptarget != NULL ? g_path_get_basename (ptarget) : NULL;
+
+    if (base != NULL && is_pci_address (base))
+      dev->physfn = g_steal_pointer (&base);
+  }
+  read_mdev_types (dev, dir);
+}
+
+static char *
+lookup_name (struct pci_access *acc, int flags, ...)
+{
+  char buf[256];
+  char *name;
+  va_list ap;
+
+  /* pci_lookup_name is variadic with no va_list twin: pass the ids on. */
+  va_start (ap, flags);
+  {
+    int a = va_arg (ap, int);
+    int b = va_arg (ap, int);
+    int c = va_arg (ap, int);
+    int d = va_arg (ap, int);
+    name = pci_lookup_name (acc, buf, sizeof buf, flags | PCI_LOOKUP_NO_NUMBERS, a, b, c, d);
+  }
+  va_end (ap);
+  return name != NULL ? g_strdup (name) : NULL;
+}
+
+/* Everything libpci gives, device by device. Runs under the error jmp_buf. */
+static gboolean
+scan_libpci (struct pci_access *acc, GvdInventory *inv, GError **error)
+{
+  guint n = 0;
+
+  pci_scan_bus (acc);
+  for (struct pci_dev *d = acc->devices; d != NULL; d = d->next)
+    {
+      g_autofree char *address = NULL;
+      GvdPciDevice *dev;
+      unsigned int known;
+      u8 header[64];
+
+      if (++n > MAX_DEVICES)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "more than %d PCI devices", MAX_DEVICES);
+          return FALSE;
+        }
+      /* Not PCI_FILL_IOMMU_GROUP / PCI_FILL_DRIVER: libpci resolves those
+       * links with realpath(), a readlink per path component; one readlink
+       * each in read_sysfs_extras() gives the same answer. */
+      /* One read of the standard header instead of one per field. */
+      if (pci_read_block (d, 0, header, sizeof header))
+        pci_setup_cache (d, header, sizeof header);
+      known = pci_fill_info (d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT
+                                  | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE);
+      pci_setup_cache (d, NULL, 0);
+      address = g_strdup_printf ("%04x:%02x:%02x.%x", (guint) d->domain, d->bus, d->dev, d->func);
+      dev = gvd_pci_device_new (address);
+      dev->vendor_id = d->vendor_id;
+      dev->device_id = d->device_id;
+      dev->class_code = ((guint32) d->device_class << 8)
+                        | ((known & PCI_FILL_CLASS_EXT) ? d->prog_if : 0);
+      if (known & PCI_FILL_SUBSYS)
+        {
+          dev->subsys_vendor_id = d->subsys_vendor_id;
+          dev->subsys_device_id = d->subsys_id;
+        }
+      if (known & PCI_FILL_NUMA_NODE)
+        dev->numa_node = d->numa_node < 0 ? -1 : d->numa_node;
+      /* PCI-to-PCI bridges (header type 1): VFIO tolerates them in a
+       * group and they never go to a guest. */
+      dev->is_bridge = (dev->class_code >> 8) == 0x0604 || (dev->class_code >> 8) == 0x0609;
+      dev->vendor_name = lookup_name (acc, PCI_LOOKUP_VENDOR, d->vendor_id, 0, 0, 0);
+      dev->device_name = lookup_name (acc, PCI_LOOKUP_DEVICE, d->vendor_id, d->device_id, 0, 0);
+      if (dev->subsys_vendor_id != 0)
+        dev->subsys_name = lookup_name (acc, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE,
+                                        d->vendor_id, d->device_id, dev->subsys_vendor_id,
+                                        dev->subsys_device_id);
+      dev->class_name = lookup_name (acc, PCI_LOOKUP_CLASS, d->device_class, 0, 0, 0);
+      gvd_inventory_add_device (inv, dev);
+    }
+  return TRUE;
+}
+
+/* pci_init and the scan under the error jmp_buf. No automatic cleanups in
+ * this frame: a longjmp skips them. */
+static gboolean
+scan_guarded (struct pci_access *acc, GvdInventory *inv, const char *bus_pci, GError **error)
+{
+  jmp_buf jmp;
+  volatile gboolean ok = FALSE;
+
+  scan_jmp = &jmp;
+  if (setjmp (jmp) == 0)
+    {
+      pci_init (acc);
+      ok = scan_libpci (acc, inv, error);
+    }
+  else
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "libpci cannot read %s: %s", bus_pci,
+                   scan_error != NULL ? scan_error : "unknown error");
+      g_clear_pointer (&scan_error, g_free);
+      ok = FALSE;
+    }
+  scan_jmp = NULL;
+  return ok;
+}
+
+GvdInventory *
+gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
+                   const char *const *passthrough_devices, GError **error)
+{
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autofree char *bus_pci = NULL;
+  g_autofree char *bus_pci_devices = NULL;
+  g_autofree char *groups_dir = NULL;
+  g_autofree char *cmdline_path = NULL;
+  g_autofree char *cmdline = NULL;
+  struct pci_access *acc;
+  gboolean ok;
+
+  g_return_val_if_fail (root != NULL, NULL);
+
+  bus_pci = gvd_host_root_sysfs (root, "bus", "pci", NULL);
+  bus_pci_devices = gvd_host_root_sysfs (root, "bus", "pci", "devices", NULL);
+  if (!g_file_test (bus_pci_devices, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "no PCI devices in sysfs: %s is missing",
+                   bus_pci_devices);
+      return NULL;
+    }
+
+  acc = pci_alloc ();
+  acc->method = PCI_ACCESS_SYS_BUS_PCI;
+  /* Bus-centric: libpci reads no resource/irq files during the scan (we
+   * parse `resource` ourselves); identities come from pci_fill_info. */
+  acc->buscentric = 1;
+  acc->error = pci_error_cb;
+  acc->warning = pci_quiet_cb;
+  acc->debug = pci_quiet_cb;
+  /* Names from the system pci.ids only: no udev hwdb, no network. */
+  acc->id_lookup_mode = PCI_LOOKUP_NO_HWDB;
+  pci_set_name_list_path (acc, (char *) PCI_IDS_PATH, 0);
+  if (pci_set_param (acc, (char *) "sysfs.path", bus_pci) != 0)
+    {
+      pci_cleanup (acc);
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INTERNAL,
+                           "libpci does not know the sysfs.path parameter");
+      return NULL;
+    }
+  ok = scan_guarded (acc, inv, bus_pci, error);
+  pci_cleanup (acc);
+  if (!ok)
+    return NULL;
+
+  for (guint i = 0; i < inv->devices->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+      gboolean listed = FALSE;
+
+      for (const char *const *p = passthrough_devices; !listed && p != NULL && *p != NULL; p++)
+        {
+          g_autofree char *canon = NULL;
+          listed = gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
+                   && g_str_equal (canon, dev->address);
+        }
+      read_sysfs_extras (dev, bus_pci_devices, (dev->class_code >> 16) == 0x03 || listed);
+    }
+
+  cmdline_path = gvd_host_root_procfs (root, "cmdline", NULL);
+  if (g_file_get_contents (cmdline_path, &cmdline, NULL, NULL))
+    inv->acs_override = gvd_hostinfo_parse_acs_override (cmdline);
+
+  gvd_inventory_finish (inv);
+  groups_dir = gvd_host_root_sysfs (root, "kernel", "iommu_groups", NULL);
+  if (!g_file_test (groups_dir, G_FILE_TEST_IS_DIR))
+    inv->iommu = FALSE;
+
+  for (const char *const *p = passthrough_devices; p != NULL && *p != NULL; p++)
+    {
+      g_autofree char *canon = NULL;
+      GvdPciDevice *dev;
+
+      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
+          && (dev = g_hash_table_lookup (inv->by_address, canon)) != NULL && !dev->is_bridge)
+        dev->passthrough_candidate = TRUE;
+    }
+  for (const char *const *p = host_critical; p != NULL && *p != NULL; p++)
+    {
+      g_autofree char *canon = NULL;
+
+      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL))
+        mark_critical (inv, canon, "listed in [host] host_critical");
+    }
+  for (guint i = 0; i < inv->devices->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+      if (dev->boot_vga)
+        mark_critical (inv, dev->address, "boot VGA (the host console)");
+    }
+  mark_root_disk (inv, root);
+  mark_route_nic (inv, root);
+
+  {
+    g_autofree char *sys_ver = gvd_host_root_sysfs (root, "module", "nvidia", "version", NULL);
+    g_autofree char *proc_ver = gvd_host_root_procfs (root, "driver", "nvidia", "version", NULL);
+    g_autofree char *text = read_small (sys_ver);
+
+    if (text == NULL)
+      text = read_small (proc_ver);
+    if (text != NULL)
+      inv->nvidia_driver_version = gvd_hostinfo_parse_nvidia_version (text);
+  }
+  return g_steal_pointer (&inv);
+}
