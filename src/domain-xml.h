@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Instance spec → libvirt domain XML, and domain XML → instance spec (recovery). */
+#pragma once
+
+#include <glib.h>
+
+#include "instance-spec.h"
+
+G_BEGIN_DECLS
+
+/* gpuvmd's <metadata> element: <gpuvmd:instance version="1"> in this
+ * namespace (README.md, "Domain metadata"). */
+#define GVD_DOMAIN_XML_NS "urn:gpuvmd:domain:1"
+#define GVD_DOMAIN_XML_NS_PREFIX "gpuvmd"
+#define GVD_DOMAIN_XML_FORMAT_VERSION 1
+
+/* Bounds on what one domain may carry. */
+#define GVD_DOMAIN_XML_MAX_BYTES (4u * 1024 * 1024)
+#define GVD_DOMAIN_XML_MAX_VCPUS 512
+#define GVD_DOMAIN_XML_MAX_DISKS 32
+#define GVD_DOMAIN_XML_MAX_NICS 16
+#define GVD_DOMAIN_XML_MAX_HOSTDEVS 64
+#define GVD_DOMAIN_XML_MAX_GROUPS 32
+#define GVD_DOMAIN_XML_MAX_SHARES 16
+#define GVD_DOMAIN_XML_MAX_LABELS 64
+#define GVD_DOMAIN_XML_MAX_IOTHREADS 64
+
+/* Render @spec as a libvirt domain (q35, EFI or BIOS, virtio devices, VFIO
+ * hostdevs, gpuvmd metadata). The output is deterministic: the same spec
+ * gives the same bytes. Every field is validated first; anything libvirt
+ * would refuse or misread fails with GVD_ERROR_INVALID_ARGUMENT. */
+char *gvd_domain_xml_render (const GvdInstanceSpec *spec, GError **error);
+
+/* Read a domain back: identity, request, labels and the plan's guest
+ * placement from gpuvmd's metadata; disks, NICs, hostdevs, vCPUs, memory,
+ * firmware and kernel boot from the domain itself (as libvirt reformats it).
+ * A domain without gpuvmd metadata fails with GVD_ERROR_NOT_FOUND ("not a
+ * gpuvmd domain"): callers skip it. Cloud-init-only fields (user, keys,
+ * agent token…) are not recovered. */
+GvdInstanceSpec *gvd_domain_xml_parse (const char *xml, GError **error);
+
+/* The host PCI addresses ("0000:41:00.0") of every <hostdev type='pci'> in
+ * any domain XML, gpuvmd's or not. NULL-terminated, possibly empty. */
+char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Instance specs for the domain XML tests, and a spec comparison. */
+#include "config.h"
+
+#include "domain-xml-testlib.h"
+
+#include "testlib.h"
+
+#include <string.h>
+
+GvdInstanceSpec *
+gvd_test_spec_minimal (const char *name)
+{
+  GvdInstanceSpec *spec = gvd_instance_spec_new ();
+  GvdDiskSpec *root = gvd_disk_spec_new ();
+  GvdNicSpec *nic = gvd_nic_spec_new ();
+
+  spec->name = g_strdup (name);
+  spec->domain_name = g_strconcat ("gpuvm-", name, NULL);
+  spec->uuid = g_strdup ("6f1c3b1e-8a43-4d0c-9a57-2f1f2d6c1a01");
+  spec->created_at = g_strdup ("2026-11-22T10:00:00Z");
+  spec->image = g_strdup ("debian-12");
+  spec->root_size_bytes = G_GUINT64_CONSTANT (20) * 1024 * 1024 * 1024;
+  spec->vcpus = 2;
+  spec->memory_mib = 1024;
+
+  root->type = GVD_DISK_VOLUME;
+  root->pool = g_strdup ("gpuvmd");
+  root->volume = g_strdup_printf ("%s-root.qcow2", name);
+  root->format = g_strdup ("qcow2");
+  root->boot_order = 1;
+  g_ptr_array_add (spec->disks, root);
+  spec->seed_pool = g_strdup ("gpuvmd");
+  spec->seed_volume = g_strdup_printf ("%s-seed.iso", name);
+
+  nic->mode = GVD_NETWORK_USER;
+  nic->mac = g_strdup ("52:54:00:12:34:56");
+  g_ptr_array_add (spec->nics, nic);
+  spec->console_log = g_strdup_printf ("/var/log/gpuvmd/%s.console.log", name);
+  return spec;
+}
+
+GvdHostdevSpec *
+gvd_test_hostdev (const char *address, guint group, guint function, int clique)
+{
+  GvdHostdevSpec *h = gvd_hostdev_spec_new ();
+
+  h->host_address = g_strdup (address);
+  h->guest_bus = group;
+  h->guest_function = function;
+  h->clique = clique;
+  return h;
+}
+
+static void
+add_label (GvdInstanceSpec *spec, const char *key, const char *value)
+{
+  if (spec->labels == NULL)
+    spec->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_replace (spec->labels, g_strdup (key), g_strdup (value));
+}
+
+/* 1 GPU with its audio function in one guest group. */
+static GvdInstanceSpec *
+spec_one_gpu (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("train-1");
+  GvdHostdevSpec *gpu = gvd_test_hostdev ("0000:41:00.0", 0, 0, -1);
+  const char *devices[] = { "gpu-a", NULL };
+
+  gpu->multifunction = TRUE;
+  g_ptr_array_add (spec->hostdevs, gpu);
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.1", 0, 1, -1));
+  spec->requested_devices = g_strdupv ((char **) devices);
+  spec->vnc = TRUE;
+  spec->vnc_password = g_strdup ("s3cr.t!");
+  add_label (spec, "team", "ml-research");
+  add_label (spec, "cost-center", "4711");
+  return spec;
+}
+
+/* 8 GPUs in two NVLink halves (cliques 0 and 1), 1 TiB of 64-bit MMIO, KVM,
+ * hugepages pinned to NUMA node 1. */
+static GvdInstanceSpec *
+spec_eight_gpus (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("train-8");
+  static const guint buses[] = { 0x18, 0x2a, 0x3a, 0x5d, 0x9a, 0xab, 0xba, 0xdb };
+
+  spec->kvm = TRUE;
+  spec->vcpus = 64;
+  spec->sockets = 2;
+  spec->cores = 16;
+  spec->threads = 2;
+  spec->memory_mib = 512 * 1024;
+  spec->hugepages = TRUE;
+  spec->numa_node = 1;
+  spec->cpuset = g_strdup ("32-63,96-127");
+  spec->iothreads = 2;
+  spec->mmio64_mib = 1024 * 1024;
+  spec->requested_gpus = 8;
+  spec->requested_model = g_strdup ("H100 80GB HBM3");
+  ((GvdDiskSpec *) spec->disks->pdata[0])->iothread = 1;
+  ((GvdDiskSpec *) spec->disks->pdata[0])->cache = GVD_DISK_CACHE_NONE;
+  ((GvdDiskSpec *) spec->disks->pdata[0])->io = GVD_DISK_IO_NATIVE;
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autofree char *addr = g_strdup_printf ("0000:%02x:00.0", buses[i]);
+      g_ptr_array_add (spec->hostdevs, gvd_test_hostdev (addr, i, 0, i < 4 ? 0 : 1));
+    }
+  add_label (spec, "job", "llm-pretrain");
+  return spec;
+}
+
+/* No GPU; a bridge NIC with a static address. */
+static GvdInstanceSpec *
+spec_no_gpu (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("web-1");
+  GvdNicSpec *nic = g_ptr_array_index (spec->nics, 0);
+  const char *dns[] = { "10.77.0.1", "2001:4860:4860::8888", NULL };
+
+  nic->mode = GVD_NETWORK_BRIDGE;
+  nic->source = g_strdup ("br0");
+  nic->ipv4 = g_strdup ("10.77.0.5/24");
+  nic->gateway = g_strdup ("10.77.0.1");
+  nic->dns = g_strdupv ((char **) dns);
+  g_clear_pointer (&spec->console_log, g_free);
+  spec->heartbeat_interval = 30;
+  return spec;
+}
+
+static GvdDiskSpec *
+disk (GvdDiskType type, GvdDiskBus bus, GvdDiskCache cache, GvdDiskIo io)
+{
+  GvdDiskSpec *d = gvd_disk_spec_new ();
+
+  d->type = type;
+  d->bus = bus;
+  d->cache = cache;
+  d->io = io;
+  return d;
+}
+
+/* NBD, RBD with cephx, virtio-scsi with an iothread, SATA, a host file. */
+static GvdInstanceSpec *
+spec_network_disks (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("data-1");
+  GvdDiskSpec *d;
+
+  spec->iothreads = 3;
+  d = disk (GVD_DISK_NBD, GVD_DISK_BUS_VIRTIO, GVD_DISK_CACHE_NONE, GVD_DISK_IO_NATIVE);
+  d->host = g_strdup ("nbd.example.net");
+  d->port = 10809;
+  d->source_name = g_strdup ("datasets");
+  d->iothread = 2;
+  d->readonly = TRUE;
+  g_ptr_array_add (spec->disks, d);
+
+  d = disk (GVD_DISK_RBD, GVD_DISK_BUS_VIRTIO, GVD_DISK_CACHE_WRITEBACK, GVD_DISK_IO_THREADS);
+  d->host = g_strdup ("10.0.0.11");
+  d->port = 6789;
+  d->source_name = g_strdup ("rbd/scratch-data-1");
+  d->auth_username = g_strdup ("gpuvmd");
+  d->secret_uuid = g_strdup ("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d");
+  d->iothread = 3;
+  g_ptr_array_add (spec->disks, d);
+
+  d = disk (GVD_DISK_VOLUME, GVD_DISK_BUS_SCSI, GVD_DISK_CACHE_WRITETHROUGH, GVD_DISK_IO_URING);
+  d->pool = g_strdup ("fast");
+  d->volume = g_strdup ("data-1-scratch.qcow2");
+  d->format = g_strdup ("qcow2");
+  d->iothread = 1;
+  g_ptr_array_add (spec->disks, d);
+
+  d = disk (GVD_DISK_VOLUME, GVD_DISK_BUS_SCSI, GVD_DISK_CACHE_DEFAULT, GVD_DISK_IO_DEFAULT);
+  d->pool = g_strdup ("fast");
+  d->volume = g_strdup ("data-1-logs.raw");
+  d->iothread = 1;
+  d->target = g_strdup ("sdc");
+  g_ptr_array_add (spec->disks, d);
+
+  d = disk (GVD_DISK_FILE, GVD_DISK_BUS_SATA, GVD_DISK_CACHE_DEFAULT, GVD_DISK_IO_THREADS);
+  d->path = g_strdup ("/srv/images/tools.raw");
+  d->boot_order = 2;
+  g_ptr_array_add (spec->disks, d);
+  return spec;
+}
+
+static GvdShareSpec *
+share (const char *tag, const char *dir, gboolean virtiofs, gboolean readonly)
+{
+  GvdShareSpec *s = gvd_share_spec_new ();
+
+  s->tag = g_strdup (tag);
+  s->source_dir = g_strdup (dir);
+  s->virtiofs = virtiofs;
+  s->readonly = readonly;
+  return s;
+}
+
+/* UEFI direct kernel boot; a virtiofs and a 9p share; a libvirt network. */
+static GvdInstanceSpec *
+spec_kernel_shares (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("dev-1");
+  GvdNicSpec *nic = g_ptr_array_index (spec->nics, 0);
+
+  spec->kernel = g_strdup ("/var/lib/gpuvmd/boot/vmlinuz-6.1.0-27-amd64");
+  spec->initrd = g_strdup ("/var/lib/gpuvmd/boot/initrd.img-6.1.0-27-amd64");
+  spec->cmdline = g_strdup ("root=/dev/vda console=ttyS0 quiet ds=nocloud;s=/dev/sr0");
+  g_ptr_array_add (spec->shares, share ("datasets", "/srv/datasets", TRUE, FALSE));
+  g_ptr_array_add (spec->shares, share ("home", "/srv/home/dev-1", FALSE, TRUE));
+  nic->mode = GVD_NETWORK_NETWORK;
+  nic->source = g_strdup ("gpuvmd-net");
+  spec->on_crash = g_strdup ("coredump-restart");
+  spec->on_reboot = g_strdup ("destroy");
+  spec->heartbeat_interval = 5;
+  return spec;
+}
+
+/* Legacy BIOS (SeaBIOS), with a 64-bit aperture under TCG. */
+static GvdInstanceSpec *
+spec_bios (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("legacy-1");
+
+  spec->firmware = GVD_FIRMWARE_BIOS;
+  spec->mmio64_mib = 256 * 1024;
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:65:00.0", 0, 0, -1));
+  return spec;
+}
+
+/* Two vGPU mdevs on one parent. */
+static GvdInstanceSpec *
+spec_mdev (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("vgpu-1");
+  static const char *const uuids[] = { "c2177883-f1bb-47f0-914d-32a22e3a8804",
+                                       "0c8e4a9d-1b52-4a0e-9a1e-7d3a9c2b5f10" };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      GvdHostdevSpec *h = gvd_hostdev_spec_new ();
+      h->mdev_uuid = g_strdup (uuids[i]);
+      h->mdev_type = g_strdup ("nvidia-63");
+      h->host_address = g_strdup ("0000:3b:00.0");
+      h->guest_bus = i;
+      g_ptr_array_add (spec->hostdevs, h);
+    }
+  spec->requested_gpus = 2;
+  return spec;
+}
+
+const GvdTestDomainCase gvd_test_domain_cases[] = {
+  { "one-gpu", spec_one_gpu },
+  { "eight-gpus", spec_eight_gpus },
+  { "no-gpu", spec_no_gpu },
+  { "network-disks", spec_network_disks },
+  { "kernel-shares", spec_kernel_shares },
+  { "bios", spec_bios },
+  { "mdev", spec_mdev },
+  { NULL, NULL },
+};
+
+/* ---- comparison ---------------------------------------------------------- */
+
+static void
+str_eq (const char *field, const char *want, const char *got)
+{
+  if (g_strcmp0 (want, got) != 0)
+    fail_msg ("%s: want '%s', got '%s'", field, want != NULL ? want : "(null)",
+              got != NULL ? got : "(null)");
+}
+
+static void
+uint_eq (const char *field, guint64 want, guint64 got)
+{
+  if (want != got)
+    fail_msg ("%s: want %" G_GUINT64_FORMAT ", got %" G_GUINT64_FORMAT, field, want, got);
+}
+
+static void
+strv_eq (const char *field, char **want, char **got)
+{
+  guint nw = want != NULL ? g_strv_length (want) : 0;
+  guint ng = got != NULL ? g_strv_length (got) : 0;
+
+  uint_eq (field, nw, ng);
+  for (guint i = 0; i < nw; i++)
+    str_eq (field, want[i], got[i]);
+}
+
+void
+gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *got,
+                            gboolean with_secrets)
+{
+  guint ws = want->sockets, wc = want->cores, wt = want->threads;
+
+  assert_non_null (got);
+  str_eq ("name", want->name, got->name);
+  str_eq ("domain_name", want->domain_name, got->domain_name);
+  str_eq ("uuid", want->uuid, got->uuid);
+  str_eq ("created_at", want->created_at, got->created_at);
+  str_eq ("image", want->image, got->image);
+  uint_eq ("root_size_bytes", want->root_size_bytes, got->root_size_bytes);
+  uint_eq ("labels", want->labels != NULL ? g_hash_table_size (want->labels) : 0,
+           got->labels != NULL ? g_hash_table_size (got->labels) : 0);
+  if (want->labels != NULL)
+    {
+      GHashTableIter it;
+      gpointer k, v;
+
+      g_hash_table_iter_init (&it, want->labels);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        str_eq (k, v, g_hash_table_lookup (got->labels, k));
+    }
+  strv_eq ("requested_devices", want->requested_devices, got->requested_devices);
+  uint_eq ("requested_gpus", want->requested_gpus, got->requested_gpus);
+  str_eq ("requested_model", want->requested_model, got->requested_model);
+
+  uint_eq ("kvm", want->kvm, got->kvm);
+  uint_eq ("firmware", want->firmware, got->firmware);
+  uint_eq ("vcpus", want->vcpus, got->vcpus);
+  if (ws == 0 && wc == 0 && wt == 0)
+    {
+      ws = 1;
+      wc = want->vcpus;
+      wt = 1;
+    }
+  uint_eq ("sockets", ws, got->sockets);
+  uint_eq ("cores", wc, got->cores);
+  uint_eq ("threads", wt, got->threads);
+  uint_eq ("memory_mib", want->memory_mib, got->memory_mib);
+  uint_eq ("hugepages", want->hugepages, got->hugepages);
+  uint_eq ("numa_node", (guint64) (gint64) want->numa_node, (guint64) (gint64) got->numa_node);
+  str_eq ("cpuset", want->cpuset, got->cpuset);
+  uint_eq ("iothreads", want->iothreads, got->iothreads);
+  uint_eq ("mmio64_mib", want->mmio64_mib, got->mmio64_mib);
+  str_eq ("on_crash", want->on_crash, got->on_crash);
+  str_eq ("on_reboot", want->on_reboot, got->on_reboot);
+
+  uint_eq ("disks", want->disks->len, got->disks->len);
+  for (guint i = 0; i < want->disks->len; i++)
+    {
+      const GvdDiskSpec *w = g_ptr_array_index (want->disks, i);
+      const GvdDiskSpec *g = g_ptr_array_index (got->disks, i);
+
+      uint_eq ("disk.type", w->type, g->type);
+      str_eq ("disk.pool", w->pool, g->pool);
+      str_eq ("disk.volume", w->volume, g->volume);
+      str_eq ("disk.path", w->path, g->path);
+      str_eq ("disk.format", w->format != NULL ? w->format : "raw", g->format);
+      str_eq ("disk.host", w->host, g->host);
+      uint_eq ("disk.port", w->port, g->port);
+      str_eq ("disk.source_name", w->source_name, g->source_name);
+      str_eq ("disk.auth_username", w->auth_username, g->auth_username);
+      str_eq ("disk.secret_uuid", w->secret_uuid, g->secret_uuid);
+      uint_eq ("disk.bus", w->bus, g->bus);
+      uint_eq ("disk.cache", w->cache, g->cache);
+      uint_eq ("disk.io", w->io, g->io);
+      uint_eq ("disk.iothread", w->iothread, g->iothread);
+      uint_eq ("disk.boot_order", w->boot_order, g->boot_order);
+      uint_eq ("disk.readonly", w->readonly, g->readonly);
+      if (w->target != NULL)
+        str_eq ("disk.target", w->target, g->target);
+      assert_non_null (g->target);
+    }
+  str_eq ("seed_pool", want->seed_pool, got->seed_pool);
+  str_eq ("seed_volume", want->seed_volume, got->seed_volume);
+
+  uint_eq ("nics", want->nics->len, got->nics->len);
+  for (guint i = 0; i < want->nics->len; i++)
+    {
+      const GvdNicSpec *w = g_ptr_array_index (want->nics, i);
+      const GvdNicSpec *g = g_ptr_array_index (got->nics, i);
+
+      uint_eq ("nic.mode", w->mode, g->mode);
+      str_eq ("nic.source", w->mode == GVD_NETWORK_USER ? NULL : w->source, g->source);
+      str_eq ("nic.mac", w->mac, g->mac);
+      str_eq ("nic.ipv4", w->ipv4, g->ipv4);
+      str_eq ("nic.gateway", w->gateway, g->gateway);
+      strv_eq ("nic.dns", w->dns, g->dns);
+    }
+
+  uint_eq ("hostdevs", want->hostdevs->len, got->hostdevs->len);
+  for (guint i = 0; i < want->hostdevs->len; i++)
+    {
+      const GvdHostdevSpec *w = g_ptr_array_index (want->hostdevs, i);
+      const GvdHostdevSpec *g = g_ptr_array_index (got->hostdevs, i);
+
+      str_eq ("hostdev.host_address", w->host_address, g->host_address);
+      str_eq ("hostdev.mdev_uuid", w->mdev_uuid, g->mdev_uuid);
+      str_eq ("hostdev.mdev_type", w->mdev_type, g->mdev_type);
+      uint_eq ("hostdev.guest_bus", w->guest_bus, g->guest_bus);
+      uint_eq ("hostdev.guest_slot", 0, g->guest_slot);
+      uint_eq ("hostdev.guest_function", w->guest_function, g->guest_function);
+      uint_eq ("hostdev.multifunction", w->multifunction, g->multifunction);
+      uint_eq ("hostdev.clique", (guint64) (gint64) w->clique, (guint64) (gint64) g->clique);
+    }
+
+  uint_eq ("shares", want->shares->len, got->shares->len);
+  for (guint i = 0; i < want->shares->len; i++)
+    {
+      const GvdShareSpec *w = g_ptr_array_index (want->shares, i);
+      const GvdShareSpec *g = g_ptr_array_index (got->shares, i);
+
+      str_eq ("share.tag", w->tag, g->tag);
+      str_eq ("share.source_dir", w->source_dir, g->source_dir);
+      uint_eq ("share.virtiofs", w->virtiofs, g->virtiofs);
+      uint_eq ("share.readonly", w->readonly, g->readonly);
+    }
+  str_eq ("console_log", want->console_log, got->console_log);
+  uint_eq ("vnc", want->vnc, got->vnc);
+  if (with_secrets)
+    str_eq ("vnc_password", want->vnc_password, got->vnc_password);
+  str_eq ("kernel", want->kernel, got->kernel);
+  str_eq ("initrd", want->initrd, got->initrd);
+  str_eq ("cmdline", want->cmdline, got->cmdline);
+  uint_eq ("heartbeat_interval", want->heartbeat_interval, got->heartbeat_interval);
+}
