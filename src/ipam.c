@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Guest MAC and static IPv4 allocation: hash sets of what is taken, lowest
+ * free address first, so even a /8 costs only what is allocated. */
+#include "config.h"
+
+#include "ipam.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "gvd-config.h"
+
+typedef struct {
+  char *owner;
+  char *mac;     /* canonical, lower case */
+  char *ip_text; /* "a.b.c.d/prefix" or NULL */
+  guint32 ip;    /* host order; valid when ip_text != NULL */
+} Lease;
+
+struct _GvdIpam {
+  char *cidr;          /* NULL: MAC only */
+  guint32 network;     /* host order */
+  guint prefix;
+  guint32 broadcast;
+  guint32 gateway;
+  gboolean has_gateway;
+  /* Every host address below the hint is taken (or the gateway): the
+   * lowest-free scan starts here, so allocation is amortised O(1). */
+  guint32 hint;
+  GHashTable *leases;  /* owner → Lease (owned) */
+  GHashTable *macs;    /* mac → Lease */
+  GHashTable *ips;     /* GUINT_TO_POINTER (ip) → Lease */
+};
+
+static void
+lease_free (gpointer data)
+{
+  Lease *lease = data;
+
+  g_free (lease->owner);
+  g_free (lease->mac);
+  g_free (lease->ip_text);
+  g_free (lease);
+}
+
+static char *
+format_ip (guint32 ip)
+{
+  return g_strdup_printf ("%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+                          ip & 0xff);
+}
+
+/* "a.b.c.d" → host-order address. */
+static gboolean
+parse_ipv4 (const char *text, guint32 *out_ip)
+{
+  g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (text);
+  guint32 ip;
+
+  if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV4)
+    return FALSE;
+  memcpy (&ip, g_inet_address_to_bytes (addr), 4);
+  *out_ip = GUINT32_FROM_BE (ip);
+  return TRUE;
+}
+
+static const char *
+printable (const char *s)
+{
+  return g_utf8_validate (s, -1, NULL) ? s : "(not UTF-8)";
+}
+
+GvdIpam *
+gvd_ipam_new (const char *cidr, const char *gateway, GError **error)
+{
+  g_autoptr(GvdIpam) ipam = g_new0 (GvdIpam, 1);
+
+  ipam->leases = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, lease_free);
+  ipam->macs = g_hash_table_new (g_str_hash, g_str_equal);
+  ipam->ips = g_hash_table_new (g_direct_hash, g_direct_equal);
+  if (cidr == NULL)
+    {
+      if (gateway != NULL)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                       "[network] gateway %s needs a [network] cidr", printable (gateway));
+          return NULL;
+        }
+      return g_steal_pointer (&ipam);
+    }
+
+  if (!gvd_config_parse_cidr (cidr, &ipam->network, &ipam->prefix, error))
+    return NULL;
+  ipam->cidr = g_strdup (cidr);
+  ipam->broadcast = ipam->network | (0xffffffffu >> ipam->prefix);
+  ipam->hint = ipam->network + 1;
+  if (gateway != NULL)
+    {
+      if (!parse_ipv4 (gateway, &ipam->gateway) || ipam->gateway <= ipam->network
+          || ipam->gateway >= ipam->broadcast)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                       "[network] gateway '%s' is not a host address in %s", printable (gateway),
+                       cidr);
+          return NULL;
+        }
+      ipam->has_gateway = TRUE;
+    }
+  return g_steal_pointer (&ipam);
+}
+
+void
+gvd_ipam_free (GvdIpam *ipam)
+{
+  if (ipam == NULL)
+    return;
+  g_clear_pointer (&ipam->ips, g_hash_table_unref);
+  g_clear_pointer (&ipam->macs, g_hash_table_unref);
+  g_clear_pointer (&ipam->leases, g_hash_table_unref);
+  g_free (ipam->cidr);
+  g_free (ipam);
+}
+
+gboolean
+gvd_ipam_has_ipv4 (const GvdIpam *ipam)
+{
+  g_return_val_if_fail (ipam != NULL, FALSE);
+
+  return ipam->cidr != NULL;
+}
+
+const char *
+gvd_ipam_get_cidr (const GvdIpam *ipam)
+{
+  g_return_val_if_fail (ipam != NULL, NULL);
+
+  return ipam->cidr;
+}
+
+guint
+gvd_ipam_get_n_owners (const GvdIpam *ipam)
+{
+  g_return_val_if_fail (ipam != NULL, 0);
+
+  return g_hash_table_size (ipam->leases);
+}
+
+char *
+gvd_ipam_derive_mac (const char *seed, guint attempt)
+{
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autofree char *counter = g_strdup_printf ("%u", attempt);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+
+  g_return_val_if_fail (seed != NULL, NULL);
+
+  /* The NUL separates seed from counter so ("a1", 0) and ("a", 10) differ. */
+  g_checksum_update (sum, (const guchar *) seed, strlen (seed) + 1);
+  g_checksum_update (sum, (const guchar *) counter, -1);
+  g_checksum_get_digest (sum, digest, &len);
+  return g_strdup_printf ("52:54:00:%02x:%02x:%02x", digest[0], digest[1], digest[2]);
+}
+
+/* "xx:xx:xx:xx:xx:xx" (any case, unicast) → lower case. */
+static gboolean
+parse_mac (const char *text, char **out_mac)
+{
+  if (strlen (text) != 17)
+    return FALSE;
+  for (gsize i = 0; i < 17; i++)
+    {
+      if (i % 3 == 2 ? text[i] != ':' : !g_ascii_isxdigit (text[i]))
+        return FALSE;
+    }
+  if ((g_ascii_xdigit_value (text[1]) & 1) != 0)
+    return FALSE; /* multicast */
+  *out_mac = g_ascii_strdown (text, -1);
+  return TRUE;
+}
+
+static gboolean
+check_owner (GvdIpam *ipam, const char *owner, GError **error)
+{
+  Lease *lease;
+
+  if (*owner == '\0' || strlen (owner) > GVD_IPAM_OWNER_MAX || !g_utf8_validate (owner, -1, NULL))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                   "an address owner needs a UTF-8 name of 1 to %d bytes", GVD_IPAM_OWNER_MAX);
+      return FALSE;
+    }
+  if ((lease = g_hash_table_lookup (ipam->leases, owner)) != NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                   "'%s' already holds MAC %s%s%s", owner, lease->mac,
+                   lease->ip_text != NULL ? " and IP " : "",
+                   lease->ip_text != NULL ? lease->ip_text : "");
+      return FALSE;
+    }
+  if (g_hash_table_size (ipam->leases) >= GVD_IPAM_MAX_OWNERS)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "cannot allocate addresses for '%s': %d owners is the limit", owner,
+                   GVD_IPAM_MAX_OWNERS);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_host_address (const GvdIpam *ipam, guint32 ip)
+{
+  return ip > ipam->network && ip < ipam->broadcast && !(ipam->has_gateway && ip == ipam->gateway);
+}
+
+static void
+insert_lease (GvdIpam *ipam, const char *owner, char *mac, gboolean has_ip, guint32 ip)
+{
+  Lease *lease = g_new0 (Lease, 1);
+
+  lease->owner = g_strdup (owner);
+  lease->mac = mac;
+  if (has_ip)
+    {
+      g_autofree char *text = format_ip (ip);
+
+      lease->ip = ip;
+      lease->ip_text = g_strdup_printf ("%s/%u", text, ipam->prefix);
+      g_hash_table_insert (ipam->ips, GUINT_TO_POINTER (ip), lease);
+    }
+  g_hash_table_insert (ipam->leases, lease->owner, lease);
+  g_hash_table_insert (ipam->macs, lease->mac, lease);
+}
+
+gboolean
+gvd_ipam_reserve (GvdIpam *ipam, const char *owner, const char *mac, const char *ip,
+                  GError **error)
+{
+  g_autofree char *canonical_mac = NULL;
+  guint32 addr = 0;
+  Lease *other;
+
+  g_return_val_if_fail (ipam != NULL, FALSE);
+  g_return_val_if_fail (owner != NULL && mac != NULL, FALSE);
+
+  if (!check_owner (ipam, owner, error))
+    return FALSE;
+  if (!parse_mac (mac, &canonical_mac))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                   "MAC '%s' of '%s' is not a unicast MAC of the form xx:xx:xx:xx:xx:xx",
+                   printable (mac), owner);
+      return FALSE;
+    }
+  if ((other = g_hash_table_lookup (ipam->macs, canonical_mac)) != NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT, "MAC %s is claimed by both '%s' and '%s'",
+                   canonical_mac, other->owner, owner);
+      return FALSE;
+    }
+
+  if (ip != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (ip, "/", 2);
+      guint64 prefix = 0;
+
+      if (ipam->cidr == NULL)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                       "IP %s of '%s' cannot be used: no [network] cidr is configured",
+                       printable (ip), owner);
+          return FALSE;
+        }
+      if (!parse_ipv4 (parts[0], &addr)
+          || (parts[1] != NULL
+              && (!g_ascii_string_to_unsigned (parts[1], 10, 0, 32, &prefix, NULL)
+                  || prefix != ipam->prefix)))
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                       "IP '%s' of '%s' is not an IPv4 address (a.b.c.d or a.b.c.d/%u)",
+                       printable (ip), owner, ipam->prefix);
+          return FALSE;
+        }
+      if (!is_host_address (ipam, addr) || (addr & ~(0xffffffffu >> ipam->prefix)) != ipam->network)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                       "IP %s of '%s' is not a usable address in %s (network, broadcast and "
+                       "gateway are excluded)", parts[0], owner, ipam->cidr);
+          return FALSE;
+        }
+      if ((other = g_hash_table_lookup (ipam->ips, GUINT_TO_POINTER (addr))) != NULL)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                       "IP %s is claimed by both '%s' and '%s'", parts[0], other->owner, owner);
+          return FALSE;
+        }
+    }
+
+  insert_lease (ipam, owner, g_steal_pointer (&canonical_mac), ip != NULL, addr);
+  return TRUE;
+}
+
+gboolean
+gvd_ipam_allocate (GvdIpam *ipam, const char *owner, const char *seed, char **out_mac,
+                   char **out_ip, GError **error)
+{
+  g_autofree char *mac = NULL;
+  gboolean found_ip = FALSE;
+  guint32 addr = 0;
+  Lease *lease;
+
+  g_return_val_if_fail (ipam != NULL, FALSE);
+  g_return_val_if_fail (owner != NULL && seed != NULL, FALSE);
+
+  if (!check_owner (ipam, owner, error))
+    return FALSE;
+
+  if (ipam->cidr != NULL)
+    {
+      /* Lowest free first: at most (taken + gateway + 1) steps, whatever the
+       * size of the range, and usually one thanks to the hint. */
+      for (guint32 a = ipam->hint; a < ipam->broadcast; a++)
+        {
+          if (is_host_address (ipam, a) && !g_hash_table_contains (ipam->ips, GUINT_TO_POINTER (a)))
+            {
+              addr = a;
+              found_ip = TRUE;
+              break;
+            }
+        }
+      if (!found_ip)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT, "no free address in %s for '%s'",
+                       ipam->cidr, owner);
+          return FALSE;
+        }
+    }
+
+  /* Collisions perturb the derivation deterministically. */
+  for (guint attempt = 0; attempt < GVD_IPAM_MAC_ATTEMPTS && mac == NULL; attempt++)
+    {
+      g_autofree char *candidate = gvd_ipam_derive_mac (seed, attempt);
+
+      if (!g_hash_table_contains (ipam->macs, candidate))
+        mac = g_steal_pointer (&candidate);
+    }
+  if (mac == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "no free MAC for '%s' after %d derivations", owner, GVD_IPAM_MAC_ATTEMPTS);
+      return FALSE;
+    }
+
+  insert_lease (ipam, owner, g_steal_pointer (&mac), found_ip, addr);
+  if (found_ip)
+    ipam->hint = addr + 1;
+  lease = g_hash_table_lookup (ipam->leases, owner);
+  if (out_mac != NULL)
+    *out_mac = g_strdup (lease->mac);
+  if (out_ip != NULL)
+    *out_ip = g_strdup (lease->ip_text);
+  return TRUE;
+}
+
+gboolean
+gvd_ipam_release (GvdIpam *ipam, const char *owner)
+{
+  Lease *lease;
+
+  g_return_val_if_fail (ipam != NULL && owner != NULL, FALSE);
+
+  lease = g_hash_table_lookup (ipam->leases, owner);
+  if (lease == NULL)
+    return FALSE;
+  g_hash_table_remove (ipam->macs, lease->mac);
+  if (lease->ip_text != NULL)
+    {
+      g_hash_table_remove (ipam->ips, GUINT_TO_POINTER (lease->ip));
+      if (lease->ip < ipam->hint)
+        ipam->hint = lease->ip;
+    }
+  g_hash_table_remove (ipam->leases, owner);
+  return TRUE;
+}
+
+gboolean
+gvd_ipam_lookup (const GvdIpam *ipam, const char *owner, const char **out_mac,
+                 const char **out_ip)
+{
+  Lease *lease;
+
+  g_return_val_if_fail (ipam != NULL && owner != NULL, FALSE);
+
+  lease = g_hash_table_lookup (ipam->leases, owner);
+  if (lease == NULL)
+    return FALSE;
+  if (out_mac != NULL)
+    *out_mac = lease->mac;
+  if (out_ip != NULL)
+    *out_ip = lease->ip_text;
+  return TRUE;
+}

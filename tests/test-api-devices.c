@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /v1/devices on a real soup server on loopback port 0, with a hand-built
+ * daemon: the fixture host workstation-2gpu, claims, quarantine, and a
+ * registry in a temporary state directory. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include "api.h"
+#include "hostinfo.h"
+#include "registry.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct {
+  GvdDaemon daemon;
+  GvdApi *api;
+  char *base;
+  char *state_dir;
+  char *registry_path;
+} Fixture;
+
+typedef struct {
+  const char *method;
+  char *url;
+  const char *body;
+  guint status;
+  char *reply;
+  char *allow;
+  gboolean done;
+} Request;
+
+static gpointer
+request_thread (gpointer data)
+{
+  Request *r = data;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
+  g_autoptr(GBytes) reply = NULL;
+
+  if (r->body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (r->body, strlen (r->body));
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+  reply = soup_session_send_and_read (session, msg, NULL, NULL);
+  r->status = soup_message_get_status (msg);
+  if (reply != NULL)
+    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  r->allow = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                     "Allow"));
+  g_atomic_int_set (&r->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+/* The request runs on a thread while this thread's main context serves it. */
+static JsonNode *
+request (Fixture *f, const char *method, const char *path, const char *body, guint *out_status)
+{
+  Request r = { .method = method, .body = body };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  GThread *t;
+  JsonNode *node = NULL;
+
+  r.url = g_strconcat (f->base, path, NULL);
+  t = g_thread_new ("client", request_thread, &r);
+  while (!g_atomic_int_get (&r.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (t);
+  if (r.reply != NULL && *r.reply != '\0' && json_parser_load_from_data (parser, r.reply, -1, NULL))
+    node = json_node_copy (json_parser_get_root (parser));
+  *out_status = r.status;
+  g_free (r.url);
+  g_free (r.reply);
+  g_free (r.allow);
+  return node;
+}
+
+static void
+assert_error_body (JsonNode *node, const char *code, const char *needle)
+{
+  const char *message;
+
+  assert_non_null (node);
+  assert_string_equal (gvd_test_json_string (node, "error.code"), code);
+  message = gvd_test_json_string (node, "error.message");
+  if (needle != NULL && strstr (message, needle) == NULL)
+    fail_msg ("'%s' not in error message '%s'", needle, message);
+}
+
+static void
+rm_rf (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir == NULL)
+    {
+      g_unlink (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      rm_rf (child);
+    }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
+static int
+setup_with (void **state, gboolean with_inventory)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *host = gvd_test_data_path ("data", "hosts", "workstation-2gpu", NULL);
+  const char *critical[] = { "0000:02:00.0", NULL };
+
+  f->state_dir = g_dir_make_tmp ("gvd-api-devices-XXXXXX", NULL);
+  assert_non_null (f->state_dir);
+  f->registry_path = g_build_filename (f->state_dir, GVD_REGISTRY_FILE_NAME, NULL);
+  f->daemon.config = gvd_config_new ();
+  g_free (f->daemon.config->state_dir);
+  f->daemon.config->state_dir = g_strdup (f->state_dir);
+  f->daemon.config->max_body_bytes = 4096;
+  f->daemon.host_root = gvd_host_root_new_prefixed (host);
+  if (with_inventory)
+    {
+      f->daemon.inventory = gvd_hostinfo_scan (f->daemon.host_root, critical, NULL, &error);
+      if (f->daemon.inventory == NULL)
+        fail_msg ("scan: %s", error->message);
+    }
+  f->daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  f->daemon.claims_ready = TRUE;
+  f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  f->daemon.registry = gvd_registry_new ();
+  f->daemon.started_at = g_get_monotonic_time ();
+
+  f->api = gvd_api_new (&f->daemon, "admin", NULL);
+  gvd_api_devices_register (f->api);
+  /* The planner's GET /v1/devices/available shares the prefix. */
+  gvd_api_plans_register (f->api);
+  assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
+  url = gvd_api_get_url (f->api);
+  f->base = g_strndup (url, strlen (url) - 1);
+  *state = f;
+  return 0;
+}
+
+static int
+setup (void **state)
+{
+  return setup_with (state, TRUE);
+}
+
+static int
+setup_no_inventory (void **state)
+{
+  return setup_with (state, FALSE);
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  gvd_api_free (f->api);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  gvd_registry_free (f->daemon.registry);
+  g_hash_table_unref (f->daemon.quarantined);
+  g_hash_table_unref (f->daemon.claims);
+  gvd_inventory_free (f->daemon.inventory);
+  gvd_host_root_free (f->daemon.host_root);
+  gvd_config_free (f->daemon.config);
+  rm_rf (f->state_dir);
+  g_free (f->state_dir);
+  g_free (f->registry_path);
+  g_free (f->base);
+  g_free (f);
+  return 0;
+}
+
+#define GPU0 "{\"name\": \"gpu0\", \"pci_address\": \"0000:01:00.0\"}"
+
+static void
+register_gpu0 (Fixture *f)
+{
+  guint status;
+  g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", GPU0, &status);
+
+  assert_int_equal (status, 201);
+}
+
+static GvdRegistry *
+load_saved (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  GvdRegistry *r = gvd_registry_load_file (f->registry_path, &error);
+
+  if (r == NULL)
+    fail_msg ("load: %s", error->message);
+  return r;
+}
+
+static void
+list__empty__no_devices (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = request (f, "GET", "/v1/devices", NULL, &status);
+
+  assert_int_equal (status, 200);
+  assert_int_equal (json_array_get_length (json_node_get_array (gvd_test_json_path (node, "devices"))),
+                    0);
+}
+
+static void
+post__gpu__201_persisted_listed_and_shown (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) created = request (f, "POST", "/v1/devices", GPU0, &status);
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonNode) by_name = NULL;
+  g_autoptr(JsonNode) by_address = NULL;
+  g_autoptr(GvdRegistry) saved = NULL;
+  JsonArray *devices;
+
+  assert_int_equal (status, 201);
+  assert_string_equal (gvd_test_json_string (created, "name"), "gpu0");
+  assert_string_equal (gvd_test_json_string (created, "pci_address"), "0000:01:00.0");
+  assert_string_equal (gvd_test_json_string (created, "state"), "free");
+  assert_null (gvd_test_json_string (created, "holder"));
+  assert_string_equal (gvd_test_json_string (created, "inventory.address"), "0000:01:00.0");
+
+  saved = load_saved (f);
+  assert_string_equal (gvd_registry_lookup_name (saved, "gpu0"), "0000:01:00.0");
+
+  list = request (f, "GET", "/v1/devices", NULL, &status);
+  assert_int_equal (status, 200);
+  devices = json_node_get_array (gvd_test_json_path (list, "devices"));
+  assert_int_equal (json_array_get_length (devices), 1);
+  assert_string_equal (json_object_get_string_member (json_array_get_object_element (devices, 0),
+                                                      "name"),
+                       "gpu0");
+
+  by_name = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (by_name, "pci_address"), "0000:01:00.0");
+  by_address = request (f, "GET", "/v1/devices/0000:01:00.0", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (by_address, "name"), "gpu0");
+}
+
+static void
+post__bad_input__400_naming_the_problem (void **state)
+{
+  Fixture *f = *state;
+  struct {
+    const char *body;
+    const char *code;
+    const char *needle;
+  } cases[] = {
+    { "{\"name\": \"gpu0\", \"pci_address\": \"0000:01:00.0\", \"color\": 1}", "invalid_argument",
+      "color" },
+    { "{\"pci_address\": \"0000:01:00.0\"}", "invalid_argument", "name" },
+    { "{\"name\": \"gpu0\"}", "invalid_argument", "pci_address" },
+    { "{\"name\": 5, \"pci_address\": \"0000:01:00.0\"}", "invalid_argument", "name" },
+    { "{\"name\": \"-gpu\", \"pci_address\": \"0000:01:00.0\"}", "invalid_argument", "-gpu" },
+    { "{\"name\": \"gpu0\", \"pci_address\": \"01:00\"}", "invalid_argument", "01:00" },
+    { "{\"name\": \"available\", \"pci_address\": \"0000:01:00.0\"}", "invalid_argument",
+      "reserved" },
+    { "[1]", "invalid_json", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint status;
+      g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", cases[i].body, &status);
+      assert_int_equal (status, 400);
+      assert_error_body (node, cases[i].code, cases[i].needle);
+    }
+  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+  assert_false (g_file_test (f->registry_path, G_FILE_TEST_EXISTS));
+}
+
+static void
+post__not_a_candidate__4xx (void **state)
+{
+  Fixture *f = *state;
+  struct {
+    const char *address;
+    guint status;
+    const char *code;
+  } cases[] = {
+    { "0000:09:00.0", 404, "device_not_found" },
+    { "0000:00:14.0", 422, "not_passthrough_capable" }, /* USB controller */
+    { "0000:02:00.0", 422, "host_critical" },            /* listed in host_critical */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint status;
+      g_autofree char *body =
+        g_strdup_printf ("{\"name\": \"dev%" G_GSIZE_FORMAT "\", \"pci_address\": \"%s\"}", i,
+                         cases[i].address);
+      g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", body, &status);
+      assert_int_equal (status, cases[i].status);
+      assert_error_body (node, cases[i].code, cases[i].address);
+    }
+  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+}
+
+static void
+post__duplicate__409_already_exists (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) same_name = NULL;
+  g_autoptr(JsonNode) same_address = NULL;
+
+  register_gpu0 (f);
+  same_name = request (f, "POST", "/v1/devices", GPU0, &status);
+  assert_int_equal (status, 409);
+  assert_error_body (same_name, "already_exists", "gpu0");
+  same_address = request (f, "POST", "/v1/devices",
+                          "{\"name\": \"other\", \"pci_address\": \"0000:01:00.0\"}", &status);
+  assert_int_equal (status, 409);
+  assert_error_body (same_address, "already_exists", "'gpu0'");
+}
+
+static void
+post__write_fails__500_registry_unchanged (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) list = NULL;
+
+  /* The state directory is gone: the temp file cannot be created. */
+  g_free (f->daemon.config->state_dir);
+  f->daemon.config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
+  node = request (f, "POST", "/v1/devices", GPU0, &status);
+  assert_int_equal (status, 500);
+  assert_error_body (node, "io_error", "registry");
+  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+  list = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 404);
+}
+
+static void
+post__no_inventory__503_not_ready (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", GPU0, &status);
+
+  assert_int_equal (status, 503);
+  assert_error_body (node, "not_ready", "inventory");
+}
+
+static void
+get__unknown__404_device_not_found (void **state)
+{
+  Fixture *f = *state;
+  const char *paths[] = { "/v1/devices/nope", "/v1/devices/0000:01:00.0" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      guint status;
+      g_autoptr(JsonNode) node = request (f, "GET", paths[i], NULL, &status);
+      assert_int_equal (status, 404);
+      assert_error_body (node, "device_not_found", NULL);
+    }
+}
+
+static void
+routing__wrong_paths_and_methods__404_405 (void **state)
+{
+  Fixture *f = *state;
+  struct {
+    const char *method;
+    const char *path;
+    guint status;
+  } cases[] = {
+    { "PUT", "/v1/devices", 405 },
+    { "POST", "/v1/devices/gpu0", 405 },
+    { "GET", "/v1/devices/gpu0/clear", 405 },
+    { "GET", "/v1/devices/gpu0/other", 404 },
+    { "GET", "/v1/devices/gpu0/clear/x", 404 },
+    { "GET", "/v1/devicesx", 404 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint status;
+      g_autoptr(JsonNode) node = request (f, cases[i].method, cases[i].path, NULL, &status);
+      if (status != cases[i].status)
+        fail_msg ("%s %s: %u", cases[i].method, cases[i].path, status);
+      assert_non_null (node);
+    }
+}
+
+static void
+available__planner_route__not_swallowed (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+  JsonArray *devices;
+  gboolean seen = FALSE;
+
+  register_gpu0 (f);
+  node = request (f, "GET", "/v1/devices/available", NULL, &status);
+  assert_int_equal (status, 200);
+  /* The planner's answer, which shows registered names too. */
+  devices = json_node_get_array (gvd_test_json_path (node, "devices"));
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonObject *dev = json_array_get_object_element (devices, i);
+      if (g_str_equal (json_object_get_string_member (dev, "address"), "0000:01:00.0"))
+        {
+          assert_string_equal (json_object_get_string_member (dev, "name"), "gpu0");
+          seen = TRUE;
+        }
+    }
+  assert_true (seen);
+}
+
+static void
+in_use__shown_with_holder (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+
+  register_gpu0 (f);
+  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:01:00.0"), g_strdup ("train-7"));
+  node = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (node, "state"), "in_use");
+  assert_string_equal (gvd_test_json_string (node, "holder"), "train-7");
+}
+
+static void
+delete__in_use__409_naming_holder (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+
+  register_gpu0 (f);
+  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:01:00.0"), g_strdup ("train-7"));
+  node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 409);
+  assert_error_body (node, "device_in_use", "train-7");
+  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
+}
+
+static void
+delete__claims_not_ready__503_fail_closed (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+
+  register_gpu0 (f);
+  f->daemon.claims_ready = FALSE;
+  node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 503);
+  assert_error_body (node, "not_ready", NULL);
+  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
+  shown = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+  assert_string_equal (gvd_test_json_string (shown, "state"), "unknown");
+}
+
+static void
+delete__free__204_and_persisted (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(GvdRegistry) saved = NULL;
+
+  register_gpu0 (f);
+  node = request (f, "DELETE", "/v1/devices/0000:01:00.0", NULL, &status);
+  assert_int_equal (status, 204);
+  assert_null (node);
+  saved = load_saved (f);
+  assert_int_equal (gvd_registry_get_size (saved), 0);
+  again = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 404);
+  assert_error_body (again, "device_not_found", "gpu0");
+}
+
+static void
+delete__write_fails__500_registry_unchanged (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+
+  register_gpu0 (f);
+  g_free (f->daemon.config->state_dir);
+  f->daemon.config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
+  node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
+  assert_int_equal (status, 500);
+  assert_string_equal (gvd_registry_lookup_name (f->daemon.registry, "gpu0"), "0000:01:00.0");
+}
+
+static void
+clear__quarantined__200_and_removed (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) bare = NULL;
+
+  register_gpu0 (f);
+  g_hash_table_insert (f->daemon.quarantined, g_strdup ("0000:01:00.0"),
+                       g_strdup ("did not return to its host driver"));
+  g_hash_table_insert (f->daemon.quarantined, g_strdup ("0000:01:00.1"), g_strdup ("reset failed"));
+  shown = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+  assert_string_equal (gvd_test_json_string (shown, "state"), "quarantined");
+  assert_string_equal (gvd_test_json_string (shown, "quarantine_reason"),
+                       "did not return to its host driver");
+
+  node = request (f, "POST", "/v1/devices/gpu0/clear", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (node, "state"), "free");
+  assert_false (g_hash_table_contains (f->daemon.quarantined, "0000:01:00.0"));
+
+  /* An unregistered device is cleared by its address. */
+  bare = request (f, "POST", "/v1/devices/0000:01:00.1/clear", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_null (gvd_test_json_string (bare, "name"));
+  assert_int_equal (g_hash_table_size (f->daemon.quarantined), 0);
+}
+
+static void
+clear__not_quarantined__409_or_404 (void **state)
+{
+  Fixture *f = *state;
+  guint status;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) unknown = NULL;
+
+  register_gpu0 (f);
+  node = request (f, "POST", "/v1/devices/gpu0/clear", NULL, &status);
+  assert_int_equal (status, 409);
+  assert_error_body (node, "invalid_state", "0000:01:00.0");
+  unknown = request (f, "POST", "/v1/devices/nope/clear", NULL, &status);
+  assert_int_equal (status, 404);
+  assert_error_body (unknown, "device_not_found", "nope");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (list__empty__no_devices, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__gpu__201_persisted_listed_and_shown, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__bad_input__400_naming_the_problem, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__not_a_candidate__4xx, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__duplicate__409_already_exists, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__write_fails__500_registry_unchanged, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__no_inventory__503_not_ready, setup_no_inventory,
+                                     teardown),
+    cmocka_unit_test_setup_teardown (get__unknown__404_device_not_found, setup, teardown),
+    cmocka_unit_test_setup_teardown (routing__wrong_paths_and_methods__404_405, setup, teardown),
+    cmocka_unit_test_setup_teardown (available__planner_route__not_swallowed, setup, teardown),
+    cmocka_unit_test_setup_teardown (in_use__shown_with_holder, setup, teardown),
+    cmocka_unit_test_setup_teardown (delete__in_use__409_naming_holder, setup, teardown),
+    cmocka_unit_test_setup_teardown (delete__claims_not_ready__503_fail_closed, setup, teardown),
+    cmocka_unit_test_setup_teardown (delete__free__204_and_persisted, setup, teardown),
+    cmocka_unit_test_setup_teardown (delete__write_fails__500_registry_unchanged, setup, teardown),
+    cmocka_unit_test_setup_teardown (clear__quarantined__200_and_removed, setup, teardown),
+    cmocka_unit_test_setup_teardown (clear__not_quarantined__409_or_404, setup, teardown),
+  };
+
+  return cmocka_run_group_tests_name ("api-devices", tests, NULL, NULL);
+}
