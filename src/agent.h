@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Guest agent receiver core: per-instance tokens, report validation, and
+ * the health tracker (state machine on an injected monotonic clock). */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Bounds every agent report is held to (see README "Guest agent protocol"). */
+#define GVD_AGENT_MAX_ITEMS 64        /* gpus, pci_gpus, addresses */
+#define GVD_AGENT_MAX_ERRORS 16       /* cloud_init.errors */
+#define GVD_AGENT_MAX_STRING 256      /* most strings, in bytes */
+#define GVD_AGENT_MAX_MESSAGE 512     /* error messages, in bytes */
+#define GVD_AGENT_TOKEN_LEN 64        /* lowercase hex of HMAC-SHA256 */
+
+typedef enum {
+  GVD_AGENT_HEALTH_PROVISIONING = 0, /* defined/started, no phone-home yet */
+  GVD_AGENT_HEALTH_READY,            /* phoned home, no heartbeat yet */
+  GVD_AGENT_HEALTH_HEALTHY,          /* heartbeats arrive */
+  GVD_AGENT_HEALTH_DEGRADED,         /* heartbeats arrive, a GPU is faulty */
+  GVD_AGENT_HEALTH_UNRESPONSIVE,     /* missed_heartbeats x interval without one */
+  GVD_AGENT_HEALTH_STOPPED,          /* the domain is not running */
+} GvdAgentHealth;
+
+const char *gvd_agent_health_to_string (GvdAgentHealth health);
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+/* HMAC-SHA256 (@secret, @uuid) as 64 lowercase hex characters. */
+char *gvd_agent_token_derive (GBytes *secret, const char *uuid);
+
+/* Whether @token is the token of @uuid; constant time in the token. */
+gboolean gvd_agent_token_verify (GBytes *secret, const char *uuid, const char *token);
+
+/* ---- reports ----------------------------------------------------------------- */
+
+typedef enum {
+  GVD_AGENT_REPORT_PHONE_HOME,
+  GVD_AGENT_REPORT_HEARTBEAT,
+} GvdAgentReportKind;
+
+/* Check @body against the schema of @kind and return a clean copy holding
+ * only known members (unknown ones are dropped). Wrong types, out-of-range
+ * numbers, over-long strings and arrays are GVD_ERROR_INVALID_ARGUMENT
+ * naming the member ("gpus[1].memory_used_mib: ..."). */
+JsonObject *gvd_agent_report_validate (GvdAgentReportKind kind, JsonObject *body,
+                                       GError **error);
+
+/* ---- the tracker ------------------------------------------------------------ */
+
+typedef struct _GvdAgentHub GvdAgentHub;
+
+/* Called on every health change (in the thread that made the change). */
+typedef void (*GvdAgentHealthFunc) (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health,
+                                    GvdAgentHealth new_health, const char *reason,
+                                    gpointer user_data);
+
+/* Map a guest PCI address to the host address passed through there (e.g.
+ * from the instance's plan); NULL when unknown. Returns a new string. */
+typedef char *(*GvdAgentAddressMapFunc) (const char *name, const char *guest_address,
+                                         gpointer user_data);
+
+/* Not thread-safe: use a hub from the thread running @context.
+ * @secret: the daemon secret tokens derive from (referenced).
+ * @context: where the per-instance "unresponsive" timers run; NULL for no
+ * timers at all (tests then drive gvd_agent_hub_tick() with their clock). */
+GvdAgentHub *gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbeats,
+                                GMainContext *context);
+void gvd_agent_hub_free (GvdAgentHub *hub);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdAgentHub, gvd_agent_hub_free)
+
+/* Observe health changes; returns an id for remove_watch (never 0). */
+guint gvd_agent_hub_add_watch (GvdAgentHub *hub, GvdAgentHealthFunc func, gpointer user_data);
+void gvd_agent_hub_remove_watch (GvdAgentHub *hub, guint id);
+
+void gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc func,
+                                    gpointer user_data);
+
+/* Start tracking instance @name (state provisioning). Tracking a known name
+ * again with the same uuid does nothing; with another uuid it starts over. */
+void gvd_agent_hub_track (GvdAgentHub *hub, const char *name, const char *uuid);
+/* Stop tracking (the instance was deleted); cancels its timer. */
+void gvd_agent_hub_forget (GvdAgentHub *hub, const char *name);
+gboolean gvd_agent_hub_is_tracked (GvdAgentHub *hub, const char *name);
+/* The domain stopped (stopped) or started again (provisioning: waiting for
+ * the new boot's phone-home). @now: monotonic microseconds. */
+void gvd_agent_hub_set_running (GvdAgentHub *hub, const char *name, gboolean running, gint64 now);
+
+/* The token the agent of @name must present (for its cloud-init config);
+ * NULL when @name is not tracked. */
+char *gvd_agent_hub_get_token (GvdAgentHub *hub, const char *name);
+
+/* Accept a report from the agent of @name presenting @token. Errors:
+ * GVD_ERROR_NOT_FOUND (unknown instance), GVD_ERROR_UNAUTHORIZED (token),
+ * GVD_ERROR_INVALID_ARGUMENT (payload). @now: monotonic microseconds. */
+gboolean gvd_agent_hub_handle_phone_home (GvdAgentHub *hub, const char *name, const char *token,
+                                          JsonObject *body, gint64 now, GError **error);
+gboolean gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, const char *token,
+                                         JsonObject *body, gint64 now, GError **error);
+
+/* Mark every instance whose heartbeat deadline is at or before @now
+ * unresponsive. The timers call this; tests call it with their clock. */
+void gvd_agent_hub_tick (GvdAgentHub *hub, gint64 now);
+
+/* Current health; provisioning for an unknown name. */
+GvdAgentHealth gvd_agent_hub_get_health (GvdAgentHub *hub, const char *name);
+/* When @name turns unresponsive without a heartbeat (monotonic µs), or 0
+ * when no deadline runs (provisioning, stopped, unresponsive). */
+gint64 gvd_agent_hub_get_deadline (GvdAgentHub *hub, const char *name);
+
+/* Record the qemu-guest-agent probe result ("responsive", "unresponsive",
+ * "unavailable") shown as guest_agent in the view; NULL clears it. */
+void gvd_agent_hub_set_guest_agent (GvdAgentHub *hub, const char *name, const char *state);
+
+/* Add the agent view of @name as one JSON object value to @builder; FALSE
+ * (nothing added) when @name is untracked. Times are printed as ISO 8601
+ * UTC: @now_mono and @now_real (g_get_monotonic_time, g_get_real_time)
+ * anchor the monotonic times the hub keeps. */
+gboolean gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *builder,
+                               gint64 now_mono, gint64 now_real);
+
+G_END_DECLS
