@@ -56,5 +56,22 @@ GStrv gvd_api_path_segments (const char *path, const char *prefix);
 
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
+void gvd_api_instances_register (GvdApi *api);
+GHashTable *gvd_api_instances_idempotency_new (void);
+/* POST /v1/plans and GET /v1/devices/available (api-plans.c). */
+void gvd_api_plans_register (GvdApi *api);
+/* GET /v1/host: capability report, versions, host facts, GPUs (api-host.c). */
+void gvd_api_host_register (GvdApi *api);
+/* /v1/devices (not /v1/devices/available): the named-device registry. */
+void gvd_api_devices_register (GvdApi *api);
+/* /v1/reservations: devices and a MAC/IP held for a later create. */
+void gvd_api_reservations_register (GvdApi *api);
+/* /v1/images: base images in the storage pool (api-images.c). */
+void gvd_api_images_register (GvdApi *api);
+/* POST /v1/agent/{phone-home,heartbeat} on the agent listener, served by
+ * gvd_api_get_daemon (api)->agent (api-agent.c). */
+void gvd_api_agent_register (GvdApi *api);
+/* Log every agent health change (g_message with GVD_INSTANCE); watch id. */
+guint gvd_api_agent_log_health (GvdAgentHub *hub);
 
 G_END_DECLS

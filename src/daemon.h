@@ -11,6 +11,10 @@
 G_BEGIN_DECLS
 
 typedef struct _GvdInventory GvdInventory; /* hostinfo.h */
+typedef struct _GvdRegistry GvdRegistry;   /* registry.h */
+typedef struct _GvdReservations GvdReservations; /* reservations.h */
+typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
+typedef struct _GvdInstanceManager GvdInstanceManager; /* instance.h */
 
 typedef struct {
   GvdConfig *config;
@@ -23,6 +27,20 @@ typedef struct {
    * libvirt has run) no device may be considered free. */
   GHashTable *claims;
   gboolean claims_ready;
+  /* Named devices, loaded from <state_dir>/registry.json at start. */
+  GvdRegistry *registry;
+  /* Quarantined devices: PCI address → reason; POST /v1/devices/{id}/clear
+   * removes an entry. */
+  GHashTable *quarantined;
+  /* Devices and addresses held for a later create (reservations.h). */
+  GvdReservations *reservations;
+  /* Guest agent tokens and health (agent.h); its routes live on the
+   * separate agent listener. */
+  GvdAgentHub *agent;
+  /* Instances, kept in step with libvirt (instance.h). */
+  GvdInstanceManager *instances;
+  /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c). */
+  GHashTable *idempotency;
 } GvdDaemon;
 
 G_END_DECLS

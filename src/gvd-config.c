@@ -64,6 +64,7 @@ static const KeySpec keys[] = {
   { "agent", "heartbeat_interval", KEY_UINT, F (heartbeat_interval), 1, 3600, "10" },
   { "agent", "missed_heartbeats", KEY_UINT, F (missed_heartbeats), 1, 100, "3" },
   { "instances", "shutdown_timeout", KEY_UINT, F (shutdown_timeout), 0, 3600, "60" },
+  { "instances", "device_timeout", KEY_UINT, F (device_timeout), 5, 3600, "120" },
 };
 
 #undef F

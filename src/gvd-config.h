@@ -46,6 +46,7 @@ typedef struct {
   guint missed_heartbeats;
   /* [instances] */
   guint shutdown_timeout;     /* seconds */
+  guint device_timeout;       /* seconds a start/stop with GPUs may take */
 } GvdConfig;
 
 GvdConfig *gvd_config_new (void);

@@ -255,6 +255,41 @@ prepare_devices (const GvdHostRoot *root, const char *const *addresses, GError *
   return gvd_device_check_not_busy (root, addresses, error);
 }
 
+/* libvirt did not finish binding/releasing @addresses in time: the devices
+ * may be stuck (consumer GPUs can hang a reset). Quarantine them so they are
+ * never planned again until an operator has looked. */
+static void
+mark_wedged (GvdInstanceManager *mgr, char **addresses, const char *what, guint seconds)
+{
+  for (gsize i = 0; addresses != NULL && addresses[i] != NULL; i++)
+    {
+      g_autofree char *reason = g_strdup_printf ("wedged: libvirt did not finish %s within %u s "
+                                                 "(binding to or releasing from vfio-pci)",
+                                                 what, seconds);
+      g_warning ("device %s: %s", addresses[i], reason);
+      g_hash_table_replace (mgr->d->quarantined, g_strdup (addresses[i]), g_steal_pointer (&reason));
+    }
+}
+
+static GSource *
+arm_deadline (guint seconds, GSourceFunc func, gpointer data)
+{
+  GSource *source = g_timeout_source_new_seconds (seconds);
+
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, NULL);
+  return source;
+}
+
+static void
+disarm_deadline (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 /* ---- JSON --------------------------------------------------------------------- */
 
 static void
@@ -397,6 +432,9 @@ typedef struct {
   GBytes *seed_iso;
   char *xml;
   gboolean start;
+  GTask *outer;        /* borrowed: the worker's callback holds the ref */
+  GSource *deadline;   /* main context only */
+  gboolean expired;
   /* results */
   char *state;
   int vnc_port;
@@ -520,13 +558,15 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(JsonBuilder) b = NULL;
   GvdInstance *inst;
 
+  disarm_deadline (&cd->deadline);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
       g_message ("instance %s: create failed, rolled back: %s", spec->name, error->message);
       forget_create (mgr, spec->name);
       if (mgr->d->agent != NULL)
         gvd_agent_hub_forget (mgr->d->agent, spec->name);
-      g_task_return_error (outer, g_steal_pointer (&error));
+      if (!cd->expired)
+        g_task_return_error (outer, g_steal_pointer (&error));
       return;
     }
 
@@ -540,10 +580,27 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                g_str_equal (inst->state, "running"), g_get_monotonic_time ());
   g_message ("instance %s: created (%s, domain %s)", inst->spec->name, inst->state,
              inst->spec->domain_name);
+  if (cd->expired)
+    return; /* the caller was already told it timed out */
 
   b = json_builder_new ();
   gvd_instance_write_json (mgr, inst, b);
   g_task_return_pointer (outer, json_builder_get_root (b), (GDestroyNotify) json_node_unref);
+}
+
+static gboolean
+create_deadline_cb (gpointer data)
+{
+  CreateData *cd = data;
+
+  g_clear_pointer (&cd->deadline, g_source_unref);
+  cd->expired = TRUE;
+  mark_wedged (cd->mgr, cd->addresses, "the start", cd->mgr->d->config->device_timeout);
+  g_task_return_new_error (cd->outer, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                           "instance '%s': libvirt did not start it within %u s; its devices are "
+                           "quarantined as wedged (see GET /v1/devices)",
+                           cd->name, cd->mgr->d->config->device_timeout);
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -865,6 +922,9 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
                           (GDestroyNotify) gvd_instance_spec_free);
   inner = g_task_new (NULL, NULL, create_done, g_object_ref (task));
   g_task_set_task_data (inner, cd, (GDestroyNotify) create_data_free);
+  cd->outer = task;
+  if (cd->start && cd->addresses[0] != NULL)
+    cd->deadline = arm_deadline (mgr->d->config->device_timeout, create_deadline_cb, cd);
   g_task_run_in_thread (inner, create_thread);
   g_object_unref (inner);
   return;
@@ -924,6 +984,9 @@ typedef struct {
   char *pool;
   char *root_volume;
   char *seed_volume;
+  GTask *outer;        /* borrowed: the worker's callback holds the ref */
+  GSource *deadline;   /* main context only */
+  gboolean expired;
   /* results */
   char *state;
   int vnc_port;
@@ -1056,11 +1119,13 @@ op_done (GObject *source, GAsyncResult *res, gpointer user_data)
   GvdInstance *inst = g_hash_table_lookup (mgr->instances, op->name);
   g_autoptr(GError) error = NULL;
 
+  disarm_deadline (&op->deadline);
   if (inst != NULL)
     g_clear_pointer (&inst->busy, g_free);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
-      g_task_return_error (outer, g_steal_pointer (&error));
+      if (!op->expired)
+        g_task_return_error (outer, g_steal_pointer (&error));
       return;
     }
   if (inst != NULL && op->state != NULL)
@@ -1068,7 +1133,8 @@ op_done (GObject *source, GAsyncResult *res, gpointer user_data)
       instance_set_state (mgr, inst, op->state);
       inst->vnc_port = op->vnc_port;
     }
-  g_task_return_boolean (outer, TRUE);
+  if (!op->expired)
+    g_task_return_boolean (outer, TRUE);
 }
 
 /* Common start of every operation on an existing instance. */
@@ -1101,6 +1167,36 @@ begin_op (GvdInstanceManager *mgr, GTask *task, const char *name, const char *bu
   return op;
 }
 
+static gboolean
+op_deadline_cb (gpointer data)
+{
+  OpData *op = data;
+  guint seconds = op->mgr->d->config->device_timeout;
+  g_autofree char *what = g_strdup_printf ("the %s", op->command != NULL ? "command"
+                                           : op->root_volume != NULL ? "delete"
+                                           : gvd_instance_action_to_string (op->action));
+
+  g_clear_pointer (&op->deadline, g_source_unref);
+  op->expired = TRUE;
+  mark_wedged (op->mgr, op->addresses, what, seconds);
+  g_task_return_new_error (op->outer, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                           "instance '%s': libvirt did not finish %s within %u s; its devices are "
+                           "quarantined as wedged (see GET /v1/devices)", op->name, what, seconds);
+  return G_SOURCE_REMOVE;
+}
+
+/* Operations that make libvirt bind or release passed-through devices. */
+static gboolean
+op_moves_devices (const OpData *op)
+{
+  if (op->addresses == NULL || op->addresses[0] == NULL || op->command != NULL)
+    return FALSE;
+  if (op->root_volume != NULL) /* delete */
+    return TRUE;
+  return op->action == GVD_ACTION_START || op->action == GVD_ACTION_STOP
+         || op->action == GVD_ACTION_SHUTDOWN;
+}
+
 static void
 run_op (GvdInstanceManager *mgr, GTask *outer, OpData *op, GTaskThreadFunc func,
         GAsyncReadyCallback done)
@@ -1108,6 +1204,14 @@ run_op (GvdInstanceManager *mgr, GTask *outer, OpData *op, GTaskThreadFunc func,
   GTask *inner = g_task_new (NULL, NULL, done, g_object_ref (outer));
 
   g_task_set_task_data (inner, op, (GDestroyNotify) op_data_free);
+  op->outer = outer;
+  if (op_moves_devices (op))
+    {
+      /* A shutdown first waits for the guest, then the release starts. */
+      guint seconds = mgr->d->config->device_timeout
+                      + (op->action == GVD_ACTION_SHUTDOWN && op->root_volume == NULL ? op->timeout : 0);
+      op->deadline = arm_deadline (seconds, op_deadline_cb, op);
+    }
   g_task_run_in_thread (inner, func);
   g_object_unref (inner);
 }

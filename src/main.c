@@ -6,14 +6,22 @@
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <libxml/parser.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent.h"
+#include "instance.h"
 #include "api.h"
+#include "capability.h"
 #include "daemon.h"
 #include "gvd-config.h"
+#include "hostinfo.h"
+#include "registry.h"
+#include "reservations.h"
+#include "secret.h"
 #include "virt-conn.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/gpuvmd/gpuvmd.conf"
@@ -108,9 +116,11 @@ load_config (const Options *o, GError **error)
       g_key_file_set_string (kf, "libvirt", "uri", o->libvirt_uri);
     if (o->host_root != NULL)
       {
-        g_autofree char *sys = g_build_filename (o->host_root, "sys", NULL);
-        g_autofree char *proc = g_build_filename (o->host_root, "proc", NULL);
-        g_autofree char *dev = g_build_filename (o->host_root, "dev", NULL);
+        /* Relative to the working directory, like any command-line path. */
+        g_autofree char *root = g_canonicalize_filename (o->host_root, NULL);
+        g_autofree char *sys = g_build_filename (root, "sys", NULL);
+        g_autofree char *proc = g_build_filename (root, "proc", NULL);
+        g_autofree char *dev = g_build_filename (root, "dev", NULL);
         g_key_file_set_string (kf, "host", "sysfs_root", sys);
         g_key_file_set_string (kf, "host", "procfs_root", proc);
         g_key_file_set_string (kf, "host", "devfs_root", dev);
@@ -125,6 +135,63 @@ load_config (const Options *o, GError **error)
   return g_steal_pointer (&config);
 }
 
+/* The state directory (0700) and the device registry in it. A corrupt
+ * registry is fatal: starting without it would forget every name. */
+static GvdRegistry *
+load_registry (const GvdConfig *config, GError **error)
+{
+  g_autofree char *path = g_build_filename (config->state_dir, GVD_REGISTRY_FILE_NAME, NULL);
+
+  if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
+                   config->state_dir, g_strerror (saved));
+      return NULL;
+    }
+  return gvd_registry_load_file (path, error);
+}
+
+/* The agent receiver: the daemon secret tokens derive from (created in
+ * the state directory on first start), the health tracker, and the agent
+ * listener serving only the agent routes (per-instance tokens, no admin
+ * token). */
+static gboolean
+start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api,
+                      GError **error)
+{
+  const GvdConfig *config = daemon->config;
+  g_autofree char *path = g_build_filename (config->state_dir, "agent-secret", NULL);
+  g_autoptr(GBytes) secret = NULL;
+  g_autoptr(GvdAgentHub) hub = NULL;
+  g_autoptr(GvdApi) api = NULL;
+
+  if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
+                   config->state_dir, g_strerror (saved));
+      return FALSE;
+    }
+  secret = gvd_secret_load_or_create (path, GVD_SECRET_LEN, error);
+  if (secret == NULL)
+    return FALSE;
+  hub = gvd_agent_hub_new (secret, config->heartbeat_interval, config->missed_heartbeats,
+                           g_main_context_default ());
+  gvd_api_agent_log_health (hub);
+  daemon->agent = hub;
+  api = gvd_api_new (daemon, "agent", NULL);
+  gvd_api_agent_register (api);
+  if (!gvd_api_listen (api, config->agent_listen, error))
+    {
+      daemon->agent = NULL;
+      return FALSE;
+    }
+  *out_hub = g_steal_pointer (&hub);
+  *out_api = g_steal_pointer (&api);
+  return TRUE;
+}
+
 static int
 run_daemon (GvdConfig *config)
 {
@@ -134,6 +201,11 @@ run_daemon (GvdConfig *config)
   g_autofree char *url = NULL;
   g_autoptr(GvdApi) admin = NULL;
   GvdDaemon daemon = { 0 };
+  g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
+  /* Freed in reverse order: the listener before the hub it serves. */
+  g_autoptr(GvdAgentHub) agent_hub = NULL;
+  g_autoptr(GvdApi) agent_api = NULL;
+  g_autofree char *agent_url = NULL;
 
   if (config->admin_token_file != NULL
       && (token = read_token_file (config->admin_token_file, &error)) == NULL)
@@ -144,23 +216,68 @@ run_daemon (GvdConfig *config)
 
   daemon.config = config;
   daemon.started_at = g_get_monotonic_time ();
+  if (!start_agent_receiver (&daemon, &agent_hub, &agent_api, &error))
+    {
+      g_printerr ("gpuvmd: %s\n", error->message);
+      return 1;
+    }
+  daemon.registry = load_registry (config, &error);
+  if (daemon.registry == NULL)
+    {
+      g_printerr ("gpuvmd: %s\n", error->message);
+      return 1;
+    }
+  daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   daemon.host_root = gvd_host_root_new (config->sysfs_root, config->procfs_root,
                                         config->devfs_root);
+  /* A failed scan leaves an empty inventory: nothing can be planned, and
+   * the API says so, but the daemon still serves. */
+  inventory = gvd_hostinfo_scan (daemon.host_root,
+                                 (const char *const *) config->host_critical,
+                                 (const char *const *) config->passthrough_devices, &error);
+  if (inventory == NULL)
+    {
+      g_warning ("host PCI inventory scan failed: %s", error->message);
+      g_clear_error (&error);
+      inventory = gvd_inventory_new ();
+    }
+  daemon.inventory = inventory;
 
   gvd_virt_event_loop_start ();
   daemon.virt = gvd_virt_conn_new (config->libvirt_uri, config->keepalive_interval,
                                    config->keepalive_count, config->reconnect_max_delay);
+  daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  daemon.idempotency = gvd_api_instances_idempotency_new ();
+  daemon.instances = gvd_instance_manager_new (&daemon);
+  /* Reservations hold devices and a MAC/IP from the same allocator the
+   * instances use, so a create can take them over. */
+  daemon.reservations = gvd_reservations_new (daemon.claims,
+                                              gvd_instance_manager_get_ipam (daemon.instances),
+                                              NULL);
 
   admin = gvd_api_new (&daemon, "admin", token);
   gvd_api_health_register (admin);
+  gvd_api_plans_register (admin);
+  gvd_api_host_register (admin);
+  gvd_api_devices_register (admin);
+  gvd_api_reservations_register (admin);
+  gvd_api_images_register (admin);
+  gvd_api_instances_register (admin);
   if (!gvd_api_listen (admin, config->listen, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
+      gvd_instance_manager_free (daemon.instances);
+      g_hash_table_unref (daemon.idempotency);
+      gvd_reservations_free (daemon.reservations);
+      g_hash_table_unref (daemon.claims);
       g_object_unref (daemon.virt);
       gvd_host_root_free (daemon.host_root);
+      gvd_registry_free (daemon.registry);
+      g_hash_table_unref (daemon.quarantined);
       return 1;
     }
 
+  gvd_instance_manager_start (daemon.instances);
   gvd_virt_conn_start (daemon.virt);
 
   url = gvd_api_get_url (admin);
@@ -168,6 +285,9 @@ run_daemon (GvdConfig *config)
              token != NULL ? " (bearer token required)" : "");
   /* One machine-readable line on stdout for scripts and tests. */
   g_print ("admin %s\n", url);
+  agent_url = gvd_api_get_url (agent_api);
+  g_message ("agent listener on %s (guests reach it as %s)", agent_url, config->agent_url);
+  g_print ("agent %s\n", agent_url);
   fflush (stdout);
 
   g_unix_signal_add (SIGINT, on_signal, loop);
@@ -175,9 +295,15 @@ run_daemon (GvdConfig *config)
   g_main_loop_run (loop);
 
   g_clear_pointer (&admin, gvd_api_free);
+  gvd_instance_manager_free (daemon.instances);
+  g_hash_table_unref (daemon.idempotency);
+  gvd_reservations_free (daemon.reservations);
+  g_hash_table_unref (daemon.claims);
   gvd_virt_conn_close (daemon.virt);
   g_object_unref (daemon.virt);
   gvd_host_root_free (daemon.host_root);
+  gvd_registry_free (daemon.registry);
+  g_hash_table_unref (daemon.quarantined);
   if (token != NULL)
     memset (token, 0, strlen (token));
   return 0;
@@ -207,6 +333,9 @@ main (int argc, char **argv)
     { NULL }
   };
 
+  /* libxml2 2.9 initialises itself lazily and not thread-safely; workers
+   * parse domain XML concurrently, so do it once, here. */
+  xmlInitParser ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
@@ -238,10 +367,14 @@ main (int argc, char **argv)
       return 2;
     }
 
+  /* Exit 0 only when the host can run VMs and pass GPUs through. */
   if (o.check)
     {
-      g_printerr (_("gpuvmd: --check is not implemented yet\n"));
-      return 1;
+      g_autoptr(GvdCapReport) report = gvd_capability_check_host (config, NULL);
+      g_autofree char *table = gvd_cap_report_format_table (report);
+
+      g_print ("%s", table);
+      return report->vm_capable && report->passthrough_capable ? 0 : 1;
     }
 
   return run_daemon (config);

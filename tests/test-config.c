@@ -31,6 +31,7 @@ defaults__new__match_documented_file (void **state)
   assert_int_equal (config->keepalive_interval, 5);
   assert_int_equal (config->heartbeat_interval, 10);
   assert_int_equal (config->shutdown_timeout, 60);
+  assert_int_equal (config->device_timeout, 120);
   assert_int_equal (g_strv_length (config->host_critical), 0);
   assert_true (gvd_config_validate (config, &error));
 
@@ -52,6 +53,7 @@ defaults__new__match_documented_file (void **state)
   assert_string_equal (from_file->pool_path, config->pool_path);
   assert_int_equal (from_file->reconnect_max_delay, config->reconnect_max_delay);
   assert_int_equal (from_file->missed_heartbeats, config->missed_heartbeats);
+  assert_int_equal (from_file->device_timeout, config->device_timeout);
   assert_null (from_file->admin_token_file);
   assert_null (from_file->network_source);
 }
@@ -134,6 +136,7 @@ static const BadCase bad_cases[] = {
   { "[agent]\nurl=ftp://x\n", "is not an http:// or https:// URL" },
   { "[agent]\nheartbeat_interval=0\n", "from 1 to 3600" },
   { "[instances]\nshutdown_timeout=3601\n", "from 0 to 3600" },
+  { "[instances]\ndevice_timeout=4\n", "from 5 to 3600" },
   { "[daemon\nlisten=1\n", "test.conf:" },
   { "just text\n", "test.conf:" },
 };

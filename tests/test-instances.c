@@ -464,6 +464,79 @@ reservation__create_consumes__devices_move_to_instance (void **state)
 
 typedef struct {
   const char *url;
+  const char *body;
+  guint status;
+  JsonNode *reply;
+} Call;
+
+static gpointer
+call_thread (gpointer data)
+{
+  Call *c = data;
+  g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 120, NULL);
+  g_autofree char *url = g_strconcat (c->url, "/v1/instances", NULL);
+
+  c->reply = gvd_test_http (s, "POST", url, NULL, c->body, &c->status);
+  return NULL;
+}
+
+/* libvirtd frozen (SIGSTOP) while it starts a domain with GPUs: the call
+ * never returns, so the deadline must fire, mark the devices wedged and
+ * answer 504, while the daemon keeps serving; once libvirtd runs again the
+ * late result is rolled back. */
+static void
+deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
+{
+  g_autofree char *config = g_strdup_printf ("%s[instances]\ndevice_timeout=5\n", fx.config_fixture);
+  g_autoptr(GvdTestDaemon) d = NULL;
+  Call call = { NULL, "{\"name\": \"frozen\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                      " \"gpus\": 1}", 0, NULL };
+  GThread *t;
+  GPid libvirtd;
+  g_autoptr(JsonNode) health = NULL;
+  g_autoptr(JsonNode) avail = NULL;
+  guint health_status = 0, avail_status = 0;
+  gboolean quarantined = FALSE;
+
+  /* device_timeout goes after the fixture's [host] group: re-open [instances]. */
+  d = gvd_test_daemon_start (config, NULL);
+  wait_ready (d);
+  import_image (d);
+  libvirtd = gvd_test_libvirtd_pid ();
+  assert_true (libvirtd > 0);
+
+  call.url = d->url;
+  assert_int_equal (kill (libvirtd, SIGSTOP), 0);
+  /* No assertion may fire while libvirtd is stopped: collect, thaw, check. */
+  t = g_thread_new ("create", call_thread, &call);
+  g_thread_join (t);
+  health = api (d, "GET", "/healthz", NULL, &health_status);
+  avail = api (d, "GET", "/v1/devices/available", NULL, &avail_status);
+  kill (libvirtd, SIGCONT);
+
+  assert_int_equal (health_status, 200);
+  assert_int_equal (avail_status, 200);
+  {
+    JsonArray *devs = json_node_get_array (gvd_test_json_path (avail, "devices"));
+    for (guint i = 0; i < json_array_get_length (devs); i++)
+      if (json_object_get_boolean_member (json_array_get_object_element (devs, i), "quarantined"))
+        quarantined = TRUE;
+  }
+  assert_int_equal (call.status, 504);
+  assert_string_equal (gvd_test_json_string (call.reply, "error.code"), "timeout");
+  assert_non_null (strstr (gvd_test_json_string (call.reply, "error.message"), "wedged"));
+  assert_true (quarantined);
+  json_node_unref (call.reply);
+
+  /* The late failure (the fixture GPU is not on this host) is rolled back. */
+  for (int i = 0; i < 200 && (count_volumes_with (PREFIX "frozen-") > 0 || domain_state ("frozen") != NULL); i++)
+    g_usleep (100 * 1000);
+  assert_int_equal (count_volumes_with (PREFIX "frozen-"), 0);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+typedef struct {
+  const char *url;
   int index;
   guint status;
 } Racer;
@@ -530,6 +603,7 @@ main (void)
     cmocka_unit_test (create__each_step_failing__rolls_back_everything),
     cmocka_unit_test (concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win),
     cmocka_unit_test (reservation__create_consumes__devices_move_to_instance),
+    cmocka_unit_test (deadline__libvirt_frozen__devices_wedged_daemon_serves),
   };
 
   gvd_test_require_libvirtd ();

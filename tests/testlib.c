@@ -34,10 +34,24 @@ gvd_test_data_path (const char *first, ...)
 {
   va_list ap;
   char *path;
+  char *built;
 
   va_start (ap, first);
   path = build_from_env ("GVD_TEST_SRCDIR", "..", "tests", first, ap);
   va_end (ap);
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return path;
+  /* Fixtures unpacked into the build tree (a dist tarball ships the
+   * symlink-laden host trees as a tar). */
+  va_start (ap, first);
+  built = build_from_env ("GVD_TEST_BUILDDIR", "..", "tests", first, ap);
+  va_end (ap);
+  if (g_file_test (built, G_FILE_TEST_EXISTS))
+    {
+      g_free (path);
+      return built;
+    }
+  g_free (built);
   return path;
 }
 
@@ -262,11 +276,17 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
   g_ptr_array_add (argv, gvd_test_build_path ("src", "gpuvmd", NULL));
   g_ptr_array_add (argv, g_strdup ("--config"));
   g_ptr_array_add (argv, g_strdup (d->config_path));
+  /* Port 0 unless the caller names one (a later --listen wins). */
+  g_ptr_array_add (argv, g_strdup ("--listen"));
+  g_ptr_array_add (argv, g_strdup ("127.0.0.1:0"));
   for (gsize i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra_args[i]));
   g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  /* The daemon logs operational warnings (a device wedged, an address
+   * conflict); only criticals, which are programming errors, must abort it. */
+  g_subprocess_launcher_setenv (launcher, "G_DEBUG", "fatal-criticals,gc-friendly", TRUE);
   /* The daemon's own log goes to our stderr, i.e. into the test's .log. */
   d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   if (d->proc == NULL)
@@ -284,6 +304,16 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
           break;
         }
     }
+  /* The agent listener's line follows the admin line. */
+  {
+    g_autofree char *line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+
+    if (line == NULL || !g_str_has_prefix (line, "agent "))
+      fail_msg ("gpuvmd printed no 'agent URL' line after the admin line");
+    d->agent_url = g_strdup (line + 6);
+    if (g_str_has_suffix (d->agent_url, "/"))
+      d->agent_url[strlen (d->agent_url) - 1] = '\0';
+  }
   /* Drop the trailing '/' so tests can append paths. */
   if (g_str_has_suffix (d->url, "/"))
     d->url[strlen (d->url) - 1] = '\0';
@@ -325,6 +355,7 @@ gvd_test_daemon_free (GvdTestDaemon *d)
   g_free (d->config_path);
   g_free (d->tmpdir);
   g_free (d->url);
+  g_free (d->agent_url);
   if (d->lines != NULL)
     g_ptr_array_unref (d->lines);
   g_free (d);

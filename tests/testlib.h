@@ -51,6 +51,7 @@ gboolean gvd_test_json_bool (JsonNode *root, const char *path);
 typedef struct {
   GSubprocess *proc;
   char *url;          /* admin API, e.g. http://127.0.0.1:40123/ */
+  char *agent_url;    /* agent listener, e.g. http://127.0.0.1:40124 */
   char *config_path;
   char *tmpdir;
   GPtrArray *lines;   /* stdout lines after the "admin" line */
