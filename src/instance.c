@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "agent-files.h"
+#include "agent-probe.h"
 #include "cloudinit.h"
 #include "device-health.h"
 #include "domain-xml.h"
@@ -47,6 +48,7 @@ struct _GvdInstanceManager {
   GSource *recover_source;
   gboolean recovering;
   gboolean recover_again;
+  guint health_watch;
 };
 
 static void schedule_recovery (GvdInstanceManager *mgr, guint delay_ms);
@@ -409,7 +411,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   else
     {
       json_builder_begin_object (b);
-      add_string_or_null (b, "state", "unknown");
+      add_string_or_null (b, "health", "unknown");
       json_builder_end_object (b);
     }
   json_builder_end_object (b);
@@ -1903,6 +1905,49 @@ on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data)
   unregister_events (mgr);
 }
 
+/* ---- guest agent ------------------------------------------------------------------ */
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  char *name;
+} ProbeData;
+
+static void
+probe_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  ProbeData *pd = user_data;
+  const char *verdict = gvd_agent_probe_finish (res);
+
+  /* "responsive": the guest runs, only gpuvmd's agent is dead;
+   * "unresponsive": QEMU runs but the guest does not answer (hung). */
+  if (pd->mgr->d->agent != NULL && gvd_agent_hub_is_tracked (pd->mgr->d->agent, pd->name))
+    gvd_agent_hub_set_guest_agent (pd->mgr->d->agent, pd->name, verdict);
+  g_message ("instance %s: gpuvmd agent silent; qemu-guest-agent is %s", pd->name, verdict);
+  g_free (pd->name);
+  g_free (pd);
+}
+
+static void
+on_health_changed (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health,
+                   GvdAgentHealth new_health, const char *reason, gpointer user_data)
+{
+  GvdInstanceManager *mgr = user_data;
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+  g_autoptr(virConnect) conn = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  ProbeData *pd;
+
+  if (new_health != GVD_AGENT_HEALTH_UNRESPONSIVE || inst == NULL)
+    return;
+  conn = gvd_virt_conn_get (mgr->d->virt, NULL);
+  if (conn == NULL || (dom = virDomainLookupByName (conn, inst->spec->domain_name)) == NULL)
+    return;
+  pd = g_new0 (ProbeData, 1);
+  pd->mgr = mgr;
+  pd->name = g_strdup (name);
+  gvd_agent_probe_async (dom, 5, NULL, probe_done, pd);
+}
+
 /* ---- setup ------------------------------------------------------------------------------- */
 
 GvdInstanceManager *
@@ -1923,6 +1968,8 @@ gvd_instance_manager_new (GvdDaemon *daemon)
       mgr->ipam = gvd_ipam_new (NULL, NULL, NULL);
     }
   mgr->agent_files = gvd_agent_files_load (NULL);
+  if (daemon->agent != NULL)
+    mgr->health_watch = gvd_agent_hub_add_watch (daemon->agent, on_health_changed, mgr);
   return mgr;
 }
 
@@ -1946,6 +1993,8 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   if (mgr->disconnected_id != 0)
     g_signal_handler_disconnect (mgr->d->virt, mgr->disconnected_id);
   unregister_events (mgr);
+  if (mgr->health_watch != 0 && mgr->d->agent != NULL)
+    gvd_agent_hub_remove_watch (mgr->d->agent, mgr->health_watch);
   if (mgr->recover_source != NULL)
     {
       g_source_destroy (mgr->recover_source);
