@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Creating an instance: plan, claim, render, volumes, define, start; roll back
+ * every step on failure. */
+#include "config.h"
+
+#include "instance.h"
+#include "instance-priv.h"
+
+#include <string.h>
+#include <unistd.h>
+
+
+#include "agent.h"
+#include "domain-xml.h"
+#include "registry.h"
+#include "reservations.h"
+#include "seed-iso.h"
+#include "storage.h"
+#include "vfio-plan.h"
+
+/* Undo everything a create did in memory. */
+static void
+forget_create (GvdInstanceManager *mgr, const char *name)
+{
+  gvd_instance_release_claims (mgr, name);
+  gvd_ipam_release (mgr->ipam, name);
+  g_hash_table_remove (mgr->creating, name);
+}
+
+/* ---- create --------------------------------------------------------------------- */
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  GvdVirtConn *virt;
+  GvdHostRoot *root;
+  char **addresses;
+  char *name;
+  char *pool;
+  char *pool_path;
+  char *image;
+  char *root_volume;
+  char *seed_volume;
+  guint64 root_size;
+  GBytes *seed_iso;
+  char *xml;
+  gboolean start;
+  GTask *outer;        /* borrowed: the worker's callback holds the ref */
+  GSource *deadline;   /* main context only */
+  gboolean expired;
+  /* results */
+  char *state;
+  int vnc_port;
+} CreateData;
+
+static void
+create_data_free (CreateData *cd)
+{
+  g_clear_object (&cd->virt);
+  gvd_host_root_free (cd->root);
+  g_strfreev (cd->addresses);
+  g_free (cd->name);
+  g_free (cd->pool);
+  g_free (cd->pool_path);
+  g_free (cd->image);
+  g_free (cd->root_volume);
+  g_free (cd->seed_volume);
+  g_clear_pointer (&cd->seed_iso, g_bytes_unref);
+  g_free (cd->xml);
+  g_free (cd->state);
+  g_free (cd);
+}
+
+/* Remove what a create made in libvirt; each step tolerates "not there". */
+static void
+rollback_libvirt (virConnectPtr conn, virDomainPtr dom, const CreateData *cd)
+{
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+
+  if (dom != NULL)
+    {
+      if (virDomainIsActive (dom) == 1)
+        virDomainDestroy (dom);
+      if (virDomainUndefineFlags (dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0)
+        g_debug ("rollback: undefine %s: %s", cd->name, virGetLastErrorMessage ());
+    }
+  if (!gvd_storage_delete_volume (conn, cd->pool, cd->seed_volume, &e1))
+    g_debug ("rollback: %s", e1->message);
+  if (!gvd_storage_delete_volume (conn, cd->pool, cd->root_volume, &e2))
+    g_debug ("rollback: %s", e2->message);
+}
+
+static void
+create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  CreateData *cd = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (cd->virt, &error);
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *root_path = NULL;
+  g_autofree char *seed_path = NULL;
+
+  if (conn == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!gvd_storage_ensure_pool (conn, cd->pool, cd->pool_path, &error))
+    goto fail;
+  root_path = gvd_storage_create_overlay (conn, cd->pool, cd->root_volume, cd->image,
+                                          cd->root_size, &error);
+  if (root_path == NULL)
+    {
+      /* A volume already there is someone else's: never roll it back. */
+      if (g_error_matches (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      goto fail;
+    }
+  seed_path = gvd_storage_upload_volume (conn, cd->pool, cd->seed_volume, cd->seed_iso, "raw",
+                                         &error);
+  if (seed_path == NULL)
+    goto fail;
+  dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
+  if (dom == NULL)
+    {
+      virErrorPtr verr = virGetLastError ();
+      gboolean exists = verr != NULL && verr->code == VIR_ERR_OPERATION_FAILED
+                        && strstr (verr->message != NULL ? verr->message : "", "already exists") != NULL;
+      gvd_virt_set_error (&error, exists ? GVD_ERROR_ALREADY_EXISTS : GVD_ERROR_LIBVIRT,
+                          "libvirt refused the domain definition");
+      goto fail;
+    }
+  if (cd->start && !gvd_instance_prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
+    goto fail;
+  if (cd->start && virDomainCreate (dom) < 0)
+    {
+      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "libvirt could not start the domain");
+      goto fail;
+    }
+  cd->state = gvd_instance_domain_state (dom);
+  if (cd->start)
+    {
+      g_autofree char *live = virDomainGetXMLDesc (dom, 0);
+      cd->vnc_port = gvd_instance_parse_vnc_port (live);
+    }
+  g_task_return_boolean (task, TRUE);
+  return;
+
+fail:
+  rollback_libvirt (conn, dom, cd);
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+typedef struct {
+  GvdInstanceSpec *spec;      /* handed to the instance on success */
+  JsonNode *details;          /* planner reasons on refusal */
+} CreateResult;
+
+static void
+create_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  GvdInstanceSpec *spec = g_object_get_data (G_OBJECT (outer), "spec");
+  CreateData *cd = g_task_get_task_data (G_TASK (res));
+  GvdInstanceManager *mgr = cd->mgr;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  GvdInstance *inst;
+
+  gvd_instance_disarm_deadline (&cd->deadline);
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      g_message ("instance %s: create failed, rolled back: %s", spec->name, error->message);
+      forget_create (mgr, spec->name);
+      if (mgr->d->agent != NULL)
+        gvd_agent_hub_forget (mgr->d->agent, spec->name);
+      if (!cd->expired)
+        g_task_return_error (outer, g_steal_pointer (&error));
+      return;
+    }
+
+  g_hash_table_remove (mgr->creating, spec->name);
+  inst = gvd_instance_new (g_steal_pointer (&spec), cd->state);
+  g_object_steal_data (G_OBJECT (outer), "spec");
+  inst->vnc_port = cd->vnc_port;
+  g_hash_table_replace (mgr->instances, g_strdup (inst->spec->name), inst);
+  if (mgr->d->agent != NULL)
+    gvd_agent_hub_set_running (mgr->d->agent, inst->spec->name,
+                               g_str_equal (inst->state, "running"), g_get_monotonic_time ());
+  g_message ("instance %s: created (%s, domain %s)", inst->spec->name, inst->state,
+             inst->spec->domain_name);
+  if (cd->expired)
+    return; /* the caller was already told it timed out */
+
+  b = json_builder_new ();
+  gvd_instance_write_json (mgr, inst, b);
+  g_task_return_pointer (outer, json_builder_get_root (b), (GDestroyNotify) json_node_unref);
+}
+
+static gboolean
+create_deadline_cb (gpointer data)
+{
+  CreateData *cd = data;
+
+  g_clear_pointer (&cd->deadline, g_source_unref);
+  cd->expired = TRUE;
+  gvd_instance_mark_wedged (cd->mgr, cd->addresses, "the start", cd->mgr->d->config->device_timeout);
+  g_task_return_new_error (cd->outer, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                           "instance '%s': libvirt did not start it within %u s; its devices are "
+                           "quarantined as wedged (see GET /v1/devices)",
+                           cd->name, cd->mgr->d->config->device_timeout);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+looks_like_pci_address (const char *s)
+{
+  return strlen (s) == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
+}
+
+/* Registry names → PCI addresses; addresses pass through (normalised). */
+static char **
+resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  for (gsize i = 0; devices != NULL && devices[i] != NULL; i++)
+    {
+      const char *addr = NULL;
+      g_autofree char *norm = NULL;
+
+      if (looks_like_pci_address (devices[i]))
+        norm = g_ascii_strdown (devices[i], -1);
+      else if (mgr->d->registry != NULL
+               && (addr = gvd_registry_lookup_name (mgr->d->registry, devices[i])) != NULL)
+        norm = g_strdup (addr);
+      else
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
+                       "'%s' is neither a registered device name nor a PCI address "
+                       "(see GET /v1/devices)", devices[i]);
+          return NULL;
+        }
+      g_strv_builder_add (b, norm);
+    }
+  return g_strv_builder_end (b);
+}
+
+static gboolean
+kvm_usable (GvdInstanceManager *mgr)
+{
+  g_autofree char *kvm = gvd_host_root_devfs (mgr->d->host_root, "kvm", NULL);
+
+  return access (kvm, R_OK | W_OK) == 0;
+}
+
+/* The spec for a request and a plan: everything decided, nothing done. */
+static GvdInstanceSpec *
+build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
+            const char *reserved_mac, const char *reserved_ip, GError **error)
+{
+  const GvdConfig *c = mgr->d->config;
+  g_autoptr(GvdInstanceSpec) s = gvd_instance_spec_new ();
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GvdDiskSpec) root = gvd_disk_spec_new ();
+  g_autoptr(GvdNicSpec) nic = gvd_nic_spec_new ();
+  g_autofree char *mac = NULL;
+  g_autofree char *ip = NULL;
+
+  s->name = g_strdup (req->name);
+  s->domain_name = g_strconcat (c->domain_prefix, req->name, NULL);
+  s->uuid = g_uuid_string_random ();
+  s->created_at = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  s->image = g_strdup (req->image);
+  s->root_size_bytes = req->root_disk_gib * 1024 * 1024 * 1024;
+  if (req->labels != NULL)
+    s->labels = g_hash_table_ref (req->labels);
+  s->requested_devices = g_strdupv (req->devices);
+  s->requested_gpus = req->gpus;
+  s->requested_model = g_strdup (req->gpu_model);
+  s->kvm = kvm_usable (mgr);
+  s->firmware = req->firmware;
+  s->vcpus = req->vcpus;
+  s->memory_mib = req->memory_mib;
+
+  root->type = GVD_DISK_VOLUME;
+  root->pool = g_strdup (c->pool_name);
+  root->volume = g_strdup_printf ("%s-root.qcow2", s->domain_name);
+  root->format = g_strdup ("qcow2");
+  root->boot_order = 1;
+  g_ptr_array_add (s->disks, g_steal_pointer (&root));
+  s->seed_pool = g_strdup (c->pool_name);
+  s->seed_volume = g_strdup_printf ("%s-seed.iso", s->domain_name);
+
+  nic->mode = req->network_set ? req->network_mode : c->network_mode;
+  nic->source = g_strdup (req->network_set ? req->network_source : c->network_source);
+  if (reserved_mac != NULL)
+    {
+      /* The reservation's lease moves to the instance. */
+      if (!gvd_ipam_reserve (mgr->ipam, s->name, reserved_mac, reserved_ip, error))
+        return NULL;
+      mac = g_strdup (reserved_mac);
+      ip = g_strdup (reserved_ip);
+    }
+  else if (req->ipv4 != NULL)
+    {
+      g_autofree char *with_prefix = NULL;
+      mac = gvd_ipam_derive_mac (s->uuid, 0);
+      if (!gvd_ipam_has_ipv4 (mgr->ipam))
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                       "'network.ipv4' needs [network] cidr in the daemon's configuration");
+          return NULL;
+        }
+      if (!gvd_ipam_reserve (mgr->ipam, s->name, mac, req->ipv4, error))
+        return NULL;
+      gvd_ipam_lookup (mgr->ipam, s->name, NULL, (const char **) &with_prefix);
+      ip = g_strdup (with_prefix);
+      with_prefix = NULL;
+    }
+  else if (!gvd_ipam_allocate (mgr->ipam, s->name, s->uuid, &mac, &ip, error))
+    return NULL;
+  nic->mac = g_steal_pointer (&mac);
+  nic->ipv4 = g_steal_pointer (&ip);
+  if (nic->ipv4 != NULL)
+    {
+      nic->gateway = g_strdup (c->network_gateway);
+      nic->dns = g_strdupv (c->network_dns);
+    }
+  g_ptr_array_add (s->nics, g_steal_pointer (&nic));
+
+  if (plan != NULL)
+    {
+      g_autoptr(GPtrArray) hostdevs = gvd_vfio_plan_to_hostdevs (plan);
+      g_ptr_array_extend_and_steal (s->hostdevs, g_steal_pointer (&hostdevs));
+      s->mmio64_mib = plan->mmio64_mib;
+      if (plan->numa_nodes->len == 1)
+        s->numa_node = g_array_index (plan->numa_nodes, int, 0);
+    }
+  s->console_log = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", s->domain_name);
+  s->vnc = TRUE;
+  s->kernel = g_strdup (req->kernel);
+  s->initrd = g_strdup (req->initrd);
+  s->cmdline = g_strdup (req->cmdline);
+
+  s->hostname = g_strdup (req->name);
+  s->user = g_strdup (req->user);
+  s->ssh_keys = g_strdupv (req->ssh_keys);
+  s->password_hash = g_strdup (req->password_hash);
+  s->packages = g_strdupv (req->packages);
+  if (req->cloud_config != NULL)
+    s->extra_cloud_config = json_object_ref (req->cloud_config);
+  s->install_nvidia_driver = req->install_nvidia_driver;
+  if (mgr->d->inventory != NULL && mgr->d->inventory->nvidia_driver_version != NULL)
+    s->nvidia_driver_version = g_strdup (mgr->d->inventory->nvidia_driver_version);
+  s->heartbeat_interval = c->heartbeat_interval;
+  if (mgr->d->agent != NULL)
+    {
+      s->agent_url = g_strdup (c->agent_url);
+      gvd_agent_hub_track (mgr->d->agent, s->name, s->uuid);
+      s->agent_token = gvd_agent_hub_get_token (mgr->d->agent, s->name);
+    }
+  return g_steal_pointer (&s);
+}
+
+static JsonNode *
+dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan, const char *xml,
+                  const GvdCloudInitSeed *seed)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "dry_run");
+  json_builder_add_boolean_value (b, TRUE);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, spec->name);
+  json_builder_set_member_name (b, "plan");
+  if (plan != NULL)
+    json_builder_add_value (b, gvd_vfio_plan_to_json (plan));
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "domain_xml");
+  json_builder_add_string_value (b, xml);
+  json_builder_set_member_name (b, "cloud_init");
+  json_builder_begin_object (b);
+  gvd_instance_add_string_or_null (b, "meta_data", seed->meta_data);
+  gvd_instance_add_string_or_null (b, "user_data", seed->user_data);
+  gvd_instance_add_string_or_null (b, "network_config", seed->network_config);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+void
+gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *req,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) devices = NULL;
+  g_autoptr(GvdPlan) plan = NULL;
+  g_autoptr(GvdPlanRefusal) refusal = NULL;
+  g_autoptr(GvdInstanceSpec) spec = NULL;
+  g_autoptr(GvdCloudInitSeed) seed = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr(GBytes) iso = NULL;
+  g_autofree char *name = g_strdup (req->name);
+  g_autofree char *reserved_mac = NULL;
+  g_autofree char *reserved_ip = NULL;
+  CreateData *cd;
+  GTask *inner;
+
+  g_task_set_source_tag (task, gvd_instance_manager_create_async);
+
+  /* Until recovery has run, no device can be known to be free. */
+  if (!mgr->ready)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_READY,
+                               "gpuvmd has not yet reconciled with libvirt; retry shortly");
+      return;
+    }
+  if (g_hash_table_contains (mgr->instances, name) || g_hash_table_contains (mgr->creating, name))
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                               "an instance named '%s' already exists", name);
+      return;
+    }
+
+  /* Plan and claim in this one main-loop turn: no other request runs between. */
+  if (req->reservation != NULL)
+    {
+      g_autofree char *holder = g_strconcat (GVD_RESERVATION_HOLDER_PREFIX, req->reservation, NULL);
+
+      /* Consumed here: its devices are planned for this instance (the same
+       * plan the reservation made) and its lease moves over. If the create
+       * then fails, they are released with everything else. */
+      if (mgr->d->reservations == NULL
+          || !gvd_reservations_take (mgr->d->reservations, req->reservation, &devices,
+                                     &reserved_mac, &reserved_ip, &error))
+        {
+          if (error == NULL)
+            g_set_error (&error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no reservation '%s'",
+                         req->reservation);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      gvd_instance_release_claims (mgr, holder);
+      gvd_ipam_release (mgr->ipam, holder);
+    }
+  else
+    {
+      devices = resolve_devices (mgr, req->devices, &error);
+      if (devices == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
+  if (devices[0] != NULL || req->gpus > 0)
+    {
+      g_autoptr(GvdPlanRequest) preq = gvd_plan_request_new ();
+
+      if (mgr->d->inventory == NULL)
+        {
+          g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_READY,
+                                   "the host's PCI inventory is not available");
+          return;
+        }
+      preq->devices = devices[0] != NULL ? g_strdupv (devices) : NULL;
+      preq->gpus = req->gpus;
+      preq->vendor = g_strdup (req->gpu_vendor);
+      preq->model = g_strdup (req->gpu_model);
+      preq->allow_weakened_isolation = req->allow_weakened_isolation;
+      plan = gvd_vfio_plan_compute (mgr->d->inventory, preq, mgr->d->claims,
+                                    mgr->d->quarantined, &refusal, &error);
+      if (plan == NULL)
+        {
+          if (refusal != NULL)
+            g_task_set_task_data (task, gvd_plan_refusal_to_json (refusal),
+                                  (GDestroyNotify) json_node_unref);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
+
+  g_hash_table_add (mgr->creating, g_strdup (name));
+  spec = build_spec (mgr, req, plan, reserved_mac, reserved_ip, &error);
+  if (spec == NULL)
+    goto fail;
+  gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
+
+  seed = gvd_cloudinit_render (spec, mgr->agent_files, &error);
+  if (seed == NULL)
+    goto fail;
+  xml = gvd_domain_xml_render (spec, &error);
+  if (xml == NULL)
+    goto fail;
+
+  if (req->dry_run)
+    {
+      JsonNode *doc = dry_run_document (spec, plan, xml, seed);
+      forget_create (mgr, name);
+      if (mgr->d->agent != NULL)
+        gvd_agent_hub_forget (mgr->d->agent, name);
+      g_task_return_pointer (task, doc, (GDestroyNotify) json_node_unref);
+      return;
+    }
+
+  iso = gvd_seed_iso_build (seed, &error);
+  if (iso == NULL)
+    goto fail;
+
+  cd = g_new0 (CreateData, 1);
+  cd->mgr = mgr;
+  cd->virt = g_object_ref (mgr->d->virt);
+  cd->root = gvd_host_root_copy (mgr->d->host_root);
+  cd->addresses = gvd_instance_hostdev_addresses (spec);
+  cd->name = g_strdup (name);
+  cd->pool = g_strdup (mgr->d->config->pool_name);
+  cd->pool_path = g_strdup (mgr->d->config->pool_path);
+  cd->image = g_strdup (spec->image);
+  cd->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
+  cd->seed_volume = g_strdup (spec->seed_volume);
+  cd->root_size = spec->root_size_bytes;
+  cd->seed_iso = g_steal_pointer (&iso);
+  cd->xml = g_steal_pointer (&xml);
+  cd->start = req->start;
+  cd->vnc_port = -1;
+
+  g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),
+                          (GDestroyNotify) gvd_instance_spec_free);
+  inner = g_task_new (NULL, NULL, create_done, g_object_ref (task));
+  g_task_set_task_data (inner, cd, (GDestroyNotify) create_data_free);
+  cd->outer = task;
+  if (cd->start && cd->addresses[0] != NULL)
+    cd->deadline = gvd_instance_arm_deadline (mgr->d->config->device_timeout, create_deadline_cb, cd);
+  g_task_run_in_thread (inner, create_thread);
+  g_object_unref (inner);
+  return;
+
+fail:
+  forget_create (mgr, name);
+  if (mgr->d->agent != NULL)
+    gvd_agent_hub_forget (mgr->d->agent, name);
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+JsonNode *
+gvd_instance_manager_create_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                    JsonNode **out_details, GError **error)
+{
+  JsonNode *details = g_task_get_task_data (G_TASK (result));
+  JsonNode *node = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (node == NULL && details != NULL && out_details != NULL)
+    *out_details = json_node_ref (details);
+  return node;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The instance manager's internals, shared by instance.c (state, claims,
+ * JSON), instance-create.c, instance-ops.c and instance-recover.c. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+#include <libvirt/libvirt.h>
+
+#include "agent-files.h"
+#include "instance.h"
+#include "ipam.h"
+
+G_BEGIN_DECLS
+
+struct _GvdInstanceManager {
+  GvdDaemon *d;
+  GHashTable *instances; /* name → GvdInstance */
+  GHashTable *creating;  /* names of creates in flight */
+  GvdIpam *ipam;
+  GvdAgentFiles *agent_files;
+  gboolean ready;
+  virConnectPtr event_conn;
+  int lifecycle_id;
+  gulong connected_id;
+  gulong disconnected_id;
+  GSource *recover_source;
+  gboolean recovering;
+  gboolean recover_again;
+  guint health_watch;
+};
+
+/* instance.c: instances and their state */
+GvdInstance *gvd_instance_new (GvdInstanceSpec *spec, const char *state);
+void gvd_instance_free (GvdInstance *inst);
+void gvd_instance_set_state (GvdInstanceManager *mgr, GvdInstance *inst, const char *state);
+/* Forget an instance: claims, address, agent tracking. */
+void gvd_instance_remove (GvdInstanceManager *mgr, const char *name);
+
+/* instance.c: libvirt state and XML (callable from workers) */
+char *gvd_instance_domain_state (virDomainPtr dom);
+int gvd_instance_parse_vnc_port (const char *xml);
+
+/* instance.c: claims and devices */
+void gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder);
+void gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrArray *hostdevs);
+GStrv gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec);
+gboolean gvd_instance_prepare_devices (const GvdHostRoot *root, const char *const *addresses,
+                                       GError **error);
+void gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const char *what,
+                               guint seconds);
+GSource *gvd_instance_arm_deadline (guint seconds, GSourceFunc func, gpointer data);
+void gvd_instance_disarm_deadline (GSource **source);
+
+/* instance.c: JSON */
+void gvd_instance_add_string_or_null (JsonBuilder *b, const char *member, const char *value);
+
+/* instance-recover.c: following libvirt */
+void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);
+void gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data);
+void gvd_instance_unregister_events (GvdInstanceManager *mgr);
+void gvd_instance_schedule_recovery (GvdInstanceManager *mgr, guint delay_ms);
+
+G_END_DECLS

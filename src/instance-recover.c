@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Keeping in step with libvirt: lifecycle events, recovery after every
+ * (re)connect, and the check of devices libvirt hands back. */
+#include "config.h"
+
+#include "instance.h"
+#include "instance-priv.h"
+
+#include <string.h>
+
+
+#include "agent.h"
+#include "device-health.h"
+#include "domain-xml.h"
+#include "vfio-plan.h"
+
+#define HOLDER_DOMAIN_PREFIX "domain:"
+
+/* ---- device release check ------------------------------------------------------ */
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  GvdHostRoot *root;
+  char *instance;
+  char **addresses;
+  char **expected_drivers; /* parallel to addresses; "" means any */
+  char **reasons;          /* result: parallel, NULL entries for healthy */
+} ReleaseCheck;
+
+static void
+release_check_free (ReleaseCheck *rc)
+{
+  gvd_host_root_free (rc->root);
+  g_free (rc->instance);
+  g_strfreev (rc->addresses);
+  g_strfreev (rc->expected_drivers);
+  if (rc->reasons != NULL)
+    for (guint i = 0; rc->addresses[i] != NULL; i++)
+      g_free (rc->reasons[i]);
+  g_free (rc->reasons);
+  g_free (rc);
+}
+
+static void
+release_check_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ReleaseCheck *rc = task_data;
+  guint n = g_strv_length (rc->addresses);
+
+  rc->reasons = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *expected = rc->expected_drivers[i][0] != '\0' ? rc->expected_drivers[i] : NULL;
+      gvd_device_check_released (rc->root, rc->addresses[i], expected, &rc->reasons[i]);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+release_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  ReleaseCheck *rc = g_task_get_task_data (G_TASK (res));
+
+  for (guint i = 0; rc->addresses[i] != NULL; i++)
+    if (rc->reasons[i] != NULL)
+      {
+        g_warning ("device %s quarantined after instance %s stopped: %s", rc->addresses[i],
+                   rc->instance, rc->reasons[i]);
+        g_hash_table_replace (rc->mgr->d->quarantined, g_strdup (rc->addresses[i]),
+                              g_strdup (rc->reasons[i]));
+      }
+}
+
+/* After an instance's domain stops, libvirt gives its devices back to the
+ * host: check each came back (config space answers, host driver rebound)
+ * and quarantine the ones that did not, so they are never planned again
+ * until an operator clears them. */
+static void
+schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst)
+{
+  g_autoptr(GStrvBuilder) drivers = g_strv_builder_new ();
+  ReleaseCheck *rc;
+  GTask *task;
+
+  rc = g_new0 (ReleaseCheck, 1);
+  rc->addresses = gvd_instance_hostdev_addresses (inst->spec);
+  if (rc->addresses[0] == NULL)
+    {
+      release_check_free (rc);
+      return;
+    }
+  for (guint i = 0; rc->addresses[i] != NULL; i++)
+    {
+      const GvdPciDevice *dev = mgr->d->inventory != NULL
+                                  ? g_hash_table_lookup (mgr->d->inventory->by_address, rc->addresses[i])
+                                  : NULL;
+      /* The host driver seen at start-up; vfio-pci there means the device was
+       * passed through already, so any host driver is fine. */
+      gboolean known = dev != NULL && dev->driver != NULL && !g_str_equal (dev->driver, "vfio-pci");
+      g_strv_builder_add (drivers, known ? dev->driver : "");
+    }
+  rc->expected_drivers = g_strv_builder_end (drivers);
+  rc->mgr = mgr;
+  rc->root = gvd_host_root_copy (mgr->d->host_root);
+  rc->instance = g_strdup (inst->spec->name);
+  task = g_task_new (NULL, NULL, release_check_done, NULL);
+  g_task_set_task_data (task, rc, (GDestroyNotify) release_check_free);
+  g_task_run_in_thread (task, release_check_thread);
+  g_object_unref (task);
+}
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+static const char *
+instance_name_of (GvdInstanceManager *mgr, const char *domain_name)
+{
+  const char *prefix = mgr->d->config->domain_prefix;
+
+  return g_str_has_prefix (domain_name, prefix) ? domain_name + strlen (prefix) : NULL;
+}
+
+/* Runs on the main loop (libvirt's events dispatch on GLib's default
+ * context). Only local calls here: the event carries what we need. */
+static int
+lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+  GvdInstanceManager *mgr = opaque;
+  const char *domain_name = virDomainGetName (dom);
+  const char *name = instance_name_of (mgr, domain_name);
+  GvdInstance *inst = name != NULL ? g_hash_table_lookup (mgr->instances, name) : NULL;
+
+  switch (event)
+    {
+    case VIR_DOMAIN_EVENT_STARTED:
+    case VIR_DOMAIN_EVENT_RESUMED:
+      if (inst != NULL)
+        gvd_instance_set_state (mgr, inst, "running");
+      break;
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+      if (inst != NULL)
+        gvd_instance_set_state (mgr, inst, "paused");
+      break;
+    case VIR_DOMAIN_EVENT_STOPPED:
+      if (inst != NULL)
+        {
+          gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
+          inst->vnc_port = -1;
+          schedule_release_check (mgr, inst);
+        }
+      break;
+    case VIR_DOMAIN_EVENT_CRASHED:
+      if (inst != NULL)
+        gvd_instance_set_state (mgr, inst, "crashed");
+      break;
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+      if (inst != NULL)
+        gvd_instance_set_state (mgr, inst, "suspended");
+      break;
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+      if (inst != NULL && inst->busy == NULL)
+        {
+          /* Undefined behind our back: the instance is gone. Its volumes
+           * stay (an operator may want them); claims and address go. */
+          g_message ("instance %s: domain %s was undefined outside gpuvmd; forgetting it", name,
+                     domain_name);
+          gvd_instance_remove (mgr, name);
+        }
+      else if (inst == NULL)
+        {
+          g_autofree char *holder = g_strconcat (HOLDER_DOMAIN_PREFIX, domain_name, NULL);
+          gvd_instance_release_claims (mgr, holder);
+        }
+      break;
+    case VIR_DOMAIN_EVENT_DEFINED:
+      /* A domain we do not know (ours from another gpuvmd run, or one made
+       * by hand with hostdevs): re-read libvirt. */
+      if (inst == NULL && (name == NULL || !g_hash_table_contains (mgr->creating, name)))
+        gvd_instance_schedule_recovery (mgr, 200);
+      break;
+    default:
+      break;
+    }
+  return 0;
+}
+
+static void
+register_events (GvdInstanceManager *mgr)
+{
+  g_autoptr(GError) error = NULL;
+  virConnectPtr conn = gvd_virt_conn_get (mgr->d->virt, &error);
+
+  if (conn == NULL)
+    return;
+  mgr->event_conn = conn;
+  mgr->lifecycle_id = virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                        VIR_DOMAIN_EVENT_CALLBACK (lifecycle_cb),
+                                                        mgr, NULL);
+  if (mgr->lifecycle_id < 0)
+    g_warning ("cannot subscribe to libvirt lifecycle events: %s", virGetLastErrorMessage ());
+}
+
+void
+gvd_instance_unregister_events (GvdInstanceManager *mgr)
+{
+  if (mgr->event_conn == NULL)
+    return;
+  if (mgr->lifecycle_id >= 0)
+    virConnectDomainEventDeregisterAny (mgr->event_conn, mgr->lifecycle_id);
+  mgr->lifecycle_id = -1;
+  virConnectClose (g_steal_pointer (&mgr->event_conn));
+}
+
+/* ---- recovery ---------------------------------------------------------------------------- */
+
+/* One libvirt domain as recovery sees it, parsed in the worker so the main
+ * loop only applies results. */
+typedef struct {
+  char *name;
+  char *state;
+  GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
+  char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  int vnc_port;
+} DomainInfo;
+
+static void
+domain_info_free (DomainInfo *info)
+{
+  g_free (info->name);
+  g_free (info->state);
+  gvd_instance_spec_free (info->spec);
+  g_strfreev (info->foreign_hostdevs);
+  g_free (info);
+}
+
+typedef struct {
+  GvdVirtConn *virt;
+  char *prefix;
+} RecoverData;
+
+static void
+recover_data_free (RecoverData *rd)
+{
+  g_object_unref (rd->virt);
+  g_free (rd->prefix);
+  g_free (rd);
+}
+
+/* Read and parse one domain (any thread). */
+static DomainInfo *
+read_domain (virDomainPtr dom, const char *prefix)
+{
+  char *xml = virDomainGetXMLDesc (dom, 0);
+  DomainInfo *info;
+  const char *name;
+
+  /* A domain undefined between list and read is simply gone. */
+  if (xml == NULL)
+    return NULL;
+  info = g_new0 (DomainInfo, 1);
+  info->name = g_strdup (virDomainGetName (dom));
+  info->state = gvd_instance_domain_state (dom);
+  name = g_str_has_prefix (info->name, prefix) ? info->name + strlen (prefix) : NULL;
+  if (name != NULL)
+    info->spec = gvd_domain_xml_parse (xml, NULL);
+  if (info->spec != NULL && g_strcmp0 (info->spec->name, name) != 0)
+    g_clear_pointer (&info->spec, gvd_instance_spec_free);
+  if (info->spec == NULL)
+    info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+  info->vnc_port = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_port (xml) : -1;
+  free (xml);
+  return info;
+}
+
+typedef struct {
+  virDomainPtr *doms;
+  int n;
+  gint next;           /* atomic: next index to take */
+  const char *prefix;
+  DomainInfo **out;    /* n slots */
+} ReadJob;
+
+static gpointer
+read_worker (gpointer data)
+{
+  ReadJob *job = data;
+  gint i;
+
+  while ((i = g_atomic_int_add (&job->next, 1)) < job->n)
+    job->out[i] = read_domain (job->doms[i], job->prefix);
+  return NULL;
+}
+
+static void
+recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  RecoverData *rd = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (rd->virt, &error);
+  g_autoptr(GPtrArray) infos = NULL;
+  virDomainPtr *doms = NULL;
+  ReadJob job = { 0 };
+  GThread *threads[4] = { NULL };
+  guint n_threads;
+  gint64 t0 = g_get_monotonic_time ();
+  int n;
+
+  if (conn == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  n = virConnectListAllDomains (conn, &doms, 0);
+  if (n < 0)
+    {
+      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot list domains");
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  /* Reading a domain is an RPC and parsing it is CPU work: spread both over
+   * a few threads (the connection is thread-safe; libvirtd serves requests
+   * in parallel). */
+  job.doms = doms;
+  job.n = n;
+  job.prefix = rd->prefix;
+  job.out = g_new0 (DomainInfo *, MAX (n, 1));
+  n_threads = CLAMP (g_get_num_processors (), 1, G_N_ELEMENTS (threads));
+  n_threads = MIN (n_threads, (guint) MAX (n / 16, 1));
+  for (guint t = 1; t < n_threads; t++)
+    threads[t] = g_thread_new ("recover", read_worker, &job);
+  read_worker (&job);
+  for (guint t = 1; t < n_threads; t++)
+    g_thread_join (threads[t]);
+
+  infos = g_ptr_array_new_with_free_func ((GDestroyNotify) domain_info_free);
+  for (int i = 0; i < n; i++)
+    {
+      if (job.out[i] != NULL)
+        g_ptr_array_add (infos, job.out[i]);
+      virDomainFree (doms[i]);
+    }
+  g_free (job.out);
+  free (doms);
+  g_debug ("recovery: %d domains read and parsed in %.1f ms on %u threads", n,
+           (g_get_monotonic_time () - t0) / 1000.0, n_threads);
+  g_task_return_pointer (task, g_steal_pointer (&infos), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer key, value;
+  guint ours = 0, foreign = 0;
+
+  /* Claims are rebuilt from libvirt, except those of creates in flight and
+   * of reservations, which libvirt does not know about yet. */
+  g_hash_table_iter_init (&iter, mgr->d->claims);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
+      g_hash_table_iter_remove (&iter);
+
+  for (guint i = 0; i < infos->len; i++)
+    {
+      DomainInfo *info = g_ptr_array_index (infos, i);
+      const char *name = instance_name_of (mgr, info->name);
+      g_autoptr(GvdInstanceSpec) spec = NULL;
+      GvdInstance *inst;
+
+      /* A create in flight owns its name until it completes. */
+      if (name != NULL && g_hash_table_contains (mgr->creating, name))
+        continue;
+      if (info->spec == NULL)
+        {
+          /* Not ours: its PCI hostdevs still count as claimed. */
+          g_autofree char *holder = g_strconcat (HOLDER_DOMAIN_PREFIX, info->name, NULL);
+          char **addrs = info->foreign_hostdevs;
+
+          for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
+            g_hash_table_replace (mgr->d->claims, g_strdup (addrs[a]), g_strdup (holder));
+          if (addrs != NULL && addrs[0] != NULL)
+            foreign++;
+          continue;
+        }
+      spec = g_steal_pointer (&info->spec);
+      inst = g_hash_table_lookup (mgr->instances, name);
+      if (inst == NULL)
+        {
+          GvdNicSpec *nic = spec->nics->len > 0 ? g_ptr_array_index (spec->nics, 0) : NULL;
+          g_autoptr(GError) ipam_error = NULL;
+
+          if (nic != NULL && nic->mac != NULL
+              && !gvd_ipam_reserve (mgr->ipam, spec->name, nic->mac, nic->ipv4, &ipam_error))
+            g_warning ("instance %s: address conflict on recovery: %s", spec->name,
+                       ipam_error->message);
+          if (mgr->d->agent != NULL)
+            gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
+          inst = gvd_instance_new (g_steal_pointer (&spec), info->state);
+          g_hash_table_replace (mgr->instances, g_strdup (name), inst);
+          g_hash_table_replace (seen, (gpointer) inst->spec->name, (gpointer) inst->spec->name);
+          if (mgr->d->agent != NULL)
+            gvd_agent_hub_set_running (mgr->d->agent, name, g_str_equal (info->state, "running"),
+                                       g_get_monotonic_time ());
+        }
+      else
+        {
+          g_hash_table_replace (seen, (gpointer) inst->spec->name, (gpointer) inst->spec->name);
+          gvd_instance_set_state (mgr, inst, info->state);
+        }
+      inst->vnc_port = info->vnc_port;
+      gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
+      ours++;
+    }
+
+  /* Instances whose domains vanished while we were not looking. */
+  g_hash_table_iter_init (&iter, mgr->instances);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      GvdInstance *inst = value;
+      if (!g_hash_table_contains (seen, inst->spec->name) && inst->busy == NULL)
+        {
+          g_message ("instance %s: its domain is gone from libvirt; forgetting it", (char *) key);
+          gvd_ipam_release (mgr->ipam, key);
+          if (mgr->d->agent != NULL)
+            gvd_agent_hub_forget (mgr->d->agent, key);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+
+  if (!mgr->ready)
+    g_message ("recovered %u instance(s) from libvirt; %u other domain(s) hold PCI devices", ours,
+               foreign);
+  mgr->ready = TRUE;
+  mgr->d->claims_ready = TRUE;
+}
+
+static void
+recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GvdInstanceManager *mgr = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) infos = g_task_propagate_pointer (G_TASK (res), &error);
+
+  mgr->recovering = FALSE;
+  if (infos == NULL)
+    {
+      g_message ("recovery from libvirt failed: %s (will retry on reconnect)", error->message);
+      return;
+    }
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    apply_recovery (mgr, infos);
+    g_debug ("recovery: applied %u domains in %.1f ms", infos->len,
+             (g_get_monotonic_time () - t0) / 1000.0);
+  }
+  if (mgr->recover_again)
+    {
+      mgr->recover_again = FALSE;
+      gvd_instance_schedule_recovery (mgr, 0);
+    }
+}
+
+static gboolean
+recover_cb (gpointer data)
+{
+  GvdInstanceManager *mgr = data;
+  GTask *task;
+
+  g_clear_pointer (&mgr->recover_source, g_source_unref);
+  if (mgr->recovering)
+    {
+      mgr->recover_again = TRUE;
+      return G_SOURCE_REMOVE;
+    }
+  mgr->recovering = TRUE;
+  task = g_task_new (NULL, NULL, recover_done, mgr);
+  {
+    RecoverData *rd = g_new0 (RecoverData, 1);
+    rd->virt = g_object_ref (mgr->d->virt);
+    rd->prefix = g_strdup (mgr->d->config->domain_prefix);
+    g_task_set_task_data (task, rd, (GDestroyNotify) recover_data_free);
+  }
+  g_task_run_in_thread (task, recover_thread);
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+void
+gvd_instance_schedule_recovery (GvdInstanceManager *mgr, guint delay_ms)
+{
+  if (mgr->recover_source != NULL)
+    return;
+  mgr->recover_source = g_timeout_source_new (delay_ms);
+  g_source_set_callback (mgr->recover_source, recover_cb, mgr, NULL);
+  g_source_attach (mgr->recover_source, NULL);
+}
+
+void
+gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data)
+{
+  GvdInstanceManager *mgr = user_data;
+
+  gvd_instance_unregister_events (mgr);
+  register_events (mgr);
+  gvd_instance_schedule_recovery (mgr, 0);
+}
+
+void
+gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data)
+{
+  GvdInstanceManager *mgr = user_data;
+
+  gvd_instance_unregister_events (mgr);
+}
