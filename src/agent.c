@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "agent.h"
+#include "json-util.h"
 
 #include <math.h>
 #include <string.h>
@@ -930,16 +931,6 @@ add_time (JsonBuilder *b, const char *member, gint64 t, gint64 now_mono, gint64 
 }
 
 static void
-add_string (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 add_member_copy (JsonBuilder *b, const char *member, JsonObject *from, gboolean array)
 {
   JsonNode *node = from != NULL ? json_object_get_member (from, member) : NULL;
@@ -969,8 +960,8 @@ gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *b, gi
                                                                              : r->phone_home;
 
   json_builder_begin_object (b);
-  add_string (b, "health", gvd_agent_health_to_string (r->health));
-  add_string (b, "reason", r->reason);
+  gvd_json_add_string (b, "health", gvd_agent_health_to_string (r->health));
+  gvd_json_add_string (b, "reason", r->reason);
   add_time (b, "since", r->since, now_mono, now_real);
   add_time (b, "last_phone_home", r->last_phone_home, now_mono, now_real);
   add_time (b, "last_heartbeat", r->last_heartbeat, now_mono, now_real);
@@ -978,10 +969,10 @@ gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *b, gi
   json_builder_add_int_value (b, (gint64) MIN (r->heartbeats, (guint64) G_MAXINT64));
   json_builder_set_member_name (b, "heartbeat_interval");
   json_builder_add_int_value (b, hub->interval);
-  add_string (b, "boot_id", member_string (latest, "boot_id"));
-  add_string (b, "agent_version", member_string (r->phone_home, "agent_version"));
-  add_string (b, "kernel", member_string (r->phone_home, "kernel"));
-  add_string (b, "hostname", member_string (r->phone_home, "hostname"));
+  gvd_json_add_string (b, "boot_id", member_string (latest, "boot_id"));
+  gvd_json_add_string (b, "agent_version", member_string (r->phone_home, "agent_version"));
+  gvd_json_add_string (b, "kernel", member_string (r->phone_home, "kernel"));
+  gvd_json_add_string (b, "hostname", member_string (r->phone_home, "hostname"));
   add_member_copy (b, "addresses", latest, TRUE);
   add_member_copy (b, "cloud_init", latest, FALSE);
   add_member_copy (b, "nvidia_smi", latest, FALSE);
@@ -999,16 +990,16 @@ gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *b, gi
       if (hub->map_func != NULL && f->guest_address != NULL)
         host = hub->map_func (r->name, f->guest_address, hub->map_data);
       json_builder_begin_object (b);
-      add_string (b, "guest_address", f->guest_address);
-      add_string (b, "host_address", host);
-      add_string (b, "vendor", f->vendor);
-      add_string (b, "device", f->device);
-      add_string (b, "driver", f->driver);
-      add_string (b, "problem", f->problem);
+      gvd_json_add_string (b, "guest_address", f->guest_address);
+      gvd_json_add_string (b, "host_address", host);
+      gvd_json_add_string (b, "vendor", f->vendor);
+      gvd_json_add_string (b, "device", f->device);
+      gvd_json_add_string (b, "driver", f->driver);
+      gvd_json_add_string (b, "problem", f->problem);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  add_string (b, "guest_agent", r->guest_agent);
+  gvd_json_add_string (b, "guest_agent", r->guest_agent);
   json_builder_end_object (b);
   return TRUE;
 }

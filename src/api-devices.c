@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "api.h"
+#include "json-util.h"
 
 #include "hostinfo.h"
 #include "registry.h"
@@ -32,16 +33,6 @@ quarantine_of (GvdDaemon *d, const char *address)
   return d->quarantined != NULL ? g_hash_table_lookup (d->quarantined, address) : NULL;
 }
 
-static void
-add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 /* One device: registry entry (or just an address), holder, quarantine,
  * and the inventory's view of it. */
 static void
@@ -63,12 +54,12 @@ device_to_json (GvdDaemon *d, const char *name, const char *address, JsonBuilder
     state = "free";
 
   json_builder_begin_object (b);
-  add_string_or_null (b, "name", name);
-  add_string_or_null (b, "pci_address", address);
+  gvd_json_add_string (b, "name", name);
+  gvd_json_add_string (b, "pci_address", address);
   json_builder_set_member_name (b, "state");
   json_builder_add_string_value (b, state);
-  add_string_or_null (b, "holder", holder);
-  add_string_or_null (b, "quarantine_reason", reason);
+  gvd_json_add_string (b, "holder", holder);
+  gvd_json_add_string (b, "quarantine_reason", reason);
   json_builder_set_member_name (b, "inventory");
   if (dev != NULL)
     gvd_pci_device_to_json (dev, b);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "api.h"
+#include "json-util.h"
 
 #include "capability.h"
 #include "hostinfo.h"
@@ -61,16 +62,6 @@ add_version (JsonBuilder *b, const char *member, unsigned long version)
     json_builder_add_null_value (b);
 }
 
-static void
-add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 /* Display controllers (class 0x03xxxx) of the inventory; null without one. */
 static void
 add_gpus (JsonBuilder *b, const GvdInventory *inventory)
@@ -102,7 +93,7 @@ host_to_json (const GvdHostFacts *facts, const GvdCapReport *report, const GvdDa
   json_builder_add_string_value (b, g_get_host_name ());
   json_builder_set_member_name (b, "cpu");
   json_builder_begin_object (b);
-  add_string_or_null (b, "model", facts->cpu.model);
+  gvd_json_add_string (b, "model", facts->cpu.model);
   json_builder_set_member_name (b, "vendor");
   json_builder_add_string_value (b, gvd_cpu_vendor_to_string (facts->cpu.vendor));
   json_builder_set_member_name (b, "count");
@@ -124,12 +115,12 @@ host_to_json (const GvdHostFacts *facts, const GvdCapReport *report, const GvdDa
 
   json_builder_set_member_name (b, "libvirt");
   json_builder_begin_object (b);
-  add_string_or_null (b, "uri", facts->libvirt_uri);
+  gvd_json_add_string (b, "uri", facts->libvirt_uri);
   json_builder_set_member_name (b, "reachable");
   json_builder_add_boolean_value (b, facts->libvirt_reachable);
-  add_string_or_null (b, "domain_type", facts->domcaps != NULL ? facts->domcaps->domain_type
+  gvd_json_add_string (b, "domain_type", facts->domcaps != NULL ? facts->domcaps->domain_type
                                                                 : NULL);
-  add_string_or_null (b, "machine", facts->domcaps != NULL ? facts->domcaps->machine : NULL);
+  gvd_json_add_string (b, "machine", facts->domcaps != NULL ? facts->domcaps->machine : NULL);
   json_builder_end_object (b);
 
   gvd_cap_report_to_json (report, b);

@@ -5,6 +5,7 @@
 
 #include "instance.h"
 #include "instance-priv.h"
+#include "json-util.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -386,9 +387,9 @@ dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan, const char *
   json_builder_add_string_value (b, xml);
   json_builder_set_member_name (b, "cloud_init");
   json_builder_begin_object (b);
-  gvd_instance_add_string_or_null (b, "meta_data", seed->meta_data);
-  gvd_instance_add_string_or_null (b, "user_data", seed->user_data);
-  gvd_instance_add_string_or_null (b, "network_config", seed->network_config);
+  gvd_json_add_string (b, "meta_data", seed->meta_data);
+  gvd_json_add_string (b, "user_data", seed->user_data);
+  gvd_json_add_string (b, "network_config", seed->network_config);
   json_builder_end_object (b);
   json_builder_end_object (b);
   return json_builder_get_root (b);

@@ -51,9 +51,6 @@ void gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const 
 GSource *gvd_instance_arm_deadline (guint seconds, GSourceFunc func, gpointer data);
 void gvd_instance_disarm_deadline (GSource **source);
 
-/* instance.c: JSON */
-void gvd_instance_add_string_or_null (JsonBuilder *b, const char *member, const char *value);
-
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);
 void gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data);

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "instance.h"
+#include "json-util.h"
 #include "instance-priv.h"
 
 #include <signal.h>
@@ -267,16 +268,6 @@ gvd_instance_remove (GvdInstanceManager *mgr, const char *name)
 
 /* ---- JSON --------------------------------------------------------------------- */
 
-void
-gvd_instance_add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 static char *
 format_time (gint64 usec)
 {
@@ -294,21 +285,21 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   GvdAgentHub *hub = mgr->d->agent;
 
   json_builder_begin_object (b);
-  gvd_instance_add_string_or_null (b, "name", s->name);
-  gvd_instance_add_string_or_null (b, "uuid", s->uuid);
-  gvd_instance_add_string_or_null (b, "domain", s->domain_name);
-  gvd_instance_add_string_or_null (b, "state", inst->state);
-  gvd_instance_add_string_or_null (b, "busy", inst->busy);
-  gvd_instance_add_string_or_null (b, "state_changed_at", changed);
-  gvd_instance_add_string_or_null (b, "created_at", s->created_at);
-  gvd_instance_add_string_or_null (b, "image", s->image);
+  gvd_json_add_string (b, "name", s->name);
+  gvd_json_add_string (b, "uuid", s->uuid);
+  gvd_json_add_string (b, "domain", s->domain_name);
+  gvd_json_add_string (b, "state", inst->state);
+  gvd_json_add_string (b, "busy", inst->busy);
+  gvd_json_add_string (b, "state_changed_at", changed);
+  gvd_json_add_string (b, "created_at", s->created_at);
+  gvd_json_add_string (b, "image", s->image);
   json_builder_set_member_name (b, "vcpus");
   json_builder_add_int_value (b, s->vcpus);
   json_builder_set_member_name (b, "memory_mib");
   json_builder_add_int_value (b, s->memory_mib);
   json_builder_set_member_name (b, "root_disk_bytes");
   json_builder_add_int_value (b, s->root_size_bytes);
-  gvd_instance_add_string_or_null (b, "firmware", s->firmware == GVD_FIRMWARE_BIOS ? "bios" : "efi");
+  gvd_json_add_string (b, "firmware", s->firmware == GVD_FIRMWARE_BIOS ? "bios" : "efi");
 
   json_builder_set_member_name (b, "devices");
   json_builder_begin_array (b);
@@ -320,9 +311,9 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
       if (h->host_address != NULL && mgr->d->registry != NULL)
         reg_name = gvd_registry_lookup_address (mgr->d->registry, h->host_address);
       json_builder_begin_object (b);
-      gvd_instance_add_string_or_null (b, "pci_address", h->host_address);
-      gvd_instance_add_string_or_null (b, "name", reg_name);
-      gvd_instance_add_string_or_null (b, "mdev_uuid", h->mdev_uuid);
+      gvd_json_add_string (b, "pci_address", h->host_address);
+      gvd_json_add_string (b, "name", reg_name);
+      gvd_json_add_string (b, "mdev_uuid", h->mdev_uuid);
       json_builder_set_member_name (b, "guest_group");
       json_builder_add_int_value (b, h->guest_bus);
       json_builder_set_member_name (b, "guest_function");
@@ -342,10 +333,10 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
     {
       const GvdNicSpec *n = g_ptr_array_index (s->nics, i);
       json_builder_begin_object (b);
-      gvd_instance_add_string_or_null (b, "mode", gvd_network_mode_to_string (n->mode));
-      gvd_instance_add_string_or_null (b, "source", n->source);
-      gvd_instance_add_string_or_null (b, "mac", n->mac);
-      gvd_instance_add_string_or_null (b, "ipv4", n->ipv4);
+      gvd_json_add_string (b, "mode", gvd_network_mode_to_string (n->mode));
+      gvd_json_add_string (b, "source", n->source);
+      gvd_json_add_string (b, "mac", n->mac);
+      gvd_json_add_string (b, "ipv4", n->ipv4);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -354,7 +345,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   if (inst->vnc_port > 0)
     {
       json_builder_begin_object (b);
-      gvd_instance_add_string_or_null (b, "host", "127.0.0.1");
+      gvd_json_add_string (b, "host", "127.0.0.1");
       json_builder_set_member_name (b, "port");
       json_builder_add_int_value (b, inst->vnc_port);
       json_builder_set_member_name (b, "display");
@@ -363,7 +354,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
     }
   else
     json_builder_add_null_value (b);
-  gvd_instance_add_string_or_null (b, "console_log", s->console_log);
+  gvd_json_add_string (b, "console_log", s->console_log);
 
   json_builder_set_member_name (b, "labels");
   json_builder_begin_object (b);
@@ -384,7 +375,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   else
     {
       json_builder_begin_object (b);
-      gvd_instance_add_string_or_null (b, "health", "unknown");
+      gvd_json_add_string (b, "health", "unknown");
       json_builder_end_object (b);
     }
   json_builder_end_object (b);

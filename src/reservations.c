@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "reservations.h"
+#include "json-util.h"
 #include "reservations-priv.h"
 
 #include <string.h>
@@ -401,16 +402,6 @@ add_string_array (JsonBuilder *b, const char *member, GPtrArray *strings)
   json_builder_end_array (b);
 }
 
-static void
-add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 void
 gvd_reservation_to_json (const GvdReservation *r, gint64 now, JsonBuilder *b)
 {
@@ -428,8 +419,8 @@ gvd_reservation_to_json (const GvdReservation *r, gint64 now, JsonBuilder *b)
   json_builder_add_string_value (b, gvd_reservation_state_to_string (r->state));
   add_string_array (b, "devices", r->devices);
   add_string_array (b, "gpus", r->gpus);
-  add_string_or_null (b, "mac", r->mac);
-  add_string_or_null (b, "ip", r->ip);
+  gvd_json_add_string (b, "mac", r->mac);
+  gvd_json_add_string (b, "ip", r->ip);
   json_builder_set_member_name (b, "ttl_seconds");
   json_builder_add_int_value (b, r->ttl_seconds);
   json_builder_set_member_name (b, "expires_in_seconds");

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "vfio-plan.h"
+#include "json-util.h"
 
 #include <string.h>
 
@@ -972,16 +973,6 @@ gvd_vfio_plan_to_hostdevs (const GvdPlan *plan)
   return out;
 }
 
-static void
-add_opt_string (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
 JsonNode *
 gvd_vfio_plan_to_json (const GvdPlan *plan)
 {
@@ -1006,7 +997,7 @@ gvd_vfio_plan_to_json (const GvdPlan *plan)
       json_builder_add_string_value (b, gvd_plan_role_to_string (h->role));
       json_builder_set_member_name (b, "iommu_group");
       json_builder_add_int_value (b, h->iommu_group);
-      add_opt_string (b, "host_driver", h->driver);
+      gvd_json_add_string (b, "host_driver", h->driver);
       json_builder_set_member_name (b, "guest_bus");
       json_builder_add_int_value (b, h->guest_bus);
       json_builder_set_member_name (b, "guest_function");
@@ -1061,10 +1052,10 @@ gvd_plan_refusal_to_json (const GvdPlanRefusal *refusal)
       json_builder_add_string_value (b, gvd_error_code_name (r->code));
       json_builder_set_member_name (b, "message");
       json_builder_add_string_value (b, r->message);
-      add_opt_string (b, "device", r->device);
-      add_opt_string (b, "peer", r->peer);
-      add_opt_string (b, "peer_driver", r->peer_driver);
-      add_opt_string (b, "holder", r->holder);
+      gvd_json_add_string (b, "device", r->device);
+      gvd_json_add_string (b, "peer", r->peer);
+      gvd_json_add_string (b, "peer_driver", r->peer_driver);
+      gvd_json_add_string (b, "holder", r->holder);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
