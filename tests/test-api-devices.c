@@ -21,60 +21,17 @@ typedef struct {
   char *registry_path;
 } Fixture;
 
-typedef struct {
-  const char *method;
-  char *url;
-  const char *body;
-  guint status;
-  char *reply;
-  char *allow;
-  gboolean done;
-} Request;
-
-static gpointer
-request_thread (gpointer data)
-{
-  Request *r = data;
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
-  g_autoptr(GBytes) reply = NULL;
-
-  if (r->body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (r->body, strlen (r->body));
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-  reply = soup_session_send_and_read (session, msg, NULL, NULL);
-  r->status = soup_message_get_status (msg);
-  if (reply != NULL)
-    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
-  r->allow = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                     "Allow"));
-  g_atomic_int_set (&r->done, TRUE);
-  g_main_context_wakeup (NULL);
-  return NULL;
-}
-
 /* The request runs on a thread while this thread's main context serves it. */
 static JsonNode *
 request (Fixture *f, const char *method, const char *path, const char *body, guint *out_status)
 {
-  Request r = { .method = method, .body = body };
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  GThread *t;
-  JsonNode *node = NULL;
+  GvdTestRequest r = { .method = method, .body = body };
+  JsonNode *node;
 
   r.url = g_strconcat (f->base, path, NULL);
-  t = g_thread_new ("client", request_thread, &r);
-  while (!g_atomic_int_get (&r.done))
-    g_main_context_iteration (NULL, TRUE);
-  g_thread_join (t);
-  if (r.reply != NULL && *r.reply != '\0' && json_parser_load_from_data (parser, r.reply, -1, NULL))
-    node = json_node_copy (json_parser_get_root (parser));
+  node = gvd_test_request_in_loop (&r);
   *out_status = r.status;
-  g_free (r.url);
-  g_free (r.reply);
-  g_free (r.allow);
+  gvd_test_request_clear (&r);
   return node;
 }
 
@@ -167,11 +124,9 @@ teardown (void **state)
 {
   Fixture *f = *state;
 
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   gvd_api_free (f->api);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   gvd_registry_free (f->daemon.registry);
   g_hash_table_unref (f->daemon.quarantined);
   g_hash_table_unref (f->daemon.claims);

@@ -15,92 +15,17 @@ typedef struct {
   char *base;
 } Fixture;
 
-typedef struct {
-  const char *method;
-  char *url;
-  const char *token;
-  const char *body;
-  const char *ctype;
-  gsize body_len;       /* when body is binary or oversized */
-  gboolean chunked;
-  /* results */
-  guint status;
-  char *reply;
-  char *allow;
-  gboolean done;
-} Request;
-
-static gpointer
-request_thread (gpointer data)
-{
-  Request *r = data;
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
-  g_autoptr(GBytes) reply = NULL;
-
-  if (r->token != NULL)
-    {
-      g_autofree char *auth = g_strdup_printf ("Bearer %s", r->token);
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-    }
-  if (r->body != NULL)
-    {
-      gsize len = r->body_len != 0 ? r->body_len : strlen (r->body);
-      g_autoptr(GBytes) bytes = g_bytes_new (r->body, len);
-
-      if (r->chunked)
-        {
-          g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (bytes);
-          soup_message_set_request_body (msg, r->ctype, in, -1);
-        }
-      else
-        soup_message_set_request_body_from_bytes (msg, r->ctype, bytes);
-    }
-  reply = soup_session_send_and_read (session, msg, NULL, NULL);
-  r->status = soup_message_get_status (msg);
-  if (reply != NULL)
-    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
-  r->allow = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg),
-                                                     "Allow"));
-  g_atomic_int_set (&r->done, TRUE);
-  g_main_context_wakeup (NULL);
-  return NULL;
-}
-
-/* Run the request on a thread while this thread's main context serves it. */
-static JsonNode *
-run (Request *r)
-{
-  GThread *t = g_thread_new ("client", request_thread, r);
-  g_autoptr(JsonParser) parser = json_parser_new ();
-
-  while (!g_atomic_int_get (&r->done))
-    g_main_context_iteration (NULL, TRUE);
-  g_thread_join (t);
-  if (r->reply == NULL || !json_parser_load_from_data (parser, r->reply, -1, NULL))
-    return NULL;
-  return json_node_copy (json_parser_get_root (parser));
-}
-
-static void
-request_clear (Request *r)
-{
-  g_free (r->url);
-  g_free (r->reply);
-  g_free (r->allow);
-}
-
 static JsonNode *
 do_request (Fixture *f, const char *method, const char *path, const char *token,
             const char *ctype, const char *body, guint *out_status)
 {
-  Request r = { .method = method, .token = token, .body = body, .ctype = ctype };
+  GvdTestRequest r = { .method = method, .token = token, .body = body, .content_type = ctype };
   JsonNode *node;
 
   r.url = g_strconcat (f->base, path, NULL);
-  node = run (&r);
+  node = gvd_test_request_in_loop (&r);
   *out_status = r.status;
-  request_clear (&r);
+  gvd_test_request_clear (&r);
   return node;
 }
 
@@ -175,11 +100,9 @@ teardown (void **state)
   Fixture *f = *state;
 
   /* Let the server see the clients' closed connections before it goes. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   gvd_api_free (f->api);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   g_object_unref (f->daemon.virt);
   gvd_config_free (f->daemon.config);
   g_free (f->base);
@@ -223,15 +146,15 @@ static void
 routing__wrong_method__405_with_allow (void **state)
 {
   Fixture *f = *state;
-  Request r = { .method = "DELETE" };
+  GvdTestRequest r = { .method = "DELETE" };
   g_autoptr(JsonNode) node = NULL;
 
   r.url = g_strconcat (f->base, "/healthz", NULL);
-  node = run (&r);
+  node = gvd_test_request_in_loop (&r);
   assert_int_equal (r.status, 405);
   assert_string_equal (r.allow, "GET, HEAD");
   assert_error_body (node, "method_not_allowed");
-  request_clear (&r);
+  gvd_test_request_clear (&r);
 }
 
 static void
@@ -278,7 +201,7 @@ body__over_limit__413_before_reading (void **state)
 {
   Fixture *f = *state;
   g_autofree char *big = g_malloc (4096);
-  Request r = { .method = "POST", .ctype = "application/json" };
+  GvdTestRequest r = { .method = "POST", .content_type = "application/json" };
   g_autoptr(JsonNode) node = NULL;
 
   memset (big, ' ', 4096);
@@ -287,24 +210,24 @@ body__over_limit__413_before_reading (void **state)
   r.url = g_strconcat (f->base, "/v1/echo", NULL);
   r.body = big;
   r.body_len = 4096;
-  node = run (&r);
+  node = gvd_test_request_in_loop (&r);
   assert_int_equal (r.status, 413);
   assert_error_body (node, "payload_too_large");
-  request_clear (&r);
+  gvd_test_request_clear (&r);
 }
 
 static void
 body__chunked__411 (void **state)
 {
   Fixture *f = *state;
-  Request r = { .method = "POST", .ctype = "application/json", .body = "{}", .chunked = TRUE };
+  GvdTestRequest r = { .method = "POST", .content_type = "application/json", .body = "{}", .chunked = TRUE };
   g_autoptr(JsonNode) node = NULL;
 
   r.url = g_strconcat (f->base, "/v1/echo", NULL);
-  node = run (&r);
+  node = gvd_test_request_in_loop (&r);
   assert_int_equal (r.status, 411);
   assert_error_body (node, "payload_too_large");
-  request_clear (&r);
+  gvd_test_request_clear (&r);
 }
 
 static void

@@ -833,30 +833,6 @@ report_to_json__members__round_trip (void **state)
 
 /* ---- GET /v1/host with libvirt down ----------------------------------------------------------- */
 
-typedef struct {
-  char *url;
-  const char *method;
-  guint status;
-  char *reply;
-  gboolean done;
-} Request;
-
-static gpointer
-request_thread (gpointer data)
-{
-  Request *r = data;
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
-  g_autoptr(GBytes) reply = soup_session_send_and_read (session, msg, NULL, NULL);
-
-  r->status = soup_message_get_status (msg);
-  if (reply != NULL)
-    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
-  g_atomic_int_set (&r->done, TRUE);
-  g_main_context_wakeup (NULL);
-  return NULL;
-}
-
 static void
 api_host__libvirt_down__report_with_libvirt_failed (void **state)
 {
@@ -866,8 +842,7 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
   g_autoptr(JsonNode) node = NULL;
   GvdDaemon daemon = { 0 };
   GvdApi *api;
-  Request reqs[3] = { { 0 } };
-  GThread *threads[3];
+  GvdTestRequest reqs[3] = { { 0 } };
   const char *methods[3] = { "GET", "GET", "POST" };
   JsonArray *checks;
 
@@ -887,13 +862,8 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
     {
       reqs[i].url = g_strconcat (url, "v1/host", NULL);
       reqs[i].method = methods[i];
-      threads[i] = g_thread_new ("client", request_thread, &reqs[i]);
     }
-  for (guint i = 0; i < 3; i++)
-    while (!g_atomic_int_get (&reqs[i].done))
-      g_main_context_iteration (NULL, TRUE);
-  for (guint i = 0; i < 3; i++)
-    g_thread_join (threads[i]);
+  gvd_test_requests_in_loop (reqs, 3);
 
   assert_int_equal (reqs[2].status, 405);
   assert_int_equal (reqs[0].status, 200);
@@ -926,15 +896,10 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
                                                       "status"), "pass");
 
   for (guint i = 0; i < 3; i++)
-    {
-      g_free (reqs[i].url);
-      g_free (reqs[i].reply);
-    }
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+    gvd_test_request_clear (&reqs[i]);
+  gvd_test_drain_main_context ();
   gvd_api_free (api);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   g_object_unref (daemon.virt);
   gvd_host_root_free (daemon.host_root);
   gvd_config_free (daemon.config);

@@ -207,6 +207,85 @@ gvd_test_http (SoupSession *session, const char *method, const char *url, const 
   return json_node_copy (json_parser_get_root (parser));
 }
 
+static gpointer
+request_thread (gpointer data)
+{
+  GvdTestRequest *r = data;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new (r->method, r->url);
+  g_autoptr(GBytes) reply = NULL;
+  const char *ctype = r->content_type != NULL ? r->content_type : "application/json";
+
+  if (r->token != NULL)
+    {
+      g_autofree char *auth = g_strdup_printf ("Bearer %s", r->token);
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+    }
+  if (r->body != NULL)
+    {
+      gsize len = r->body_len != 0 ? r->body_len : strlen (r->body);
+      g_autoptr(GBytes) bytes = g_bytes_new (r->body, len);
+
+      if (r->chunked)
+        {
+          g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (bytes);
+          soup_message_set_request_body (msg, ctype, in, -1);
+        }
+      else
+        soup_message_set_request_body_from_bytes (msg, ctype, bytes);
+    }
+  reply = soup_session_send_and_read (session, msg, NULL, NULL);
+  r->status = soup_message_get_status (msg);
+  if (reply != NULL)
+    r->reply = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  r->allow = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                     "Allow"));
+  g_atomic_int_set (&r->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+void
+gvd_test_requests_in_loop (GvdTestRequest *requests, guint n)
+{
+  g_autofree GThread **threads = g_new0 (GThread *, n);
+
+  for (guint i = 0; i < n; i++)
+    threads[i] = g_thread_new ("client", request_thread, &requests[i]);
+  for (guint i = 0; i < n; i++)
+    while (!g_atomic_int_get (&requests[i].done))
+      g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < n; i++)
+    g_thread_join (threads[i]);
+}
+
+JsonNode *
+gvd_test_request_in_loop (GvdTestRequest *request)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  gvd_test_requests_in_loop (request, 1);
+  if (request->reply == NULL || *request->reply == '\0'
+      || !json_parser_load_from_data (parser, request->reply, -1, NULL))
+    return NULL;
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+void
+gvd_test_request_clear (GvdTestRequest *request)
+{
+  g_clear_pointer (&request->url, g_free);
+  g_clear_pointer (&request->reply, g_free);
+  g_clear_pointer (&request->allow, g_free);
+}
+
+void
+gvd_test_drain_main_context (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
 JsonNode *
 gvd_test_json_path (JsonNode *root, const char *path)
 {

@@ -40,6 +40,31 @@ gboolean gvd_test_libvirtd_start (void);
 JsonNode *gvd_test_http (SoupSession *session, const char *method, const char *url,
                          const char *token, const char *body, guint *out_status);
 
+/* A request to a server running in this process: it is sent from a thread
+ * while this thread's default main context serves it. */
+typedef struct {
+  const char *method;
+  char *url;                 /* full URL; freed by gvd_test_request_clear */
+  const char *token;         /* bearer token, or NULL */
+  const char *body;          /* or NULL */
+  const char *content_type;  /* NULL: application/json */
+  gsize body_len;            /* 0: strlen (body) */
+  gboolean chunked;          /* send the body without a Content-Length */
+  /* results */
+  guint status;
+  char *reply;
+  char *allow;               /* the Allow header */
+  gint done;
+} GvdTestRequest;
+
+/* Run @n requests at once; returns when all are answered. */
+void gvd_test_requests_in_loop (GvdTestRequest *requests, guint n);
+/* One request; the reply parsed as JSON (NULL when it is not JSON). */
+JsonNode *gvd_test_request_in_loop (GvdTestRequest *request);
+void gvd_test_request_clear (GvdTestRequest *request);
+/* Let an in-process server see its clients' closed connections. */
+void gvd_test_drain_main_context (void);
+
 /* Member lookup on a parsed answer, asserting the path exists:
  * gvd_test_json_path (root, "libvirt.state"). */
 JsonNode *gvd_test_json_path (JsonNode *root, const char *path);
