@@ -71,6 +71,42 @@ static const KeySpec keys[] = {
 
 static const char *const network_modes[] = { "user", "bridge", "network" };
 
+/* How gpuvmd.conf(5) names each type. */
+static const char *const type_names[] = {
+  [KEY_STRING] = "string",
+  [KEY_PATH] = "absolute path",
+  [KEY_OPT_PATH] = "absolute path or empty",
+  [KEY_UINT] = "integer",
+  [KEY_ADDRS] = "list of PCI addresses",
+  [KEY_STRV] = "list of strings",
+  [KEY_LISTEN] = "listen address",
+  [KEY_PREFIX] = "name",
+  [KEY_NETMODE] = "network mode",
+  [KEY_OPT_CIDR] = "IPv4 CIDR or empty",
+  [KEY_OPT_STRING] = "string or empty",
+  [KEY_URL] = "URL",
+};
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_URL + 1);
+
+gboolean
+gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
+{
+  const KeySpec *spec;
+
+  g_return_val_if_fail (out_info != NULL, FALSE);
+
+  if (index >= G_N_ELEMENTS (keys))
+    return FALSE;
+  spec = &keys[index];
+  out_info->group = spec->group;
+  out_info->key = spec->key;
+  out_info->type = type_names[spec->type];
+  out_info->def = spec->def;
+  out_info->min = spec->min;
+  out_info->max = spec->max;
+  return TRUE;
+}
+
 const char *
 gvd_network_mode_to_string (GvdNetworkMode mode)
 {

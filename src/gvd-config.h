@@ -74,4 +74,18 @@ gboolean gvd_config_parse_cidr (const char *cidr, guint32 *out_network,
 
 const char *gvd_network_mode_to_string (GvdNetworkMode mode);
 
+/* One accepted key, as gpuvmd.conf(5) documents it. */
+typedef struct {
+  const char *group;
+  const char *key;
+  const char *type;   /* "integer", "absolute path", "list of PCI addresses", ... */
+  const char *def;    /* the default as written in the file; "" when unset */
+  guint min;          /* integers: the range; lists: max is the most entries */
+  guint max;          /* 0 for other types */
+} GvdConfigKeyInfo;
+
+/* The @index'th key of the table (from 0), for documentation and the test
+ * that keeps the manual page in step; FALSE past the last key. */
+gboolean gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info);
+
 G_END_DECLS
