@@ -4,13 +4,17 @@
 #include "config.h"
 
 #include "hostinfo.h"
+#include "json-util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pci/pci.h>
 
@@ -79,6 +83,7 @@ gvd_pci_device_free (GvdPciDevice *dev)
   g_ptr_array_unref (dev->mdev_types);
   g_array_unref (dev->bars);
   g_free (dev->host_critical);
+  g_free (dev->details_dir);
   g_free (dev);
 }
 
@@ -542,16 +547,6 @@ gvd_hostinfo_parse_nvidia_version (const char *text)
 /* ---- JSON ------------------------------------------------------------------- */
 
 static void
-add_string_or_null (JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name (b, member);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 add_hex (JsonBuilder *b, const char *member, guint value, int width)
 {
   g_autofree char *s = g_strdup_printf ("%0*x", width, value);
@@ -570,10 +565,25 @@ add_string_array (JsonBuilder *b, const char *member, const GPtrArray *strings)
   json_builder_end_array (b);
 }
 
+static void read_details (GvdPciDevice *dev, const char *address, const char *dir);
+
 void
 gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *b)
 {
+  g_autoptr(GvdPciDevice) lazy = NULL;
+  const GvdPciDevice *details = dev;
+
   g_return_if_fail (dev != NULL && b != NULL);
+
+  /* A device the scan left out of its detailed pass: read its details now,
+   * into a scratch device (@dev stays untouched, callers may share it). */
+  if (dev->details_dir != NULL)
+    {
+      lazy = gvd_pci_device_new (NULL);
+      lazy->is_bridge = dev->is_bridge;
+      read_details (lazy, dev->address, dev->details_dir);
+      details = lazy;
+    }
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "address");
@@ -583,23 +593,23 @@ gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *b)
   add_hex (b, "subsystem_vendor_id", dev->subsys_vendor_id, 4);
   add_hex (b, "subsystem_device_id", dev->subsys_device_id, 4);
   add_hex (b, "class", dev->class_code, 6);
-  add_string_or_null (b, "vendor", dev->vendor_name);
-  add_string_or_null (b, "device", dev->device_name);
-  add_string_or_null (b, "subsystem", dev->subsys_name);
-  add_string_or_null (b, "class_name", dev->class_name);
+  gvd_json_add_string (b, "vendor", dev->vendor_name);
+  gvd_json_add_string (b, "device", dev->device_name);
+  gvd_json_add_string (b, "subsystem", dev->subsys_name);
+  gvd_json_add_string (b, "class_name", dev->class_name);
   json_builder_set_member_name (b, "iommu_group");
   if (dev->iommu_group >= 0)
     json_builder_add_int_value (b, dev->iommu_group);
   else
     json_builder_add_null_value (b);
-  add_string_or_null (b, "driver", dev->driver);
+  gvd_json_add_string (b, "driver", dev->driver);
   json_builder_set_member_name (b, "numa_node");
-  json_builder_add_int_value (b, dev->numa_node);
+  json_builder_add_int_value (b, details->numa_node);
   json_builder_set_member_name (b, "is_bridge");
   json_builder_add_boolean_value (b, dev->is_bridge);
   json_builder_set_member_name (b, "boot_vga");
   json_builder_add_boolean_value (b, dev->boot_vga);
-  add_string_array (b, "parents", dev->parents);
+  add_string_array (b, "parents", details->parents);
   add_string_array (b, "companions", dev->companions);
   json_builder_set_member_name (b, "sriov");
   if (dev->sriov_totalvfs > 0)
@@ -614,7 +624,7 @@ gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *b)
     }
   else
     json_builder_add_null_value (b);
-  add_string_or_null (b, "physfn", dev->physfn);
+  gvd_json_add_string (b, "physfn", dev->physfn);
   json_builder_set_member_name (b, "mdev_types");
   json_builder_begin_array (b);
   for (guint i = 0; i < dev->mdev_types->len; i++)
@@ -622,21 +632,21 @@ gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *b)
       const GvdMdevType *t = g_ptr_array_index (dev->mdev_types, i);
 
       json_builder_begin_object (b);
-      add_string_or_null (b, "id", t->id);
-      add_string_or_null (b, "name", t->name);
-      add_string_or_null (b, "device_api", t->device_api);
+      gvd_json_add_string (b, "id", t->id);
+      gvd_json_add_string (b, "name", t->name);
+      gvd_json_add_string (b, "device_api", t->device_api);
       json_builder_set_member_name (b, "available_instances");
       json_builder_add_int_value (b, t->available_instances);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
   json_builder_set_member_name (b, "mmio64_mib");
-  json_builder_add_int_value (b, (gint64) ((dev->mmio64_bytes + (1 << 20) - 1) >> 20));
+  json_builder_add_int_value (b, (gint64) ((details->mmio64_bytes + (1 << 20) - 1) >> 20));
   json_builder_set_member_name (b, "passthrough_candidate");
   json_builder_add_boolean_value (b, dev->passthrough_candidate);
   json_builder_set_member_name (b, "host_critical");
   json_builder_add_boolean_value (b, dev->host_critical != NULL);
-  add_string_or_null (b, "host_critical_reason", dev->host_critical);
+  gvd_json_add_string (b, "host_critical_reason", dev->host_critical);
   json_builder_end_object (b);
 }
 
@@ -809,26 +819,32 @@ read_mdev_types (GvdPciDevice *dev, const char *dir)
   g_ptr_array_sort (dev->mdev_types, compare_mdev_types);
 }
 
+/* What the planner reads beyond identities, and the JSON shows: the chain
+ * of bridges (from the bus/pci/devices symlink), the NUMA node and the BARs.
+ * @dir: <sysfs>/bus/pci/devices/ADDR. */
 static void
-read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean probe_passthrough)
+read_details (GvdPciDevice *dev, const char *address, const char *dir)
 {
-  g_autofree char *dir = g_build_filename (bus_pci_devices, dev->address, NULL);
   g_autofree char *target = g_file_read_link (dir, NULL);
+  g_autofree char *numa_path = g_build_filename (dir, "numa_node", NULL);
+  g_autofree char *numa = read_small (numa_path);
   g_autofree char *resource_path = g_build_filename (dir, "resource", NULL);
   g_autofree char *resource = NULL;
   gsize resource_len = 0;
-  guint64 v;
 
   /* The symlink's target holds the whole chain of bridges:
    * ../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0 */
   if (target != NULL)
     {
       g_ptr_array_unref (dev->parents);
-      dev->parents = gvd_pci_parents_from_path (target, dev->address);
+      dev->parents = gvd_pci_parents_from_path (target, address);
     }
-  /* Only display controllers have boot_vga. */
-  if ((dev->class_code >> 16) == 0x03 && read_uint (dir, "boot_vga", &v))
-    dev->boot_vga = v == 1;
+  /* As libpci reads it (atoi); absent or negative: unknown. */
+  if (numa != NULL)
+    {
+      gint64 n = g_ascii_strtoll (numa, NULL, 10);
+      dev->numa_node = n < 0 || n > G_MAXINT ? -1 : (int) n;
+    }
   /* BARs matter for what a guest may get; bridges never go. */
   if (!dev->is_bridge && g_file_get_contents (resource_path, &resource, &resource_len, NULL))
     {
@@ -842,22 +858,21 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
           dev->mmio64_bytes = gvd_pci_bars_mmio64 (bars);
         }
       else
-        g_debug ("%s: %s", dev->address, error->message);
+        g_debug ("%s: %s", address, error->message);
     }
-  if (dev->iommu_group < 0)
-    {
-      g_autofree char *glink = g_build_filename (dir, "iommu_group", NULL);
-      g_autofree char *gtarget = g_file_read_link (glink, NULL);
+}
 
-      if (gtarget != NULL)
-        {
-          g_autofree char *base = g_path_get_basename (gtarget);
-          guint64 n;
+static void
+read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean probe_passthrough)
+{
+  g_autofree char *dir = g_build_filename (bus_pci_devices, dev->address, NULL);
+  guint64 v;
 
-          if (g_ascii_string_to_unsigned (base, 10, 0, G_MAXINT, &n, NULL))
-            dev->iommu_group = (int) n;
-        }
-    }
+  read_details (dev, dev->address, dir);
+  /* Only display controllers have boot_vga. */
+  if ((dev->class_code >> 16) == 0x03 && read_uint (dir, "boot_vga", &v))
+    dev->boot_vga = v == 1;
+  /* Normally known from bus/pci/drivers already (read_drivers). */
   if (dev->driver == NULL)
     {
       g_autofree char *dlink = g_build_filename (dir, "driver", NULL);
@@ -941,13 +956,15 @@ scan_libpci (struct pci_access *acc, GvdInventory *inv, GError **error)
           return FALSE;
         }
       /* Not PCI_FILL_IOMMU_GROUP / PCI_FILL_DRIVER: libpci resolves those
-       * links with realpath(), a readlink per path component; one readlink
-       * each in read_sysfs_extras() gives the same answer. */
+       * links with realpath(), a readlink per path component; the group and
+       * driver directories list them all (read_iommu_groups, read_drivers).
+       * Not PCI_FILL_NUMA_NODE: three syscalls a device, and only the
+       * devices read_details() visits need it. */
       /* One read of the standard header instead of one per field. */
       if (pci_read_block (d, 0, header, sizeof header))
         pci_setup_cache (d, header, sizeof header);
       known = pci_fill_info (d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_CLASS_EXT
-                                  | PCI_FILL_SUBSYS | PCI_FILL_NUMA_NODE);
+                                  | PCI_FILL_SUBSYS);
       pci_setup_cache (d, NULL, 0);
       address = g_strdup_printf ("%04x:%02x:%02x.%x", (guint) d->domain, d->bus, d->dev, d->func);
       dev = gvd_pci_device_new (address);
@@ -960,8 +977,6 @@ scan_libpci (struct pci_access *acc, GvdInventory *inv, GError **error)
           dev->subsys_vendor_id = d->subsys_vendor_id;
           dev->subsys_device_id = d->subsys_id;
         }
-      if (known & PCI_FILL_NUMA_NODE)
-        dev->numa_node = d->numa_node < 0 ? -1 : d->numa_node;
       /* PCI-to-PCI bridges (header type 1): VFIO tolerates them in a
        * group and they never go to a guest. */
       dev->is_bridge = (dev->class_code >> 8) == 0x0604 || (dev->class_code >> 8) == 0x0609;
@@ -975,6 +990,141 @@ scan_libpci (struct pci_access *acc, GvdInventory *inv, GError **error)
       gvd_inventory_add_device (inv, dev);
     }
   return TRUE;
+}
+
+/* Calls @fn with each name in the directory @path (relative to @at), with
+ * getdents64 straight into a buffer: no per-directory fstat as opendir does,
+ * and the path resolved from @at. Returns FALSE when it cannot be opened. */
+static gboolean
+for_each_name (int at, const char *path, gboolean (*fn) (const char *name, gpointer data),
+               gpointer data)
+{
+  char buf[8192];
+  int fd = openat (at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0)
+    return FALSE;
+  while ((n = getdents64 (fd, buf, sizeof buf)) > 0)
+    {
+      for (ssize_t off = 0; off < n;)
+        {
+          struct dirent64 *e = (struct dirent64 *) (buf + off);
+
+          off += e->d_reclen;
+          if (g_str_equal (e->d_name, ".") || g_str_equal (e->d_name, ".."))
+            continue;
+          if (!fn (e->d_name, data))
+            {
+              close (fd);
+              return TRUE;
+            }
+        }
+    }
+  close (fd);
+  return TRUE;
+}
+
+typedef struct {
+  GHashTable *map;     /* address → NAME, or its number + 1 */
+  gboolean numbers;
+  int top;             /* fd of the listed directory */
+  const char *sub;     /* below each NAME: "devices", or NULL */
+  const char *name;    /* the NAME being read */
+  guint number;
+} Listing;
+
+static gboolean
+listing_member (const char *member, gpointer data)
+{
+  Listing *l = data;
+
+  if (!is_pci_address (member))
+    return TRUE;
+  if (g_hash_table_size (l->map) >= MAX_DEVICES)
+    return FALSE;
+  g_hash_table_replace (l->map, g_strdup (member),
+                        l->numbers ? GUINT_TO_POINTER (l->number + 1)
+                                   : (gpointer) g_strdup (l->name));
+  return TRUE;
+}
+
+static gboolean
+listing_entry (const char *name, gpointer data)
+{
+  Listing *l = data;
+  g_autofree char *path = l->sub != NULL ? g_strconcat (name, "/", l->sub, NULL) : g_strdup (name);
+  guint64 number = 0;
+
+  if (l->numbers && !g_ascii_string_to_unsigned (name, 10, 0, G_MAXINT, &number, NULL))
+    return TRUE;
+  l->name = name;
+  l->number = (guint) number;
+  for_each_name (l->top, path, listing_member, l);
+  return g_hash_table_size (l->map) < MAX_DEVICES;
+}
+
+/* address → value for each PCI-address-named entry of @dir/NAME/@sub, NAME
+ * running over @dir's subdirectories: IOMMU groups (kernel/iommu_groups/N/
+ * devices/ADDR) and drivers (bus/pci/drivers/DRV/ADDR) list their devices,
+ * a readdir per group or driver instead of a readlink per device. The value
+ * is NAME (a g_strdup), or its number for @numbers. */
+static GHashTable *
+read_listing (const char *dir, const char *sub, gboolean numbers)
+{
+  Listing l = { 0 };
+
+  l.map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, numbers ? NULL : g_free);
+  l.numbers = numbers;
+  l.sub = sub;
+  l.top = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (l.top < 0)
+    return l.map;
+  for_each_name (l.top, ".", listing_entry, &l);
+  close (l.top);
+  return l.map;
+}
+
+/* The devices whose details the planner reads: passthrough candidates, the
+ * other functions of their slots, every member of those devices' IOMMU
+ * groups (a guest gets whole groups), and the bridges above all of them.
+ * Everything else has its details read by gvd_pci_device_to_json(). */
+static GHashTable *
+detailed_set (const GvdInventory *inv, GHashTable *probe)
+{
+  GHashTable *set = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_autoptr(GPtrArray) seeds = g_ptr_array_new ();
+
+  for (guint i = 0; i < inv->devices->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+
+      if (!dev->passthrough_candidate && !g_hash_table_contains (probe, dev))
+        continue;
+      g_ptr_array_add (seeds, dev);
+      for (guint k = 0; k < dev->companions->len; k++)
+        {
+          GvdPciDevice *c = g_hash_table_lookup (inv->by_address,
+                                                 g_ptr_array_index (dev->companions, k));
+          if (c != NULL)
+            g_ptr_array_add (seeds, c);
+        }
+    }
+  for (guint i = 0; i < seeds->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (seeds, i);
+      const GvdIommuGroup *group = gvd_inventory_get_group (inv, dev->iommu_group);
+
+      g_hash_table_add (set, dev);
+      for (guint k = 0; group != NULL && k < group->devices->len; k++)
+        {
+          GvdPciDevice *m = g_hash_table_lookup (inv->by_address,
+                                                 g_ptr_array_index (group->devices, k));
+          if (m != NULL)
+            g_hash_table_add (set, m);
+        }
+    }
+  return set;
 }
 
 /* pci_init and the scan under the error jmp_buf. No automatic cleanups in
@@ -1010,6 +1160,12 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
   g_autofree char *bus_pci = NULL;
   g_autofree char *bus_pci_devices = NULL;
   g_autofree char *groups_dir = NULL;
+  g_autofree char *drivers_dir = NULL;
+  g_autoptr(GHashTable) groups = NULL;
+  g_autoptr(GHashTable) drivers = NULL;
+  g_autoptr(GHashTable) probe = NULL;
+  g_autoptr(GHashTable) detailed = NULL;
+  g_autoptr(GPtrArray) work = NULL;
   g_autofree char *cmdline_path = NULL;
   g_autofree char *cmdline = NULL;
   struct pci_access *acc;
@@ -1049,18 +1205,30 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
   if (!ok)
     return NULL;
 
+  /* Groups and drivers: one listing each, not a readlink per device. */
+  groups_dir = gvd_host_root_sysfs (root, "kernel", "iommu_groups", NULL);
+  drivers_dir = gvd_host_root_sysfs (root, "bus", "pci", "drivers", NULL);
+  groups = read_listing (groups_dir, "devices", TRUE);
+  drivers = read_listing (drivers_dir, NULL, FALSE);
+  probe = g_hash_table_new (g_direct_hash, g_direct_equal);
   for (guint i = 0; i < inv->devices->len; i++)
     {
       GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+      guint group = GPOINTER_TO_UINT (g_hash_table_lookup (groups, dev->address));
       gboolean listed = FALSE;
 
+      if (group > 0)
+        dev->iommu_group = (int) (group - 1);
+      dev->driver = g_strdup (g_hash_table_lookup (drivers, dev->address));
       for (const char *const *p = passthrough_devices; !listed && p != NULL && *p != NULL; p++)
         {
           g_autofree char *canon = NULL;
           listed = gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
                    && g_str_equal (canon, dev->address);
         }
-      read_sysfs_extras (dev, bus_pci_devices, (dev->class_code >> 16) == 0x03 || listed);
+      /* SR-IOV and mdev only matter for what may be passed through. */
+      if ((dev->class_code >> 16) == 0x03 || listed)
+        g_hash_table_add (probe, dev);
     }
 
   cmdline_path = gvd_host_root_procfs (root, "cmdline", NULL);
@@ -1068,7 +1236,6 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
     inv->acs_override = gvd_hostinfo_parse_acs_override (cmdline);
 
   gvd_inventory_finish (inv);
-  groups_dir = gvd_host_root_sysfs (root, "kernel", "iommu_groups", NULL);
   if (!g_file_test (groups_dir, G_FILE_TEST_IS_DIR))
     inv->iommu = FALSE;
 
@@ -1081,6 +1248,37 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
           && (dev = g_hash_table_lookup (inv->by_address, canon)) != NULL && !dev->is_bridge)
         dev->passthrough_candidate = TRUE;
     }
+
+  /* Details (parents, NUMA node, BARs, boot_vga, SR-IOV, mdev) for the
+   * devices the planner may touch, and for the bridges above them; a big
+   * host has thousands of other functions, and sysfs reads cost a syscall
+   * each. The others keep where to read them for the JSON view. */
+  detailed = detailed_set (inv, probe);
+  work = g_ptr_array_new ();
+  for (guint i = 0; i < inv->devices->len; i++)
+    if (g_hash_table_contains (detailed, g_ptr_array_index (inv->devices, i)))
+      g_ptr_array_add (work, g_ptr_array_index (inv->devices, i));
+  for (guint i = 0; i < work->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (work, i);
+
+      read_sysfs_extras (dev, bus_pci_devices, g_hash_table_contains (probe, dev));
+      for (guint k = 0; k < dev->parents->len; k++)
+        {
+          GvdPciDevice *bridge = g_hash_table_lookup (inv->by_address,
+                                                      g_ptr_array_index (dev->parents, k));
+          if (bridge != NULL && g_hash_table_add (detailed, bridge))
+            g_ptr_array_add (work, bridge);
+        }
+    }
+  for (guint i = 0; i < inv->devices->len; i++)
+    {
+      GvdPciDevice *dev = g_ptr_array_index (inv->devices, i);
+
+      if (!g_hash_table_contains (detailed, dev))
+        dev->details_dir = g_build_filename (bus_pci_devices, dev->address, NULL);
+    }
+
   for (const char *const *p = host_critical; p != NULL && *p != NULL; p++)
     {
       g_autofree char *canon = NULL;

@@ -61,6 +61,12 @@ typedef struct {
   guint64 mmio64_bytes;  /* sum of the 64-bit memory BARs 0-5 */
   gboolean passthrough_candidate; /* GPU class, or listed in passthrough_devices */
   char *host_critical;   /* why the host cannot give it away; NULL: it can */
+  /* Private to hostinfo.c. A scan reads numa_node, parents, bars and
+   * mmio64_bytes only for the devices the planner can touch (candidates,
+   * their slot-mates, their IOMMU groups' members and the bridges above
+   * them); for the others this is their sysfs directory, and
+   * gvd_pci_device_to_json() reads those fields from it. NULL: all read. */
+  char *details_dir;
 } GvdPciDevice;
 
 typedef struct {

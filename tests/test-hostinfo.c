@@ -430,6 +430,38 @@ device_to_json__gpu__fields (void **state)
   assert_false (gvd_test_json_bool (root, "host_critical"));
 }
 
+/* A device the planner cannot reach (the root disk's NVMe controller) has
+ * its NUMA node, parents and BARs read for the JSON view, and they are the
+ * values a scan that details it (listed as a passthrough device) finds. */
+static void
+device_to_json__outside_planner__same_details_as_detailed_scan (void **state)
+{
+  static const char *const listed[] = { "0000:09:00.0", NULL };
+  g_autoptr(GvdInventory) plain = scan ("server-8gpu");
+  g_autoptr(GvdInventory) detailed = scan_full ("server-8gpu", NULL, NULL, listed);
+  const GvdPciDevice *nvme = dev (detailed, "0000:09:00.0");
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *parents;
+
+  gvd_pci_device_to_json (dev (plain, "0000:09:00.0"), b);
+  root = json_builder_get_root (b);
+  assert_int_equal (gvd_test_json_int (root, "numa_node"), 0);
+  assert_int_equal (nvme->numa_node, 0);
+  assert_string_equal (gvd_test_json_string (root, "driver"), "nvme");
+  assert_string_equal (gvd_test_json_string (root, "driver"), nvme->driver);
+  assert_int_equal (gvd_test_json_int (root, "iommu_group"), nvme->iommu_group);
+  assert_int_equal (gvd_test_json_int (root, "mmio64_mib"), (nvme->mmio64_bytes + 1048575) >> 20);
+  assert_true (nvme->mmio64_bytes > 0);
+  parents = json_node_get_array (gvd_test_json_path (root, "parents"));
+  assert_int_equal (json_array_get_length (parents), nvme->parents->len);
+  assert_int_equal (nvme->parents->len, 1);
+  assert_string_equal (json_array_get_string_element (parents, 0),
+                       g_ptr_array_index (nvme->parents, 0));
+  assert_false (gvd_test_json_bool (root, "passthrough_candidate"));
+  assert_true (gvd_test_json_bool (root, "host_critical"));
+}
+
 int
 main (void)
 {
@@ -451,6 +483,7 @@ main (void)
     cmocka_unit_test (scan__missing_sysfs__io_error),
     cmocka_unit_test (scan__same_tree_twice__identical_json),
     cmocka_unit_test (device_to_json__gpu__fields),
+    cmocka_unit_test (device_to_json__outside_planner__same_details_as_detailed_scan),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
