@@ -35,38 +35,6 @@ request (Fixture *f, const char *method, const char *path, const char *body, gui
   return node;
 }
 
-static void
-assert_error_body (JsonNode *node, const char *code, const char *needle)
-{
-  const char *message;
-
-  assert_non_null (node);
-  assert_string_equal (gvd_test_json_string (node, "error.code"), code);
-  message = gvd_test_json_string (node, "error.message");
-  if (needle != NULL && strstr (message, needle) == NULL)
-    fail_msg ("'%s' not in error message '%s'", needle, message);
-}
-
-static void
-rm_rf (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir == NULL)
-    {
-      g_unlink (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      rm_rf (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
 static int
 setup_with (void **state, gboolean with_inventory)
 {
@@ -133,7 +101,7 @@ teardown (void **state)
   gvd_inventory_free (f->daemon.inventory);
   gvd_host_root_free (f->daemon.host_root);
   gvd_config_free (f->daemon.config);
-  rm_rf (f->state_dir);
+  gvd_test_rm_rf (f->state_dir);
   g_free (f->state_dir);
   g_free (f->registry_path);
   g_free (f->base);
@@ -239,7 +207,7 @@ post__bad_input__400_naming_the_problem (void **state)
       guint status;
       g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", cases[i].body, &status);
       assert_int_equal (status, 400);
-      assert_error_body (node, cases[i].code, cases[i].needle);
+      gvd_test_assert_error (node, cases[i].code, cases[i].needle);
     }
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
   assert_false (g_file_test (f->registry_path, G_FILE_TEST_EXISTS));
@@ -267,7 +235,7 @@ post__not_a_candidate__4xx (void **state)
                          cases[i].address);
       g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", body, &status);
       assert_int_equal (status, cases[i].status);
-      assert_error_body (node, cases[i].code, cases[i].address);
+      gvd_test_assert_error (node, cases[i].code, cases[i].address);
     }
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
 }
@@ -283,11 +251,11 @@ post__duplicate__409_already_exists (void **state)
   register_gpu0 (f);
   same_name = request (f, "POST", "/v1/devices", GPU0, &status);
   assert_int_equal (status, 409);
-  assert_error_body (same_name, "already_exists", "gpu0");
+  gvd_test_assert_error (same_name, "already_exists", "gpu0");
   same_address = request (f, "POST", "/v1/devices",
                           "{\"name\": \"other\", \"pci_address\": \"0000:01:00.0\"}", &status);
   assert_int_equal (status, 409);
-  assert_error_body (same_address, "already_exists", "'gpu0'");
+  gvd_test_assert_error (same_address, "already_exists", "'gpu0'");
 }
 
 static void
@@ -303,7 +271,7 @@ post__write_fails__500_registry_unchanged (void **state)
   f->daemon.config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
   node = request (f, "POST", "/v1/devices", GPU0, &status);
   assert_int_equal (status, 500);
-  assert_error_body (node, "io_error", "registry");
+  gvd_test_assert_error (node, "io_error", "registry");
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
   list = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 404);
@@ -317,7 +285,7 @@ post__no_inventory__503_not_ready (void **state)
   g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", GPU0, &status);
 
   assert_int_equal (status, 503);
-  assert_error_body (node, "not_ready", "inventory");
+  gvd_test_assert_error (node, "not_ready", "inventory");
 }
 
 static void
@@ -331,7 +299,7 @@ get__unknown__404_device_not_found (void **state)
       guint status;
       g_autoptr(JsonNode) node = request (f, "GET", paths[i], NULL, &status);
       assert_int_equal (status, 404);
-      assert_error_body (node, "device_not_found", NULL);
+      gvd_test_assert_error (node, "device_not_found", NULL);
     }
 }
 
@@ -414,7 +382,7 @@ delete__in_use__409_naming_holder (void **state)
   g_hash_table_insert (f->daemon.claims, g_strdup ("0000:01:00.0"), g_strdup ("train-7"));
   node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 409);
-  assert_error_body (node, "device_in_use", "train-7");
+  gvd_test_assert_error (node, "device_in_use", "train-7");
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
 }
 
@@ -430,7 +398,7 @@ delete__claims_not_ready__503_fail_closed (void **state)
   f->daemon.claims_ready = FALSE;
   node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 503);
-  assert_error_body (node, "not_ready", NULL);
+  gvd_test_assert_error (node, "not_ready", NULL);
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
   shown = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_string_equal (gvd_test_json_string (shown, "state"), "unknown");
@@ -453,7 +421,7 @@ delete__free__204_and_persisted (void **state)
   assert_int_equal (gvd_registry_get_size (saved), 0);
   again = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 404);
-  assert_error_body (again, "device_not_found", "gpu0");
+  gvd_test_assert_error (again, "device_not_found", "gpu0");
 }
 
 static void
@@ -512,10 +480,10 @@ clear__not_quarantined__409_or_404 (void **state)
   register_gpu0 (f);
   node = request (f, "POST", "/v1/devices/gpu0/clear", NULL, &status);
   assert_int_equal (status, 409);
-  assert_error_body (node, "invalid_state", "0000:01:00.0");
+  gvd_test_assert_error (node, "invalid_state", "0000:01:00.0");
   unknown = request (f, "POST", "/v1/devices/nope/clear", NULL, &status);
   assert_int_equal (status, 404);
-  assert_error_body (unknown, "device_not_found", "nope");
+  gvd_test_assert_error (unknown, "device_not_found", "nope");
 }
 
 int

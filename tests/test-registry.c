@@ -272,32 +272,12 @@ tmp_setup (void **state)
   return 0;
 }
 
-static void
-rm_rf (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir == NULL)
-    {
-      g_unlink (path);
-      return;
-    }
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      rm_rf (child);
-    }
-  g_dir_close (dir);
-  g_rmdir (path);
-}
-
 static int
 tmp_teardown (void **state)
 {
   Tmp *t = *state;
 
-  rm_rf (t->dir);
+  gvd_test_rm_rf (t->dir);
   g_free (t->dir);
   g_free (t->path);
   g_free (t);

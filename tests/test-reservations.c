@@ -323,18 +323,6 @@ request (Fixture *f, const char *method, const char *path, const char *body, gui
   return node;
 }
 
-static void
-assert_error_body (JsonNode *node, const char *code, const char *needle)
-{
-  const char *message;
-
-  assert_non_null (node);
-  assert_string_equal (gvd_test_json_string (node, "error.code"), code);
-  message = gvd_test_json_string (node, "error.message");
-  if (needle != NULL && strstr (message, needle) == NULL)
-    fail_msg ("'%s' not in error message '%s'", needle, message);
-}
-
 #define GPU0 "0000:03:00.0"
 
 static int
@@ -457,7 +445,7 @@ post__gpus__planner_picks_and_claims (void **state)
   body = g_strdup_printf ("{\"devices\": [\"%s\"]}", json_array_get_string_element (gpus, 1));
   again = request (f, "POST", "/v1/reservations", body, &status);
   assert_int_equal (status, 409);
-  assert_error_body (again, "device_in_use", holder);
+  gvd_test_assert_error (again, "device_in_use", holder);
 }
 
 static void
@@ -488,7 +476,7 @@ post__bad_input__4xx (void **state)
       g_autoptr(JsonNode) node = request (f, "POST", "/v1/reservations", cases[i].body, &status);
       if (status != cases[i].status)
         fail_msg ("%s: status %u", cases[i].body, status);
-      assert_error_body (node, cases[i].code, cases[i].needle);
+      gvd_test_assert_error (node, cases[i].code, cases[i].needle);
     }
   assert_int_equal (g_hash_table_size (f->daemon.claims), 0);
 }
@@ -503,7 +491,7 @@ post__device_in_use__409_naming_holder (void **state)
   g_hash_table_insert (f->daemon.claims, g_strdup (GPU0), g_strdup ("train-7"));
   node = request (f, "POST", "/v1/reservations", "{\"devices\": [\"" GPU0 "\"]}", &status);
   assert_int_equal (status, 409);
-  assert_error_body (node, "device_in_use", "train-7");
+  gvd_test_assert_error (node, "device_in_use", "train-7");
 }
 
 static void
@@ -516,7 +504,7 @@ post__claims_not_ready__503 (void **state)
   f->daemon.claims_ready = FALSE;
   node = request (f, "POST", "/v1/reservations", "{\"gpus\": 1}", &status);
   assert_int_equal (status, 503);
-  assert_error_body (node, "not_ready", NULL);
+  gvd_test_assert_error (node, "not_ready", NULL);
 }
 
 static void
@@ -536,7 +524,7 @@ delete__active__204_released_then_404 (void **state)
   assert_int_equal (g_hash_table_size (f->daemon.claims), 0);
   again = request (f, "GET", path, NULL, &status);
   assert_int_equal (status, 404);
-  assert_error_body (again, "not_found", NULL);
+  gvd_test_assert_error (again, "not_found", NULL);
 }
 
 static void

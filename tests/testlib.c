@@ -286,6 +286,41 @@ gvd_test_drain_main_context (void)
     ;
 }
 
+void
+gvd_test_assert_error (JsonNode *node, const char *code, const char *needle)
+{
+  const char *message;
+
+  assert_non_null (node);
+  assert_string_equal (gvd_test_json_string (node, "error.code"), code);
+  message = gvd_test_json_string (node, "error.message");
+  assert_non_null (message);
+  if (needle == NULL && strlen (message) <= 10)
+    fail_msg ("error message '%s' says too little", message);
+  if (needle != NULL && strstr (message, needle) == NULL)
+    fail_msg ("'%s' not in error message '%s'", needle, message);
+}
+
+void
+gvd_test_rm_rf (const char *path)
+{
+  GDir *dir;
+  const char *name;
+
+  if (g_file_test (path, G_FILE_TEST_IS_SYMLINK) || (dir = g_dir_open (path, 0, NULL)) == NULL)
+    {
+      g_unlink (path);
+      return;
+    }
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      gvd_test_rm_rf (child);
+    }
+  g_dir_close (dir);
+  g_rmdir (path);
+}
+
 JsonNode *
 gvd_test_json_path (JsonNode *root, const char *path)
 {

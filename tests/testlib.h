@@ -65,6 +65,13 @@ void gvd_test_request_clear (GvdTestRequest *request);
 /* Let an in-process server see its clients' closed connections. */
 void gvd_test_drain_main_context (void);
 
+/* An API error answer: {"error": {"code": @code, "message": ...}} whose
+ * message contains @needle (NULL: any non-trivial message). */
+void gvd_test_assert_error (JsonNode *node, const char *code, const char *needle);
+
+/* Remove a directory tree (test scratch space; does not follow symlinks). */
+void gvd_test_rm_rf (const char *path);
+
 /* Member lookup on a parsed answer, asserting the path exists:
  * gvd_test_json_path (root, "libvirt.state"). */
 JsonNode *gvd_test_json_path (JsonNode *root, const char *path);
