@@ -6,6 +6,7 @@
 #include "api.h"
 #include "json-util.h"
 
+#include "events.h"
 #include "hostinfo.h"
 #include "registry.h"
 
@@ -293,6 +294,7 @@ clear_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
   reason = g_strdup (quarantine_of (d, address));
   g_hash_table_remove (d->quarantined, address);
   g_message ("device %s: quarantine cleared (was: %s)", address, reason);
+  gvd_events_emit_device (d->events, "device.cleared", address, reason);
   reply_device (d, msg, SOUP_STATUS_OK, entry != NULL ? entry->name : NULL, address);
 }
 

@@ -14,7 +14,7 @@ typedef struct _GvdApi GvdApi;
 
 typedef enum {
   GVD_API_ROUTE_DEFAULT = 0,
-  GVD_API_ROUTE_PUBLIC = 1 << 0, /* no bearer token needed (health, metrics) */
+  GVD_API_ROUTE_PUBLIC = 1 << 0, /* no bearer token needed (health probes) */
 } GvdApiRouteFlags;
 
 /* @path is the full request path; the route matched its prefix. */
@@ -57,6 +57,8 @@ GStrv gvd_api_path_segments (const char *path, const char *prefix);
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);
+/* GET /metrics: Prometheus text format, admin auth (api-metrics.c). */
+void gvd_api_metrics_register (GvdApi *api);
 GHashTable *gvd_api_instances_idempotency_new (void);
 /* POST /v1/plans and GET /v1/devices/available (api-plans.c). */
 void gvd_api_plans_register (GvdApi *api);
@@ -73,5 +75,8 @@ void gvd_api_images_register (GvdApi *api);
 void gvd_api_agent_register (GvdApi *api);
 /* Log every agent health change (g_message with GVD_INSTANCE); watch id. */
 guint gvd_api_agent_log_health (GvdAgentHub *hub);
+/* GET /v1/events: server-sent events from gvd_api_get_daemon (api)->events
+ * (api-events.c). Free the listener before the bus. */
+void gvd_api_events_register (GvdApi *api);
 
 G_END_DECLS

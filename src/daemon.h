@@ -15,6 +15,7 @@ typedef struct _GvdRegistry GvdRegistry;   /* registry.h */
 typedef struct _GvdReservations GvdReservations; /* reservations.h */
 typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
 typedef struct _GvdInstanceManager GvdInstanceManager; /* instance.h */
+typedef struct _GvdEvents GvdEvents;       /* events.h */
 
 typedef struct {
   GvdConfig *config;
@@ -41,6 +42,8 @@ typedef struct {
   GvdInstanceManager *instances;
   /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c). */
   GHashTable *idempotency;
+  /* The event bus behind GET /v1/events (events.h); NULL-safe to emit on. */
+  GvdEvents *events;
 } GvdDaemon;
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "domain-xml.h"
+#include "events.h"
 #include "registry.h"
 #include "reservations.h"
 #include "seed-iso.h"
@@ -193,6 +194,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                g_str_equal (inst->state, "running"), g_get_monotonic_time ());
   g_message ("instance %s: created (%s, domain %s)", inst->spec->name, inst->state,
              inst->spec->domain_name);
+  gvd_events_emit_instance (mgr->d->events, "instance.created", inst->spec->name);
   if (cd->expired)
     return; /* the caller was already told it timed out */
 

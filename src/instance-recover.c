@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "device-health.h"
 #include "domain-xml.h"
+#include "events.h"
 #include "vfio-plan.h"
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
@@ -68,6 +69,7 @@ release_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
                    rc->instance, rc->reasons[i]);
         g_hash_table_replace (rc->mgr->d->quarantined, g_strdup (rc->addresses[i]),
                               g_strdup (rc->reasons[i]));
+        gvd_events_emit_device (rc->mgr->d->events, "device.quarantined", rc->addresses[i], rc->reasons[i]);
       }
 }
 

@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "agent-probe.h"
 #include "device-health.h"
+#include "events.h"
 #include "registry.h"
 #include "xml-util.h"
 
@@ -56,6 +57,7 @@ gvd_instance_set_state (GvdInstanceManager *mgr, GvdInstance *inst, const char *
   if (g_strcmp0 (inst->state, state) == 0)
     return;
   g_message ("instance %s: %s → %s", inst->spec->name, inst->state, state);
+  gvd_events_emit_change (mgr->d->events, "instance.state", inst->spec->name, inst->state, state, NULL);
   g_free (inst->state);
   inst->state = g_strdup (state);
   inst->state_changed_at = g_get_real_time ();
@@ -231,6 +233,7 @@ gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const char 
                                                  "(binding to or releasing from vfio-pci)",
                                                  what, seconds);
       g_warning ("device %s: %s", addresses[i], reason);
+      gvd_events_emit_device (mgr->d->events, "device.quarantined", addresses[i], reason);
       g_hash_table_replace (mgr->d->quarantined, g_strdup (addresses[i]), g_steal_pointer (&reason));
     }
 }
@@ -264,6 +267,7 @@ gvd_instance_remove (GvdInstanceManager *mgr, const char *name)
   if (mgr->d->agent != NULL)
     gvd_agent_hub_forget (mgr->d->agent, key);
   g_hash_table_remove (mgr->instances, key);
+  gvd_events_emit_instance (mgr->d->events, "instance.deleted", key);
 }
 
 /* ---- JSON --------------------------------------------------------------------- */

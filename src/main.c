@@ -17,6 +17,7 @@
 #include "api.h"
 #include "capability.h"
 #include "daemon.h"
+#include "events.h"
 #include "gvd-config.h"
 #include "hostinfo.h"
 #include "registry.h"
@@ -192,6 +193,27 @@ start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api
   return TRUE;
 }
 
+/* Event bus feeds (GET /v1/events). */
+static void
+emit_agent_health (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health,
+                   GvdAgentHealth new_health, const char *reason, gpointer user_data)
+{
+  gvd_events_emit_change (user_data, "agent.health", name, gvd_agent_health_to_string (old_health),
+                          gvd_agent_health_to_string (new_health), reason);
+}
+
+static void
+emit_libvirt_connected (GvdVirtConn *virt, gpointer user_data)
+{
+  gvd_events_emit_reason (user_data, "libvirt.connected", NULL);
+}
+
+static void
+emit_libvirt_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data)
+{
+  gvd_events_emit_reason (user_data, "libvirt.disconnected", why);
+}
+
 static int
 run_daemon (GvdConfig *config)
 {
@@ -202,6 +224,8 @@ run_daemon (GvdConfig *config)
   g_autoptr(GvdApi) admin = NULL;
   GvdDaemon daemon = { 0 };
   g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
+  /* daemon.events: freed after everything that emits on it. */
+  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, NULL);
   /* Freed in reverse order: the listener before the hub it serves. */
   g_autoptr(GvdAgentHub) agent_hub = NULL;
   g_autoptr(GvdApi) agent_api = NULL;
@@ -216,11 +240,13 @@ run_daemon (GvdConfig *config)
 
   daemon.config = config;
   daemon.started_at = g_get_monotonic_time ();
+  daemon.events = events;
   if (!start_agent_receiver (&daemon, &agent_hub, &agent_api, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
       return 1;
     }
+  gvd_agent_hub_add_watch (agent_hub, emit_agent_health, events);
   daemon.registry = load_registry (config, &error);
   if (daemon.registry == NULL)
     {
@@ -246,6 +272,8 @@ run_daemon (GvdConfig *config)
   gvd_virt_event_loop_start ();
   daemon.virt = gvd_virt_conn_new (config->libvirt_uri, config->keepalive_interval,
                                    config->keepalive_count, config->reconnect_max_delay);
+  g_signal_connect (daemon.virt, "connected", G_CALLBACK (emit_libvirt_connected), events);
+  g_signal_connect (daemon.virt, "disconnected", G_CALLBACK (emit_libvirt_disconnected), events);
   daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   daemon.idempotency = gvd_api_instances_idempotency_new ();
   daemon.instances = gvd_instance_manager_new (&daemon);
@@ -263,6 +291,8 @@ run_daemon (GvdConfig *config)
   gvd_api_reservations_register (admin);
   gvd_api_images_register (admin);
   gvd_api_instances_register (admin);
+  gvd_api_events_register (admin);
+  gvd_api_metrics_register (admin);
   if (!gvd_api_listen (admin, config->listen, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
