@@ -173,6 +173,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   GvdInstance *inst;
 
   gvd_instance_disarm_deadline (&cd->deadline);
+  gvd_instance_note_change (mgr);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
       g_message ("instance %s: create failed, rolled back: %s", spec->name, error->message);

@@ -353,16 +353,20 @@ delete_done (GObject *source, GAsyncResult *res, gpointer user_data)
   GvdInstance *inst = g_hash_table_lookup (mgr->instances, op->name);
   g_autoptr(GError) error = NULL;
 
+  gvd_instance_disarm_deadline (&op->deadline);
+  gvd_instance_note_change (mgr);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
       if (inst != NULL)
         g_clear_pointer (&inst->busy, g_free);
-      g_task_return_error (outer, g_steal_pointer (&error));
+      if (!op->expired)
+        g_task_return_error (outer, g_steal_pointer (&error));
       return;
     }
   g_message ("instance %s: deleted (domain, NVRAM, volumes, claims, address)", op->name);
   gvd_instance_remove (mgr, op->name);
-  g_task_return_boolean (outer, TRUE);
+  if (!op->expired)
+    g_task_return_boolean (outer, TRUE);
 }
 
 void

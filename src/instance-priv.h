@@ -27,6 +27,11 @@ struct _GvdInstanceManager {
   gboolean recovering;
   gboolean recover_again;
   guint health_watch;
+  /* Bumped by every lifecycle event and every change gpuvmd itself makes in
+   * libvirt; a recovery that raced with one is stale and runs again. */
+  guint64 change_seq;
+  guint64 recover_seq;
+  guint recover_retries;
 };
 
 /* instance.c: instances and their state */
@@ -56,5 +61,7 @@ void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);
 void gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data);
 void gvd_instance_unregister_events (GvdInstanceManager *mgr);
 void gvd_instance_schedule_recovery (GvdInstanceManager *mgr, guint delay_ms);
+/* Note a change in libvirt made or seen by gpuvmd (see change_seq). */
+void gvd_instance_note_change (GvdInstanceManager *mgr);
 
 G_END_DECLS

@@ -128,6 +128,8 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
 {
   GvdInstanceManager *mgr = opaque;
   const char *domain_name = virDomainGetName (dom);
+
+  gvd_instance_note_change (mgr);
   const char *name = instance_name_of (mgr, domain_name);
   GvdInstance *inst = name != NULL ? g_hash_table_lookup (mgr->instances, name) : NULL;
 
@@ -444,6 +446,17 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GPtrArray) infos = g_task_propagate_pointer (G_TASK (res), &error);
 
   mgr->recovering = FALSE;
+  /* The domains were read while something changed (a create rolled back, a
+   * delete finished, an event arrived): the picture may be stale, so read
+   * again rather than apply it (bounded, so heavy churn cannot starve it). */
+  if (infos != NULL && mgr->change_seq != mgr->recover_seq && mgr->recover_retries < 5)
+    {
+      mgr->recover_retries++;
+      g_debug ("recovery raced with a change; reading libvirt again");
+      gvd_instance_schedule_recovery (mgr, 0);
+      return;
+    }
+  mgr->recover_retries = 0;
   if (infos == NULL)
     {
       g_message ("recovery from libvirt failed: %s (will retry on reconnect)", error->message);
@@ -475,6 +488,7 @@ recover_cb (gpointer data)
       return G_SOURCE_REMOVE;
     }
   mgr->recovering = TRUE;
+  mgr->recover_seq = mgr->change_seq;
   task = g_task_new (NULL, NULL, recover_done, mgr);
   {
     RecoverData *rd = g_new0 (RecoverData, 1);
@@ -485,6 +499,12 @@ recover_cb (gpointer data)
   g_task_run_in_thread (task, recover_thread);
   g_object_unref (task);
   return G_SOURCE_REMOVE;
+}
+
+void
+gvd_instance_note_change (GvdInstanceManager *mgr)
+{
+  mgr->change_seq++;
 }
 
 void

@@ -532,6 +532,33 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
   for (int i = 0; i < 200 && (count_volumes_with (PREFIX "frozen-") > 0 || domain_state ("frozen") != NULL); i++)
     g_usleep (100 * 1000);
   assert_int_equal (count_volumes_with (PREFIX "frozen-"), 0);
+
+  /* Operations that finish in time disarm their deadline: delete an
+   * instance with a GPU, outlive the deadline, and the daemon is still
+   * there and quarantined nothing new. */
+  {
+    guint n_quarantined = 0;
+    g_autoptr(JsonNode) made = api (d, "POST", "/v1/instances",
+                                    "{\"name\": \"timely\", \"image\": \"" IMAGE "\","
+                                    " \"memory_mib\": 256, \"gpus\": 1, \"start\": false}",
+                                    &avail_status);
+    g_autoptr(JsonNode) gone = NULL;
+    g_autoptr(JsonNode) later = NULL;
+
+    assert_int_equal (avail_status, 201);
+    gone = api (d, "DELETE", "/v1/instances/timely", NULL, &avail_status);
+    assert_int_equal (avail_status, 204);
+    g_usleep (7 * G_USEC_PER_SEC);
+    later = api (d, "GET", "/v1/devices/available", NULL, &avail_status);
+    assert_int_equal (avail_status, 200);
+    {
+      JsonArray *devs = json_node_get_array (gvd_test_json_path (later, "devices"));
+      for (guint i = 0; i < json_array_get_length (devs); i++)
+        if (json_object_get_boolean_member (json_array_get_object_element (devs, i), "quarantined"))
+          n_quarantined++;
+    }
+    assert_int_equal (n_quarantined, 1); /* only the one wedged above */
+  }
   gvd_test_daemon_stop (d, TRUE);
 }
 
