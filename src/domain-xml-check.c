@@ -83,39 +83,6 @@ gvd_domain_xml_check_uuid (const char *what, const char *s, GError **error)
 }
 
 gboolean
-gvd_domain_xml_parse_pci_address (const char *s, guint *out_domain, guint *out_bus,
-                                  guint *out_slot, guint *out_function)
-{
-  static const gsize widths[] = { 4, 2, 2, 1 };
-  static const char seps[] = { ':', ':', '.', '\0' };
-  static const guint max[] = { 0xffff, 0xff, 0x1f, 0x7 };
-  guint v[4];
-  const char *p = s;
-
-  if (s == NULL || strlen (s) != 12)
-    return FALSE;
-  for (gsize i = 0; i < 4; i++)
-    {
-      v[i] = 0;
-      for (gsize j = 0; j < widths[i]; j++, p++)
-        {
-          if (!g_ascii_isxdigit (*p))
-            return FALSE;
-          v[i] = v[i] * 16 + (guint) g_ascii_xdigit_value (*p);
-        }
-      if (*p != seps[i] || v[i] > max[i])
-        return FALSE;
-      if (*p != '\0')
-        p++;
-    }
-  *out_domain = v[0];
-  *out_bus = v[1];
-  *out_slot = v[2];
-  *out_function = v[3];
-  return TRUE;
-}
-
-gboolean
 gvd_domain_xml_check_mac (const char *what, const char *s, GError **error)
 {
   guint first;

@@ -32,9 +32,6 @@ gboolean gvd_domain_xml_check_cidr (const char *what, const char *s, GError **er
 /* A libvirt pool/volume/image name: text without '/'. */
 gboolean gvd_domain_xml_check_object_name (const char *what, const char *s, GError **error);
 
-/* "0000:41:00.0" → its parts; FALSE unless exactly that form. */
-gboolean gvd_domain_xml_parse_pci_address (const char *s, guint *out_domain, guint *out_bus,
-                                           guint *out_slot, guint *out_function);
 
 /* Guest physical address bits for @mmio_mib of 64-bit MMIO above
  * @memory_mib of RAM (at least 40, at most 52). */

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "domain-xml.h"
+#include "pci-address.h"
 
 #include <string.h>
 #include <gio/gio.h>
@@ -866,7 +867,7 @@ check_hostdevs (Render *r, GError **error)
               && !gvd_domain_xml_check_token ("mdev type", h->mdev_type, 64, "-_", error))
             return FALSE;
           if (h->host_address != NULL
-              && !gvd_domain_xml_parse_pci_address (h->host_address, &d, &b, &s, &f))
+              && !gvd_pci_address_parse (h->host_address, &d, &b, &s, &f))
             INVALID ("hostdev %u: parent '%s' is not a PCI address (0000:41:00.0)", i,
                      h->host_address);
           if (!g_hash_table_add (seen, g_ascii_strdown (h->mdev_uuid, -1)))
@@ -876,7 +877,7 @@ check_hostdevs (Render *r, GError **error)
         {
           if (!gvd_domain_xml_check_text ("hostdev address", h->host_address, 12, error))
             return FALSE;
-          if (!gvd_domain_xml_parse_pci_address (h->host_address, &d, &b, &s, &f))
+          if (!gvd_pci_address_parse (h->host_address, &d, &b, &s, &f))
             INVALID ("hostdev %u: '%s' is not a PCI address (0000:41:00.0)", i, h->host_address);
           if (!g_hash_table_add (seen, g_ascii_strdown (h->host_address, -1)))
             INVALID ("PCI device %s planned twice", h->host_address);
@@ -936,7 +937,7 @@ render_hostdevs (Render *r, xmlNodePtr devices)
         {
           guint d = 0, b = 0, s = 0, f = 0;
 
-          gvd_domain_xml_parse_pci_address (h->host_address, &d, &b, &s, &f);
+          gvd_pci_address_parse (h->host_address, &d, &b, &s, &f);
           prop (hd, "type", "pci");
           /* libvirt binds vfio-pci at start and the host driver at stop. */
           prop (hd, "managed", "yes");

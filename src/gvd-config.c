@@ -5,6 +5,7 @@
 
 #include "gvd-config.h"
 #include "errors.h"
+#include "pci-address.h"
 
 #include <gio/gio.h>
 #include <stdio.h>
@@ -150,23 +151,6 @@ gvd_config_free (GvdConfig *config)
 }
 
 static gboolean
-valid_pci_address (const char *s)
-{
-  guint domain, bus, slot, func;
-  char tail;
-
-  /* dddd:bb:ss.f, hex, the form sysfs uses. */
-  if (strlen (s) != 12)
-    return FALSE;
-  if (sscanf (s, "%4x:%2x:%2x.%1x%c", &domain, &bus, &slot, &func, &tail) != 4)
-    return FALSE;
-  for (const char *p = s; *p; p++)
-    if (!g_ascii_isxdigit (*p) && *p != ':' && *p != '.')
-      return FALSE;
-  return s[4] == ':' && s[7] == ':' && s[10] == '.' && slot < 32 && func < 8;
-}
-
-static gboolean
 valid_prefix (const char *s)
 {
   if (*s == '\0' || strlen (s) > 32)
@@ -294,7 +278,7 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
         FAIL ("at most %u entries", spec->max);
       for (gsize i = 0; list[i] != NULL; i++)
         {
-          if (spec->type == KEY_ADDRS && !valid_pci_address (list[i]))
+          if (spec->type == KEY_ADDRS && !gvd_pci_address_parse (list[i], NULL, NULL, NULL, NULL))
             FAIL ("'%s' is not a PCI address (expected dddd:bb:ss.f, e.g. 0000:01:00.0)", list[i]);
           if (list[i][0] == '\0')
             FAIL ("empty entry in list");

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "hostinfo.h"
+#include "pci-address.h"
 #include "json-util.h"
 
 #include <dirent.h>
@@ -341,22 +342,6 @@ bad:
   return FALSE;
 }
 
-static gboolean
-is_pci_address (const char *s)
-{
-  /* Strict sysfs form: exactly dddd:bb:ss.f, lower-case hex. */
-  static const char shape[] = "xxxx:xx:xx.x";
-
-  if (strlen (s) != sizeof (shape) - 1)
-    return FALSE;
-  for (gsize i = 0; shape[i] != '\0'; i++)
-    {
-      if (shape[i] == 'x' ? !g_ascii_isxdigit (s[i]) : s[i] != shape[i])
-        return FALSE;
-    }
-  return TRUE;
-}
-
 GArray *
 gvd_pci_parse_resource (const char *text, gsize len, GError **error)
 {
@@ -439,7 +424,7 @@ gvd_pci_parents_from_path (const char *real_path, const char *address)
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
     {
-      if (!is_pci_address (parts[i]) || g_strcmp0 (parts[i], address) == 0)
+      if (!gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL) || g_strcmp0 (parts[i], address) == 0)
         continue;
       g_ptr_array_add (parents, g_strdup (parts[i]));
     }
@@ -452,7 +437,7 @@ gvd_pci_address_in_path (const char *real_path)
   g_auto(GStrv) parts = g_strsplit (real_path != NULL ? real_path : "", "/", 0);
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
-    if (is_pci_address (parts[i]))
+    if (gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL))
       return g_strdup (parts[i]);
   return NULL;
 }
@@ -900,7 +885,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
           g_autofree char *vtarget = g_file_read_link (vlink, NULL);
           g_autofree char *base = vtarget != NULL ? g_path_get_basename (vtarget) : NULL;
 
-          if (base == NULL || !is_pci_address (base))
+          if (base == NULL || !gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
             break;
           g_ptr_array_add (dev->virtfns, g_steal_pointer (&base));
         }
@@ -910,7 +895,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
     g_autofree char *ptarget = g_file_read_link (plink, NULL);
     g_autofree char *base = ptarget != NULL ? g_path_get_basename (ptarget) : NULL;
 
-    if (base != NULL && is_pci_address (base))
+    if (base != NULL && gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
       dev->physfn = g_steal_pointer (&base);
   }
   read_mdev_types (dev, dir);
@@ -1039,7 +1024,7 @@ listing_member (const char *member, gpointer data)
 {
   Listing *l = data;
 
-  if (!is_pci_address (member))
+  if (!gvd_pci_address_parse (member, NULL, NULL, NULL, NULL))
     return TRUE;
   if (g_hash_table_size (l->map) >= MAX_DEVICES)
     return FALSE;

@@ -5,6 +5,7 @@
 
 #include "instance.h"
 #include "instance-priv.h"
+#include "pci-address.h"
 #include "json-util.h"
 
 #include <string.h>
@@ -219,12 +220,6 @@ create_deadline_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-looks_like_pci_address (const char *s)
-{
-  return strlen (s) == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.';
-}
-
 /* Registry names → PCI addresses; addresses pass through (normalised). */
 static char **
 resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
@@ -233,15 +228,11 @@ resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
 
   for (gsize i = 0; devices != NULL && devices[i] != NULL; i++)
     {
-      const char *addr = NULL;
-      g_autofree char *norm = NULL;
+      g_autofree char *norm = gvd_pci_address_canonical (devices[i]);
 
-      if (looks_like_pci_address (devices[i]))
-        norm = g_ascii_strdown (devices[i], -1);
-      else if (mgr->d->registry != NULL
-               && (addr = gvd_registry_lookup_name (mgr->d->registry, devices[i])) != NULL)
-        norm = g_strdup (addr);
-      else
+      if (norm == NULL && mgr->d->registry != NULL)
+        norm = g_strdup (gvd_registry_lookup_name (mgr->d->registry, devices[i]));
+      if (norm == NULL)
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
                        "'%s' is neither a registered device name nor a PCI address "

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "registry.h"
+#include "pci-address.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -83,36 +84,15 @@ gvd_registry_validate_name (const char *name, GError **error)
   return TRUE;
 }
 
-static gboolean
-parse_hex_field (const char *s, gsize digits, guint max, guint *out_value)
-{
-  guint value = 0;
-
-  for (gsize i = 0; i < digits; i++)
-    {
-      if (!g_ascii_isxdigit (s[i]))
-        return FALSE;
-      value = value * 16 + g_ascii_xdigit_value (s[i]);
-    }
-  if (value > max)
-    return FALSE;
-  *out_value = value;
-  return TRUE;
-}
-
 gboolean
 gvd_registry_parse_address (const char *address, char **out_address, GError **error)
 {
-  guint domain, bus, slot, function;
+  g_autofree char *canonical = NULL;
 
   g_return_val_if_fail (address != NULL, FALSE);
 
-  /* dddd:bb:ss.f is exactly 12 characters. */
-  if (strlen (address) != 12 || address[4] != ':' || address[7] != ':' || address[10] != '.'
-      || !parse_hex_field (address, 4, 0xffff, &domain)
-      || !parse_hex_field (address + 5, 2, 0xff, &bus)
-      || !parse_hex_field (address + 8, 2, 0x1f, &slot)
-      || !parse_hex_field (address + 11, 1, 7, &function))
+  canonical = gvd_pci_address_canonical (address);
+  if (canonical == NULL)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
                    "'%s' is not a PCI address of the form dddd:bb:ss.f (e.g. 0000:01:00.0)",
@@ -120,7 +100,7 @@ gvd_registry_parse_address (const char *address, char **out_address, GError **er
       return FALSE;
     }
   if (out_address != NULL)
-    *out_address = g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, function);
+    *out_address = g_steal_pointer (&canonical);
   return TRUE;
 }
 
