@@ -10,7 +10,8 @@
 #include <libvirt/virterror.h>
 
 typedef struct {
-  virDomainPtr dom;
+  GvdVirtConn *virt;
+  char *domain_name;
   int timeout;
 } Probe;
 
@@ -19,7 +20,8 @@ probe_free (gpointer data)
 {
   Probe *p = data;
 
-  virDomainFree (p->dom);
+  g_object_unref (p->virt);
+  g_free (p->domain_name);
   g_free (p);
 }
 
@@ -27,10 +29,18 @@ static void
 probe_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   Probe *p = task_data;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (p->virt, NULL);
+  g_autoptr(virDomain) dom = NULL;
   char *reply;
   const char *state;
 
-  reply = virDomainQemuAgentCommand (p->dom, "{\"execute\":\"guest-ping\"}", p->timeout, 0);
+  if (conn == NULL || (dom = virDomainLookupByName (conn, p->domain_name)) == NULL)
+    {
+      virResetLastError ();
+      g_task_return_pointer (task, (gpointer) "unavailable", NULL);
+      return;
+    }
+  reply = virDomainQemuAgentCommand (dom, "{\"execute\":\"guest-ping\"}", p->timeout, 0);
   if (reply != NULL)
     state = "responsive";
   else
@@ -39,7 +49,7 @@ probe_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 
       state = err != NULL && err->code == VIR_ERR_AGENT_UNRESPONSIVE ? "unresponsive"
                                                                      : "unavailable";
-      g_debug ("guest-ping on %s: %s", virDomainGetName (p->dom),
+      g_debug ("guest-ping on %s: %s", p->domain_name,
                err != NULL && err->message != NULL ? err->message : "failed");
       virResetLastError ();
     }
@@ -48,16 +58,15 @@ probe_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 }
 
 void
-gvd_agent_probe_async (virDomainPtr dom, int timeout_seconds, GCancellable *cancellable,
-                       GAsyncReadyCallback callback, gpointer user_data)
+gvd_agent_probe_async (GvdVirtConn *virt, const char *domain_name, int timeout_seconds,
+                       GCancellable *cancellable, GAsyncReadyCallback callback,
+                       gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   Probe *p = g_new0 (Probe, 1);
 
-  g_return_if_fail (dom != NULL);
-
-  virDomainRef (dom);
-  p->dom = dom;
+  p->virt = g_object_ref (virt);
+  p->domain_name = g_strdup (domain_name);
   p->timeout = CLAMP (timeout_seconds, 1, 60);
   g_task_set_source_tag (task, gvd_agent_probe_async);
   g_task_set_task_data (task, p, probe_free);

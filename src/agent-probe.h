@@ -4,15 +4,17 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <libvirt/libvirt.h>
+#include "virt-conn.h"
 
 G_BEGIN_DECLS
 
-/* Send {"execute":"guest-ping"} to the guest's qemu-guest-agent through
- * libvirt (virDomainQemuAgentCommand) in a worker thread, waiting at most
- * @timeout_seconds (1..60). @dom is referenced for the duration. */
-void gvd_agent_probe_async (virDomainPtr dom, int timeout_seconds, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data);
+/* Send {"execute":"guest-ping"} to the qemu-guest-agent of domain
+ * @domain_name through libvirt (virDomainQemuAgentCommand), waiting at most
+ * @timeout_seconds (1..60). The domain lookup and the command both run in a
+ * worker thread: nothing here blocks the caller's main loop. */
+void gvd_agent_probe_async (GvdVirtConn *virt, const char *domain_name, int timeout_seconds,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data);
 
 /* "responsive", "unresponsive" (the agent channel exists but did not answer
  * in time) or "unavailable" (no guest agent channel, domain not running,

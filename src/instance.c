@@ -413,19 +413,14 @@ on_health_changed (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health
 {
   GvdInstanceManager *mgr = user_data;
   GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
-  g_autoptr(virConnect) conn = NULL;
-  g_autoptr(virDomain) dom = NULL;
   ProbeData *pd;
 
   if (new_health != GVD_AGENT_HEALTH_UNRESPONSIVE || inst == NULL)
     return;
-  conn = gvd_virt_conn_get (mgr->d->virt, NULL);
-  if (conn == NULL || (dom = virDomainLookupByName (conn, inst->spec->domain_name)) == NULL)
-    return;
   pd = g_new0 (ProbeData, 1);
   pd->mgr = mgr;
   pd->name = g_strdup (name);
-  gvd_agent_probe_async (dom, 5, NULL, probe_done, pd);
+  gvd_agent_probe_async (mgr->d->virt, inst->spec->domain_name, 5, NULL, probe_done, pd);
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */

@@ -260,6 +260,9 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
       fail_msg ("the guest did not become %s", ready ? "healthy" : "ready");
     }
 
+  /* The guest runs qemu-guest-agent: gpuvmd's probe reaches it. */
+  assert_string_equal (gvd_test_probe_guest_agent (PREFIX "guest"), "responsive");
+
   {
     g_autoptr(JsonNode) n = api (s, d, "DELETE", "/v1/instances/guest", NULL, &status);
     assert_int_equal (status, 204);

@@ -265,6 +265,11 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (reset, "state"), "running");
 
+  /* The guest-agent probe: QEMU runs but no agent answers in this OS-less
+   * guest (unresponsive), and a domain that does not exist is unavailable. */
+  assert_string_equal (gvd_test_probe_guest_agent (PREFIX "life"), "unresponsive");
+  assert_string_equal (gvd_test_probe_guest_agent (PREFIX "no-such-domain"), "unavailable");
+
   {
     g_autoptr(JsonNode) bad = api (d, "POST", "/v1/instances/life/explode", NULL, &status);
     assert_int_equal (status, 404);

@@ -13,6 +13,8 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "agent-probe.h"
+
 static char *
 build_from_env (const char *var, const char *fallback, const char *sub, const char *first,
                 va_list ap)
@@ -473,6 +475,31 @@ gvd_test_daemon_free (GvdTestDaemon *d)
   if (d->lines != NULL)
     g_ptr_array_unref (d->lines);
   g_free (d);
+}
+
+static void
+probe_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  const char **out = user_data;
+
+  *out = gvd_agent_probe_finish (res);
+}
+
+const char *
+gvd_test_probe_guest_agent (const char *domain_name)
+{
+  g_autoptr(GvdVirtConn) virt = gvd_virt_conn_new ("qemu:///system", 5, 3, 5);
+  const char *verdict = NULL;
+
+  gvd_virt_conn_start (virt);
+  for (int i = 0; i < 200 && gvd_virt_conn_get_state (virt) != GVD_VIRT_CONNECTED; i++)
+    g_main_context_iteration (NULL, TRUE);
+  assert_int_equal (gvd_virt_conn_get_state (virt), GVD_VIRT_CONNECTED);
+  gvd_agent_probe_async (virt, domain_name, 5, NULL, probe_done, &verdict);
+  while (verdict == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  gvd_virt_conn_close (virt);
+  return verdict;
 }
 
 gboolean

@@ -98,6 +98,10 @@ void gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean);
 void gvd_test_daemon_free (GvdTestDaemon *d);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdTestDaemon, gvd_test_daemon_free)
 
+/* gpuvmd's qemu-guest-agent probe (agent-probe.h) on a qemu:///system
+ * domain, run to completion: "responsive", "unresponsive" or "unavailable". */
+const char *gvd_test_probe_guest_agent (const char *domain_name);
+
 /* Poll @cond every 50 ms for up to @timeout_ms; TRUE once it holds. */
 gboolean gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms);
 
