@@ -44,6 +44,9 @@ static const GvdErrorInfo error_table[GVD_ERROR_N_CODES] = {
   [GVD_ERROR_TIMEOUT] = { "timeout", 504 },
   [GVD_ERROR_IO] = { "io_error", 500 },
   [GVD_ERROR_INVALID_CONFIG] = { "invalid_config", 500 },
+  [GVD_ERROR_FORBIDDEN] = { "forbidden", 403 },
+  [GVD_ERROR_TOO_MANY_REQUESTS] = { "too_many_requests", 429 },
+  [GVD_ERROR_UNAVAILABLE] = { "unavailable", 503 },
 };
 
 const char *

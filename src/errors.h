@@ -41,6 +41,9 @@ typedef enum {
   GVD_ERROR_TIMEOUT,
   GVD_ERROR_IO,
   GVD_ERROR_INVALID_CONFIG,
+  GVD_ERROR_FORBIDDEN,         /* authenticated, but not allowed (policy) */
+  GVD_ERROR_TOO_MANY_REQUESTS, /* rate limit; answers carry Retry-After */
+  GVD_ERROR_UNAVAILABLE,       /* a bounded resource is full (connections) */
   GVD_ERROR_N_CODES /*< skip >*/
 } GvdErrorCode;
 
