@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "reservations.h"
 #include "secret.h"
+#include "state-dir.h"
 #include "virt-conn.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/gpuvmd/gpuvmd.conf"
@@ -238,13 +239,20 @@ run_daemon (GvdConfig *config)
       return 1;
     }
 
+  /* Nothing in the state directory is trusted unless it is ours (exit 2:
+   * the operator must fix owner or mode; see gpuvmd(8)). */
+  if (!gvd_state_dir_prepare (config->state_dir, &error))
+    {
+      g_printerr ("gpuvmd: %s\n", error->message);
+      return 2;
+    }
   daemon.config = config;
   daemon.started_at = g_get_monotonic_time ();
   daemon.events = events;
   if (!start_agent_receiver (&daemon, &agent_hub, &agent_api, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
-      return 1;
+      return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
     }
   gvd_agent_hub_add_watch (agent_hub, emit_agent_health, events);
   daemon.registry = load_registry (config, &error);

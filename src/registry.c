@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "state-dir.h"
 
 #define REGISTRY_FORMAT_VERSION 1
 
@@ -436,87 +437,15 @@ gvd_registry_load_file (const char *path, GError **error)
   return gvd_registry_parse (data, len, path, error);
 }
 
-static gboolean
-write_all (int fd, const char *data, gsize len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      data += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
-}
-
-static gboolean
-fsync_dir (const char *dir)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  gboolean ok;
-
-  if (fd < 0)
-    return FALSE;
-  ok = fsync (fd) == 0;
-  close (fd);
-  return ok;
-}
-
 gboolean
 gvd_registry_save_file (const GvdRegistry *registry, const char *path, GError **error)
 {
   g_autofree char *data = NULL;
-  g_autofree char *dir = NULL;
-  g_autofree char *tmp = NULL;
   gsize len;
-  int fd;
-  int saved;
 
   g_return_val_if_fail (registry != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
   data = gvd_registry_serialize (registry, &len);
-  dir = g_path_get_dirname (path);
-  tmp = g_strconcat (path, ".XXXXXX", NULL);
-
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
-                   "cannot write the device registry %s: creating a temporary file in %s: %s",
-                   path, dir, g_strerror (saved));
-      return FALSE;
-    }
-  if (!write_all (fd, data, len) || fsync (fd) != 0)
-    {
-      saved = errno;
-      close (fd);
-      g_unlink (tmp);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot write the device registry %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  if (close (fd) != 0 || g_rename (tmp, path) != 0)
-    {
-      saved = errno;
-      g_unlink (tmp);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot replace the device registry %s: %s",
-                   path, g_strerror (saved));
-      return FALSE;
-    }
-  /* The rename is only durable once the directory entry is on disk. */
-  if (!fsync_dir (dir))
-    {
-      saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
-                   "the device registry %s was written but syncing %s failed: %s", path, dir,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  return TRUE;
+  return gvd_state_file_write (path, data, len, 0600, GVD_STATE_WRITE_REPLACE, error);
 }

@@ -72,11 +72,12 @@ GvdRegistry *gvd_registry_parse (const char *data, gsize len, const char *source
 /* A missing file is an empty registry; an unreadable or corrupt one is an
  * error naming the file. */
 GvdRegistry *gvd_registry_load_file (const char *path, GError **error);
-/* Atomic replace: temp file (0600) in the same directory, write, fsync,
- * rename, fsync the directory. On failure the old file is untouched and no
- * temp file is left behind, except when only the final directory fsync
- * fails: the new file is then in place (but maybe not durable) and the
- * error is still reported. */
+/* Atomic replace through gvd_state_file_write(): temp file (0600) in the
+ * same directory, write, fsync, rename, fsync the directory. On failure
+ * (ENOSPC included: "cannot write PATH: No space left on device") the old
+ * file is untouched and no temp file is left behind, except when only the
+ * final directory fsync fails: the new file is then in place (but maybe not
+ * durable) and the error is still reported. */
 gboolean gvd_registry_save_file (const GvdRegistry *registry, const char *path, GError **error);
 
 G_END_DECLS

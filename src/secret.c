@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "state-dir.h"
 
 static gboolean
 fill_random (guint8 *buf, gsize len, GError **error)
@@ -35,79 +36,18 @@ fill_random (guint8 *buf, gsize len, GError **error)
   return TRUE;
 }
 
-static gboolean
-write_all (int fd, const guint8 *buf, gsize len, GError **error)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, buf, len);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "write: %s", g_strerror (errno));
-          return FALSE;
-        }
-      buf += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
-}
-
-static void
-fsync_dir (const char *path)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd >= 0)
-    {
-      fsync (fd);
-      close (fd);
-    }
-}
-
 /* Create @path with fresh random bytes unless it exists; TRUE when @path
  * exists afterwards (ours or a racing creator's). */
 static gboolean
 create_secret (const char *path, gsize len, GError **error)
 {
-  g_autofree char *tmp = g_strdup_printf ("%s.XXXXXX", path);
   g_autofree guint8 *buf = g_malloc (len);
   gboolean ok;
-  int fd;
 
   if (!fill_random (buf, len, error))
     return FALSE;
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int saved = errno;
-      explicit_bzero (buf, len);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create %s: %s", tmp,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  ok = write_all (fd, buf, len, error);
+  ok = gvd_state_file_write (path, buf, len, 0600, GVD_STATE_WRITE_NO_REPLACE, error);
   explicit_bzero (buf, len);
-  if (ok && fsync (fd) < 0)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "fsync %s: %s", tmp, g_strerror (errno));
-      ok = FALSE;
-    }
-  close (fd);
-  /* link(), unlike rename(), never replaces a secret another process
-   * created meanwhile. */
-  if (ok && link (tmp, path) < 0 && errno != EEXIST)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create %s: %s", path,
-                   g_strerror (errno));
-      ok = FALSE;
-    }
-  g_unlink (tmp);
-  if (ok)
-    fsync_dir (path);
   return ok;
 }
 
@@ -140,19 +80,19 @@ gvd_secret_load_or_create (const char *path, gsize len, GError **error)
                    "cannot open secret %s: %s", path, g_strerror (errno));
       return NULL;
     }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+  /* The very file we read: a regular file, ours, 0600 at most. A secret
+   * someone else planted would let them mint every token. */
+  if (!gvd_state_file_check_fd (fd, path, GVD_STATE_FILE_SECRET, error))
     {
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "secret %s is not a regular file",
-                   path);
       return NULL;
     }
-  if ((st.st_mode & 077) != 0)
+  if (fstat (fd, &st) < 0)
     {
+      int saved = errno;
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "secret %s is accessible by others (mode %04o): chmod 600 it", path,
-                   (guint) (st.st_mode & 07777));
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read secret %s: %s", path,
+                   g_strerror (saved));
       return NULL;
     }
   if (st.st_size != (off_t) len)

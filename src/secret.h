@@ -10,10 +10,11 @@ G_BEGIN_DECLS
 
 /* Read the @len-byte secret at @path, creating it from the kernel's random
  * source when missing: written to a temporary file in the same directory
- * (mode 0600), fsynced, then linked into place, so a crash never leaves a
- * partial secret and two racing daemons end up with the same one. A file
- * with group/other permissions, of another length, or not a regular file
- * is refused (GVD_ERROR_INVALID_CONFIG). */
+ * (mode 0600), fsynced, then linked into place (gvd_state_file_write), so a
+ * crash or a full disk never leaves a partial secret and two racing daemons
+ * end up with the same one. A file not owned by the euid, with group/other
+ * permissions, of another length, or not a regular file is refused
+ * (GVD_ERROR_INVALID_CONFIG). */
 GBytes *gvd_secret_load_or_create (const char *path, gsize len, GError **error);
 
 G_END_DECLS

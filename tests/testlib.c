@@ -5,6 +5,8 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -515,4 +517,40 @@ gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_m
     }
   while (g_get_monotonic_time () < deadline);
   return cond (data);
+}
+
+gboolean
+gvd_test_mount_small_tmpfs (const char *dir, char **out_reason)
+{
+  if (mount ("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") < 0)
+    {
+      *out_reason = g_strdup_printf ("cannot mount a tmpfs on %s: %s", dir, g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+gvd_test_fill_fs (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "filler", NULL);
+  char block[4096];
+  int fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  assert_true (fd >= 0);
+  memset (block, 'x', sizeof block);
+  /* Whole blocks first, then single bytes until nothing fits. */
+  while (write (fd, block, sizeof block) > 0)
+    ;
+  assert_int_equal (errno, ENOSPC);
+  while (write (fd, block, 1) > 0)
+    ;
+  close (fd);
+}
+
+void
+gvd_test_umount (const char *dir)
+{
+  if (umount (dir) < 0)
+    umount2 (dir, MNT_DETACH);
 }

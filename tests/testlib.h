@@ -105,4 +105,12 @@ const char *gvd_test_probe_guest_agent (const char *domain_name);
 /* Poll @cond every 50 ms for up to @timeout_ms; TRUE once it holds. */
 gboolean gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms);
 
+/* A 64 KiB tmpfs mounted on the existing directory @dir (root only; the
+ * test skips when the mount fails: FALSE with the reason in @out_reason). */
+gboolean gvd_test_mount_small_tmpfs (const char *dir, char **out_reason);
+/* Fill the file system holding @dir to the last byte (a file "filler"). */
+void gvd_test_fill_fs (const char *dir);
+/* Unmount @dir (lazily when busy). */
+void gvd_test_umount (const char *dir);
+
 G_END_DECLS
