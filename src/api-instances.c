@@ -10,45 +10,13 @@
 
 #include "instance.h"
 
-#define IDEMPOTENCY_TTL_USEC (24 * G_TIME_SPAN_HOUR)
-#define IDEMPOTENCY_MAX_KEYS 10000
 #define IDEMPOTENCY_KEY_MAX 128
 
-typedef struct {
-  char *body_sha256;
-  gboolean in_progress;
-  guint status;
-  char *response;
-  gint64 expires; /* monotonic */
-} IdemEntry;
-
-static void
-idem_entry_free (IdemEntry *e)
-{
-  g_free (e->body_sha256);
-  g_free (e->response);
-  g_free (e);
-}
-
-GHashTable *
+GvdIdemCache *
 gvd_api_instances_idempotency_new (void)
 {
-  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) idem_entry_free);
-}
-
-static void
-idem_expire (GHashTable *table, gint64 now)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, table);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      IdemEntry *e = value;
-      if (!e->in_progress && e->expires < now)
-        g_hash_table_iter_remove (&iter);
-    }
+  return gvd_idem_cache_new (GVD_IDEM_CACHE_MAX_BYTES, GVD_IDEM_CACHE_MAX_ENTRIES,
+                             GVD_IDEM_CACHE_MAX_ENTRY_BYTES, GVD_IDEM_CACHE_TTL_USEC);
 }
 
 typedef struct {
@@ -106,26 +74,14 @@ reply_instance (GvdApi *api, SoupServerMessage *msg, const char *name, guint sta
 static void
 remember_response (GvdApi *api, const char *key, SoupServerMessage *msg)
 {
-  GHashTable *table = gvd_api_get_daemon (api)->idempotency;
-  IdemEntry *e = key != NULL ? g_hash_table_lookup (table, key) : NULL;
-  SoupMessageBody *body;
   g_autoptr(GBytes) bytes = NULL;
 
-  if (e == NULL)
+  if (key == NULL)
     return;
-  /* Only final answers are replayed: a retry after a transient failure
-   * (5xx: libvirt away, not ready) must be able to try again. */
-  if (soup_server_message_get_status (msg) >= 500)
-    {
-      g_hash_table_remove (table, key);
-      return;
-    }
-  body = soup_server_message_get_response_body (msg);
-  bytes = soup_message_body_flatten (body);
-  e->in_progress = FALSE;
-  e->status = soup_server_message_get_status (msg);
-  e->response = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  e->expires = g_get_monotonic_time () + IDEMPOTENCY_TTL_USEC;
+  bytes = soup_message_body_flatten (soup_server_message_get_response_body (msg));
+  gvd_idem_cache_finish (gvd_api_get_daemon (api)->idempotency, key,
+                         soup_server_message_get_status (msg), g_bytes_get_data (bytes, NULL),
+                         g_bytes_get_size (bytes), g_get_monotonic_time ());
 }
 
 static void
@@ -153,45 +109,38 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
 static gboolean
 idempotency_check (GvdApi *api, SoupServerMessage *msg, const char *key)
 {
-  GHashTable *table = gvd_api_get_daemon (api)->idempotency;
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body->data,
                                                       body->length);
-  IdemEntry *e;
+  guint status = 0;
+  const char *response = NULL;
+  gsize len = 0;
 
-  idem_expire (table, g_get_monotonic_time ());
-  e = g_hash_table_lookup (table, key);
-  if (e == NULL)
+  switch (gvd_idem_cache_begin (gvd_api_get_daemon (api)->idempotency, key, sum,
+                                g_get_monotonic_time (), &status, &response, &len))
     {
-      if (g_hash_table_size (table) >= IDEMPOTENCY_MAX_KEYS)
-        {
-          gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
-                                "too many idempotency keys in flight; retry later");
-          return TRUE;
-        }
-      e = g_new0 (IdemEntry, 1);
-      e->body_sha256 = g_steal_pointer (&sum);
-      e->in_progress = TRUE;
-      g_hash_table_insert (table, g_strdup (key), e);
+    case GVD_IDEM_NEW:
       return FALSE;
-    }
-  if (!g_str_equal (e->body_sha256, sum))
-    {
+    case GVD_IDEM_FULL:
+      gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
+                            "too many idempotency keys in flight; retry later");
+      return TRUE;
+    case GVD_IDEM_MISMATCH:
       gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
                             "Idempotency-Key '%s' was used with a different request body", key);
       return TRUE;
-    }
-  if (e->in_progress)
-    {
+    case GVD_IDEM_IN_PROGRESS:
       gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT,
                             "a request with Idempotency-Key '%s' is still in progress", key);
       return TRUE;
+    case GVD_IDEM_REPLAY:
+    default:
+      break;
     }
-  soup_server_message_set_status (msg, e->status, NULL);
+  soup_server_message_set_status (msg, status, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Idempotent-Replayed", "true");
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, e->response,
-                                    strlen (e->response));
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, response, len);
   return TRUE;
 }
 
@@ -218,11 +167,13 @@ handle_create (GvdApi *api, SoupServerMessage *msg)
                                 "Idempotency-Key must be 1 to %d characters", IDEMPOTENCY_KEY_MAX);
           return;
         }
-      if (idempotency_check (api, msg, key))
+      /* Dry runs change nothing, so replaying them buys nothing, and their
+       * answers (domain XML, cloud-init) are big: never stored. */
+      if (!req->dry_run && idempotency_check (api, msg, key))
         return;
     }
   p = pending_new (api, msg, req->name);
-  p->idem_key = g_strdup (key);
+  p->idem_key = req->dry_run ? NULL : g_strdup (key);
   gvd_instance_manager_create_async (manager (api), req, create_done, p);
 }
 

@@ -59,7 +59,7 @@ void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);
 /* GET /metrics: Prometheus text format, admin auth (api-metrics.c). */
 void gvd_api_metrics_register (GvdApi *api);
-GHashTable *gvd_api_instances_idempotency_new (void);
+GvdIdemCache *gvd_api_instances_idempotency_new (void);
 /* POST /v1/plans and GET /v1/devices/available (api-plans.c). */
 void gvd_api_plans_register (GvdApi *api);
 /* GET /v1/host: capability report, versions, host facts, GPUs (api-host.c). */

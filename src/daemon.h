@@ -6,6 +6,7 @@
 
 #include "gvd-config.h"
 #include "host-root.h"
+#include "idem-cache.h"
 #include "virt-conn.h"
 
 G_BEGIN_DECLS
@@ -40,8 +41,9 @@ typedef struct {
   GvdAgentHub *agent;
   /* Instances, kept in step with libvirt (instance.h). */
   GvdInstanceManager *instances;
-  /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c). */
-  GHashTable *idempotency;
+  /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c;
+   * bounded in bytes, dry runs never stored). */
+  GvdIdemCache *idempotency;
   /* The event bus behind GET /v1/events (events.h); NULL-safe to emit on. */
   GvdEvents *events;
 } GvdDaemon;

@@ -305,7 +305,7 @@ run_daemon (GvdConfig *config)
     {
       g_printerr ("gpuvmd: %s\n", error->message);
       gvd_instance_manager_free (daemon.instances);
-      g_hash_table_unref (daemon.idempotency);
+      gvd_idem_cache_free (daemon.idempotency);
       gvd_reservations_free (daemon.reservations);
       g_hash_table_unref (daemon.claims);
       g_object_unref (daemon.virt);
@@ -334,7 +334,7 @@ run_daemon (GvdConfig *config)
 
   g_clear_pointer (&admin, gvd_api_free);
   gvd_instance_manager_free (daemon.instances);
-  g_hash_table_unref (daemon.idempotency);
+  gvd_idem_cache_free (daemon.idempotency);
   gvd_reservations_free (daemon.reservations);
   g_hash_table_unref (daemon.claims);
   gvd_virt_conn_close (daemon.virt);
