@@ -12,6 +12,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
   GvdDaemon daemon;
@@ -101,6 +102,9 @@ teardown (void **state)
   gvd_inventory_free (f->daemon.inventory);
   gvd_host_root_free (f->daemon.host_root);
   gvd_config_free (f->daemon.config);
+  /* The disk-full test's tmpfs, when an assertion left it mounted. */
+  if (geteuid () == 0)
+    gvd_test_umount (f->state_dir);
   gvd_test_rm_rf (f->state_dir);
   g_free (f->state_dir);
   g_free (f->registry_path);
@@ -275,6 +279,71 @@ post__write_fails__500_registry_unchanged (void **state)
   assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
   list = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 404);
+}
+
+/* The state directory's file system is full: POST and DELETE answer 500
+ * io_error naming ENOSPC, memory stays as it was, registry.json stays
+ * byte-identical and no temporary file is left. */
+static void
+write__file_system_full__500_memory_and_file_unchanged (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *reason = NULL;
+  g_autofree char *filler = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize before_len = 0;
+  gsize after_len = 0;
+  guint status;
+
+  if (geteuid () != 0)
+    skip ();
+  if (!gvd_test_mount_small_tmpfs (f->state_dir, &reason))
+    {
+      print_message ("skipped: %s\n", reason);
+      skip ();
+    }
+  filler = g_build_filename (f->state_dir, "filler", NULL);
+  gvd_test_fill_fs (f->state_dir);
+  {
+    g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", GPU0, &status);
+    g_autoptr(JsonNode) get = NULL;
+
+    assert_int_equal (status, 500);
+    gvd_test_assert_error (node, "io_error", "No space left on device");
+    assert_non_null (strstr (gvd_test_json_string (node, "error.message"), "registry.json"));
+    assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+    get = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+    assert_int_equal (status, 404);
+    assert_false (g_file_test (f->registry_path, G_FILE_TEST_EXISTS));
+  }
+
+  assert_int_equal (g_unlink (filler), 0);
+  register_gpu0 (f);
+  assert_true (g_file_get_contents (f->registry_path, &before, &before_len, NULL));
+  gvd_test_fill_fs (f->state_dir);
+  {
+    g_autoptr(JsonNode) node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
+    g_autoptr(JsonNode) get = NULL;
+
+    assert_int_equal (status, 500);
+    gvd_test_assert_error (node, "io_error", "No space left on device");
+    get = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
+    assert_int_equal (status, 200);
+  }
+  assert_true (g_file_get_contents (f->registry_path, &after, &after_len, NULL));
+  assert_int_equal (after_len, before_len);
+  assert_memory_equal (after, before, before_len);
+  {
+    g_autoptr(GDir) dir = g_dir_open (f->state_dir, 0, NULL);
+    const char *name;
+    guint n = 0;
+
+    while ((name = g_dir_read_name (dir)) != NULL)
+      n++;
+    assert_int_equal (n, 2); /* registry.json and the filler */
+  }
+  gvd_test_umount (f->state_dir);
 }
 
 static void
@@ -496,6 +565,8 @@ main (void)
     cmocka_unit_test_setup_teardown (post__not_a_candidate__4xx, setup, teardown),
     cmocka_unit_test_setup_teardown (post__duplicate__409_already_exists, setup, teardown),
     cmocka_unit_test_setup_teardown (post__write_fails__500_registry_unchanged, setup, teardown),
+    cmocka_unit_test_setup_teardown (write__file_system_full__500_memory_and_file_unchanged, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (post__no_inventory__503_not_ready, setup_no_inventory,
                                      teardown),
     cmocka_unit_test_setup_teardown (get__unknown__404_device_not_found, setup, teardown),
