@@ -5,7 +5,11 @@
 #include "device-health.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "errors.h"
 
@@ -234,26 +238,117 @@ gvd_device_check_released (const GvdHostRoot *root, const char *address,
   return TRUE;
 }
 
-int
-gvd_device_find_persistenced (const GvdHostRoot *root)
+/* Linux's PID_MAX_LIMIT: a larger number in a pidfile is not a pid. */
+#define PID_MAX 4194304
+#define PIDFILE_MAX_BYTES 64
+
+/* The target of /proc/@pid/exe under @root, or NULL with @out_reason. */
+static char *
+read_exe (const GvdHostRoot *root, int pid, char **out_reason)
 {
-  g_autoptr(GDir) proc = g_dir_open (root->procfs, 0, NULL);
-  const char *pid_name;
+  g_autofree char *pid_str = g_strdup_printf ("%d", pid);
+  g_autofree char *link = gvd_host_root_procfs (root, pid_str, "exe", NULL);
+  g_autoptr(GError) error = NULL;
+  char *target = g_file_read_link (link, &error);
 
-  if (proc == NULL)
-    return 0;
-  while ((pid_name = g_dir_read_name (proc)) != NULL)
+  if (target == NULL)
+    *out_reason = g_strdup_printf ("cannot read %s: %s", link, error->message);
+  return target;
+}
+
+int
+gvd_device_find_persistenced (const GvdHostRoot *root, char **out_reason)
+{
+  g_autofree char *pidfile = gvd_host_root_hostfs (root, GVD_PERSISTENCED_PIDFILE, NULL);
+  g_autofree char *data = NULL;
+  g_autofree char *exe = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  guint64 pid;
+
+  g_return_val_if_fail (out_reason != NULL && *out_reason == NULL, 0);
+
+  if (!g_file_get_contents (pidfile, &data, &len, &error))
     {
-      g_autofree char *comm_path = NULL;
-      g_autofree char *comm = NULL;
-
-      if (!all_digits (pid_name))
-        continue;
-      comm_path = g_build_filename (root->procfs, pid_name, "comm", NULL);
-      /* comm is cut at 15 characters: "nvidia-persiste" */
-      if (g_file_get_contents (comm_path, &comm, NULL, NULL)
-          && g_str_has_prefix (g_strstrip (comm), "nvidia-persiste"))
-        return (int) g_ascii_strtoll (pid_name, NULL, 10);
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        *out_reason = g_strdup_printf ("cannot read %s: %s", pidfile, error->message);
+      return 0;
     }
-  return 0;
+  if (len > PIDFILE_MAX_BYTES || memchr (data, '\0', len) != NULL
+      || !g_ascii_string_to_unsigned (g_strstrip (data), 10, 2, PID_MAX, &pid, NULL))
+    {
+      *out_reason = g_strdup_printf ("%s does not hold a pid", pidfile);
+      return 0;
+    }
+  exe = read_exe (root, (int) pid, out_reason);
+  if (exe == NULL)
+    return 0;
+  if (!g_str_equal (exe, GVD_PERSISTENCED_EXE))
+    {
+      *out_reason = g_strdup_printf ("pid %d from %s runs %s, not %s", (int) pid, pidfile,
+                                     g_utf8_validate (exe, -1, NULL) ? exe : "(not UTF-8)",
+                                     GVD_PERSISTENCED_EXE);
+      return 0;
+    }
+  return (int) pid;
+}
+
+gboolean
+gvd_device_stop_process (const GvdHostRoot *root, int pid, const char *exe, guint timeout_ms,
+                         char **out_reason)
+{
+  g_autofree char *target = NULL;
+  struct pollfd pfd = { .events = POLLIN };
+  int pidfd;
+  int rc;
+
+  g_return_val_if_fail (root != NULL && exe != NULL, FALSE);
+  g_return_val_if_fail (out_reason != NULL && *out_reason == NULL, FALSE);
+
+  if (!g_str_equal (root->procfs, "/proc"))
+    {
+      *out_reason = g_strdup_printf ("pid %d comes from the procfs root %s, not the host's /proc",
+                                     pid, root->procfs);
+      return FALSE;
+    }
+  if (pid <= 1)
+    {
+      *out_reason = g_strdup_printf ("refusing to signal pid %d", pid);
+      return FALSE;
+    }
+  /* The pidfd pins the process (not the number): if it exits and the pid
+   * is reused before the exe check, pidfd_send_signal fails with ESRCH
+   * instead of hitting the newcomer. */
+  pidfd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+  if (pidfd < 0)
+    {
+      *out_reason = g_strdup_printf ("pid %d: %s", pid, g_strerror (errno));
+      return FALSE;
+    }
+  target = read_exe (root, pid, out_reason);
+  if (target == NULL || !g_str_equal (target, exe))
+    {
+      if (target != NULL)
+        *out_reason = g_strdup_printf ("pid %d runs %s, not %s", pid,
+                                       g_utf8_validate (target, -1, NULL) ? target : "(not UTF-8)",
+                                       exe);
+      close (pidfd);
+      return FALSE;
+    }
+  if (syscall (SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0)
+    {
+      *out_reason = g_strdup_printf ("pid %d: %s", pid, g_strerror (errno));
+      close (pidfd);
+      return FALSE;
+    }
+  /* A pidfd polls readable once its process has exited. */
+  pfd.fd = pidfd;
+  do
+    rc = poll (&pfd, 1, (int) timeout_ms);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0)
+    *out_reason = g_strdup_printf ("pid %d (%s) did not exit within %u ms of SIGTERM", pid, exe,
+                                   timeout_ms);
+  close (pidfd);
+  return TRUE;
 }

@@ -41,7 +41,26 @@ gboolean gvd_device_check_not_busy (const GvdHostRoot *root, const char *const *
 gboolean gvd_device_check_released (const GvdHostRoot *root, const char *address,
                                     const char *expected_driver, char **out_reason);
 
-/* The pid of nvidia-persistenced under the procfs root, or 0. */
-int gvd_device_find_persistenced (const GvdHostRoot *root);
+/* nvidia-persistenced as the host runs it: its pidfile and its binary. */
+#define GVD_PERSISTENCED_PIDFILE "var/run/nvidia-persistenced/nvidia-persistenced.pid"
+#define GVD_PERSISTENCED_EXE "/usr/bin/nvidia-persistenced"
+
+/* The pid in nvidia-persistenced's pidfile (GVD_PERSISTENCED_PIDFILE below
+ * the host root, see gvd_host_root_hostfs()) when /proc/PID/exe under the
+ * procfs root resolves to GVD_PERSISTENCED_EXE. 0 otherwise: with
+ * @out_reason NULL when there is no pidfile (not running), or saying why
+ * the pid is not trusted (bad pidfile, no such process, another binary).
+ * Process names are never looked at: any user can name a process
+ * "nvidia-persistenced". */
+int gvd_device_find_persistenced (const GvdHostRoot *root, char **out_reason);
+
+/* SIGTERM @pid and wait up to @timeout_ms for it to exit, but only when
+ * /proc/@pid/exe is @exe: checked after taking a pidfd and signalled through
+ * it, so a pid that is recycled meanwhile is never hit. Refused unless the
+ * procfs root is the real /proc (a pid read from a fixture tree names no
+ * process of this host). FALSE with @out_reason when nothing was signalled;
+ * TRUE once signalled (@out_reason set when it did not exit in time). */
+gboolean gvd_device_stop_process (const GvdHostRoot *root, int pid, const char *exe,
+                                  guint timeout_ms, char **out_reason);
 
 G_END_DECLS

@@ -71,3 +71,18 @@ build_below (const char *base, const char *first, va_list ap)
 DEFINE_ROOT_PATH (gvd_host_root_sysfs, sysfs)
 DEFINE_ROOT_PATH (gvd_host_root_procfs, procfs)
 DEFINE_ROOT_PATH (gvd_host_root_devfs, devfs)
+
+char *
+gvd_host_root_hostfs (const GvdHostRoot *root, const char *first, ...)
+{
+  g_autofree char *base = NULL;
+  va_list ap;
+  char *path;
+
+  g_return_val_if_fail (root != NULL, NULL);
+  base = g_path_get_dirname (root->procfs);
+  va_start (ap, first);
+  path = build_below (base, first, ap);
+  va_end (ap);
+  return path;
+}

@@ -25,5 +25,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdHostRoot, gvd_host_root_free)
 char *gvd_host_root_sysfs (const GvdHostRoot *root, const char *first, ...) G_GNUC_NULL_TERMINATED;
 char *gvd_host_root_procfs (const GvdHostRoot *root, const char *first, ...) G_GNUC_NULL_TERMINATED;
 char *gvd_host_root_devfs (const GvdHostRoot *root, const char *first, ...) G_GNUC_NULL_TERMINATED;
+/* Any other host path (e.g. "var", "run", ...): below the directory that
+ * holds the procfs root, i.e. "/" for /proc and DIR for DIR/proc, so a
+ * fixture tree carries its own var/run next to its proc/. */
+char *gvd_host_root_hostfs (const GvdHostRoot *root, const char *first, ...) G_GNUC_NULL_TERMINATED;
 
 G_END_DECLS

@@ -201,22 +201,24 @@ gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec)
 gboolean
 gvd_instance_prepare_devices (const GvdHostRoot *root, const char *const *addresses, GError **error)
 {
+  g_autofree char *why = NULL;
   int pid;
 
   if (addresses == NULL || addresses[0] == NULL)
     return TRUE;
-  pid = gvd_device_find_persistenced (root);
+  /* Found through its pidfile and checked by /proc/PID/exe, never by name. */
+  pid = gvd_device_find_persistenced (root, &why);
+  if (pid == 0 && why != NULL)
+    g_message ("nvidia-persistenced not stopped: %s", why);
   if (pid > 0)
     {
-      /* Only a real /proc names real processes; fixture trees are not signalled. */
-      if (g_str_equal (root->procfs, "/proc") && kill (pid, SIGTERM) == 0)
-        {
-          g_message ("stopped nvidia-persistenced (pid %d) before passing GPUs through", pid);
-          for (int i = 0; i < 50 && kill (pid, 0) == 0; i++)
-            g_usleep (100 * 1000);
-        }
+      if (gvd_device_stop_process (root, pid, GVD_PERSISTENCED_EXE, 5000, &why))
+        g_message ("stopped nvidia-persistenced (pid %d) before passing GPUs through%s%s", pid,
+                   why != NULL ? ": " : "", why != NULL ? why : "");
+      else if (g_str_equal (root->procfs, "/proc"))
+        g_message ("nvidia-persistenced (pid %d) not stopped: %s", pid, why);
       else
-        g_debug ("nvidia-persistenced (pid %d) not signalled: procfs root %s", pid, root->procfs);
+        g_debug ("nvidia-persistenced (pid %d) not stopped: %s", pid, why);
     }
   return gvd_device_check_not_busy (root, addresses, error);
 }

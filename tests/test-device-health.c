@@ -7,6 +7,8 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "device-health.h"
@@ -79,7 +81,13 @@ setup (void **state)
   link_to (t, "proc/1300/fd/4", "/dev/nvidia3");
   put (t, "proc/1400/comm", "sleep\n", -1);
   link_to (t, "proc/1400/fd/0", "/dev/null");
+  /* nvidia-persistenced as it really runs: its pidfile names pid 900,
+   * whose exe is the real binary. Pid 950 only names itself like it. */
   put (t, "proc/900/comm", "nvidia-persiste\n", -1);
+  link_to (t, "proc/900/exe", GVD_PERSISTENCED_EXE);
+  put (t, GVD_PERSISTENCED_PIDFILE, "900\n", -1);
+  put (t, "proc/950/comm", "nvidia-persiste\n", -1);
+  link_to (t, "proc/950/exe", "/home/mallory/nvidia-persistenced");
   put (t, "proc/self", "not a pid\n", -1);
   t->root = gvd_host_root_new_prefixed (t->dir);
   *state = t;
@@ -191,13 +199,105 @@ check_released__states__reasons (void **state)
 }
 
 static void
-find_persistenced__running__pid (void **state)
+find_persistenced__pidfile_with_real_exe__pid (void **state)
 {
   Tree *t = *state;
   g_autoptr(GvdHostRoot) empty = gvd_host_root_new ("/nonexistent/sys", "/nonexistent/proc", NULL);
+  g_autofree char *why = NULL;
+  g_autofree char *why_empty = NULL;
 
-  assert_int_equal (gvd_device_find_persistenced (t->root), 900);
-  assert_int_equal (gvd_device_find_persistenced (empty), 0);
+  assert_int_equal (gvd_device_find_persistenced (t->root, &why), 900);
+  assert_null (why);
+  /* No pidfile: not running, nothing to say. */
+  assert_int_equal (gvd_device_find_persistenced (empty, &why_empty), 0);
+  assert_null (why_empty);
+}
+
+/* A process any user can start under the name "nvidia-persiste" is never
+ * chosen: without a pidfile nothing is found, and a pidfile naming it is
+ * refused because of its exe. */
+static void
+find_persistenced__impostor__left_alone_with_reason (void **state)
+{
+  Tree *t = *state;
+  g_autofree char *pidfile = g_build_filename (t->dir, GVD_PERSISTENCED_PIDFILE, NULL);
+  g_autofree char *why = NULL;
+  g_autofree char *why_gone = NULL;
+  g_autofree char *why_bad = NULL;
+  g_autofree char *why_none = NULL;
+
+  assert_true (g_file_set_contents (pidfile, "950\n", -1, NULL));
+  assert_int_equal (gvd_device_find_persistenced (t->root, &why), 0);
+  assert_non_null (why);
+  assert_non_null (strstr (why, "pid 950"));
+  assert_non_null (strstr (why, "/home/mallory/nvidia-persistenced"));
+
+  assert_true (g_file_set_contents (pidfile, "4242\n", -1, NULL));
+  assert_int_equal (gvd_device_find_persistenced (t->root, &why_gone), 0);
+  assert_non_null (strstr (why_gone, "4242"));
+
+  assert_true (g_file_set_contents (pidfile, "-1 or 99999999999\n", -1, NULL));
+  assert_int_equal (gvd_device_find_persistenced (t->root, &why_bad), 0);
+  assert_non_null (strstr (why_bad, "does not hold a pid"));
+
+  assert_int_equal (g_unlink (pidfile), 0);
+  assert_int_equal (gvd_device_find_persistenced (t->root, &why_none), 0);
+  assert_null (why_none);
+  assert_true (g_file_set_contents (pidfile, "900\n", -1, NULL));
+}
+
+/* A pid read from a fixture tree is never signalled, even when it is a
+ * real process of this host. */
+static void
+stop_process__fixture_root__never_signalled (void **state)
+{
+  Tree *t = *state;
+  g_autofree char *why = NULL;
+
+  assert_false (gvd_device_stop_process (t->root, (int) getpid (), GVD_PERSISTENCED_EXE, 10, &why));
+  assert_non_null (strstr (why, "not the host's /proc"));
+}
+
+/* On the real /proc, with a child of ours: the wrong exe leaves it alone,
+ * the right one stops it. */
+static void
+stop_process__real_proc__only_matching_exe_signalled (void **state)
+{
+  g_autoptr(GvdHostRoot) host = gvd_host_root_new (NULL, NULL, NULL);
+  const char *argv[] = { "sleep", "60", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *exe_link = NULL;
+  g_autofree char *exe = NULL;
+  g_autofree char *why = NULL;
+  g_autofree char *why_ok = NULL;
+  GPid child;
+  int status;
+
+  assert_true (g_spawn_async (NULL, (char **) argv, NULL,
+                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &child,
+                              &error));
+  /* Wait until the child has exec'd sleep. */
+  exe_link = g_strdup_printf ("/proc/%d/exe", child);
+  for (int i = 0; i < 200; i++)
+    {
+      g_free (exe);
+      exe = g_file_read_link (exe_link, NULL);
+      if (exe != NULL && g_str_has_suffix (exe, "/sleep"))
+        break;
+      g_usleep (10 * 1000);
+    }
+  assert_non_null (exe);
+  assert_true (g_str_has_suffix (exe, "/sleep"));
+
+  assert_false (gvd_device_stop_process (host, child, GVD_PERSISTENCED_EXE, 10, &why));
+  assert_non_null (strstr (why, GVD_PERSISTENCED_EXE));
+  assert_int_equal (waitpid (child, &status, WNOHANG), 0); /* still running */
+
+  assert_true (gvd_device_stop_process (host, child, exe, 5000, &why_ok));
+  assert_null (why_ok);
+  assert_int_equal (waitpid (child, &status, 0), child);
+  assert_true (WIFSIGNALED (status));
+  assert_int_equal (WTERMSIG (status), SIGTERM);
 }
 
 int
@@ -208,7 +308,10 @@ main (void)
     cmocka_unit_test (nodes__drm_and_nvidia__host_paths),
     cmocka_unit_test (check_not_busy__held__device_busy_naming_processes),
     cmocka_unit_test (check_released__states__reasons),
-    cmocka_unit_test (find_persistenced__running__pid),
+    cmocka_unit_test (find_persistenced__pidfile_with_real_exe__pid),
+    cmocka_unit_test (find_persistenced__impostor__left_alone_with_reason),
+    cmocka_unit_test (stop_process__fixture_root__never_signalled),
+    cmocka_unit_test (stop_process__real_proc__only_matching_exe_signalled),
   };
 
   return cmocka_run_group_tests_name ("device-health", tests, setup, teardown);
