@@ -5,6 +5,7 @@
 
 #include "testlib.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <signal.h>
@@ -290,6 +291,19 @@ stop_process__real_proc__only_matching_exe_signalled (void **state)
   assert_true (g_str_has_suffix (exe, "/sleep"));
 
   assert_false (gvd_device_stop_process (host, child, GVD_PERSISTENCED_EXE, 10, &why));
+  if (strstr (why, g_strerror (ENOSYS)) != NULL)
+    {
+      /* valgrind does not know pidfd_open (the kernel here does). */
+      kill (child, SIGKILL);
+      waitpid (child, &status, 0);
+      print_message ("skipped: %s\n", why);
+      /* skip () jumps out: free what the cleanups would. */
+      g_clear_pointer (&why, g_free);
+      g_clear_pointer (&exe, g_free);
+      g_clear_pointer (&exe_link, g_free);
+      g_clear_pointer (&host, gvd_host_root_free);
+      skip ();
+    }
   assert_non_null (strstr (why, GVD_PERSISTENCED_EXE));
   assert_int_equal (waitpid (child, &status, WNOHANG), 0); /* still running */
 
