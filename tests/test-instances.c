@@ -626,6 +626,104 @@ concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win (void **state)
   gvd_test_daemon_stop (d, TRUE);
 }
 
+/* POST /v1/instances with an Idempotency-Key; @out_replayed: the
+ * Idempotent-Replayed header was set. */
+static JsonNode *
+create_with_key (GvdTestDaemon *d, const char *key, const char *body, guint *out_status,
+                 gboolean *out_replayed)
+{
+  g_autofree char *url = g_strconcat (d->url, "/v1/instances", NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gsize len;
+  gconstpointer data;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Idempotency-Key", key);
+  soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  reply = soup_session_send_and_read (fx.session, msg, NULL, NULL);
+  assert_non_null (reply);
+  *out_status = soup_message_get_status (msg);
+  *out_replayed = g_strcmp0 (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                           "Idempotent-Replayed"),
+                             "true") == 0;
+  data = g_bytes_get_data (reply, &len);
+  if (len == 0 || !json_parser_load_from_data (parser, data, len, NULL))
+    return NULL;
+  return json_node_copy (json_parser_get_root (parser));
+}
+
+static guint64
+daemon_rss_kib (GvdTestDaemon *d)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/status",
+                                           g_subprocess_get_identifier (d->proc));
+  g_autofree char *text = NULL;
+  const char *line;
+
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  line = strstr (text, "VmRSS:");
+  assert_non_null (line);
+  return g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+/* Dry runs are never stored (200 with distinct keys leave nothing: the
+ * first key then takes another body); a real create is replayed. */
+static void
+idempotency__dry_runs_not_stored_real_create_replayed (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  const char *dry = "{\"name\": \"idem\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
+                    " \"memory_mib\": 256, \"root_disk_gib\": 1, \"dry_run\": true}";
+  const char *dry2 = "{\"name\": \"idem2\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
+                     " \"memory_mib\": 256, \"root_disk_gib\": 1, \"dry_run\": true}";
+  const char *real = "{\"name\": \"idem\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
+                     " \"memory_mib\": 256, \"root_disk_gib\": 1, \"start\": false}";
+  guint status = 0;
+  gboolean replayed = FALSE;
+  guint64 rss0;
+  guint64 rss1;
+
+  wait_ready (d);
+  import_image (d);
+  rss0 = daemon_rss_kib (d);
+  for (int i = 0; i < 200; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("dry-%d", i);
+      g_autoptr(JsonNode) n = create_with_key (d, key, dry, &status, &replayed);
+      assert_int_equal (status, 200);
+      assert_false (replayed);
+    }
+  rss1 = daemon_rss_kib (d);
+  print_message ("RSS after 200 keyed dry runs: %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT
+                 " KiB\n", rss0, rss1);
+  {
+    g_autoptr(JsonNode) n = create_with_key (d, "dry-0", dry2, &status, &replayed);
+    assert_int_equal (status, 200); /* not 409: nothing was stored for dry-0 */
+    assert_false (replayed);
+  }
+  {
+    g_autoptr(JsonNode) first = create_with_key (d, "real-1", real, &status, &replayed);
+    g_autoptr(JsonNode) again = NULL;
+    g_autoptr(JsonNode) other = NULL;
+    g_autoptr(JsonNode) gone = NULL;
+
+    assert_int_equal (status, 201);
+    assert_false (replayed);
+    again = create_with_key (d, "real-1", real, &status, &replayed);
+    assert_int_equal (status, 201);
+    assert_true (replayed);
+    assert_string_equal (gvd_test_json_string (again, "name"), "idem");
+    other = create_with_key (d, "real-1", dry2, &status, &replayed);
+    assert_int_equal (status, 200); /* a dry run bypasses the cache */
+    assert_false (replayed);
+    gone = api (d, "DELETE", "/v1/instances/idem", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 int
 main (void)
 {
@@ -636,6 +734,7 @@ main (void)
     cmocka_unit_test (concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win),
     cmocka_unit_test (reservation__create_consumes__devices_move_to_instance),
     cmocka_unit_test (deadline__libvirt_frozen__devices_wedged_daemon_serves),
+    cmocka_unit_test (idempotency__dry_runs_not_stored_real_create_replayed),
   };
 
   gvd_test_require_libvirtd ();
