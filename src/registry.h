@@ -70,7 +70,8 @@ GvdRegistry *gvd_registry_parse (const char *data, gsize len, const char *source
                                  GError **error);
 
 /* A missing file is an empty registry; an unreadable or corrupt one is an
- * error naming the file. */
+ * error naming the file, and so is one that is not a regular file owned by
+ * the euid and not writable by group/others (gvd_state_file_check_fd). */
 GvdRegistry *gvd_registry_load_file (const char *path, GError **error);
 /* Atomic replace through gvd_state_file_write(): temp file (0600) in the
  * same directory, write, fsync, rename, fsync the directory. On failure

@@ -11,6 +11,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void
 assert_error (GError *error, GvdErrorCode code, const char *needle)
@@ -347,6 +348,44 @@ load_file__corrupt__refused_naming_file (void **state)
   assert_error (error, GVD_ERROR_INVALID_CONFIG, t->path);
 }
 
+/* What decides which device goes to guests must be ours: a registry that
+ * is group-writable, a symlink, or (as root) owned by another uid is refused. */
+static void
+load_file__not_ours__refused (void **state)
+{
+  Tmp *t = *state;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GvdRegistry) ok = NULL;
+  g_autoptr(GvdRegistry) r = NULL;
+  g_autofree char *link = g_strconcat (t->path, ".link", NULL);
+
+  assert_true (g_file_set_contents (t->path, "{\"version\": 1, \"devices\": []}", -1, NULL));
+  assert_int_equal (chmod (t->path, 0644), 0);
+  ok = gvd_registry_load_file (t->path, &error);
+  assert_non_null (ok);
+
+  assert_int_equal (chmod (t->path, 0664), 0);
+  r = gvd_registry_load_file (t->path, &error);
+  assert_null (r);
+  assert_error (error, GVD_ERROR_INVALID_CONFIG, t->path);
+  g_clear_error (&error);
+
+  assert_int_equal (chmod (t->path, 0600), 0);
+  assert_int_equal (symlink (t->path, link), 0);
+  r = gvd_registry_load_file (link, &error);
+  g_unlink (link);
+  assert_null (r);
+  assert_error (error, GVD_ERROR_INVALID_CONFIG, link);
+  g_clear_error (&error);
+
+  if (geteuid () != 0)
+    return;
+  assert_int_equal (chown (t->path, 65534, 65534), 0);
+  r = gvd_registry_load_file (t->path, &error);
+  assert_null (r);
+  assert_error (error, GVD_ERROR_INVALID_CONFIG, "uid 65534");
+}
+
 static void
 load_file__directory__refused (void **state)
 {
@@ -413,6 +452,7 @@ main (void)
                                      tmp_teardown),
     cmocka_unit_test_setup_teardown (load_file__corrupt__refused_naming_file, tmp_setup,
                                      tmp_teardown),
+    cmocka_unit_test_setup_teardown (load_file__not_ours__refused, tmp_setup, tmp_teardown),
     cmocka_unit_test_setup_teardown (load_file__directory__refused, tmp_setup, tmp_teardown),
     cmocka_unit_test_setup_teardown (save_file__rename_fails__old_file_kept_no_temp_left,
                                      tmp_setup, tmp_teardown),
