@@ -287,6 +287,14 @@ transport_allowed (GvdApi *api, SoupServerMessage *msg)
 
   if (peer == NULL)
     return TRUE;
+  if (peer->over_cap)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", "1");
+      gvd_api_reply_errorf (msg, GVD_ERROR_UNAVAILABLE,
+                            "too many connections to the %s listener: retry later", api->name);
+      return FALSE;
+    }
   scheme = peer->tls ? "https" : "http";
   if (peer->kind == GVD_LISTENER_UNIX && !peer->peer_allowed)
     {

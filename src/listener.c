@@ -173,33 +173,21 @@ request_done_cb (SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 
 /* ---- accepting ----------------------------------------------------------- */
 
-/* Over the cap: a short 503 on plain listeners (best effort, never
- * blocking), then the connection is closed. TLS listeners just close. */
+/* Far over the cap: closed at once, unanswered. */
 static void
 refuse (GvdListener *l, GSocketConnection *connection)
 {
-  GSocket *sock = g_socket_connection_get_socket (connection);
-
-  if (!l->at_cap)
-    {
-      g_warning ("%s listener: %u connections open (the cap): refusing new ones", l->name,
-                 l->live);
-      l->at_cap = TRUE;
-    }
-  if (l->tls == NULL)
-    {
-      static const char body[] =
-        "{\"error\":{\"code\":\"unavailable\",\"message\":\"too many connections\"}}";
-      g_autofree char *answer =
-        g_strdup_printf ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-                         "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
-                         strlen (body), body);
-
-      g_socket_set_blocking (sock, FALSE);
-      g_socket_send (sock, answer, strlen (answer), NULL, NULL);
-      g_socket_shutdown (sock, FALSE, TRUE, NULL);
-    }
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
+static void
+log_cap (GvdListener *l)
+{
+  if (l->at_cap)
+    return;
+  g_warning ("%s listener: %u connections open (the cap): answering 503 to new ones", l->name,
+             l->live);
+  l->at_cap = TRUE;
 }
 
 static char *
@@ -284,13 +272,22 @@ incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *so
   g_autoptr(GError) error = NULL;
   Conn *conn;
 
-  if (l->live >= l->max_connections)
+  /* Up to GVD_LISTENER_OVERFLOW connections past the cap are read and
+   * answered 503 (the routing layer sees over_cap), so clients learn why;
+   * beyond that they are closed unanswered. */
+  if (l->live >= l->max_connections + GVD_LISTENER_OVERFLOW)
     {
+      log_cap (l);
       refuse (l, connection);
       return TRUE;
     }
 
   conn = g_new0 (Conn, 1);
+  if (l->live >= l->max_connections)
+    {
+      log_cap (l);
+      conn->peer.over_cap = TRUE;
+    }
   conn->listener = l;
   conn->socket = g_object_ref (g_socket_connection_get_socket (connection));
   conn->peer.kind = l->kind;

@@ -17,8 +17,12 @@ typedef enum {
   GVD_LISTENER_UNIX,
 } GvdListenerKind;
 
+/* Connections past max_connections that still get a 503 answer; more are
+ * closed unanswered. */
+#define GVD_LISTENER_OVERFLOW 16
+
 typedef struct {
-  guint max_connections; /* live connections; more are refused at once */
+  guint max_connections; /* live connections; more get 503 */
   guint request_timeout; /* seconds from accept to a fully read request */
   GTlsCertificate *tls;  /* TCP only: serve https; NULL for http */
 } GvdListenerLimits;
@@ -35,6 +39,7 @@ typedef struct {
   uid_t peer_uid;
   pid_t peer_pid;
   gboolean peer_allowed;   /* unix: root, the daemon's user or the socket group */
+  gboolean over_cap;       /* accepted past max_connections: answer 503 */
 } GvdListenerPeer;
 
 /* TCP on @listen ("host:port", see gvd_config_parse_listen). */
