@@ -556,8 +556,10 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
     {
       l->have_gid = lookup_group (group, &l->gid);
       if (!l->have_gid)
-        g_message ("%s listener: group '%s' does not exist: the socket is for root only "
-                   "(groupadd %s to share it)", name, group, group);
+        g_message ("%s socket: group '%s' does not exist: the socket is root's alone "
+                   "(groupadd %s, then restart, to share it)", name, group, group);
+      else
+        g_message ("%s socket: for root and group '%s'", name, group);
     }
 
   sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,

@@ -341,9 +341,8 @@ run_daemon (GvdConfig *config)
   unix_url = gvd_api_get_unix_url (admin);
   if (unix_url != NULL)
     {
-      g_message ("admin API listening on %s (root%s%s)", unix_url,
-                 config->socket_group != NULL ? " and group " : " only",
-                 config->socket_group != NULL ? config->socket_group : "");
+      g_message ("admin API listening on %s (no token: the peer's user is checked)",
+                 unix_url);
       g_print ("admin %s\n", unix_url);
     }
   url = gvd_api_get_url (admin);
