@@ -11,6 +11,8 @@
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -294,6 +296,9 @@ incoming_cb (GSocketService *service, GSocketConnection *connection, GObject *so
   conn->peer.tls = l->tls != NULL;
   if (l->kind == GVD_LISTENER_TCP)
     {
+      /* As libsoup does for the sockets it accepts: answers go out in
+       * several writes, which Nagle would hold back for the client's ACK. */
+      g_socket_set_option (conn->socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
       local = g_socket_connection_get_local_address (connection, NULL);
       remote = g_socket_connection_get_remote_address (connection, NULL);
       if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
