@@ -484,6 +484,8 @@ clear_stale_socket (const char *path, GError **error)
   struct stat st;
   g_autoptr(GSocket) probe = NULL;
   g_autoptr(GSocketAddress) addr = NULL;
+  g_autoptr(GError) probe_error = NULL;
+  gboolean in_use = FALSE;
 
   if (g_lstat (path, &st) < 0)
     {
@@ -501,7 +503,16 @@ clear_stale_socket (const char *path, GError **error)
   probe = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
                         NULL);
   addr = g_unix_socket_address_new (path);
-  if (probe != NULL && g_socket_connect (probe, addr, NULL, NULL))
+  if (probe != NULL)
+    {
+      /* Never wait on a live daemon whose backlog is full: that is in use too. */
+      g_socket_set_blocking (probe, FALSE);
+      if (g_socket_connect (probe, addr, NULL, &probe_error)
+          || g_error_matches (probe_error, G_IO_ERROR, G_IO_ERROR_PENDING)
+          || g_error_matches (probe_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        in_use = TRUE;
+    }
+  if (in_use)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
                    "%s is in use: another gpuvmd is serving on it", path);
@@ -623,6 +634,7 @@ gvd_listener_free (GvdListener *l)
   for (guint i = 0; i < G_N_ELEMENTS (l->signals); i++)
     if (l->signals[i] != 0)
       g_signal_handler_disconnect (l->server, l->signals[i]);
+  g_signal_handlers_disconnect_by_data (l->service, l);
   g_socket_service_stop (l->service);
   g_socket_listener_close (G_SOCKET_LISTENER (l->service));
   g_object_unref (l->service);

@@ -305,6 +305,26 @@ socket__stale_socket__replaced (void **state)
   gvd_test_daemon_stop (d, TRUE);
 }
 
+static void
+socket__in_use__refused_exit_2_and_kept (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *config = config_text (f, NO_SUCH_GROUP, NULL);
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
+  const char *args[] = { "--socket", d->socket_path, NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *url = g_strconcat (d->url, "/healthz", NULL);
+  g_autoptr(JsonNode) node = NULL;
+  guint status = 0;
+
+  assert_int_equal (run_refused (config, args, &err), 2);
+  assert_non_null (strstr (err, "another gpuvmd is serving on it"));
+  /* The first daemon's socket is untouched. */
+  node = gvd_test_http (d->session, "GET", url, NULL, NULL, &status);
+  assert_int_equal (status, 200);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 /* ---- TCP: token, TLS ----------------------------------------------------- */
 
 static void
@@ -654,6 +674,7 @@ main (void)
     cmocka_unit_test_setup_teardown (socket__peer_not_allowed__403_forbidden, setup, teardown),
     cmocka_unit_test_setup_teardown (socket__unsafe_places__refused_exit_2, setup, teardown),
     cmocka_unit_test_setup_teardown (socket__stale_socket__replaced, setup, teardown),
+    cmocka_unit_test_setup_teardown (socket__in_use__refused_exit_2_and_kept, setup, teardown),
     cmocka_unit_test_setup_teardown (tcp__no_token__401_and_token_file_generated_0600_reused,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (tcp__not_loopback_without_tls__exit_2, setup, teardown),
