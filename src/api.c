@@ -213,9 +213,13 @@ normalize_authority (const char *authority, guint default_port)
 {
   const char *bracket = strrchr (authority, ']');
   const char *colon = strrchr (authority, ':');
+  g_autofree char *with_port = NULL;
 
   if (colon == NULL || (bracket != NULL && colon < bracket))
-    return g_ascii_strdown (g_strdup_printf ("%s:%u", authority, default_port), -1);
+    {
+      with_port = g_strdup_printf ("%s:%u", authority, default_port);
+      return g_ascii_strdown (with_port, -1);
+    }
   return g_ascii_strdown (authority, -1);
 }
 
