@@ -46,11 +46,15 @@ pool_path=$pool_path
 listen=127.0.0.1:0
 CONF
 mkfifo "$work/out"
-"$builddir/src/gpuvmd" --config "$work/gpuvmd.conf" --listen 127.0.0.1:0 >"$work/out" 2>"$work/log" &
+# The admin API on a socket of the bench's own ("admin unix:PATH").
+"$builddir/src/gpuvmd" --config "$work/gpuvmd.conf" --socket "$work/gpuvmd.sock" \
+  >"$work/out" 2>"$work/log" &
 daemon_pid=$!
 exec 3<"$work/out"
-read -r _ url <&3
-url=${url%/}
+read -r _ admin <&3
+sock=${admin#unix:}
+url=http://localhost
+curl() { command curl --unix-socket "$sock" "$@"; }
 for _ in $(seq 1 100); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/devices/available")" = 200 ] && break
   sleep 0.1

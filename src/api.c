@@ -6,12 +6,17 @@
 
 #include <string.h>
 
+#include "listener.h"
+
 struct _GvdApi {
   GvdDaemon *daemon;
   char *name;
   char *token;
   SoupServer *server;
   guint max_body;
+  GvdListenerLimits limits;
+  GPtrArray *listeners; /* GvdListener * */
+  GPtrArray *host_aliases; /* extra "host:port" names the TCP listeners answer to */
 };
 
 typedef struct {
@@ -201,11 +206,139 @@ authorized (GvdApi *api, SoupServerMessage *msg)
   return diff == 0;
 }
 
+/* "Host: a:80" and "Host: a" name the same http listener. Lower case,
+ * with the port spelled out. */
+static char *
+normalize_authority (const char *authority, guint default_port)
+{
+  const char *bracket = strrchr (authority, ']');
+  const char *colon = strrchr (authority, ':');
+  g_autofree char *with_port = NULL;
+
+  if (colon == NULL || (bracket != NULL && colon < bracket))
+    {
+      with_port = g_strdup_printf ("%s:%u", authority, default_port);
+      return g_ascii_strdown (with_port, -1);
+    }
+  return g_ascii_strdown (authority, -1);
+}
+
+static gboolean
+authority_equal (const char *a, const char *b, guint default_port)
+{
+  g_autofree char *na = normalize_authority (a, default_port);
+  g_autofree char *nb = normalize_authority (b, default_port);
+
+  return g_str_equal (na, nb);
+}
+
+/* The names a request may give for the listener it came in on: DNS
+ * rebinding gives the attacker's name, which none of these is. */
+static gboolean
+host_allowed (GvdApi *api, const GvdListenerPeer *peer, const char *host)
+{
+  guint default_port = peer->tls ? 443 : 80;
+
+  if (host == NULL || *host == '\0' || strlen (host) > 255)
+    return FALSE;
+  if (peer->kind == GVD_LISTENER_UNIX)
+    return authority_equal (host, "localhost", 80);
+  if (peer->local_authority != NULL && authority_equal (host, peer->local_authority, default_port))
+    return TRUE;
+  if (peer->loopback)
+    {
+      g_autofree char *local = g_strdup_printf ("localhost:%u", peer->local_port);
+      if (authority_equal (host, local, default_port))
+        return TRUE;
+    }
+  for (guint i = 0; i < api->host_aliases->len; i++)
+    if (authority_equal (host, api->host_aliases->pdata[i], default_port))
+      return TRUE;
+  return FALSE;
+}
+
+/* The authority libsoup resolved the request to (an absolute-form request
+ * line overrides Host). */
+static char *
+uri_authority (SoupServerMessage *msg, guint default_port)
+{
+  GUri *uri = soup_server_message_get_uri (msg);
+  const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
+  gint port;
+
+  if (host == NULL)
+    return NULL;
+  port = g_uri_get_port (uri);
+  if (port < 0)
+    port = (gint) default_port;
+  if (strchr (host, ':') != NULL)
+    return g_strdup_printf ("[%s]:%d", host, port);
+  return g_strdup_printf ("%s:%d", host, port);
+}
+
+/* Who may talk to this listener at all, before any route runs: the unix
+ * socket's peer, the Host the request names, and browsers (a foreign
+ * Origin). FALSE after answering 403. */
+static gboolean
+transport_allowed (GvdApi *api, SoupServerMessage *msg)
+{
+  const GvdListenerPeer *peer = gvd_listener_peer_from_msg (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *host = soup_message_headers_get_one (headers, "Host");
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  const char *scheme;
+  g_autofree char *resolved = NULL;
+
+  if (peer == NULL)
+    return TRUE;
+  if (peer->over_cap)
+    {
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                    "Retry-After", "1");
+      gvd_api_reply_errorf (msg, GVD_ERROR_UNAVAILABLE,
+                            "too many connections to the %s listener: retry later", api->name);
+      return FALSE;
+    }
+  scheme = peer->tls ? "https" : "http";
+  if (peer->kind == GVD_LISTENER_UNIX && !peer->peer_allowed)
+    {
+      g_message ("%s socket: refused a request from uid %u (not root, the daemon's user or "
+                 "the socket group)", api->name, (guint) peer->peer_uid);
+      gvd_api_reply_errorf (msg, GVD_ERROR_FORBIDDEN,
+                            "uid %u may not use this socket: only root and members of the "
+                            "socket's group may", (guint) peer->peer_uid);
+      return FALSE;
+    }
+  resolved = uri_authority (msg, peer->tls ? 443 : 80);
+  if (!host_allowed (api, peer, host) || resolved == NULL || !host_allowed (api, peer, resolved))
+    {
+      gvd_api_reply_errorf (msg, GVD_ERROR_FORBIDDEN,
+                            "the Host header must name this listener (got %s)",
+                            host != NULL ? "another name" : "none");
+      return FALSE;
+    }
+  if (origin != NULL)
+    {
+      gsize n = strlen (scheme);
+
+      if (g_ascii_strncasecmp (origin, scheme, n) != 0 || strncmp (origin + n, "://", 3) != 0
+          || !authority_equal (origin + n + 3, host, peer->tls ? 443 : 80))
+        {
+          gvd_api_reply_errorf (msg, GVD_ERROR_FORBIDDEN,
+                                "cross-origin requests are refused (Origin is not %s://%s)",
+                                scheme, host);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 static void
 route_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
           gpointer user_data)
 {
   Route *route = user_data;
+  const GvdListenerPeer *peer = gvd_listener_peer_from_msg (msg);
 
   /* A prefix route must not swallow "/healthzzz": only the prefix itself or
    * the prefix followed by '/'. */
@@ -214,7 +347,10 @@ route_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
       return;
     }
-  if (!(route->flags & GVD_API_ROUTE_PUBLIC) && !authorized (route->api, msg))
+  /* The unix socket is the credential (its peer was checked early); TCP
+   * needs the bearer token. */
+  if (!(route->flags & GVD_API_ROUTE_PUBLIC)
+      && (peer == NULL || peer->kind != GVD_LISTENER_UNIX) && !authorized (route->api, msg))
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                     "WWW-Authenticate", "Bearer realm=\"gpuvmd\"");
@@ -243,6 +379,8 @@ early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupEncoding enc = soup_message_headers_get_encoding (headers);
 
+  if (!transport_allowed (api, msg))
+    return;
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF)
     {
       g_autoptr(GError) error =
@@ -283,6 +421,10 @@ gvd_api_new (GvdDaemon *daemon, const char *name, const char *token)
   api->name = g_strdup (name);
   api->token = g_strdup (token);
   api->max_body = daemon->config->max_body_bytes;
+  api->limits.max_connections = daemon->config->max_connections;
+  api->limits.request_timeout = daemon->config->request_timeout;
+  api->listeners = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_listener_free);
+  api->host_aliases = g_ptr_array_new_with_free_func (g_free);
   api->server = soup_server_new ("server-header", "gpuvmd/" PACKAGE_VERSION " ", NULL);
   soup_server_add_early_handler (api->server, NULL, early_cb, api, NULL);
   soup_server_add_handler (api->server, NULL, not_found_cb, api, NULL);
@@ -294,8 +436,12 @@ gvd_api_free (GvdApi *api)
 {
   if (api == NULL)
     return;
+  /* Stop accepting first; then libsoup closes what is in flight. */
+  g_ptr_array_unref (api->listeners);
   soup_server_disconnect (api->server);
   g_object_unref (api->server);
+  g_clear_object (&api->limits.tls);
+  g_ptr_array_unref (api->host_aliases);
   if (api->token != NULL)
     memset (api->token, 0, strlen (api->token));
   g_free (api->token);
@@ -303,43 +449,99 @@ gvd_api_free (GvdApi *api)
   g_free (api);
 }
 
+void
+gvd_api_set_limits (GvdApi *api, guint max_connections, guint request_timeout)
+{
+  api->limits.max_connections = max_connections;
+  api->limits.request_timeout = request_timeout;
+}
+
+void
+gvd_api_set_tls (GvdApi *api, GTlsCertificate *certificate)
+{
+  g_set_object (&api->limits.tls, certificate);
+}
+
+gboolean
+gvd_api_add_host_alias (GvdApi *api, const char *url, GError **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, error);
+  const char *host;
+
+  if (uri == NULL)
+    return FALSE;
+  host = g_uri_get_host (uri);
+  if (host == NULL || *host == '\0')
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "%s names no host", url);
+      return FALSE;
+    }
+  if (g_uri_get_port (uri) < 0)
+    g_ptr_array_add (api->host_aliases,
+                     g_strdup_printf (strchr (host, ':') != NULL ? "[%s]" : "%s", host));
+  else
+    g_ptr_array_add (api->host_aliases,
+                     g_strdup_printf (strchr (host, ':') != NULL ? "[%s]:%d" : "%s:%d", host,
+                                      g_uri_get_port (uri)));
+  return TRUE;
+}
+
 gboolean
 gvd_api_listen (GvdApi *api, const char *listen, GError **error)
 {
-  g_autofree char *host = NULL;
-  guint16 port;
-  g_autoptr(GInetAddress) addr = NULL;
-  g_autoptr(GSocketAddress) sa = NULL;
-  g_autoptr(GError) local_error = NULL;
+  GvdListener *l = gvd_listener_new_tcp (api->server, api->name, listen, &api->limits, error);
 
-  if (!gvd_config_parse_listen (listen, &host, &port, error))
+  if (l == NULL)
     return FALSE;
-  if (*host == '\0')
-    addr = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-  else if (g_str_equal (host, "localhost"))
-    addr = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  else
-    addr = g_inet_address_new_from_string (host);
-  sa = g_inet_socket_address_new (addr, port);
-  if (!soup_server_listen (api->server, sa, 0, &local_error))
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "%s listener cannot listen on %s: %s",
-                   api->name, listen, local_error->message);
-      return FALSE;
-    }
+  g_ptr_array_add (api->listeners, l);
   return TRUE;
+}
+
+gboolean
+gvd_api_listen_unix (GvdApi *api, const char *path, const char *group, GError **error)
+{
+  GvdListener *l = gvd_listener_new_unix (api->server, api->name, path, group, &api->limits,
+                                          error);
+
+  if (l == NULL)
+    return FALSE;
+  g_ptr_array_add (api->listeners, l);
+  return TRUE;
+}
+
+static GvdListener *
+find_listener (GvdApi *api, GvdListenerKind kind)
+{
+  for (guint i = 0; i < api->listeners->len; i++)
+    if (gvd_listener_get_kind (api->listeners->pdata[i]) == kind)
+      return api->listeners->pdata[i];
+  return NULL;
 }
 
 char *
 gvd_api_get_url (GvdApi *api)
 {
-  GSList *uris = soup_server_get_uris (api->server);
-  char *url = NULL;
+  GvdListener *l = find_listener (api, GVD_LISTENER_TCP);
 
-  if (uris != NULL)
-    url = g_uri_to_string (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return url;
+  return l != NULL ? g_strdup (gvd_listener_get_url (l)) : NULL;
+}
+
+char *
+gvd_api_get_unix_url (GvdApi *api)
+{
+  GvdListener *l = find_listener (api, GVD_LISTENER_UNIX);
+
+  return l != NULL ? g_strdup (gvd_listener_get_url (l)) : NULL;
+}
+
+guint
+gvd_api_get_connections (GvdApi *api)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < api->listeners->len; i++)
+    n += gvd_listener_get_connections (api->listeners->pdata[i]);
+  return n;
 }
 
 GvdDaemon *

@@ -21,14 +21,37 @@ typedef enum {
 typedef void (*GvdApiHandler) (GvdApi *api, SoupServerMessage *msg, const char *path,
                                GHashTable *query);
 
-/* @token: bearer token every non-public route requires; NULL for none. */
+/* @token: bearer token every non-public route requires on TCP listeners;
+ * NULL for none. Requests over a unix socket need none: its peer is
+ * checked instead. Every request must name the listener in Host and may
+ * not carry a foreign Origin (403). Connection cap and request timeout
+ * start from [daemon] max_connections and request_timeout. */
 GvdApi *gvd_api_new (GvdDaemon *daemon, const char *name, const char *token);
 void gvd_api_free (GvdApi *api);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdApi, gvd_api_free)
 
+/* For listeners added after the call: live connections per listener, and
+ * seconds a client has to send its whole request. */
+void gvd_api_set_limits (GvdApi *api, guint max_connections, guint request_timeout);
+/* Serve TCP listeners added after the call over TLS. */
+void gvd_api_set_tls (GvdApi *api, GTlsCertificate *certificate);
+/* Accept the authority of @url ("http://10.0.2.2:8788") in Host too: the
+ * name clients use through a NAT or proxy. */
+gboolean gvd_api_add_host_alias (GvdApi *api, const char *url, GError **error);
+
+/* TCP on "host:port". */
 gboolean gvd_api_listen (GvdApi *api, const char *listen, GError **error);
-/* "http://127.0.0.1:8787/" with the port actually bound. */
+/* A unix socket at @path for root, the daemon's user and @group (see
+ * gvd_listener_new_unix). */
+gboolean gvd_api_listen_unix (GvdApi *api, const char *path, const char *group,
+                              GError **error);
+/* "http://127.0.0.1:8787/" with the port actually bound (the first TCP
+ * listener), or NULL. */
 char *gvd_api_get_url (GvdApi *api);
+/* "unix:/run/gpuvmd/gpuvmd.sock", or NULL. */
+char *gvd_api_get_unix_url (GvdApi *api);
+/* Connections open on all listeners. */
+guint gvd_api_get_connections (GvdApi *api);
 GvdDaemon *gvd_api_get_daemon (GvdApi *api);
 
 void gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,

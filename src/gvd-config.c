@@ -19,6 +19,7 @@ typedef enum {
   KEY_ADDRS,    /* list of PCI addresses */
   KEY_STRV,
   KEY_LISTEN,
+  KEY_OPT_LISTEN, /* listen address or empty (off) */
   KEY_PREFIX,   /* domain name prefix */
   KEY_NETMODE,
   KEY_OPT_CIDR,
@@ -39,8 +40,14 @@ typedef struct {
 #define F(field) G_STRUCT_OFFSET (GvdConfig, field)
 
 static const KeySpec keys[] = {
-  { "daemon", "listen", KEY_LISTEN, F (listen), 0, 0, "127.0.0.1:8787" },
+  { "daemon", "socket", KEY_OPT_PATH, F (socket_path), 0, 0, "/run/gpuvmd/gpuvmd.sock" },
+  { "daemon", "socket_group", KEY_OPT_STRING, F (socket_group), 0, 0, "gpuvmd" },
+  { "daemon", "listen", KEY_OPT_LISTEN, F (listen), 0, 0, "" },
   { "daemon", "admin_token_file", KEY_OPT_PATH, F (admin_token_file), 0, 0, "" },
+  { "daemon", "tls_cert_file", KEY_OPT_PATH, F (tls_cert_file), 0, 0, "" },
+  { "daemon", "tls_key_file", KEY_OPT_PATH, F (tls_key_file), 0, 0, "" },
+  { "daemon", "max_connections", KEY_UINT, F (max_connections), 1, 4096, "128" },
+  { "daemon", "request_timeout", KEY_UINT, F (request_timeout), 1, 300, "10" },
   { "daemon", "state_dir", KEY_PATH, F (state_dir), 0, 0, "/var/lib/gpuvmd" },
   { "daemon", "max_body_bytes", KEY_UINT, F (max_body_bytes), 1024, 64 * 1024 * 1024, "1048576" },
   { "libvirt", "uri", KEY_STRING, F (libvirt_uri), 0, 0, "qemu:///system" },
@@ -62,6 +69,7 @@ static const KeySpec keys[] = {
   { "network", "dns", KEY_STRV, F (network_dns), 0, 8, "" },
   { "agent", "listen", KEY_LISTEN, F (agent_listen), 0, 0, "127.0.0.1:8788" },
   { "agent", "url", KEY_URL, F (agent_url), 0, 0, "http://10.0.2.2:8788" },
+  { "agent", "max_connections", KEY_UINT, F (agent_max_connections), 1, 4096, "128" },
   { "agent", "heartbeat_interval", KEY_UINT, F (heartbeat_interval), 1, 3600, "10" },
   { "agent", "missed_heartbeats", KEY_UINT, F (missed_heartbeats), 1, 100, "3" },
   { "instances", "shutdown_timeout", KEY_UINT, F (shutdown_timeout), 0, 3600, "60" },
@@ -81,6 +89,7 @@ static const char *const type_names[] = {
   [KEY_ADDRS] = "list of PCI addresses",
   [KEY_STRV] = "list of strings",
   [KEY_LISTEN] = "listen address",
+  [KEY_OPT_LISTEN] = "listen address or empty",
   [KEY_PREFIX] = "name",
   [KEY_NETMODE] = "network mode",
   [KEY_OPT_CIDR] = "IPv4 CIDR or empty",
@@ -331,6 +340,10 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       if (!gvd_config_parse_listen (value, NULL, NULL, &local_error))
         FAIL ("%s", local_error->message);
       break;
+    case KEY_OPT_LISTEN:
+      if (*value != '\0' && !gvd_config_parse_listen (value, NULL, NULL, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
     case KEY_OPT_CIDR:
       if (*value != '\0' && !gvd_config_parse_cidr (value, NULL, NULL, &local_error))
         FAIL ("%s", local_error->message);
@@ -479,8 +492,8 @@ gvd_config_load_file (GvdConfig *config, const char *path, GError **error)
   return gvd_config_load_data (config, data, len, path, error);
 }
 
-static gboolean
-is_loopback (const char *listen)
+gboolean
+gvd_config_listen_is_loopback (const char *listen)
 {
   g_autofree char *host = NULL;
   g_autoptr(GInetAddress) addr = NULL;
@@ -511,11 +524,27 @@ gvd_config_validate (const GvdConfig *config, GError **error)
                            "networking assigns guest addresses itself");
       return FALSE;
     }
-  if (config->admin_token_file == NULL && !is_loopback (config->listen))
+  if (config->listen == NULL && config->socket_path == NULL)
+    {
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                           "[daemon] socket and [daemon] listen are both empty: the admin API "
+                           "would be unreachable");
+      return FALSE;
+    }
+  if ((config->tls_cert_file == NULL) != (config->tls_key_file == NULL))
+    {
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                           "[daemon] tls_cert_file and [daemon] tls_key_file go together: "
+                           "set both or neither");
+      return FALSE;
+    }
+  /* A bearer token crosses the network in the clear without TLS. */
+  if (config->listen != NULL && config->tls_cert_file == NULL
+      && !gvd_config_listen_is_loopback (config->listen))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "[daemon] listen = %s is not a loopback address: set "
-                   "[daemon] admin_token_file so the admin API requires a token",
+                   "[daemon] listen = %s is not a loopback address: set [daemon] "
+                   "tls_cert_file and tls_key_file so the admin API is served over TLS",
                    config->listen);
       return FALSE;
     }

@@ -14,8 +14,14 @@ typedef enum {
 
 typedef struct {
   /* [daemon] */
-  char *listen;               /* host:port of the admin API */
-  char *admin_token_file;     /* bearer token file; NULL: no auth (loopback only) */
+  char *socket_path;          /* admin API unix socket; NULL: none */
+  char *socket_group;         /* group allowed on the socket; NULL: root only */
+  char *listen;               /* host:port of the TCP admin API; NULL: none */
+  char *admin_token_file;     /* bearer token file; NULL: <state_dir>/admin.token */
+  char *tls_cert_file;        /* PEM; required for a non-loopback listen */
+  char *tls_key_file;
+  guint max_connections;      /* per admin listener */
+  guint request_timeout;      /* seconds to receive a whole request */
   char *state_dir;
   guint max_body_bytes;
   /* [libvirt] */
@@ -42,6 +48,7 @@ typedef struct {
   /* [agent] */
   char *agent_listen;
   char *agent_url;            /* the agent listener as guests reach it */
+  guint agent_max_connections;
   guint heartbeat_interval;   /* seconds */
   guint missed_heartbeats;
   /* [instances] */
@@ -67,6 +74,9 @@ gboolean gvd_config_validate (const GvdConfig *config, GError **error);
 /* "host:port", "[v6]:port" or ":port" (all addresses) → host and port. */
 gboolean gvd_config_parse_listen (const char *listen, char **out_host,
                                   guint16 *out_port, GError **error);
+
+/* TRUE when @listen names a loopback address (or localhost). */
+gboolean gvd_config_listen_is_loopback (const char *listen);
 
 /* "10.1.0.0/24" → network (host order) and prefix length. */
 gboolean gvd_config_parse_cidr (const char *cidr, guint32 *out_network,

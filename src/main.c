@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "admin-token.h"
 #include "agent.h"
 #include "instance.h"
 #include "api.h"
@@ -30,6 +31,7 @@
 
 typedef struct {
   char *config_path;
+  char *socket_path;
   char *listen;
   char *libvirt_uri;
   char *host_root;
@@ -42,6 +44,7 @@ static void
 options_clear (Options *o)
 {
   g_free (o->config_path);
+  g_free (o->socket_path);
   g_free (o->listen);
   g_free (o->libvirt_uri);
   g_free (o->host_root);
@@ -57,38 +60,6 @@ on_signal (gpointer data)
   g_message ("shutting down on signal");
   g_main_loop_quit (loop);
   return G_SOURCE_CONTINUE;
-}
-
-/* The admin token file holds a secret: refuse one others can read. */
-static char *
-read_token_file (const char *path, GError **error)
-{
-  struct stat st;
-  g_autofree char *data = NULL;
-
-  if (g_stat (path, &st) < 0)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "admin token file %s: %s", path,
-                   g_strerror (errno));
-      return NULL;
-    }
-  if ((st.st_mode & 077) != 0)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "admin token file %s is readable by others (mode %04o): chmod 600 it", path,
-                   st.st_mode & 07777);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &data, NULL, error))
-    return NULL;
-  g_strstrip (data);
-  if (strlen (data) < 16)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "admin token in %s is shorter than 16 characters", path);
-      return NULL;
-    }
-  return g_steal_pointer (&data);
 }
 
 static GvdConfig *
@@ -110,6 +81,8 @@ load_config (const Options *o, GError **error)
     g_autofree char *data = NULL;
     gsize len;
 
+    if (o->socket_path != NULL)
+      g_key_file_set_string (kf, "daemon", "socket", o->socket_path);
     if (o->listen != NULL)
       g_key_file_set_string (kf, "daemon", "listen", o->listen);
     if (o->state_dir != NULL)
@@ -183,6 +156,14 @@ start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api
   gvd_api_agent_log_health (hub);
   daemon->agent = hub;
   api = gvd_api_new (daemon, "agent", NULL);
+  gvd_api_set_limits (api, config->agent_max_connections, config->request_timeout);
+  /* Guests name the listener as they reach it ([agent] url, e.g.
+   * 10.0.2.2:8788 through user-mode networking). */
+  if (!gvd_api_add_host_alias (api, config->agent_url, error))
+    {
+      daemon->agent = NULL;
+      return FALSE;
+    }
   gvd_api_agent_register (api);
   if (!gvd_api_listen (api, config->agent_listen, error))
     {
@@ -215,13 +196,55 @@ emit_libvirt_disconnected (GvdVirtConn *virt, const char *why, gpointer user_dat
   gvd_events_emit_reason (user_data, "libvirt.disconnected", why);
 }
 
+/* A TCP admin listener always needs a bearer token: the configured file,
+ * else <state_dir>/admin.token, generated on first start. TLS from PEM
+ * files when configured. Failures are configuration errors (exit 2). */
+static gboolean
+load_admin_credentials (const GvdConfig *config, char **out_token, char **out_token_path,
+                        GTlsCertificate **out_tls, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *token = NULL;
+  g_autoptr(GTlsCertificate) tls = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (config->listen == NULL)
+    return TRUE;
+  path = config->admin_token_file != NULL
+           ? g_strdup (config->admin_token_file)
+           : g_build_filename (config->state_dir, GVD_ADMIN_TOKEN_FILE_NAME, NULL);
+  token = gvd_admin_token_load (path, config->admin_token_file == NULL, error);
+  if (token == NULL)
+    return FALSE;
+  if (config->tls_cert_file != NULL)
+    {
+      tls = g_tls_certificate_new_from_files (config->tls_cert_file, config->tls_key_file,
+                                              &local_error);
+      if (tls == NULL)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                       "[daemon] tls_cert_file %s / tls_key_file %s: %s", config->tls_cert_file,
+                       config->tls_key_file, local_error->message);
+          explicit_bzero (token, strlen (token));
+          return FALSE;
+        }
+    }
+  *out_token = g_steal_pointer (&token);
+  *out_token_path = g_steal_pointer (&path);
+  *out_tls = g_steal_pointer (&tls);
+  return TRUE;
+}
+
 static int
 run_daemon (GvdConfig *config)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GError) error = NULL;
   g_autofree char *token = NULL;
+  g_autofree char *token_path = NULL;
+  g_autoptr(GTlsCertificate) tls = NULL;
   g_autofree char *url = NULL;
+  g_autofree char *unix_url = NULL;
   g_autoptr(GvdApi) admin = NULL;
   GvdDaemon daemon = { 0 };
   g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
@@ -231,13 +254,6 @@ run_daemon (GvdConfig *config)
   g_autoptr(GvdAgentHub) agent_hub = NULL;
   g_autoptr(GvdApi) agent_api = NULL;
   g_autofree char *agent_url = NULL;
-
-  if (config->admin_token_file != NULL
-      && (token = read_token_file (config->admin_token_file, &error)) == NULL)
-    {
-      g_printerr ("gpuvmd: %s\n", error->message);
-      return 1;
-    }
 
   /* Nothing in the state directory is trusted unless it is ours (exit 2:
    * the operator must fix owner or mode; see gpuvmd(8)). */
@@ -255,6 +271,11 @@ run_daemon (GvdConfig *config)
       return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
     }
   gvd_agent_hub_add_watch (agent_hub, emit_agent_health, events);
+  if (!load_admin_credentials (config, &token, &token_path, &tls, &error))
+    {
+      g_printerr ("gpuvmd: %s\n", error->message);
+      return 2;
+    }
   daemon.registry = load_registry (config, &error);
   if (daemon.registry == NULL)
     {
@@ -301,9 +322,13 @@ run_daemon (GvdConfig *config)
   gvd_api_instances_register (admin);
   gvd_api_events_register (admin);
   gvd_api_metrics_register (admin);
-  if (!gvd_api_listen (admin, config->listen, &error))
+  gvd_api_set_tls (admin, tls);
+  if ((config->socket_path != NULL
+       && !gvd_api_listen_unix (admin, config->socket_path, config->socket_group, &error))
+      || (config->listen != NULL && !gvd_api_listen (admin, config->listen, &error)))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
+      g_clear_pointer (&admin, gvd_api_free);
       gvd_instance_manager_free (daemon.instances);
       gvd_idem_cache_free (daemon.idempotency);
       gvd_reservations_free (daemon.reservations);
@@ -312,17 +337,28 @@ run_daemon (GvdConfig *config)
       gvd_host_root_free (daemon.host_root);
       gvd_registry_free (daemon.registry);
       g_hash_table_unref (daemon.quarantined);
-      return 1;
+      return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
     }
 
   gvd_instance_manager_start (daemon.instances);
   gvd_virt_conn_start (daemon.virt);
 
+  /* One machine-readable line per admin listener on stdout for scripts
+   * and tests ("admin unix:PATH", "admin http(s)://HOST:PORT/"), then the
+   * agent's. */
+  unix_url = gvd_api_get_unix_url (admin);
+  if (unix_url != NULL)
+    {
+      g_message ("admin API listening on %s (no token: the peer's user is checked)",
+                 unix_url);
+      g_print ("admin %s\n", unix_url);
+    }
   url = gvd_api_get_url (admin);
-  g_message ("admin API listening on %s%s", url,
-             token != NULL ? " (bearer token required)" : "");
-  /* One machine-readable line on stdout for scripts and tests. */
-  g_print ("admin %s\n", url);
+  if (url != NULL)
+    {
+      g_message ("admin API listening on %s (bearer token in %s)", url, token_path);
+      g_print ("admin %s\n", url);
+    }
   agent_url = gvd_api_get_url (agent_api);
   g_message ("agent listener on %s (guests reach it as %s)", agent_url, config->agent_url);
   g_print ("agent %s\n", agent_url);
@@ -357,8 +393,10 @@ main (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config_path,
       N_("Configuration file (default " DEFAULT_CONFIG ")"), N_("FILE") },
+    { "socket", 's', 0, G_OPTION_ARG_FILENAME, &o.socket_path,
+      N_("Admin API unix socket, overrides [daemon] socket (empty: none)"), N_("PATH") },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen,
-      N_("Admin API address, overrides [daemon] listen"), N_("HOST:PORT") },
+      N_("Admin API TCP address, overrides [daemon] listen (needs a token)"), N_("HOST:PORT") },
     { "libvirt-uri", 0, 0, G_OPTION_ARG_STRING, &o.libvirt_uri,
       N_("libvirt URI, overrides [libvirt] uri"), N_("URI") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.state_dir,

@@ -208,9 +208,9 @@ check__libvirt_unreachable__failed_check_not_crash (void **state)
 static gboolean
 connected (gpointer data)
 {
-  const char *base = data;
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *url = g_strconcat (base, "/healthz", NULL);
+  GvdTestDaemon *d = data;
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
+  g_autofree char *url = g_strconcat (d->url, "/healthz", NULL);
   guint status = 0;
   g_autoptr(JsonNode) node = gvd_test_http (session, "GET", url, NULL, NULL, &status);
 
@@ -248,9 +248,8 @@ find_check (JsonNode *root, const char *name)
 static void
 api_host__running_daemon__report_versions_facts (void **state)
 {
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *url = g_strconcat (d->url, "/v1/host", NULL);
   g_autofree char *lib = expected_version (FALSE);
   g_autofree char *hv = expected_version (TRUE);
@@ -259,7 +258,7 @@ api_host__running_daemon__report_versions_facts (void **state)
   JsonNode *gpus;
   guint status = 0;
 
-  assert_true (gvd_test_wait_until (connected, d->url, 10000));
+  assert_true (gvd_test_wait_until (connected, d, 10000));
   node = gvd_test_http (session, "GET", url, NULL, NULL, &status);
   assert_int_equal (status, 200);
   assert_true (gvd_test_json_bool (node, "libvirt.reachable"));
@@ -297,15 +296,15 @@ static void
 api_host__fixture_root__fixture_cpu_and_gpus (void **state)
 {
   g_autofree char *dir = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
-  const char *args[] = { "--listen", "127.0.0.1:0", "--host-root", dir, NULL };
+  const char *args[] = { "--host-root", dir, NULL };
   g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *url = g_strconcat (d->url, "/v1/host", NULL);
   g_autoptr(JsonNode) node = NULL;
   JsonNode *gpus;
   guint status = 0;
 
-  assert_true (gvd_test_wait_until (connected, d->url, 10000));
+  assert_true (gvd_test_wait_until (connected, d, 10000));
   node = gvd_test_http (session, "GET", url, NULL, NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (node, "cpu.model"),

@@ -20,7 +20,13 @@ defaults__new__match_documented_file (void **state)
   g_autoptr(GString) uncommented = g_string_new (NULL);
   g_auto(GStrv) lines = NULL;
 
-  assert_string_equal (config->listen, "127.0.0.1:8787");
+  assert_null (config->listen);
+  assert_string_equal (config->socket_path, "/run/gpuvmd/gpuvmd.sock");
+  assert_string_equal (config->socket_group, "gpuvmd");
+  assert_null (config->tls_cert_file);
+  assert_int_equal (config->max_connections, 128);
+  assert_int_equal (config->agent_max_connections, 128);
+  assert_int_equal (config->request_timeout, 10);
   assert_string_equal (config->libvirt_uri, "qemu:///system");
   assert_string_equal (config->domain_prefix, "gpuvm-");
   assert_string_equal (config->pool_name, "gpuvmd");
@@ -48,7 +54,12 @@ defaults__new__match_documented_file (void **state)
       g_string_append_printf (uncommented, "%s\n", l);
     }
   assert_true (gvd_config_load_data (from_file, uncommented->str, uncommented->len, path, &error));
-  assert_string_equal (from_file->listen, config->listen);
+  assert_null (from_file->listen);
+  assert_string_equal (from_file->socket_path, config->socket_path);
+  assert_string_equal (from_file->socket_group, config->socket_group);
+  assert_int_equal (from_file->max_connections, config->max_connections);
+  assert_int_equal (from_file->agent_max_connections, config->agent_max_connections);
+  assert_int_equal (from_file->request_timeout, config->request_timeout);
   assert_string_equal (from_file->agent_url, config->agent_url);
   assert_string_equal (from_file->pool_path, config->pool_path);
   assert_int_equal (from_file->reconnect_max_delay, config->reconnect_max_delay);
@@ -158,7 +169,7 @@ load__bad_values__clear_error_and_config_unchanged (void **state)
       if (strstr (error->message, bad_cases[i].expect) == NULL)
         fail_msg ("case %zu: '%s' does not contain '%s'", i, error->message, bad_cases[i].expect);
       assert_int_equal (config->shutdown_timeout, 60);
-      assert_string_equal (config->listen, "127.0.0.1:8787");
+      assert_null (config->listen);
     }
 }
 
@@ -172,7 +183,10 @@ validate__cross_key_rules__refused (void **state)
     { "[network]\nmode=bridge\n", "needs [network] source (the bridge name)" },
     { "[network]\nmode=network\n", "(the libvirt network name)" },
     { "[network]\ncidr=10.1.0.0/24\n", "cidr is for bridge or network mode" },
-    { "[daemon]\nlisten=0.0.0.0:8787\n", "set [daemon] admin_token_file" },
+    { "[daemon]\nlisten=0.0.0.0:8787\n", "so the admin API is served over TLS" },
+    { "[daemon]\nlisten=0.0.0.0:8787\nadmin_token_file=/etc/t\n", "tls_cert_file and tls_key_file" },
+    { "[daemon]\nlisten=[::]:8787\ntls_cert_file=/etc/c.pem\n", "go together" },
+    { "[daemon]\nsocket=\n", "would be unreachable" },
     { "[daemon]\nlisten=127.0.0.1:9\n[agent]\nlisten=127.0.0.1:9\n", "must be separate" },
   };
 
@@ -185,6 +199,27 @@ validate__cross_key_rules__refused (void **state)
       assert_false (gvd_config_validate (config, &error));
       if (strstr (error->message, cases[i].expect) == NULL)
         fail_msg ("case %zu: '%s' does not contain '%s'", i, error->message, cases[i].expect);
+    }
+}
+
+static void
+validate__tcp_listen_loopback_or_tls__accepted (void **state)
+{
+  const char *cases[] = {
+    "[daemon]\nlisten=127.0.0.1:8787\n",
+    "[daemon]\nlisten=localhost:8787\nsocket=\n",
+    "[daemon]\nlisten=[::1]:8787\n",
+    "[daemon]\nlisten=0.0.0.0:8787\ntls_cert_file=/etc/c.pem\ntls_key_file=/etc/k.pem\n",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GvdConfig) config = gvd_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      assert_true (gvd_config_load_data (config, cases[i], -1, "t", &error));
+      if (!gvd_config_validate (config, &error))
+        fail_msg ("case %zu: %s", i, error->message);
     }
 }
 
@@ -240,6 +275,7 @@ main (void)
     cmocka_unit_test (load__full_file__every_value_applied),
     cmocka_unit_test (load__bad_values__clear_error_and_config_unchanged),
     cmocka_unit_test (validate__cross_key_rules__refused),
+    cmocka_unit_test (validate__tcp_listen_loopback_or_tls__accepted),
     cmocka_unit_test (parse_listen__forms__host_and_port),
     cmocka_unit_test (parse_cidr__valid__network_and_prefix),
     cmocka_unit_test (load_file__missing__names_path),

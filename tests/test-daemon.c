@@ -56,9 +56,8 @@ expected_hv_version (void)
 static void
 healthz__real_libvirtd__connected_with_versions (void **state)
 {
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   HealthWait w = { session, d->url, TRUE };
   g_autofree char *url = g_strconcat (d->url, "/healthz", NULL);
   g_autofree char *lib = expected_lib_version ();
@@ -84,9 +83,8 @@ healthz__real_libvirtd__connected_with_versions (void **state)
 static void
 libvirtd_restart__daemon_keeps_serving__reconnects_within_10s (void **state)
 {
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   HealthWait up = { session, d->url, TRUE };
   HealthWait down = { session, d->url, FALSE };
   g_autofree char *url = g_strconcat (d->url, "/healthz", NULL);
@@ -150,10 +148,11 @@ startup__port_taken__exit_1_with_message (void **state)
   g_autoptr(GvdTestDaemon) first = gvd_test_daemon_start ("[agent]\nlisten=127.0.0.1:0\n", args);
   g_autofree char *gpuvmd = gvd_test_build_path ("src", "gpuvmd", NULL);
   /* "http://127.0.0.1:PORT" → "127.0.0.1:PORT" */
-  const char *hostport = first->url + strlen ("http://");
+  const char *hostport = first->tcp_url + strlen ("http://");
   g_autofree char *err = NULL;
   int status = 0;
-  const char *argv[] = { gpuvmd, "--config", first->config_path, "--listen", hostport, NULL };
+  const char *argv[] = { gpuvmd, "--config", first->config_path, "--socket", "",
+                         "--listen", hostport, NULL };
 
   assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, NULL, &err, &status, NULL));
   assert_true (WIFEXITED (status));

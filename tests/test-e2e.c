@@ -170,7 +170,7 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
     "heartbeat_interval=5\nmissed_heartbeats=3\n", dir);
   g_autoptr(virConnect) conn = virConnectOpen ("qemu:///system");
   g_autoptr(GvdTestDaemon) d = NULL;
-  g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 600, NULL);
+  g_autoptr(SoupSession) s = NULL;
   g_autofree char *image = NULL;
   g_autofree char *body = NULL;
   g_autoptr(JsonNode) created = NULL;
@@ -182,6 +182,7 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
   assert_non_null (conn);
   cleanup_instances (conn);
   d = gvd_test_daemon_start (config, NULL);
+  s = gvd_test_daemon_session (d, 600);
 
   for (int i = 0; i < 200; i++)
     {

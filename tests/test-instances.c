@@ -31,7 +31,6 @@ typedef struct {
   char *config;
   char *config_fixture;
   virConnectPtr conn;
-  SoupSession *session;
 } Fixture;
 
 static Fixture fx;
@@ -95,7 +94,6 @@ group_setup (void **state)
     assert_int_equal (fputc (0, f), 0);
     fclose (f);
   }
-  fx.session = soup_session_new_with_options ("timeout", 120, NULL);
   return 0;
 }
 
@@ -104,7 +102,6 @@ group_teardown (void **state)
 {
   cleanup_libvirt ();
   virConnectClose (fx.conn);
-  g_object_unref (fx.session);
   g_unlink (fx.image_file);
   {
     g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
@@ -125,7 +122,7 @@ api (GvdTestDaemon *d, const char *method, const char *path, const char *body, g
 {
   g_autofree char *url = g_strconcat (d->url, path, NULL);
 
-  return gvd_test_http (fx.session, method, url, NULL, body, status);
+  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* Wait until the daemon has reconciled with libvirt (creates answer 503
@@ -468,7 +465,7 @@ reservation__create_consumes__devices_move_to_instance (void **state)
 }
 
 typedef struct {
-  const char *url;
+  GvdTestDaemon *d;
   const char *body;
   guint status;
   JsonNode *reply;
@@ -478,8 +475,8 @@ static gpointer
 call_thread (gpointer data)
 {
   Call *c = data;
-  g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 120, NULL);
-  g_autofree char *url = g_strconcat (c->url, "/v1/instances", NULL);
+  g_autoptr(SoupSession) s = gvd_test_daemon_session (c->d, 120);
+  g_autofree char *url = g_strconcat (c->d->url, "/v1/instances", NULL);
 
   c->reply = gvd_test_http (s, "POST", url, NULL, c->body, &c->status);
   return NULL;
@@ -510,7 +507,7 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
   libvirtd = gvd_test_libvirtd_pid ();
   assert_true (libvirtd > 0);
 
-  call.url = d->url;
+  call.d = d;
   assert_int_equal (kill (libvirtd, SIGSTOP), 0);
   /* No assertion may fire while libvirtd is stopped: collect, thaw, check. */
   t = g_thread_new ("create", call_thread, &call);
@@ -568,7 +565,7 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
 }
 
 typedef struct {
-  const char *url;
+  GvdTestDaemon *d;
   int index;
   guint status;
 } Racer;
@@ -577,8 +574,8 @@ static gpointer
 race_thread (gpointer data)
 {
   Racer *r = data;
-  g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 120, NULL);
-  g_autofree char *url = g_strconcat (r->url, "/v1/instances", NULL);
+  g_autoptr(SoupSession) s = gvd_test_daemon_session (r->d, 120);
+  g_autofree char *url = g_strconcat (r->d->url, "/v1/instances", NULL);
   g_autofree char *body = g_strdup_printf ("{\"name\": \"race-%d\", \"image\": \"" IMAGE "\","
                                            " \"memory_mib\": 256, \"gpus\": 2, \"start\": false}",
                                            r->index);
@@ -598,7 +595,7 @@ concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win (void **state)
   import_image (d);
   for (int i = 0; i < 20; i++)
     {
-      racers[i] = (Racer) { d->url, i, 0 };
+      racers[i] = (Racer) { d, i, 0 };
       threads[i] = g_thread_new ("racer", race_thread, &racers[i]);
     }
   for (int i = 0; i < 20; i++)

@@ -608,9 +608,9 @@ import_image__same_name_concurrently__exactly_one_wins (void **state)
 static gboolean
 libvirt_connected (gpointer data)
 {
-  const char *url = data;
-  g_autoptr(SoupSession) session = soup_session_new ();
-  g_autofree char *health = g_strconcat (url, "/healthz", NULL);
+  GvdTestDaemon *d = data;
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
+  g_autofree char *health = g_strconcat (d->url, "/healthz", NULL);
   guint status = 0;
   g_autoptr(JsonNode) node = gvd_test_http (session, "GET", health, NULL, NULL, &status);
 
@@ -628,9 +628,8 @@ api_images__import_list_show_delete (void **state)
 {
   const char *config = "[storage]\npool=" API_POOL "\npool_path=" API_POOL_PATH "\n"
                        "[agent]\nlisten=127.0.0.1:0\n";
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *images = api_url (d, "/v1/images");
   g_autofree char *one = api_url (d, "/v1/images/tiny.qcow2");
   g_autofree char *qcow2 = fixture ("tiny.qcow2");
@@ -642,7 +641,7 @@ api_images__import_list_show_delete (void **state)
   guint status = 0;
   JsonArray *list;
 
-  assert_true (gvd_test_wait_until (libvirt_connected, d->url, 10000));
+  assert_true (gvd_test_wait_until (libvirt_connected, d, 10000));
 
   /* The pool is created on first use. */
   node = gvd_test_http (session, "GET", images, NULL, NULL, &status);
@@ -711,9 +710,8 @@ api_images__bad_requests__4xx_naming_the_problem (void **state)
 {
   const char *config = "[storage]\npool=" API_POOL "\npool_path=" API_POOL_PATH "\n"
                        "[agent]\nlisten=127.0.0.1:0\n";
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, args);
-  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *images = api_url (d, "/v1/images");
   g_autofree char *deep = api_url (d, "/v1/images/a/b");
   struct {
@@ -739,7 +737,7 @@ api_images__bad_requests__4xx_naming_the_problem (void **state)
   g_autoptr(JsonNode) node = NULL;
   guint status = 0;
 
-  assert_true (gvd_test_wait_until (libvirt_connected, d->url, 10000));
+  assert_true (gvd_test_wait_until (libvirt_connected, d, 10000));
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       node = gvd_test_http (session, "POST", images, NULL, cases[i].body, &status);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -375,6 +376,32 @@ gvd_test_json_bool (JsonNode *root, const char *path)
   return json_node_get_boolean (node);
 }
 
+SoupSession *
+gvd_test_unix_session (const char *path, guint timeout_s)
+{
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new (path);
+
+  return soup_session_new_with_options ("remote-connectable", addr, "timeout", timeout_s, NULL);
+}
+
+SoupSession *
+gvd_test_daemon_session (GvdTestDaemon *d, guint timeout_s)
+{
+  if (d->socket_path != NULL)
+    return gvd_test_unix_session (d->socket_path, timeout_s);
+  return soup_session_new_with_options ("timeout", timeout_s, NULL);
+}
+
+static char *
+strip_slash (const char *url)
+{
+  char *copy = g_strdup (url);
+
+  if (g_str_has_suffix (copy, "/"))
+    copy[strlen (copy) - 1] = '\0';
+  return copy;
+}
+
 GvdTestDaemon *
 gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
 {
@@ -383,6 +410,7 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *socket_path = NULL;
 
   d->tmpdir = g_dir_make_tmp ("gpuvmd-test-XXXXXX", &error);
   assert_non_null (d->tmpdir);
@@ -390,13 +418,14 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
   assert_true (g_file_set_contents (d->config_path, config_text != NULL ? config_text : "", -1,
                                     NULL));
   d->lines = g_ptr_array_new_with_free_func (g_free);
+  socket_path = g_build_filename (d->tmpdir, "gpuvmd.sock", NULL);
 
   g_ptr_array_add (argv, gvd_test_build_path ("src", "gpuvmd", NULL));
   g_ptr_array_add (argv, g_strdup ("--config"));
   g_ptr_array_add (argv, g_strdup (d->config_path));
-  /* Port 0 unless the caller names one (a later --listen wins). */
-  g_ptr_array_add (argv, g_strdup ("--listen"));
-  g_ptr_array_add (argv, g_strdup ("127.0.0.1:0"));
+  /* The admin API on a socket of the test's own (a later --socket wins). */
+  g_ptr_array_add (argv, g_strdup ("--socket"));
+  g_ptr_array_add (argv, g_strdup (socket_path));
   for (gsize i = 0; extra_args != NULL && extra_args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra_args[i]));
   g_ptr_array_add (argv, NULL);
@@ -409,32 +438,29 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
   d->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   if (d->proc == NULL)
     fail_msg ("cannot start gpuvmd: %s", error->message);
+  d->pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (d->proc), NULL, 10);
 
+  /* "admin unix:PATH" and/or "admin http://HOST:PORT/", then "agent URL". */
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (d->proc));
   for (;;)
     {
       g_autofree char *line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
       if (line == NULL)
         fail_msg ("gpuvmd exited before it was listening");
-      if (g_str_has_prefix (line, "admin "))
+      if (g_str_has_prefix (line, "admin unix:"))
+        d->socket_path = g_strdup (line + strlen ("admin unix:"));
+      else if (g_str_has_prefix (line, "admin "))
+        d->tcp_url = strip_slash (line + strlen ("admin "));
+      else if (g_str_has_prefix (line, "agent "))
         {
-          d->url = g_strdup (line + 6);
+          d->agent_url = strip_slash (line + strlen ("agent "));
           break;
         }
     }
-  /* The agent listener's line follows the admin line. */
-  {
-    g_autofree char *line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
-
-    if (line == NULL || !g_str_has_prefix (line, "agent "))
-      fail_msg ("gpuvmd printed no 'agent URL' line after the admin line");
-    d->agent_url = g_strdup (line + 6);
-    if (g_str_has_suffix (d->agent_url, "/"))
-      d->agent_url[strlen (d->agent_url) - 1] = '\0';
-  }
-  /* Drop the trailing '/' so tests can append paths. */
-  if (g_str_has_suffix (d->url, "/"))
-    d->url[strlen (d->url) - 1] = '\0';
+  if (d->socket_path == NULL && d->tcp_url == NULL)
+    fail_msg ("gpuvmd printed no 'admin' line before the agent line");
+  d->url = d->socket_path != NULL ? g_strdup ("http://localhost") : g_strdup (d->tcp_url);
+  d->session = gvd_test_daemon_session (d, 300);
   return g_steal_pointer (&d);
 }
 
@@ -466,13 +492,21 @@ gvd_test_daemon_free (GvdTestDaemon *d)
       g_subprocess_wait (d->proc, NULL, NULL);
       g_object_unref (d->proc);
     }
+  g_clear_object (&d->session);
   if (d->config_path != NULL)
     g_unlink (d->config_path);
   if (d->tmpdir != NULL)
-    g_rmdir (d->tmpdir);
+    {
+      /* A killed daemon leaves its socket behind. */
+      g_autofree char *sock = g_build_filename (d->tmpdir, "gpuvmd.sock", NULL);
+      g_unlink (sock);
+      g_rmdir (d->tmpdir);
+    }
   g_free (d->config_path);
   g_free (d->tmpdir);
   g_free (d->url);
+  g_free (d->socket_path);
+  g_free (d->tcp_url);
   g_free (d->agent_url);
   if (d->lines != NULL)
     g_ptr_array_unref (d->lines);

@@ -79,20 +79,33 @@ const char *gvd_test_json_string (JsonNode *root, const char *path);
 gint64 gvd_test_json_int (JsonNode *root, const char *path);
 gboolean gvd_test_json_bool (JsonNode *root, const char *path);
 
-/* The built gpuvmd, running. */
+/* The built gpuvmd, running. By default it serves its admin API only on a
+ * unix socket in its temporary directory; tests talk to it through
+ * @session (or gvd_test_daemon_session ()) at @url, "http://localhost". */
 typedef struct {
   GSubprocess *proc;
-  char *url;          /* admin API, e.g. http://127.0.0.1:40123/ */
+  GPid pid;
+  char *url;          /* admin API base URL, no trailing '/': http://localhost over
+                       * the unix socket, or the TCP listener when there is no socket */
+  char *socket_path;  /* the admin socket, or NULL (--socket "") */
+  char *tcp_url;      /* TCP admin listener (--listen), e.g. http://127.0.0.1:40123; or NULL */
   char *agent_url;    /* agent listener, e.g. http://127.0.0.1:40124 */
   char *config_path;
   char *tmpdir;
-  GPtrArray *lines;   /* stdout lines after the "admin" line */
+  SoupSession *session; /* reaches @url (timeout 300 s) */
+  GPtrArray *lines;   /* unused, kept for callers */
 } GvdTestDaemon;
 
 /* Start src/gpuvmd with @config_text written to a temporary file and
- * --listen 127.0.0.1:0; waits for its "admin URL" line. @extra_args: NULL-
- * terminated extra arguments, or NULL. */
+ * --socket <tmpdir>/gpuvmd.sock; waits for its "admin" and "agent" lines.
+ * @extra_args: NULL-terminated extra arguments (a later --socket or
+ * --listen wins), or NULL. */
 GvdTestDaemon *gvd_test_daemon_start (const char *config_text, const char *const *extra_args);
+/* A new session that reaches @d's @url (its unix socket when it has one);
+ * @timeout_s 0 for none. Usable from any one thread. */
+SoupSession *gvd_test_daemon_session (GvdTestDaemon *d, guint timeout_s);
+/* A session for the unix socket at @path (URLs http://localhost/...). */
+SoupSession *gvd_test_unix_session (const char *path, guint timeout_s);
 /* SIGTERM and wait; asserts a clean exit when @expect_clean. */
 void gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean);
 void gvd_test_daemon_free (GvdTestDaemon *d);
