@@ -29,9 +29,10 @@ G_BEGIN_DECLS
 #define GVD_AGENT_AUTH_FAILURE_BURST 20
 #define GVD_AGENT_AUTH_FAILURE_PERIOD G_USEC_PER_SEC
 /* Health notifications (events, log lines) caused by one instance's
- * reports: a burst (a boot's ready -> healthy), then at most one per period;
- * changes in between are folded into the next one ("suppressed": N). */
-#define GVD_AGENT_NOTIFY_BURST 3
+ * reports: a burst (a boot's ready -> healthy, a reboot or a recovery's
+ * ready -> healthy again), then at most one per period; changes in between
+ * are folded into the next one ("suppressed": N). */
+#define GVD_AGENT_NOTIFY_BURST 5
 #define GVD_AGENT_NOTIFY_PERIOD (30 * G_USEC_PER_SEC)
 
 typedef enum {
