@@ -746,11 +746,12 @@ hub_expire (GvdAgentHub *hub, Record *r, gint64 now)
   /* A watcher told by the flush may forget the instance. */
   record_flush (r, now);
   r = g_hash_table_lookup (hub->records, name);
-  if (r == NULL || r->deadline == 0)
+  if (r == NULL)
     return;
-  if (now < r->deadline)
+  if (r->deadline == 0 || now < r->deadline)
     {
-      /* Early wake-up: wait for the rest. */
+      /* Nothing due yet (an early wake-up, or a flush not due): the timer
+       * was disarmed on dispatch, arm it for what is left. */
       record_arm_timer (r);
       return;
     }

@@ -1237,6 +1237,43 @@ hub__flapping_heartbeats__bounded_events_other_instance_kept (void **state)
   }
 }
 
+static void
+hub__timer__sends_held_back_notification_on_context (void **state)
+{
+  g_autoptr(GBytes) secret = test_secret ();
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  /* A 300 s deadline: only the held-back notification is due here. */
+  g_autoptr(GvdAgentHub) hub = gvd_agent_hub_new (secret, 100, 3, ctx);
+  gint64 t0 = g_get_monotonic_time () - 100 * SEC;
+  ChangeLog cl;
+  const GvdAgentHealthChange *c;
+
+  if (t0 < 0)
+    skip ();
+  change_log_init (&cl);
+  gvd_agent_hub_add_change_watch (hub, log_change, &cl);
+  gvd_agent_hub_track (hub, "a", UUID_A);
+  /* Backdated: the burst 100 s ago, two changes held back after it; the
+   * limit let the next one through 70 s ago, so the timer fires at once. */
+  spend_notify_burst (hub, t0);
+  ok_report (hub, TRUE, HB, t0 + 5 * SEC);
+  ok_report (hub, TRUE, HB_NO_DRIVER, t0 + 6 * SEC);
+  assert_int_equal (cl.changes->len, 5);
+  for (int i = 0; i < 100 && cl.changes->len < 6; i++)
+    g_main_context_iteration (ctx, FALSE);
+  assert_int_equal (cl.changes->len, 6);
+  c = &g_array_index (cl.changes, GvdAgentHealthChange, 5);
+  assert_int_equal (c->old_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->new_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->suppressed, 1);
+  /* Told once; the heartbeat deadline is still ahead. */
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (ctx, FALSE);
+  assert_int_equal (cl.changes->len, 6);
+  assert_int_equal (gvd_agent_hub_get_health (hub, "a"), GVD_AGENT_HEALTH_DEGRADED);
+  change_log_clear (&cl);
+}
+
 #define HUB_TEST(t) cmocka_unit_test_setup_teardown (t, setup, teardown)
 
 int
@@ -1286,6 +1323,7 @@ main (void)
     HUB_TEST (hub__host_changes__told_at_once_over_the_limit),
     HUB_TEST (hub__free_text_changes__no_notifications),
     HUB_TEST (hub__flapping_heartbeats__bounded_events_other_instance_kept),
+    cmocka_unit_test (hub__timer__sends_held_back_notification_on_context),
     cmocka_unit_test (secret__missing__created_0600_and_stable),
     cmocka_unit_test (secret__bad_file__refused),
   };
