@@ -3,7 +3,7 @@
 # Agent listener under load: POST /v1/agent/heartbeat with one instance's
 # valid token (and, second, with a wrong one), wrk on loopback.
 #
-#   bench/bench-agent.sh [DURATION] [CONNECTIONS]   (default 10s 16)
+#   bench/bench-agent.sh [DURATION] [CONNECTIONS]   (default 10s 16; DURATION in s)
 #   GVD_BUILDDIR=/path/to/_build bench/bench-agent.sh   (another build)
 #
 # Runs gpuvmd on libvirt's test driver loaded with one gpuvmd domain (no
@@ -120,7 +120,19 @@ LUA
   kill -0 "$daemon_pid" || { echo "bench-agent: gpuvmd died" >&2; tail "$work/log" >&2; exit 1; }
 }
 
+# Latency at a fixed offered rate (saturation p99 swings on a shared host).
+fixed_rate() {
+  local what=$1 tok=$2
+  command -v h2load >/dev/null || { echo "(h2load not installed: no fixed-rate run)"; return 0; }
+  printf '%s' "$body" >"$work/body.json"
+  echo "== $what at a fixed 500 requests/s: h2load --h1 -c10 --rps 50 -D ${duration%s}"
+  h2load --h1 -c10 --rps 50 -D "${duration%s}" -d "$work/body.json" \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $tok" \
+    "$agent_url/v1/agent/heartbeat" | grep -E '^(finished in|requests:|status codes:|time for request:)'
+}
+
 run "valid token" "$token"
 run "wrong token" "0000000000000000000000000000000000000000000000000000000000000000"
+fixed_rate "valid token" "$token"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$agent_url/v1/agent/heartbeat" -X GET)
 echo "still answering afterwards: GET -> HTTP $code"
