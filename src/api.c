@@ -142,7 +142,8 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
     }
   /* json-glib recurses once per level without a bound: never hand it a
    * body nested deeper than we allow. */
-  if (!gvd_json_check_depth (body->data, body->length, GVD_JSON_MAX_DEPTH, error))
+  if (!gvd_json_check_depth (body->data, body->length, GVD_JSON_MAX_DEPTH, error)
+      || !gvd_json_check_no_nul (body->data, body->length, error))
     return NULL;
   if (!json_parser_load_from_data (parser, body->data, body->length, &local_error))
     {

@@ -4,6 +4,8 @@
 
 #include "json-util.h"
 
+#include <string.h>
+
 #include "errors.h"
 
 void
@@ -65,6 +67,38 @@ gvd_json_check_depth (const char *data, gsize len, guint max_depth, GError **err
           break;
         default:
           break;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+gvd_json_check_no_nul (const char *data, gsize len, GError **error)
+{
+  gboolean in_string = FALSE;
+
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (!in_string)
+        {
+          in_string = data[i] == '"';
+          continue;
+        }
+      if (data[i] == '"')
+        in_string = FALSE;
+      else if (data[i] == '\\')
+        {
+          if (len - i > 5 && memcmp (data + i + 1, "u0000", 5) == 0)
+            {
+              g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_JSON,
+                           "the request body holds a \\u0000 escape (at byte %" G_GSIZE_FORMAT
+                           "): strings cannot contain NUL",
+                           i);
+              return FALSE;
+            }
+          i++; /* the escaped character cannot end the string */
         }
     }
   return TRUE;

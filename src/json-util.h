@@ -21,4 +21,9 @@ void gvd_json_add_string (JsonBuilder *b, const char *member, const char *value)
  * to the parser. Never recurses, reads at most @len bytes. */
 gboolean gvd_json_check_depth (const char *data, gsize len, guint max_depth, GError **error);
 
+/* GVD_ERROR_INVALID_JSON when a string in @data holds the escape \u0000:
+ * json-glib cuts the string there ("a\u0000b" reads as "a"), so a name
+ * would silently become another. String-aware like the depth check. */
+gboolean gvd_json_check_no_nul (const char *data, gsize len, GError **error);
+
 G_END_DECLS

@@ -362,6 +362,23 @@ json_check_depth__unbalanced__refused (void **state)
     }
 }
 
+static void
+json_check_no_nul__escape_in_string__refused (void **state)
+{
+  const char *nul = "{\"instance\": \"a\\u0000b\"}";
+  const char *escaped = "{\"a\": \"\\\\u0000\"}";
+  const char *other = "{\"a\": \"\\u0001\"}";
+  g_autoptr(GError) error = NULL;
+
+  assert_false (gvd_json_check_no_nul (nul, strlen (nul), &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_JSON));
+  /* An escaped backslash followed by the text u0000 is no NUL. */
+  assert_true (gvd_json_check_no_nul (escaped, strlen (escaped), NULL));
+  assert_true (gvd_json_check_no_nul (other, strlen (other), NULL));
+  /* Outside strings it is the parser's business. */
+  assert_true (gvd_json_check_no_nul ("\\u0000", 6, NULL));
+}
+
 #define BOUNDS_UUID "6f0e3c2a-8a4b-4b1e-9c7d-0123456789ab"
 
 typedef struct {
@@ -671,6 +688,16 @@ bounds__agent_name_with_control_characters__400_invalid_argument (void **state)
       gvd_test_assert_error (node, "invalid_argument", "instance");
       json_node_unref (node);
     }
+  /* NUL: json-glib would read "a" (a's token would then pass). */
+  {
+    JsonNode *node = NULL;
+
+    assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL,
+                            "{\"instance\": \"a\\u0000b\"}", 0, &node),
+                      400);
+    gvd_test_assert_error (node, "invalid_json", "u0000");
+    json_node_unref (node);
+  }
 }
 
 static void
@@ -753,6 +780,7 @@ main (void)
     cmocka_unit_test (json_check_depth__strings_and_escapes__not_counted),
     cmocka_unit_test (json_check_depth__64_accepted_65_refused),
     cmocka_unit_test (json_check_depth__unbalanced__refused),
+    cmocka_unit_test (json_check_no_nul__escape_in_string__refused),
     cmocka_unit_test_setup_teardown (bounds__deep_nesting__400_and_the_server_keeps_serving,
                                      bounds_setup, bounds_teardown),
     cmocka_unit_test_setup_teardown (bounds__empty_post__415_unless_json_type, bounds_setup,
