@@ -9,8 +9,9 @@
 #include <string.h>
 
 #include "errors.h"
+#include "instance-request.h"
+#include "rate-limit.h"
 
-#define MAX_INSTANCE_NAME 128
 
 const char *
 gvd_agent_health_to_string (GvdAgentHealth health)
@@ -31,6 +32,29 @@ gvd_agent_health_to_string (GvdAgentHealth health)
       return "stopped";
     }
   return "unknown";
+}
+
+const char *
+gvd_agent_reason_to_string (GvdAgentReason reason)
+{
+  switch (reason)
+    {
+    case GVD_AGENT_REASON_NONE:
+      return NULL;
+    case GVD_AGENT_REASON_PHONE_HOME:
+      return "phone_home";
+    case GVD_AGENT_REASON_HEARTBEAT:
+      return "heartbeat";
+    case GVD_AGENT_REASON_GPU_FAULT:
+      return "gpu_fault";
+    case GVD_AGENT_REASON_HEARTBEAT_MISSED:
+      return "heartbeat_missed";
+    case GVD_AGENT_REASON_STOPPED:
+      return "stopped";
+    case GVD_AGENT_REASON_STARTED:
+      return "started";
+    }
+  return NULL;
 }
 
 /* ---- tokens ------------------------------------------------------------------ */
@@ -154,7 +178,7 @@ static const Field system_fields[] = {
 };
 
 static const Field phone_home_fields[] = {
-  { "instance", K_STRING, TRUE, MAX_INSTANCE_NAME, 0, 0, NULL },
+  { "instance", K_STRING, TRUE, GVD_INSTANCE_NAME_MAX, 0, 0, NULL },
   STR ("agent_version", 32),
   STR ("boot_id", 64),
   STR ("kernel", GVD_AGENT_MAX_STRING),
@@ -168,7 +192,7 @@ static const Field phone_home_fields[] = {
 };
 
 static const Field heartbeat_fields[] = {
-  { "instance", K_STRING, TRUE, MAX_INSTANCE_NAME, 0, 0, NULL },
+  { "instance", K_STRING, TRUE, GVD_INSTANCE_NAME_MAX, 0, 0, NULL },
   STR ("boot_id", 64),
   INT ("seq", 0, MAX_SAFE_INT),
   INT ("interval", 0, 86400),
@@ -371,15 +395,29 @@ validate_object (JsonObject *in, const Field *fields, const char *path, GError *
   return g_steal_pointer (&out);
 }
 
+static const char *member_string (JsonObject *obj, const char *name);
+
 JsonObject *
 gvd_agent_report_validate (GvdAgentReportKind kind, JsonObject *body, GError **error)
 {
+  g_autoptr(JsonObject) clean = NULL;
+
   g_return_val_if_fail (body != NULL, NULL);
 
-  return validate_object (body,
-                          kind == GVD_AGENT_REPORT_PHONE_HOME ? phone_home_fields
-                                                              : heartbeat_fields,
-                          "", error);
+  clean = validate_object (body,
+                           kind == GVD_AGENT_REPORT_PHONE_HOME ? phone_home_fields
+                                                               : heartbeat_fields,
+                           "", error);
+  if (clean == NULL)
+    return NULL;
+  /* The one instance-name rule: no control characters, nothing a log line
+   * or a path could be forged with. */
+  if (!gvd_instance_name_valid (member_string (clean, "instance")))
+    {
+      invalid (error, "instance", "%s", GVD_AGENT_NAME_RULE);
+      return NULL;
+    }
+  return g_steal_pointer (&clean);
 }
 
 /* ---- GPU faults --------------------------------------------------------------- */
@@ -497,7 +535,8 @@ typedef struct _Record Record;
 
 typedef struct {
   guint id;
-  GvdAgentHealthFunc func;
+  GvdAgentHealthFunc func;        /* one of the two */
+  GvdAgentChangeFunc change_func;
   gpointer user_data;
 } Watch;
 
@@ -512,6 +551,8 @@ struct _GvdAgentHub {
   guint next_watch;
   GvdAgentAddressMapFunc map_func;
   gpointer map_data;
+  gint64 request_period;  /* µs per report token of one instance */
+  GvdRateLimit auth_failures;
 };
 
 struct _Record {
@@ -519,7 +560,8 @@ struct _Record {
   char *name;
   char *uuid;
   GvdAgentHealth health;
-  char *reason;
+  GvdAgentReason reason_code;
+  char *reason;           /* detail for the view (may quote the report) */
   gint64 since;           /* monotonic µs of the last health change; 0: never */
   gint64 last_phone_home; /* 0: never */
   gint64 last_heartbeat;
@@ -529,7 +571,14 @@ struct _Record {
   JsonObject *heartbeat;
   GPtrArray *faults;      /* Fault, from the latest report */
   char *guest_agent;
-  GSource *timer;         /* dispatched at deadline (ready time) */
+  GSource *timer;         /* dispatched at MIN (deadline, flush_at) */
+  GvdRateLimit requests;  /* reports this instance may send */
+  /* Health notifications: what watchers were last told, the changes since
+   * (not told yet), and when the rate limit lets the next one through. */
+  GvdRateLimit notify;
+  GvdAgentHealth told_health;
+  guint pending;
+  gint64 flush_at;        /* 0: nothing held back */
 };
 
 static void
@@ -575,33 +624,43 @@ deadline_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* One timer serves both the heartbeat deadline and the held-back
+ * notification: it fires at the earlier of the two. */
+static void
+record_arm_timer (Record *r)
+{
+  gint64 at = r->deadline;
+
+  if (r->flush_at != 0 && (at == 0 || r->flush_at < at))
+    at = r->flush_at;
+  if (r->timer != NULL)
+    g_source_set_ready_time (r->timer, at != 0 ? at : -1);
+}
+
 static void
 record_set_deadline (Record *r, gint64 deadline)
 {
   r->deadline = deadline;
-  if (r->timer != NULL)
-    g_source_set_ready_time (r->timer, deadline != 0 ? deadline : -1);
+  record_arm_timer (r);
 }
 
-/* Change health and tell the watchers. @r may be freed by a watcher: do not
- * touch it after the call. */
+/* Tell the watchers the current health of @r, folding in the changes held
+ * back since the last time. @r may be freed by a watcher: do not touch it
+ * after the call. */
 static void
-record_set_health (Record *r, GvdAgentHealth health, const char *reason, gint64 now)
+record_tell (Record *r)
 {
   GvdAgentHub *hub = r->hub;
-  GvdAgentHealth old = r->health;
+  GvdAgentHealthChange change = { r->told_health, r->health, r->reason_code, 0 };
   g_autofree char *name = NULL;
   g_autoptr(GArray) watches = NULL;
 
-  if (old == health && g_strcmp0 (r->reason, reason) == 0)
-    return;
-  r->health = health;
-  g_free (r->reason);
-  r->reason = g_strdup (reason);
-  if (old != health)
-    r->since = now;
-  g_debug ("agent %s: %s -> %s", r->name, gvd_agent_health_to_string (old),
-           gvd_agent_health_to_string (health));
+  g_return_if_fail (r->pending > 0);
+  change.suppressed = r->pending - 1;
+  r->told_health = r->health;
+  r->pending = 0;
+  r->flush_at = 0;
+  record_arm_timer (r);
 
   /* Copies: a watcher may forget the instance or remove watches. */
   name = g_strdup (r->name);
@@ -609,27 +668,98 @@ record_set_health (Record *r, GvdAgentHealth health, const char *reason, gint64 
   for (guint i = 0; i < watches->len; i++)
     {
       Watch *w = &g_array_index (watches, Watch, i);
-      w->func (hub, name, old, health, reason, w->user_data);
+      if (w->change_func != NULL)
+        w->change_func (hub, name, &change, w->user_data);
+      else
+        w->func (hub, name, change.old_health, change.new_health,
+                 gvd_agent_reason_to_string (change.reason), w->user_data);
     }
+}
+
+/* Change health and tell the watchers, at once when @forced (the host
+ * made the change) or the instance's notification bucket allows, else
+ * later (flush_at). A change of @detail alone is kept for the view and not
+ * told. @r may be freed by a watcher: do not touch it after the call. */
+static void
+record_set_health (Record *r, GvdAgentHealth health, GvdAgentReason code, const char *detail,
+                   gboolean forced, gint64 now)
+{
+  GvdAgentHealth old = r->health;
+  gint64 wait = 0;
+
+  if (old == health && r->reason_code == code)
+    {
+      if (g_strcmp0 (r->reason, detail) != 0)
+        {
+          g_free (r->reason);
+          r->reason = g_strdup (detail);
+        }
+      return;
+    }
+  r->health = health;
+  r->reason_code = code;
+  g_free (r->reason);
+  r->reason = g_strdup (detail);
+  if (old != health)
+    r->since = now;
+  r->pending++;
+  g_debug ("agent %s: %s -> %s", r->name, gvd_agent_health_to_string (old),
+           gvd_agent_health_to_string (health));
+
+  if (forced)
+    gvd_rate_limit_force (&r->notify, now);
+  else if (!gvd_rate_limit_take (&r->notify, now, &wait))
+    {
+      if (r->flush_at == 0)
+        {
+          r->flush_at = now + wait;
+          record_arm_timer (r);
+        }
+      return;
+    }
+  record_tell (r);
+}
+
+/* The notification held back is due: tell it (it takes the token that has
+ * refilled by now). */
+static void
+record_flush (Record *r, gint64 now)
+{
+  if (r->flush_at == 0 || now < r->flush_at)
+    return;
+  if (r->pending == 0)
+    {
+      r->flush_at = 0;
+      record_arm_timer (r);
+      return;
+    }
+  gvd_rate_limit_force (&r->notify, now);
+  record_tell (r);
 }
 
 static void
 hub_expire (GvdAgentHub *hub, Record *r, gint64 now)
 {
   g_autofree char *reason = NULL;
+  g_autofree char *name = g_strdup (r->name);
 
-  if (r->deadline == 0)
+  /* A watcher told by the flush may forget the instance. */
+  record_flush (r, now);
+  r = g_hash_table_lookup (hub->records, name);
+  if (r == NULL)
     return;
-  if (now < r->deadline)
+  if (r->deadline == 0 || now < r->deadline)
     {
-      /* Early wake-up: wait for the rest. */
-      record_set_deadline (r, r->deadline);
+      /* Nothing due yet (an early wake-up, or a flush not due): the timer
+       * was disarmed on dispatch, arm it for what is left. */
+      record_arm_timer (r);
       return;
     }
   record_set_deadline (r, 0);
   reason = g_strdup_printf ("no heartbeat for %u s (%u missed at a %u s interval)",
                             hub->missed * hub->interval, hub->missed, hub->interval);
-  record_set_health (r, GVD_AGENT_HEALTH_UNRESPONSIVE, reason, now);
+  record_set_health (r, GVD_AGENT_HEALTH_UNRESPONSIVE, GVD_AGENT_REASON_HEARTBEAT_MISSED, reason,
+                     TRUE, now);
 }
 
 GvdAgentHub *
@@ -650,6 +780,13 @@ gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbea
   hub->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, record_free);
   hub->watches = g_array_new (FALSE, FALSE, sizeof (Watch));
   hub->next_watch = 1;
+  /* Half the heartbeat interval, at most 2 s: an agent on schedule never
+   * comes near the limit, a flood gets one report in per period. */
+  hub->request_period = MIN ((gint64) interval_seconds * G_USEC_PER_SEC / 2,
+                             GVD_AGENT_REQUEST_PERIOD_MAX);
+  hub->request_period = MAX (hub->request_period, 1);
+  gvd_rate_limit_init (&hub->auth_failures, GVD_AGENT_AUTH_FAILURE_BURST,
+                       GVD_AGENT_AUTH_FAILURE_PERIOD);
   return hub;
 }
 
@@ -669,9 +806,21 @@ gvd_agent_hub_free (GvdAgentHub *hub)
 guint
 gvd_agent_hub_add_watch (GvdAgentHub *hub, GvdAgentHealthFunc func, gpointer user_data)
 {
-  Watch w = { hub->next_watch++, func, user_data };
+  Watch w = { 0, func, NULL, user_data };
 
   g_return_val_if_fail (func != NULL, 0);
+  w.id = hub->next_watch++;
+  g_array_append_val (hub->watches, w);
+  return w.id;
+}
+
+guint
+gvd_agent_hub_add_change_watch (GvdAgentHub *hub, GvdAgentChangeFunc func, gpointer user_data)
+{
+  Watch w = { 0, NULL, func, user_data };
+
+  g_return_val_if_fail (func != NULL, 0);
+  w.id = hub->next_watch++;
   g_array_append_val (hub->watches, w);
   return w.id;
 }
@@ -711,6 +860,9 @@ gvd_agent_hub_track (GvdAgentHub *hub, const char *name, const char *uuid)
   r->name = g_strdup (name);
   r->uuid = g_strdup (uuid);
   r->health = GVD_AGENT_HEALTH_PROVISIONING;
+  r->told_health = GVD_AGENT_HEALTH_PROVISIONING;
+  gvd_rate_limit_init (&r->requests, GVD_AGENT_REQUEST_BURST, hub->request_period);
+  gvd_rate_limit_init (&r->notify, GVD_AGENT_NOTIFY_BURST, GVD_AGENT_NOTIFY_PERIOD);
   if (hub->context != NULL)
     {
       r->timer = g_source_new (&deadline_funcs, sizeof (GSource));
@@ -744,10 +896,12 @@ gvd_agent_hub_set_running (GvdAgentHub *hub, const char *name, gboolean running,
     {
       record_set_deadline (r, 0);
       g_clear_pointer (&r->guest_agent, g_free);
-      record_set_health (r, GVD_AGENT_HEALTH_STOPPED, "the domain is not running", now);
+      record_set_health (r, GVD_AGENT_HEALTH_STOPPED, GVD_AGENT_REASON_STOPPED,
+                         "the domain is not running", TRUE, now);
     }
   else if (r->health == GVD_AGENT_HEALTH_STOPPED)
-    record_set_health (r, GVD_AGENT_HEALTH_PROVISIONING, NULL, now);
+    record_set_health (r, GVD_AGENT_HEALTH_PROVISIONING, GVD_AGENT_REASON_STARTED, NULL, TRUE,
+                       now);
 }
 
 char *
@@ -758,25 +912,51 @@ gvd_agent_hub_get_token (GvdAgentHub *hub, const char *name)
   return r != NULL ? gvd_agent_token_derive (hub->secret, r->uuid) : NULL;
 }
 
-/* The record @name, if @token is its token. */
+/* Stands in for the uuid of an unknown instance so that a wrong name costs
+ * the same HMAC as a wrong token. */
+#define DUMMY_UUID "00000000-0000-0000-0000-000000000000"
+
+/* The record @name, if @token is its token. Unknown names and wrong tokens
+ * take the same path and get the same error; past the listener's budget of
+ * failures the answer is 429, which callers need not log. */
 static Record *
-authenticate (GvdAgentHub *hub, const char *name, const char *token, GError **error)
+authenticate (GvdAgentHub *hub, const char *name, const char *token, gint64 now,
+              guint *out_retry_after, GError **error)
 {
   Record *r = name != NULL ? g_hash_table_lookup (hub->records, name) : NULL;
+  gboolean ok = gvd_agent_token_verify (hub->secret, r != NULL ? r->uuid : DUMMY_UUID, token);
+  gint64 wait = 0;
 
-  if (r == NULL)
+  if (ok && r != NULL)
+    return r;
+  if (!gvd_rate_limit_take (&hub->auth_failures, now, &wait))
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no instance named '%s'",
-                   name != NULL ? name : "");
+      if (out_retry_after != NULL)
+        *out_retry_after = gvd_rate_limit_retry_after (wait);
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_TOO_MANY_REQUESTS,
+                           "too many failed authentications on this listener: retry later");
       return NULL;
     }
-  if (token == NULL || !gvd_agent_token_verify (hub->secret, r->uuid, token))
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_UNAUTHORIZED,
-                   "the bearer token is not valid for instance '%s'", name);
-      return NULL;
-    }
-  return r;
+  g_set_error_literal (error, GVD_ERROR, GVD_ERROR_UNAUTHORIZED,
+                       "the instance name or the bearer token is not valid");
+  return NULL;
+}
+
+/* Take one of @r's report tokens. */
+static gboolean
+admit (Record *r, gint64 now, guint *out_retry_after, GError **error)
+{
+  gint64 wait = 0;
+
+  if (gvd_rate_limit_take (&r->requests, now, &wait))
+    return TRUE;
+  if (out_retry_after != NULL)
+    *out_retry_after = gvd_rate_limit_retry_after (wait);
+  g_set_error (error, GVD_ERROR, GVD_ERROR_TOO_MANY_REQUESTS,
+               "too many reports from this instance: at most %u at once, then one every %"
+               G_GINT64_FORMAT " ms",
+               GVD_AGENT_REQUEST_BURST, r->hub->request_period / 1000);
+  return FALSE;
 }
 
 static JsonObject *
@@ -788,27 +968,17 @@ validate_for (GvdAgentReportKind kind, const char *name, JsonObject *body, GErro
     return NULL;
   if (g_strcmp0 (member_string (clean, "instance"), name) != 0)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "instance: '%s' does not match the instance the request is for ('%s')",
-                   member_string (clean, "instance"), name);
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                           "instance: does not match the instance the request is for");
       return NULL;
     }
   return g_steal_pointer (&clean);
 }
 
-gboolean
-gvd_agent_hub_handle_phone_home (GvdAgentHub *hub, const char *name, const char *token,
-                                 JsonObject *body, gint64 now, GError **error)
+static gboolean
+handle_phone_home (GvdAgentHub *hub, Record *r, JsonObject *clean, gint64 now)
 {
-  Record *r = authenticate (hub, name, token, error);
-  JsonObject *clean;
   g_autofree char *reason = NULL;
-
-  if (r == NULL)
-    return FALSE;
-  clean = validate_for (GVD_AGENT_REPORT_PHONE_HOME, name, body, error);
-  if (clean == NULL)
-    return FALSE;
 
   g_clear_pointer (&r->phone_home, json_object_unref);
   r->phone_home = clean;
@@ -822,23 +992,16 @@ gvd_agent_hub_handle_phone_home (GvdAgentHub *hub, const char *name, const char 
     return TRUE;
   record_set_deadline (r, now + hub->timeout);
   reason = faults_reason (r->faults);
-  record_set_health (r, GVD_AGENT_HEALTH_READY, reason, now);
+  record_set_health (r, GVD_AGENT_HEALTH_READY,
+                     reason != NULL ? GVD_AGENT_REASON_GPU_FAULT : GVD_AGENT_REASON_PHONE_HOME,
+                     reason, FALSE, now);
   return TRUE;
 }
 
-gboolean
-gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, const char *token,
-                                JsonObject *body, gint64 now, GError **error)
+static gboolean
+handle_heartbeat (GvdAgentHub *hub, Record *r, JsonObject *clean, gint64 now)
 {
-  Record *r = authenticate (hub, name, token, error);
-  JsonObject *clean;
   g_autofree char *reason = NULL;
-
-  if (r == NULL)
-    return FALSE;
-  clean = validate_for (GVD_AGENT_REPORT_HEARTBEAT, name, body, error);
-  if (clean == NULL)
-    return FALSE;
 
   g_clear_pointer (&r->heartbeat, json_object_unref);
   r->heartbeat = clean;
@@ -854,9 +1017,50 @@ gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, const char *
   /* A heartbeat without phone-home (gpuvmd restarted under a running
    * agent) is still proof of life. */
   reason = faults_reason (r->faults);
-  record_set_health (r, reason != NULL ? GVD_AGENT_HEALTH_DEGRADED : GVD_AGENT_HEALTH_HEALTHY,
-                     reason, now);
+  if (reason != NULL)
+    record_set_health (r, GVD_AGENT_HEALTH_DEGRADED, GVD_AGENT_REASON_GPU_FAULT, reason, FALSE,
+                       now);
+  else
+    record_set_health (r, GVD_AGENT_HEALTH_HEALTHY, GVD_AGENT_REASON_HEARTBEAT, NULL, FALSE, now);
   return TRUE;
+}
+
+gboolean
+gvd_agent_hub_handle_report (GvdAgentHub *hub, GvdAgentReportKind kind, const char *name,
+                             const char *token, JsonObject *body, gint64 now,
+                             guint *out_retry_after, GError **error)
+{
+  Record *r = authenticate (hub, name, token, now, out_retry_after, error);
+  JsonObject *clean;
+
+  if (r == NULL)
+    return FALSE;
+  /* After authentication: one instance's flood cannot spend another's
+   * budget. Refused reports spend it too. */
+  if (!admit (r, now, out_retry_after, error))
+    return FALSE;
+  clean = validate_for (kind, name, body, error);
+  if (clean == NULL)
+    return FALSE;
+  if (kind == GVD_AGENT_REPORT_HEARTBEAT)
+    return handle_heartbeat (hub, r, clean, now);
+  return handle_phone_home (hub, r, clean, now);
+}
+
+gboolean
+gvd_agent_hub_handle_phone_home (GvdAgentHub *hub, const char *name, const char *token,
+                                 JsonObject *body, gint64 now, GError **error)
+{
+  return gvd_agent_hub_handle_report (hub, GVD_AGENT_REPORT_PHONE_HOME, name, token, body, now,
+                                      NULL, error);
+}
+
+gboolean
+gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, const char *token,
+                                JsonObject *body, gint64 now, GError **error)
+{
+  return gvd_agent_hub_handle_report (hub, GVD_AGENT_REPORT_HEARTBEAT, name, token, body, now,
+                                      NULL, error);
 }
 
 void
@@ -870,7 +1074,7 @@ gvd_agent_hub_tick (GvdAgentHub *hub, gint64 now)
   g_hash_table_iter_init (&iter, hub->records);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &r))
     {
-      if (r->deadline != 0 && r->deadline <= now)
+      if ((r->deadline != 0 && r->deadline <= now) || (r->flush_at != 0 && r->flush_at <= now))
         g_ptr_array_add (due, g_strdup (r->name));
     }
   for (guint i = 0; i < due->len; i++)

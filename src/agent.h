@@ -14,6 +14,26 @@ G_BEGIN_DECLS
 #define GVD_AGENT_MAX_STRING 256      /* most strings, in bytes */
 #define GVD_AGENT_MAX_MESSAGE 512     /* error messages, in bytes */
 #define GVD_AGENT_TOKEN_LEN 64        /* lowercase hex of HMAC-SHA256 */
+#define GVD_AGENT_MAX_BODY (64 * 1024) /* request body bytes, whatever max_body_bytes says */
+
+/* What gvd_instance_name_valid() accepts, for error messages. */
+#define GVD_AGENT_NAME_RULE \
+  "must be an instance name: 1 to 48 lower-case letters, digits and '-'"
+
+/* Reports one instance's agent may send: a burst, then one per period
+ * (half the heartbeat interval, at most 2 s); more is 429 with Retry-After. */
+#define GVD_AGENT_REQUEST_BURST 10
+#define GVD_AGENT_REQUEST_PERIOD_MAX (2 * G_USEC_PER_SEC)
+/* Failed authentications the whole listener answers with 401 (and logs);
+ * beyond them 429 with Retry-After and no log line. */
+#define GVD_AGENT_AUTH_FAILURE_BURST 20
+#define GVD_AGENT_AUTH_FAILURE_PERIOD G_USEC_PER_SEC
+/* Health notifications (events, log lines) caused by one instance's
+ * reports: a burst (a boot's ready -> healthy, a reboot or a recovery's
+ * ready -> healthy again), then at most one per period; changes in between
+ * are folded into the next one ("suppressed": N). */
+#define GVD_AGENT_NOTIFY_BURST 5
+#define GVD_AGENT_NOTIFY_PERIOD (30 * G_USEC_PER_SEC)
 
 typedef enum {
   GVD_AGENT_HEALTH_PROVISIONING = 0, /* defined/started, no phone-home yet */
@@ -25,6 +45,21 @@ typedef enum {
 } GvdAgentHealth;
 
 const char *gvd_agent_health_to_string (GvdAgentHealth health);
+
+/* Why the health changed: a fixed vocabulary, the only reason events and
+ * log lines carry (guest text stays in the stored report). */
+typedef enum {
+  GVD_AGENT_REASON_NONE = 0,
+  GVD_AGENT_REASON_PHONE_HOME,       /* ready */
+  GVD_AGENT_REASON_HEARTBEAT,        /* healthy */
+  GVD_AGENT_REASON_GPU_FAULT,        /* degraded, or ready with a faulty GPU */
+  GVD_AGENT_REASON_HEARTBEAT_MISSED, /* unresponsive */
+  GVD_AGENT_REASON_STOPPED,          /* the domain is not running */
+  GVD_AGENT_REASON_STARTED,          /* running again: provisioning */
+} GvdAgentReason;
+
+/* "phone_home", "heartbeat", "gpu_fault", ...; NULL for NONE. */
+const char *gvd_agent_reason_to_string (GvdAgentReason reason);
 
 /* ---- tokens ---------------------------------------------------------------- */
 
@@ -52,7 +87,24 @@ JsonObject *gvd_agent_report_validate (GvdAgentReportKind kind, JsonObject *body
 
 typedef struct _GvdAgentHub GvdAgentHub;
 
-/* Called on every health change (in the thread that made the change). */
+/* One health notification. @old_health is what watchers were last told
+ * (the previous notification), @new_health the current health. */
+typedef struct {
+  GvdAgentHealth old_health;
+  GvdAgentHealth new_health;
+  GvdAgentReason reason;
+  guint suppressed; /* changes since the previous notification not told on their own */
+} GvdAgentHealthChange;
+
+/* Called on health notifications (in the thread that made the change).
+ * Changes the host makes (stopped, started, heartbeat_missed) are told at
+ * once; those an instance's reports cause are rate-limited per instance
+ * (GVD_AGENT_NOTIFY_*): a change over the limit is folded into the next
+ * notification, which comes at the latest when the limit allows. A change
+ * of the detail text alone (same health, same reason) is never told. */
+typedef void (*GvdAgentChangeFunc) (GvdAgentHub *hub, const char *name,
+                                    const GvdAgentHealthChange *change, gpointer user_data);
+/* The same without the count; @reason is gvd_agent_reason_to_string(). */
 typedef void (*GvdAgentHealthFunc) (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health,
                                     GvdAgentHealth new_health, const char *reason,
                                     gpointer user_data);
@@ -73,6 +125,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdAgentHub, gvd_agent_hub_free)
 
 /* Observe health changes; returns an id for remove_watch (never 0). */
 guint gvd_agent_hub_add_watch (GvdAgentHub *hub, GvdAgentHealthFunc func, gpointer user_data);
+guint gvd_agent_hub_add_change_watch (GvdAgentHub *hub, GvdAgentChangeFunc func,
+                                      gpointer user_data);
 void gvd_agent_hub_remove_watch (GvdAgentHub *hub, guint id);
 
 void gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc func,
@@ -93,15 +147,23 @@ void gvd_agent_hub_set_running (GvdAgentHub *hub, const char *name, gboolean run
 char *gvd_agent_hub_get_token (GvdAgentHub *hub, const char *name);
 
 /* Accept a report from the agent of @name presenting @token. Errors:
- * GVD_ERROR_NOT_FOUND (unknown instance), GVD_ERROR_UNAUTHORIZED (token),
- * GVD_ERROR_INVALID_ARGUMENT (payload). @now: monotonic microseconds. */
+ * GVD_ERROR_UNAUTHORIZED (no such instance or wrong token: one error, the
+ * same message and the same work for both), GVD_ERROR_TOO_MANY_REQUESTS
+ * (this instance's bucket is empty, or too many failed authentications;
+ * @out_retry_after then holds whole seconds), GVD_ERROR_INVALID_ARGUMENT
+ * (payload). @now: monotonic microseconds. */
+gboolean gvd_agent_hub_handle_report (GvdAgentHub *hub, GvdAgentReportKind kind, const char *name,
+                                      const char *token, JsonObject *body, gint64 now,
+                                      guint *out_retry_after, GError **error);
+/* gvd_agent_hub_handle_report() without the Retry-After value. */
 gboolean gvd_agent_hub_handle_phone_home (GvdAgentHub *hub, const char *name, const char *token,
                                           JsonObject *body, gint64 now, GError **error);
 gboolean gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, const char *token,
                                          JsonObject *body, gint64 now, GError **error);
 
 /* Mark every instance whose heartbeat deadline is at or before @now
- * unresponsive. The timers call this; tests call it with their clock. */
+ * unresponsive, and send the health notifications held back by the rate
+ * limit that are due. The timers call this; tests call it with their clock. */
 void gvd_agent_hub_tick (GvdAgentHub *hub, gint64 now);
 
 /* Current health; provisioning for an unknown name. */

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "json-util.h"
 #include "listener.h"
 
 struct _GvdApi {
@@ -117,17 +118,19 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
   const char *ctype;
   JsonNode *root;
 
-  if (body->length == 0 && empty_ok)
-    return json_object_new ();
-
+  /* Checked before the empty case: a browser can send a bodiless cross-site
+   * POST with a "simple" type (text/plain, form), never application/json. */
   ctype = soup_message_headers_get_content_type (headers, NULL);
   if (ctype == NULL || g_ascii_strcasecmp (ctype, "application/json") != 0)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_UNSUPPORTED_MEDIA_TYPE,
-                   "the request body must be JSON (Content-Type: application/json), not %s",
+                   "the request must be sent as JSON (Content-Type: application/json, also "
+                   "with an empty body), not %s",
                    ctype != NULL ? ctype : "unspecified");
       return NULL;
     }
+  if (body->length == 0 && empty_ok)
+    return json_object_new ();
   if (body->length == 0)
     {
       g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_JSON,
@@ -141,6 +144,11 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
                            "the request body is not valid UTF-8 text");
       return NULL;
     }
+  /* json-glib recurses once per level without a bound: never hand it a
+   * body nested deeper than we allow. */
+  if (!gvd_json_check_depth (body->data, body->length, GVD_JSON_MAX_DEPTH, error)
+      || !gvd_json_check_no_nul (body->data, body->length, error))
+    return NULL;
   if (!json_parser_load_from_data (parser, body->data, body->length, &local_error))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_JSON, "the request body is not valid JSON: %s",
@@ -548,4 +556,10 @@ GvdDaemon *
 gvd_api_get_daemon (GvdApi *api)
 {
   return api->daemon;
+}
+
+void
+gvd_api_set_max_body (GvdApi *api, guint max_body)
+{
+  api->max_body = max_body;
 }

@@ -53,6 +53,9 @@ char *gvd_api_get_unix_url (GvdApi *api);
 /* Connections open on all listeners. */
 guint gvd_api_get_connections (GvdApi *api);
 GvdDaemon *gvd_api_get_daemon (GvdApi *api);
+/* Bound request bodies of this listener to @max_body bytes (refused from
+ * the Content-Length, before buffering); the default is max_body_bytes. */
+void gvd_api_set_max_body (GvdApi *api, guint max_body);
 
 void gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,
                         GvdApiHandler handler);
@@ -98,6 +101,9 @@ void gvd_api_images_register (GvdApi *api);
 void gvd_api_agent_register (GvdApi *api);
 /* Log every agent health change (g_message with GVD_INSTANCE); watch id. */
 guint gvd_api_agent_log_health (GvdAgentHub *hub);
+/* Emit every agent health notification as an agent.health event on
+ * @events (GvdAgentHealthChange: name, old, new, reason, suppressed). */
+guint gvd_api_agent_emit_events (GvdAgentHub *hub, GvdEvents *events);
 /* GET /v1/events: server-sent events from gvd_api_get_daemon (api)->events
  * (api-events.c). Free the listener before the bus. */
 void gvd_api_events_register (GvdApi *api);

@@ -238,6 +238,26 @@ gvd_events_emit_change (GvdEvents *events, const char *type, const char *name,
 }
 
 void
+gvd_events_emit_counted_change (GvdEvents *events, const char *type, const char *name,
+                                const char *old_value, const char *new_value, const char *reason,
+                                guint suppressed)
+{
+  g_autoptr(JsonBuilder) b = NULL;
+
+  if (events == NULL)
+    return;
+  b = begin ();
+  gvd_json_add_string (b, "name", name);
+  gvd_json_add_string (b, "old", old_value);
+  gvd_json_add_string (b, "new", new_value);
+  if (reason != NULL)
+    gvd_json_add_string (b, "reason", reason);
+  json_builder_set_member_name (b, "suppressed");
+  json_builder_add_int_value (b, suppressed);
+  finish (events, type, b);
+}
+
+void
 gvd_events_emit_device (GvdEvents *events, const char *type, const char *address,
                         const char *reason)
 {

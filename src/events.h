@@ -56,6 +56,12 @@ void gvd_events_emit_instance (GvdEvents *events, const char *type, const char *
 /* {name, old, new} plus {reason} when @reason is not NULL. */
 void gvd_events_emit_change (GvdEvents *events, const char *type, const char *name,
                              const char *old_value, const char *new_value, const char *reason);
+/* {name, old, new, reason, suppressed}: a change told after @suppressed
+ * others were held back by a rate limit (0 normally); @reason from a fixed
+ * vocabulary, or NULL (then the member is left out). */
+void gvd_events_emit_counted_change (GvdEvents *events, const char *type, const char *name,
+                                     const char *old_value, const char *new_value,
+                                     const char *reason, guint suppressed);
 /* {address} plus {reason} when not NULL. */
 void gvd_events_emit_device (GvdEvents *events, const char *type, const char *address,
                              const char *reason);

@@ -177,14 +177,6 @@ start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api
 
 /* Event bus feeds (GET /v1/events). */
 static void
-emit_agent_health (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health,
-                   GvdAgentHealth new_health, const char *reason, gpointer user_data)
-{
-  gvd_events_emit_change (user_data, "agent.health", name, gvd_agent_health_to_string (old_health),
-                          gvd_agent_health_to_string (new_health), reason);
-}
-
-static void
 emit_libvirt_connected (GvdVirtConn *virt, gpointer user_data)
 {
   gvd_events_emit_reason (user_data, "libvirt.connected", NULL);
@@ -270,7 +262,7 @@ run_daemon (GvdConfig *config)
       g_printerr ("gpuvmd: %s\n", error->message);
       return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
     }
-  gvd_agent_hub_add_watch (agent_hub, emit_agent_health, events);
+  gvd_api_agent_emit_events (agent_hub, events);
   if (!load_admin_credentials (config, &token, &token_path, &tls, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);

@@ -6,7 +6,10 @@
 #include "testlib.h"
 
 #include "agent.h"
+#include "api.h"
 #include "errors.h"
+#include "events.h"
+#include "rate-limit.h"
 #include "secret.h"
 
 #include <string.h>
@@ -309,7 +312,7 @@ check_string_bound (const char *prefix, const char *suffix, guint len, const cha
 static void
 report_validate__string_bounds__at_limit_ok_over_refused (void **state)
 {
-  check_string_bound ("{\"instance\": ", "}", 128, "instance");
+  check_string_bound ("{\"instance\": ", "}", 48, "instance");
   check_string_bound ("{\"instance\": \"a\", \"kernel\": ", "}", 256, "kernel");
   check_string_bound ("{\"instance\": \"a\", \"hostname\": ", "}", 256, "hostname");
   check_string_bound ("{\"instance\": \"a\", \"boot_id\": ", "}", 64, "boot_id");
@@ -648,13 +651,19 @@ hub__emulated_display_without_driver__healthy (void **state)
 }
 
 static void
-hub__unknown_instance__not_found (void **state)
+hub__unknown_instance__same_error_as_wrong_token (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) unknown = NULL;
+  g_autoptr(GError) wrong = NULL;
 
-  assert_false (report (f->hub, TRUE, "zzz", TOKEN_A, "{\"instance\": \"zzz\"}", T0, &error));
-  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_NOT_FOUND));
+  assert_false (report (f->hub, TRUE, "zzz", TOKEN_A, "{\"instance\": \"zzz\"}", T0, &unknown));
+  assert_false (report (f->hub, TRUE, "a", TOKEN_B, HB, T0, &wrong));
+  /* Nothing tells a caller whether the name exists. */
+  assert_true (g_error_matches (unknown, GVD_ERROR, GVD_ERROR_UNAUTHORIZED));
+  assert_true (g_error_matches (wrong, GVD_ERROR, GVD_ERROR_UNAUTHORIZED));
+  assert_string_equal (unknown->message, wrong->message);
+  assert_null (strstr (unknown->message, "zzz"));
 }
 
 static void
@@ -892,6 +901,379 @@ secret__bad_file__refused (void **state)
   g_rmdir (dir);
 }
 
+/* ---- rate limits ---------------------------------------------------------------- */
+
+static void
+rate_limit__burst_then_one_per_period__deterministic (void **state)
+{
+  GvdRateLimit rl;
+  gint64 wait = -1;
+
+  gvd_rate_limit_init (&rl, 3, 10 * SEC);
+  for (int i = 0; i < 3; i++)
+    assert_true (gvd_rate_limit_take (&rl, T0, NULL));
+  assert_false (gvd_rate_limit_take (&rl, T0, &wait));
+  assert_int_equal (wait, 10 * SEC);
+  assert_int_equal (gvd_rate_limit_wait (&rl, T0 + 4 * SEC), 6 * SEC);
+  assert_false (gvd_rate_limit_take (&rl, T0 + 10 * SEC - 1, &wait));
+  assert_int_equal (wait, 1);
+  assert_true (gvd_rate_limit_take (&rl, T0 + 10 * SEC, NULL));
+  assert_false (gvd_rate_limit_take (&rl, T0 + 10 * SEC, NULL));
+  /* A long pause refills to the burst, never beyond. */
+  for (int i = 0; i < 3; i++)
+    assert_true (gvd_rate_limit_take (&rl, T0 + 1000 * SEC, NULL));
+  assert_false (gvd_rate_limit_take (&rl, T0 + 1000 * SEC, NULL));
+  /* Forced takes go into debt and delay the next ordinary one. */
+  gvd_rate_limit_force (&rl, T0 + 1000 * SEC);
+  assert_int_equal (gvd_rate_limit_wait (&rl, T0 + 1000 * SEC), 20 * SEC);
+}
+
+static void
+rate_limit__retry_after__whole_seconds_rounded_up (void **state)
+{
+  assert_int_equal (gvd_rate_limit_retry_after (1), 1);
+  assert_int_equal (gvd_rate_limit_retry_after (SEC), 1);
+  assert_int_equal (gvd_rate_limit_retry_after (SEC + 1), 2);
+  assert_int_equal (gvd_rate_limit_retry_after (0), 1);
+}
+
+static void
+report_validate__name_with_control_characters__refused (void **state)
+{
+  const char *const bodies[] = {
+    "{\"instance\": \"a\\nb\"}",          /* log line forgery */
+    "{\"instance\": \"a\\r\"}",
+    "{\"instance\": \"a\\u0001\"}",       /* C0 */
+    "{\"instance\": \"a\\u007f\"}",       /* DEL */
+    "{\"instance\": \"a\\u0085\"}",       /* C1: NEL */
+    "{\"instance\": \"a\\u009b31m\"}",    /* C1: CSI */
+    "{\"instance\": \"A\"}",              /* not an instance name either */
+    "{\"instance\": \"\"}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      g_autoptr(JsonObject) body = parse_object (bodies[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonObject) clean = NULL;
+
+      clean = gvd_agent_report_validate (GVD_AGENT_REPORT_HEARTBEAT, body, &error);
+      if (clean != NULL)
+        fail_msg ("accepted: %s", bodies[i]);
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+      assert_true (g_str_has_prefix (error->message, "instance: "));
+      /* The message never quotes the name back. */
+      assert_null (strchr (error->message, '\n'));
+    }
+}
+
+static void
+hub__report_flood__429_after_burst_other_instance_unaffected (void **state)
+{
+  Fixture *f = *state;
+  guint retry = 0;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) hb = parse_object (HB);
+  g_autoptr(JsonObject) hb_b = parse_object ("{\"instance\": \"b\"}");
+
+  /* Interval 10 s: one report per 2 s after a burst of 10. */
+  for (guint i = 0; i < GVD_AGENT_REQUEST_BURST; i++)
+    assert_true (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_A, hb,
+                                              T0, &retry, NULL));
+  assert_false (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_A, hb,
+                                             T0 + SEC, &retry, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_TOO_MANY_REQUESTS));
+  assert_int_equal (retry, 1);
+  g_clear_error (&error);
+  /* Refused reports change nothing but still count. */
+  assert_int_equal (gvd_agent_hub_get_deadline (f->hub, "a"), T0 + 30 * SEC);
+  assert_true (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_A, hb,
+                                            T0 + 2 * SEC, &retry, NULL));
+  assert_false (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_A, hb,
+                                             T0 + 2 * SEC, &retry, &error));
+  assert_int_equal (retry, 2);
+  /* Another instance has its own bucket. */
+  assert_true (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "b", TOKEN_B,
+                                            hb_b, T0 + 2 * SEC, &retry, NULL));
+}
+
+static void
+hub__bad_token_flood__429_past_budget_valid_agent_still_served (void **state)
+{
+  Fixture *f = *state;
+  guint retry = 0;
+  g_autoptr(JsonObject) hb = parse_object (HB);
+  g_autoptr(JsonObject) unknown = parse_object ("{\"instance\": \"zzz\"}");
+
+  for (guint i = 0; i < GVD_AGENT_AUTH_FAILURE_BURST; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      assert_false (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT,
+                                                 i % 2 ? "a" : "zzz", TOKEN_B,
+                                                 i % 2 ? hb : unknown, T0, &retry, &error));
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_UNAUTHORIZED));
+    }
+  {
+    g_autoptr(GError) error = NULL;
+
+    assert_false (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "zzz",
+                                               TOKEN_B, unknown, T0, &retry, &error));
+    assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_TOO_MANY_REQUESTS));
+    assert_int_equal (retry, 1);
+  }
+  /* The right token still gets in during the flood. */
+  assert_true (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_A, hb,
+                                            T0, &retry, NULL));
+  /* One failure per second refills. */
+  {
+    g_autoptr(GError) error = NULL;
+
+    assert_false (gvd_agent_hub_handle_report (f->hub, GVD_AGENT_REPORT_HEARTBEAT, "a", TOKEN_B,
+                                               hb, T0 + SEC, &retry, &error));
+    assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_UNAUTHORIZED));
+  }
+}
+
+typedef struct {
+  GPtrArray *names;
+  GArray *changes; /* GvdAgentHealthChange */
+} ChangeLog;
+
+static void
+log_change (GvdAgentHub *hub, const char *name, const GvdAgentHealthChange *change,
+            gpointer user_data)
+{
+  ChangeLog *cl = user_data;
+
+  g_ptr_array_add (cl->names, g_strdup (name));
+  g_array_append_val (cl->changes, *change);
+}
+
+static void
+change_log_init (ChangeLog *cl)
+{
+  cl->names = g_ptr_array_new_with_free_func (g_free);
+  cl->changes = g_array_new (FALSE, FALSE, sizeof (GvdAgentHealthChange));
+}
+
+static void
+change_log_clear (ChangeLog *cl)
+{
+  g_ptr_array_unref (cl->names);
+  g_array_unref (cl->changes);
+}
+
+#define HB_FAULTY(smi_error)                                                                \
+  "{\"instance\": \"a\", \"nvidia_smi\": {\"status\": \"failed\", \"error\": \"" smi_error "\"}," \
+  " \"pci_gpus\": [" PCI_NVIDIA ("\"nvidia\"") "]}"
+#define HB_NO_DRIVER "{\"instance\": \"a\", \"pci_gpus\": [" PCI_NVIDIA ("null") "]}"
+
+/* Five told changes in five seconds, ending degraded. */
+static void
+spend_notify_burst (GvdAgentHub *hub, gint64 t)
+{
+  assert_int_equal (GVD_AGENT_NOTIFY_BURST, 5);
+  ok_report (hub, FALSE, PH, t);                 /* provisioning -> ready */
+  ok_report (hub, TRUE, HB, t + SEC);            /* -> healthy */
+  ok_report (hub, TRUE, HB_NO_DRIVER, t + 2 * SEC);
+  ok_report (hub, TRUE, HB, t + 3 * SEC);
+  ok_report (hub, TRUE, HB_NO_DRIVER, t + 4 * SEC);
+}
+
+static void
+hub__changes_over_limit__told_later_with_count (void **state)
+{
+  Fixture *f = *state;
+  ChangeLog cl;
+  const GvdAgentHealthChange *c;
+
+  change_log_init (&cl);
+  gvd_agent_hub_add_change_watch (f->hub, log_change, &cl);
+  spend_notify_burst (f->hub, T0);
+  assert_int_equal (cl.changes->len, 5);
+  ok_report (f->hub, TRUE, HB, T0 + 5 * SEC);       /* held back */
+  ok_report (f->hub, TRUE, HB_NO_DRIVER, T0 + 6 * SEC);
+  ok_report (f->hub, TRUE, HB, T0 + 7 * SEC);
+  assert_int_equal (cl.changes->len, 5);
+  /* The API still shows the latest health. */
+  assert_int_equal (gvd_agent_hub_get_health (f->hub, "a"), GVD_AGENT_HEALTH_HEALTHY);
+  gvd_agent_hub_tick (f->hub, T0 + 30 * SEC - 1);
+  assert_int_equal (cl.changes->len, 5);
+  /* A token is back 30 s after the first: the held-back changes are told
+   * as one, from what watchers last saw to what is now. */
+  gvd_agent_hub_tick (f->hub, T0 + 30 * SEC);
+  assert_int_equal (cl.changes->len, 6);
+  c = &g_array_index (cl.changes, GvdAgentHealthChange, 5);
+  assert_int_equal (c->old_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->new_health, GVD_AGENT_HEALTH_HEALTHY);
+  assert_int_equal (c->reason, GVD_AGENT_REASON_HEARTBEAT);
+  assert_int_equal (c->suppressed, 2);
+  /* Nothing more is pending. */
+  gvd_agent_hub_tick (f->hub, T0 + 31 * SEC);
+  assert_int_equal (cl.changes->len, 6);
+  /* The old-style watch saw the same notifications. */
+  assert_int_equal (f->changes->len, 6);
+  change_log_clear (&cl);
+}
+
+static void
+hub__host_changes__told_at_once_over_the_limit (void **state)
+{
+  Fixture *f = *state;
+  ChangeLog cl;
+  const GvdAgentHealthChange *c;
+
+  change_log_init (&cl);
+  gvd_agent_hub_add_change_watch (f->hub, log_change, &cl);
+  spend_notify_burst (f->hub, T0);
+  ok_report (f->hub, TRUE, HB, T0 + 5 * SEC); /* held back */
+  gvd_agent_hub_set_running (f->hub, "a", FALSE, T0 + 6 * SEC);
+  assert_int_equal (cl.changes->len, 6);
+  c = &g_array_index (cl.changes, GvdAgentHealthChange, 5);
+  assert_int_equal (c->old_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->new_health, GVD_AGENT_HEALTH_STOPPED);
+  assert_int_equal (c->reason, GVD_AGENT_REASON_STOPPED);
+  assert_int_equal (c->suppressed, 1);
+  assert_string_equal (gvd_agent_reason_to_string (c->reason), "stopped");
+  change_log_clear (&cl);
+}
+
+static void
+hub__free_text_changes__no_notifications (void **state)
+{
+  Fixture *f = *state;
+  ChangeLog cl;
+
+  change_log_init (&cl);
+  gvd_agent_hub_add_change_watch (f->hub, log_change, &cl);
+  /* 1,000 heartbeats, each with a new nvidia-smi error text (which the
+   * view's reason quotes): the health and the reason code stay. */
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *json = g_strdup_printf (
+        "{\"instance\": \"a\", \"nvidia_smi\": {\"status\": \"failed\", \"error\": \"oops %u\\n"
+        "gpuvmd: instance b agent health healthy -> degraded\"},"
+        " \"pci_gpus\": [" PCI_NVIDIA ("\"nvidia\"") "]}", i);
+
+      ok_report (f->hub, TRUE, json, T0 + i * 2 * SEC);
+      gvd_agent_hub_tick (f->hub, T0 + i * 2 * SEC);
+    }
+  assert_int_equal (cl.changes->len, 1);
+  assert_int_equal (g_array_index (cl.changes, GvdAgentHealthChange, 0).reason,
+                    GVD_AGENT_REASON_GPU_FAULT);
+  /* The stored report keeps the latest text. */
+  {
+    g_autoptr(JsonBuilder) b = json_builder_new ();
+    g_autoptr(JsonNode) view = NULL;
+
+    assert_true (gvd_agent_hub_build_json (f->hub, "a", b, T0 + 2000 * SEC, 0));
+    view = json_builder_get_root (b);
+    assert_non_null (strstr (gvd_test_json_string (view, "reason"), "oops 999"));
+  }
+  change_log_clear (&cl);
+}
+
+static void
+hub__flapping_heartbeats__bounded_events_other_instance_kept (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, NULL);
+  g_autoptr(JsonObject) ph_b = parse_object ("{\"instance\": \"b\"}");
+  g_autoptr(GPtrArray) kept = NULL;
+  const gint64 end = T0 + 2 * SEC + 999 * 2 * SEC;
+  guint from_a = 0, from_b = 0, suppressed = 0;
+
+  gvd_api_agent_emit_events (f->hub, events);
+  assert_true (gvd_agent_hub_handle_phone_home (f->hub, "b", TOKEN_B, ph_b, T0, NULL));
+  /* 1,000 heartbeats from a, every 2 s (as fast as its bucket allows),
+   * flipping between healthy and degraded each time. */
+  for (guint i = 0; i < 1000; i++)
+    {
+      gint64 now = T0 + 2 * SEC + i * 2 * SEC;
+
+      gvd_agent_hub_tick (f->hub, now);
+      ok_report (f->hub, TRUE, i % 2 ? HB_NO_DRIVER : HB, now);
+    }
+  gvd_agent_hub_tick (f->hub, end + 60 * SEC);
+  kept = gvd_events_since (events, 0);
+  for (guint i = 0; i < kept->len; i++)
+    {
+      GvdEvent *ev = g_ptr_array_index (kept, i);
+      g_autoptr(JsonNode) data = json_from_string (ev->data, NULL);
+
+      assert_string_equal (ev->type, "agent.health");
+      if (g_str_equal (gvd_test_json_string (data, "name"), "b"))
+        from_b++;
+      else
+        {
+          from_a++;
+          suppressed += gvd_test_json_int (data, "suppressed");
+          /* Only the fixed vocabulary. */
+          assert_true (g_str_equal (gvd_test_json_string (data, "reason"), "heartbeat")
+                       || g_str_equal (gvd_test_json_string (data, "reason"), "gpu_fault")
+                       || g_str_equal (gvd_test_json_string (data, "reason"), "heartbeat_missed"));
+        }
+    }
+  /* At most the burst, then one per 30 s of the ~2,000 s, plus the flush
+   * and heartbeat_missed at the end. */
+  assert_true (from_a <= GVD_AGENT_NOTIFY_BURST + (end - T0) / GVD_AGENT_NOTIFY_PERIOD + 2);
+  assert_true (from_a >= 10);
+  /* Every change is accounted for: told, or counted in a later one (the
+   * 1,000 reports and the final heartbeat_missed). */
+  assert_int_equal (from_a + suppressed, 1001);
+  /* b's events (ready, then unresponsive: b sends nothing more) were not
+   * pushed out of the replay ring: nothing was. */
+  assert_int_equal (from_b, 2);
+  assert_int_equal (gvd_events_last_id (events), kept->len);
+  {
+    GvdEvent *first = g_ptr_array_index (kept, 0);
+    g_autoptr(JsonNode) data = json_from_string (first->data, NULL);
+
+    assert_int_equal (first->id, 1);
+    assert_string_equal (gvd_test_json_string (data, "name"), "b");
+    assert_string_equal (gvd_test_json_string (data, "new"), "ready");
+    assert_string_equal (gvd_test_json_string (data, "reason"), "phone_home");
+  }
+}
+
+static void
+hub__timer__sends_held_back_notification_on_context (void **state)
+{
+  g_autoptr(GBytes) secret = test_secret ();
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  /* A 300 s deadline: only the held-back notification is due here. */
+  g_autoptr(GvdAgentHub) hub = gvd_agent_hub_new (secret, 100, 3, ctx);
+  gint64 t0 = g_get_monotonic_time () - 100 * SEC;
+  ChangeLog cl;
+  const GvdAgentHealthChange *c;
+
+  if (t0 < 0)
+    skip ();
+  change_log_init (&cl);
+  gvd_agent_hub_add_change_watch (hub, log_change, &cl);
+  gvd_agent_hub_track (hub, "a", UUID_A);
+  /* Backdated: the burst 100 s ago, two changes held back after it; the
+   * limit let the next one through 70 s ago, so the timer fires at once. */
+  spend_notify_burst (hub, t0);
+  ok_report (hub, TRUE, HB, t0 + 5 * SEC);
+  ok_report (hub, TRUE, HB_NO_DRIVER, t0 + 6 * SEC);
+  assert_int_equal (cl.changes->len, 5);
+  for (int i = 0; i < 100 && cl.changes->len < 6; i++)
+    g_main_context_iteration (ctx, FALSE);
+  assert_int_equal (cl.changes->len, 6);
+  c = &g_array_index (cl.changes, GvdAgentHealthChange, 5);
+  assert_int_equal (c->old_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->new_health, GVD_AGENT_HEALTH_DEGRADED);
+  assert_int_equal (c->suppressed, 1);
+  /* Told once; the heartbeat deadline is still ahead. */
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (ctx, FALSE);
+  assert_int_equal (cl.changes->len, 6);
+  assert_int_equal (gvd_agent_hub_get_health (hub, "a"), GVD_AGENT_HEALTH_DEGRADED);
+  change_log_clear (&cl);
+}
+
 #define HUB_TEST(t) cmocka_unit_test_setup_teardown (t, setup, teardown)
 
 int
@@ -924,7 +1306,7 @@ main (void)
     HUB_TEST (hub__gpu_without_driver__degraded_naming_the_address),
     HUB_TEST (hub__nvidia_smi_failing__degraded),
     HUB_TEST (hub__emulated_display_without_driver__healthy),
-    HUB_TEST (hub__unknown_instance__not_found),
+    HUB_TEST (hub__unknown_instance__same_error_as_wrong_token),
     HUB_TEST (hub__token_of_other_instance__unauthorized),
     HUB_TEST (hub__invalid_payload__refused_without_state_change),
     HUB_TEST (hub__watcher_forgets_instance__safe),
@@ -932,6 +1314,16 @@ main (void)
     HUB_TEST (hub__build_json__view_with_times_and_reports),
     HUB_TEST (hub__build_json__untracked_adds_nothing),
     cmocka_unit_test (hub__timer__dispatches_unresponsive_on_context),
+    cmocka_unit_test (rate_limit__burst_then_one_per_period__deterministic),
+    cmocka_unit_test (rate_limit__retry_after__whole_seconds_rounded_up),
+    cmocka_unit_test (report_validate__name_with_control_characters__refused),
+    HUB_TEST (hub__report_flood__429_after_burst_other_instance_unaffected),
+    HUB_TEST (hub__bad_token_flood__429_past_budget_valid_agent_still_served),
+    HUB_TEST (hub__changes_over_limit__told_later_with_count),
+    HUB_TEST (hub__host_changes__told_at_once_over_the_limit),
+    HUB_TEST (hub__free_text_changes__no_notifications),
+    HUB_TEST (hub__flapping_heartbeats__bounded_events_other_instance_kept),
+    cmocka_unit_test (hub__timer__sends_held_back_notification_on_context),
     cmocka_unit_test (secret__missing__created_0600_and_stable),
     cmocka_unit_test (secret__bad_file__refused),
   };

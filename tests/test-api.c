@@ -9,6 +9,9 @@
 
 #include <string.h>
 
+#include "agent.h"
+#include "json-util.h"
+
 typedef struct {
   GvdDaemon daemon;
   GvdApi *api;
@@ -285,6 +288,475 @@ error_codes__table__names_and_statuses_unique_and_complete (void **state)
   assert_false (gvd_error_code_from_name ("no_such_code", NULL));
 }
 
+/* ---- bounds: nesting depth, media type, the agent path -------------------------- */
+
+static void
+json_check_depth__strings_and_escapes__not_counted (void **state)
+{
+  const char *const ok[] = {
+    "{\"a\": \"[[[[{{{{\"}",
+    "{\"a\": \"\\\"[[[[\"}",             /* an escaped quote does not end the string */
+    "{\"a\": \"\\\\\", \"b\": []}",       /* an escaped backslash does */
+    "{\"a\": \"]]]]}}}}\"}",
+    "{\"\\u005b\": 1}",
+    "",
+    "[",                                 /* unterminated: the parser's to refuse */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ok); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!gvd_json_check_depth (ok[i], strlen (ok[i]), 2, &error))
+        fail_msg ("refused %s: %s", ok[i], error->message);
+    }
+}
+
+static char *
+nested (guint depth, const char *open, const char *close)
+{
+  GString *s = g_string_new ("{\"instance\": \"a\", \"x\": ");
+
+  for (guint i = 1; i < depth; i++)
+    g_string_append (s, open);
+  g_string_append (s, "0");
+  for (guint i = 1; i < depth; i++)
+    g_string_append (s, close);
+  g_string_append (s, "}");
+  return g_string_free (s, FALSE);
+}
+
+static void
+json_check_depth__64_accepted_65_refused (void **state)
+{
+  g_autofree char *at = nested (GVD_JSON_MAX_DEPTH, "[", "]");
+  g_autofree char *over = nested (GVD_JSON_MAX_DEPTH + 1, "[", "]");
+  g_autofree char *over_objects = nested (GVD_JSON_MAX_DEPTH + 1, "{\"k\": ", "}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error2 = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+
+  assert_true (gvd_json_check_depth (at, strlen (at), GVD_JSON_MAX_DEPTH, NULL));
+  /* What passes really is JSON json-glib takes. */
+  assert_true (json_parser_load_from_data (parser, at, -1, NULL));
+  assert_false (gvd_json_check_depth (over, strlen (over), GVD_JSON_MAX_DEPTH, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_JSON));
+  assert_non_null (strstr (error->message, "64 levels"));
+  assert_false (gvd_json_check_depth (over_objects, strlen (over_objects), GVD_JSON_MAX_DEPTH,
+                                      &error2));
+  /* @len bounds the scan: the deep part beyond it is not looked at. */
+  assert_true (gvd_json_check_depth (over, 40, GVD_JSON_MAX_DEPTH, NULL));
+}
+
+static void
+json_check_depth__unbalanced__refused (void **state)
+{
+  const char *const bad[] = { "]", "{}}", "{\"a\": 1}]", "[]]" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      assert_false (gvd_json_check_depth (bad[i], strlen (bad[i]), GVD_JSON_MAX_DEPTH, &error));
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_JSON));
+    }
+}
+
+static void
+json_check_no_nul__escape_in_string__refused (void **state)
+{
+  const char *nul = "{\"instance\": \"a\\u0000b\"}";
+  const char *escaped = "{\"a\": \"\\\\u0000\"}";
+  const char *other = "{\"a\": \"\\u0001\"}";
+  g_autoptr(GError) error = NULL;
+
+  assert_false (gvd_json_check_no_nul (nul, strlen (nul), &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_JSON));
+  /* An escaped backslash followed by the text u0000 is no NUL. */
+  assert_true (gvd_json_check_no_nul (escaped, strlen (escaped), NULL));
+  assert_true (gvd_json_check_no_nul (other, strlen (other), NULL));
+  /* Outside strings it is the parser's business. */
+  assert_true (gvd_json_check_no_nul ("\\u0000", 6, NULL));
+}
+
+#define BOUNDS_UUID "6f0e3c2a-8a4b-4b1e-9c7d-0123456789ab"
+
+typedef struct {
+  GvdDaemon daemon;
+  GvdApi *admin;
+  GvdApi *agent;
+  char *admin_base;
+  char *agent_base;
+  char *token; /* instance "a" */
+} Bounds;
+
+static void
+echo_empty_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) obj = gvd_api_read_object (msg, TRUE, &error);
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  if (obj == NULL)
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  json_node_set_object (node, obj);
+  gvd_api_reply_json (msg, SOUP_STATUS_OK, node);
+}
+
+static char *
+listen_base (GvdApi *api)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+
+  assert_true (gvd_api_listen (api, "127.0.0.1:0", &error));
+  url = gvd_api_get_url (api);
+  return g_strndup (url, strlen (url) - 1);
+}
+
+static int
+bounds_setup (void **state)
+{
+  Bounds *f = g_new0 (Bounds, 1);
+  guint8 key[32];
+  g_autoptr(GBytes) secret = NULL;
+
+  for (guint i = 0; i < sizeof key; i++)
+    key[i] = (guint8) i;
+  secret = g_bytes_new (key, sizeof key);
+  f->daemon.config = gvd_config_new ();
+  /* Room for the 200 KB body on the admin listener: the depth check, not
+   * the size bound, must refuse it there. */
+  f->daemon.config->max_body_bytes = 1024 * 1024;
+  f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
+  f->daemon.started_at = g_get_monotonic_time ();
+  f->daemon.agent = gvd_agent_hub_new (secret, 10, 3, NULL);
+  gvd_agent_hub_track (f->daemon.agent, "a", BOUNDS_UUID);
+  f->token = gvd_agent_hub_get_token (f->daemon.agent, "a");
+  f->admin = gvd_api_new (&f->daemon, "admin", NULL);
+  gvd_api_health_register (f->admin);
+  gvd_api_add_route (f->admin, "/v1/echo", GVD_API_ROUTE_DEFAULT, echo_handler);
+  gvd_api_add_route (f->admin, "/v1/echo-empty", GVD_API_ROUTE_DEFAULT, echo_empty_handler);
+  f->admin_base = listen_base (f->admin);
+  f->agent = gvd_api_new (&f->daemon, "agent", NULL);
+  gvd_api_agent_register (f->agent);
+  f->agent_base = listen_base (f->agent);
+  *state = f;
+  return 0;
+}
+
+static int
+bounds_teardown (void **state)
+{
+  Bounds *f = *state;
+
+  gvd_test_drain_main_context ();
+  gvd_api_free (f->agent);
+  gvd_api_free (f->admin);
+  gvd_test_drain_main_context ();
+  gvd_agent_hub_free (f->daemon.agent);
+  g_object_unref (f->daemon.virt);
+  gvd_config_free (f->daemon.config);
+  g_free (f->admin_base);
+  g_free (f->agent_base);
+  g_free (f->token);
+  g_free (f);
+  return 0;
+}
+
+/* One request with everything the answer holds: status, body, and every
+ * response header but Date, sorted (sent from a thread while this thread
+ * serves). */
+typedef struct {
+  const char *url;
+  const char *token;
+  const char *body;
+  guint status;
+  char *reply;
+  char *headers;
+  gint done;
+} RawRequest;
+
+static gint
+compare_lines (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+static gpointer
+raw_thread (gpointer data)
+{
+  RawRequest *r = data;
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", r->url);
+  g_autoptr(GBytes) body = g_bytes_new (r->body, strlen (r->body));
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+
+  if (r->token != NULL)
+    {
+      g_autofree char *auth = g_strdup_printf ("Bearer %s", r->token);
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+    }
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  reply = soup_session_send_and_read (session, msg, NULL, NULL);
+  r->status = soup_message_get_status (msg);
+  r->reply = reply != NULL ? g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply))
+                           : g_strdup ("");
+  soup_message_headers_iter_init (&iter, soup_message_get_response_headers (msg));
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    if (g_ascii_strcasecmp (name, "Date") != 0)
+      g_ptr_array_add (lines, g_strdup_printf ("%s: %s", name, value));
+  g_ptr_array_sort (lines, compare_lines);
+  g_ptr_array_add (lines, NULL);
+  r->headers = g_strjoinv ("\n", (char **) lines->pdata);
+  g_atomic_int_set (&r->done, TRUE);
+  return NULL;
+}
+
+static void
+raw_request (RawRequest *r)
+{
+  GThread *thread = g_thread_new ("raw", raw_thread, r);
+
+  while (!g_atomic_int_get (&r->done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+}
+
+static void
+raw_request_clear (RawRequest *r)
+{
+  g_free (r->reply);
+  g_free (r->headers);
+}
+
+static guint
+post (const char *base, const char *path, const char *token, const char *ctype, const char *body,
+      gsize body_len, JsonNode **out_node)
+{
+  GvdTestRequest r = { .method = "POST", .token = token, .body = body, .content_type = ctype,
+                       .body_len = body_len };
+  JsonNode *node;
+  guint status;
+
+  r.url = g_strconcat (base, path, NULL);
+  node = gvd_test_request_in_loop (&r);
+  status = r.status;
+  gvd_test_request_clear (&r);
+  if (out_node != NULL)
+    *out_node = node;
+  else if (node != NULL)
+    json_node_unref (node);
+  return status;
+}
+
+#define HB_A "{\"instance\": \"a\", \"seq\": 1}"
+
+static void
+bounds__deep_nesting__400_and_the_server_keeps_serving (void **state)
+{
+  Bounds *f = *state;
+  /* The body that crashed gpuvmd: 100,000 levels, ~200 KB. */
+  g_autofree char *deep = nested (100000, "[", "]");
+  /* Under the agent's 64 KiB bound, so it is parsed... or would be. */
+  g_autofree char *deep_small = nested (32000, "[", "]");
+  JsonNode *node = NULL;
+
+  assert_true (strlen (deep_small) < GVD_AGENT_MAX_BODY);
+  assert_int_equal (post (f->admin_base, "/v1/echo", NULL, NULL, deep, 0, &node), 400);
+  gvd_test_assert_error (node, "invalid_json", "64 levels");
+  json_node_unref (node);
+  assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, deep_small, 0,
+                          &node),
+                    400);
+  gvd_test_assert_error (node, "invalid_json", "64 levels");
+  json_node_unref (node);
+  /* Without credentials too, and on phone-home. */
+  assert_int_equal (post (f->agent_base, "/v1/agent/phone-home", NULL, NULL, deep_small, 0, &node),
+                    400);
+  gvd_test_assert_error (node, "invalid_json", "64 levels");
+  json_node_unref (node);
+  /* The 200 KB one is over the agent bound: refused before it is read. */
+  assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", NULL, NULL, deep, 0, NULL), 413);
+  /* Still serving. */
+  assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, HB_A, 0, NULL),
+                    200);
+  {
+    GvdTestRequest r = { .method = "GET" };
+    g_autoptr(JsonNode) health = NULL;
+
+    r.url = g_strconcat (f->admin_base, "/healthz", NULL);
+    health = gvd_test_request_in_loop (&r);
+    assert_int_equal (r.status, 200);
+    gvd_test_request_clear (&r);
+  }
+}
+
+static void
+bounds__empty_post__415_unless_json_type (void **state)
+{
+  Bounds *f = *state;
+  JsonNode *node = NULL;
+
+  /* What a cross-site form or fetch without preflight can send. */
+  assert_int_equal (post (f->admin_base, "/v1/echo-empty", NULL, "", NULL, 0, &node), 415);
+  gvd_test_assert_error (node, "unsupported_media_type", "application/json");
+  json_node_unref (node);
+  assert_int_equal (post (f->admin_base, "/v1/echo-empty", NULL, "text/plain", "", 0, NULL), 415);
+  assert_int_equal (
+    post (f->admin_base, "/v1/echo-empty", NULL, "application/x-www-form-urlencoded", "", 0, NULL),
+    415);
+  /* testlib sends the type on a bodiless POST, as gpuvmd's clients must. */
+  assert_int_equal (post (f->admin_base, "/v1/echo-empty", NULL, NULL, NULL, 0, NULL), 200);
+  assert_int_equal (
+    post (f->admin_base, "/v1/echo-empty", NULL, "application/json; charset=utf-8", "", 0, NULL),
+    200);
+}
+
+static void
+bounds__agent_body_over_64k__413_whatever_max_body_bytes (void **state)
+{
+  Bounds *f = *state;
+  gsize len = GVD_AGENT_MAX_BODY + 1;
+  g_autofree char *big = g_malloc (len);
+  JsonNode *node = NULL;
+
+  memset (big, ' ', len);
+  memcpy (big, HB_A, strlen (HB_A));
+  assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, big, len, &node),
+                    413);
+  gvd_test_assert_error (node, "payload_too_large", NULL);
+  json_node_unref (node);
+  /* The admin listener's own bound (1 MiB here) is untouched. */
+  assert_int_equal (post (f->admin_base, "/v1/echo", NULL, NULL, big, len, NULL), 200);
+  /* At the bound exactly: accepted. */
+  assert_int_equal (
+    post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, big, GVD_AGENT_MAX_BODY, NULL),
+    200);
+}
+
+static void
+bounds__agent_unknown_instance_and_wrong_token__identical_401 (void **state)
+{
+  Bounds *f = *state;
+  g_autofree char *url = g_strconcat (f->agent_base, "/v1/agent/heartbeat", NULL);
+  RawRequest unknown = { .url = url, .token = f->token, .body = "{\"instance\": \"zz\"}" };
+  RawRequest wrong = { .url = url, .token = "0000", .body = "{\"instance\": \"a\"}" };
+  RawRequest none = { .url = url, .token = NULL, .body = "{\"instance\": \"a\"}" };
+
+  raw_request (&unknown);
+  raw_request (&wrong);
+  raw_request (&none);
+  assert_int_equal (unknown.status, 401);
+  assert_int_equal (wrong.status, 401);
+  assert_int_equal (none.status, 401);
+  assert_string_equal (unknown.reply, wrong.reply);
+  assert_string_equal (unknown.reply, none.reply);
+  assert_string_equal (unknown.headers, wrong.headers);
+  assert_string_equal (unknown.headers, none.headers);
+  assert_non_null (strstr (unknown.headers, "WWW-Authenticate: Bearer"));
+  assert_null (strstr (unknown.reply, "zz"));
+  raw_request_clear (&unknown);
+  raw_request_clear (&wrong);
+  raw_request_clear (&none);
+}
+
+static void
+bounds__agent_name_with_control_characters__400_invalid_argument (void **state)
+{
+  Bounds *f = *state;
+  const char *const bodies[] = {
+    "{\"instance\": \"a\\ngpuvmd: instance b agent health healthy -> unresponsive\"}",
+    "{\"instance\": \"a\\u001b[31m\"}",
+    "{\"instance\": \"a\\u0085\"}",
+    "{\"instance\": \"a\\u009b\"}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      JsonNode *node = NULL;
+
+      assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, bodies[i], 0,
+                              &node),
+                        400);
+      gvd_test_assert_error (node, "invalid_argument", "instance");
+      json_node_unref (node);
+    }
+  /* NUL: json-glib would read "a" (a's token would then pass). */
+  {
+    JsonNode *node = NULL;
+
+    assert_int_equal (post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL,
+                            "{\"instance\": \"a\\u0000b\"}", 0, &node),
+                      400);
+    gvd_test_assert_error (node, "invalid_json", "u0000");
+    json_node_unref (node);
+  }
+}
+
+static void
+bounds__agent_flood__429_with_retry_after (void **state)
+{
+  Bounds *f = *state;
+  g_autofree char *url = g_strconcat (f->agent_base, "/v1/agent/heartbeat", NULL);
+  RawRequest r = { .url = url, .token = f->token, .body = HB_A };
+  guint ok = 0;
+
+  for (guint i = 0; i < GVD_AGENT_REQUEST_BURST; i++)
+    ok += post (f->agent_base, "/v1/agent/heartbeat", f->token, NULL, HB_A, 0, NULL) == 200;
+  assert_int_equal (ok, GVD_AGENT_REQUEST_BURST);
+  raw_request (&r);
+  assert_int_equal (r.status, 429);
+  assert_non_null (strstr (r.reply, "too_many_requests"));
+  /* Interval 10 s: one report per 2 s. */
+  assert_true (strstr (r.headers, "Retry-After: 2") != NULL
+               || strstr (r.headers, "Retry-After: 1") != NULL);
+  raw_request_clear (&r);
+}
+
+static void
+daemon__deep_body_to_agent_listener__still_answers (void **state)
+{
+  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
+  g_autoptr(GvdTestDaemon) d =
+    gvd_test_daemon_start ("[libvirt]\nuri=test:///default\n[agent]\nlisten=127.0.0.1:0\n", args);
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *deep = nested (100000, "[", "]");
+  g_autofree char *deep_small = nested (32000, "[", "]");
+  g_autofree char *hb = g_strconcat (d->agent_url, "/v1/agent/heartbeat", NULL);
+  g_autofree char *healthz = g_strconcat (d->url, "/healthz", NULL);
+  g_autofree char *plans = g_strconcat (d->url, "/v1/plans", NULL);
+  g_autoptr(JsonNode) a = NULL;
+  g_autoptr(JsonNode) b = NULL;
+  g_autoptr(JsonNode) c = NULL;
+  g_autoptr(JsonNode) health = NULL;
+  guint status = 0;
+
+  a = gvd_test_http (session, "POST", hb, NULL, deep_small, &status);
+  assert_int_equal (status, 400);
+  gvd_test_assert_error (a, "invalid_json", "64 levels");
+  b = gvd_test_http (session, "POST", hb, NULL, deep, &status);
+  assert_int_equal (status, 413);
+  /* And an admin route that parses its body (max_body_bytes is 1 MiB by
+   * default, so the 200 KB body is read); 401 if the admin listener needs
+   * a token by then. */
+  c = gvd_test_http (session, "POST", plans, NULL, deep, &status);
+  if (status != 401)
+    {
+      assert_int_equal (status, 400);
+      gvd_test_assert_error (c, "invalid_json", "64 levels");
+    }
+  health = gvd_test_http (session, "GET", healthz, NULL, NULL, &status);
+  assert_int_equal (status, 200);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 int
 main (void)
 {
@@ -304,10 +776,31 @@ main (void)
     cmocka_unit_test (path_segments__forms__split_or_refused),
     cmocka_unit_test (error_codes__table__names_and_statuses_unique_and_complete),
   };
+  const struct CMUnitTest bounds_tests[] = {
+    cmocka_unit_test (json_check_depth__strings_and_escapes__not_counted),
+    cmocka_unit_test (json_check_depth__64_accepted_65_refused),
+    cmocka_unit_test (json_check_depth__unbalanced__refused),
+    cmocka_unit_test (json_check_no_nul__escape_in_string__refused),
+    cmocka_unit_test_setup_teardown (bounds__deep_nesting__400_and_the_server_keeps_serving,
+                                     bounds_setup, bounds_teardown),
+    cmocka_unit_test_setup_teardown (bounds__empty_post__415_unless_json_type, bounds_setup,
+                                     bounds_teardown),
+    cmocka_unit_test_setup_teardown (bounds__agent_body_over_64k__413_whatever_max_body_bytes,
+                                     bounds_setup, bounds_teardown),
+    cmocka_unit_test_setup_teardown (bounds__agent_unknown_instance_and_wrong_token__identical_401,
+                                     bounds_setup, bounds_teardown),
+    cmocka_unit_test_setup_teardown (
+      bounds__agent_name_with_control_characters__400_invalid_argument, bounds_setup,
+      bounds_teardown),
+    cmocka_unit_test_setup_teardown (bounds__agent_flood__429_with_retry_after, bounds_setup,
+                                     bounds_teardown),
+    cmocka_unit_test (daemon__deep_body_to_agent_listener__still_answers),
+  };
   int failed = 0;
 
   failed += cmocka_run_group_tests_name ("api", open_tests, setup_open, teardown);
   failed += cmocka_run_group_tests_name ("api-auth", token_tests, setup_token, teardown);
   failed += cmocka_run_group_tests_name ("api-pure", pure_tests, NULL, NULL);
+  failed += cmocka_run_group_tests_name ("api-bounds", bounds_tests, NULL, NULL);
   return failed == 0 ? 0 : 1;
 }

@@ -197,6 +197,10 @@ gvd_test_http (SoupSession *session, const char *method, const char *url, const 
       g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
       soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
     }
+  else if (g_str_equal (method, "POST"))
+    /* gpuvmd wants the JSON type on every POST, also without a body. */
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Content-Type",
+                                  "application/json");
   reply = soup_session_send_and_read (session, msg, NULL, &error);
   if (reply == NULL)
     {
@@ -239,6 +243,9 @@ request_thread (gpointer data)
       else
         soup_message_set_request_body_from_bytes (msg, ctype, bytes);
     }
+  else if (g_str_equal (r->method, "POST") && ctype[0] != '\0')
+    /* gpuvmd wants the JSON type on every POST, also without a body. */
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Content-Type", ctype);
   reply = soup_session_send_and_read (session, msg, NULL, NULL);
   r->status = soup_message_get_status (msg);
   if (reply != NULL)

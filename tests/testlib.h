@@ -47,7 +47,7 @@ typedef struct {
   char *url;                 /* full URL; freed by gvd_test_request_clear */
   const char *token;         /* bearer token, or NULL */
   const char *body;          /* or NULL */
-  const char *content_type;  /* NULL: application/json */
+  const char *content_type;  /* NULL: application/json; "": none (also sent on a bodiless POST) */
   gsize body_len;            /* 0: strlen (body) */
   gboolean chunked;          /* send the body without a Content-Length */
   /* results */
