@@ -16,6 +16,7 @@ struct _GvdInstanceManager {
   GvdDaemon *d;
   GHashTable *instances; /* name → GvdInstance */
   GHashTable *creating;  /* names of creates in flight */
+  GHashTable *sweeping;  /* names whose orphan volumes recovery is deleting */
   GvdIpam *ipam;
   GvdAgentFiles *agent_files;
   gboolean ready;
