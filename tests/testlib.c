@@ -516,3 +516,25 @@ gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_m
   while (g_get_monotonic_time () < deadline);
   return cond (data);
 }
+
+char *
+gvd_test_sse_replay (const char *url, guint quiet_ms)
+{
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", MAX (quiet_ms / 1000, 1),
+                                                                  NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  char buf[4096];
+  gssize n;
+
+  assert_non_null (msg);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Last-Event-ID", "0");
+  in = soup_session_send (session, msg, NULL, NULL);
+  if (in == NULL || soup_message_get_status (msg) != 200)
+    return g_strdup ("");
+  /* The session's I/O timeout ends the read once the replay is over. */
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    g_string_append_len (text, buf, n);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
