@@ -33,6 +33,7 @@ struct _GvdInstanceManager {
   guint64 change_seq;
   guint64 recover_seq;
   guint recover_retries;
+  guint sweep_retries;   /* recoveries that found the pool inactive */
 };
 
 /* instance.c: instances and their state */

@@ -247,6 +247,7 @@ typedef struct {
   char *pool;
   /* result: instance volumes of the pool that no domain uses */
   char **orphans;
+  gboolean pool_inactive; /* the pool exists but is not active yet */
 } RecoverData;
 
 static void
@@ -333,7 +334,7 @@ volume_instance (const char *volume, const char *prefix)
  * or when a domain of the instance's name exists at all. The main loop
  * then also skips creates in flight and known instances (sweep_start). */
 static char **
-find_orphans (virConnectPtr conn, const RecoverData *rd, GPtrArray *infos)
+find_orphans (virConnectPtr conn, RecoverData *rd, GPtrArray *infos)
 {
   g_autoptr(GHashTable) used = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GStrvBuilder) orphans = g_strv_builder_new ();
@@ -355,6 +356,7 @@ find_orphans (virConnectPtr conn, const RecoverData *rd, GPtrArray *infos)
   if (!gvd_storage_list_instance_volumes (conn, rd->pool, rd->prefix, &names, &paths, &error))
     {
       g_debug ("recovery: cannot list the pool's volumes: %s", error->message);
+      rd->pool_inactive = g_error_matches (error, GVD_ERROR, GVD_ERROR_NOT_READY);
       return NULL;
     }
   for (gsize i = 0; names[i] != NULL; i++)
@@ -681,6 +683,15 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
      * whose volumes a crash left behind is free once creates are allowed. */
     if (!sweep_start (mgr, rd->orphans, first))
       mgr->ready = TRUE;
+    /* Right after libvirtd starts, its autostarted pool may not be active
+     * yet: look again shortly (bounded) rather than miss its orphans. */
+    if (rd->pool_inactive && mgr->sweep_retries < 30)
+      {
+        mgr->sweep_retries++;
+        gvd_instance_schedule_recovery (mgr, 1000);
+      }
+    else if (!rd->pool_inactive)
+      mgr->sweep_retries = 0;
   }
   if (mgr->recover_again)
     {

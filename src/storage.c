@@ -1358,8 +1358,13 @@ gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
       set_virt_error (error, GVD_ERROR_LIBVIRT, what);
       return FALSE;
     }
-  n = pool != NULL && virStoragePoolIsActive (pool) == 1
-        ? virStoragePoolListAllVolumes (pool, &vols, 0) : 0;
+  if (pool != NULL && virStoragePoolIsActive (pool) != 1)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_READY, "storage pool '%s' is not active",
+                   pool_name);
+      return FALSE;
+    }
+  n = pool != NULL ? virStoragePoolListAllVolumes (pool, &vols, 0) : 0;
   if (n < 0)
     {
       set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot list volumes");

@@ -79,7 +79,8 @@ gboolean gvd_storage_delete_image (virConnectPtr conn, const char *pool, const c
 
 /* The names and paths (parallel, NULL-terminated) of the pool's volumes
  * whose names start with @instance_prefix, for recovery's sweep of volumes
- * no domain uses. A pool that does not exist has none. */
+ * no domain uses. A pool that does not exist has none; one that exists but
+ * is not active (libvirtd still autostarting it) is GVD_ERROR_NOT_READY. */
 gboolean gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
                                             const char *instance_prefix, GStrv *out_names,
                                             GStrv *out_paths, GError **error);

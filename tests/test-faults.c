@@ -222,8 +222,13 @@ count_volumes_with (const char *needle)
       assert_int_equal (virGetLastErrorCode (), VIR_ERR_NO_STORAGE_POOL);
       return 0;
     }
+  /* Right after a libvirtd restart its autostarted pool may not be active. */
+  for (int i = 0; i < 200 && virStoragePoolIsActive (pool) != 1; i++)
+    g_usleep (50 * 1000);
+  assert_int_equal (virStoragePoolIsActive (pool), 1);
   virStoragePoolRefresh (pool, 0);
   n = virStoragePoolListAllVolumes (pool, &vols, 0);
+  assert_true (n >= 0);
   for (int i = 0; i < n; i++)
     {
       if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
@@ -232,6 +237,15 @@ count_volumes_with (const char *needle)
     }
   free (vols);
   return count;
+}
+
+/* Whether libvirt's NVRAM store has a file for the domain of @name. */
+static gboolean
+nvram_exists (const char *name)
+{
+  g_autofree char *file = g_strdup_printf ("/var/lib/libvirt/qemu/nvram/" PREFIX "%s_VARS.fd", name);
+
+  return g_file_test (file, G_FILE_TEST_EXISTS);
 }
 
 /* Whether some device's holder is @name in GET /v1/devices/available. */
@@ -339,6 +353,8 @@ typedef struct {
   guint status;
   JsonNode *reply;
   gint64 answered_at;
+  const char *volumes;     /* count the volumes with this in their name... */
+  guint n_volumes;         /* ...while the daemon is stopped at its fault point */
 } Call;
 
 static gpointer
@@ -427,9 +443,16 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
           assert_true (domain_exists (name));
           assert_int_equal (count_volumes_with (vol_prefix), 2);
           if (!g_str_equal (cc->step, "start"))
-            assert_true (holds_devices (d2, name));
+            {
+              assert_true (holds_devices (d2, name));
+              /* libvirt makes the NVRAM at the first start, not at define. */
+              assert_false (nvram_exists (name));
+            }
           else
-            assert_string_equal (gvd_test_json_string (got, "state"), "running");
+            {
+              assert_string_equal (gvd_test_json_string (got, "state"), "running");
+              assert_true (nvram_exists (name));
+            }
         }
       else
         {
@@ -438,6 +461,7 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
           assert_false (domain_exists (name));
           assert_int_equal (count_volumes_with (vol_prefix), 0);
           assert_false (holds_devices (d2, name));
+          assert_false (nvram_exists (name));
         }
       assert_list_matches_libvirt (d2);
       events = events_text (d2);
@@ -458,6 +482,7 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
       {
         g_autoptr(JsonNode) gone = api (d2, "DELETE", path, NULL, &status);
         assert_int_equal (status, 204);
+        assert_false (nvram_exists (name));
         g_autoptr(JsonNode) img = api (d2, "DELETE", "/v1/images/" IMAGE, NULL, &status);
         assert_int_equal (status, 204);
       }
@@ -485,6 +510,8 @@ call_while_libvirtd_dies (Call *c)
       g_thread_join (t);
       fail_msg ("the daemon never reached its fault point");
     }
+  if (c->volumes != NULL)
+    c->n_volumes = count_volumes_with (c->volumes);
   assert_true (gvd_test_libvirtd_stop ());
   t0 = g_get_monotonic_time ();
   g_subprocess_send_signal (c->d->proc, SIGCONT);
@@ -507,9 +534,12 @@ libvirtd_lost__during_create__5xx_then_reconciled (void **state)
   wait_ready (d);
   import_image (d);
   c.d = d;
+  c.volumes = PREFIX "lost-create-";
   call_while_libvirtd_dies (&c);
   assert_libvirt_failure (&c);
   json_node_unref (c.reply);
+  /* Stopped right after the overlay was made: the root volume existed. */
+  assert_int_equal (c.n_volumes, 1);
 
   /* Alive, answering, and the failed create is not an instance. */
   {
