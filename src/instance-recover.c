@@ -465,6 +465,7 @@ sweep_start (GvdInstanceManager *mgr, char **orphans, gboolean first)
 {
   g_autoptr(GStrvBuilder) volumes = g_strv_builder_new ();
   g_autoptr(GStrvBuilder) instances = g_strv_builder_new ();
+  guint n = 0;
   SweepData *sd;
   GTask *task;
 
@@ -480,16 +481,13 @@ sweep_start (GvdInstanceManager *mgr, char **orphans, gboolean first)
         continue;
       g_strv_builder_add (volumes, orphans[i]);
       g_strv_builder_add (instances, instance);
+      n++;
     }
+  if (n == 0)
+    return FALSE;
   sd = g_new0 (SweepData, 1);
   sd->volumes = g_strv_builder_end (volumes);
   sd->instances = g_strv_builder_end (instances);
-  if (sd->volumes[0] == NULL)
-    {
-      sd->virt = g_object_ref (mgr->d->virt);
-      sweep_data_free (sd);
-      return FALSE;
-    }
   for (guint i = 0; sd->instances[i] != NULL; i++)
     g_hash_table_add (mgr->sweeping, g_strdup (sd->instances[i]));
   sd->mgr = mgr;
