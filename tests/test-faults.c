@@ -29,6 +29,10 @@ typedef struct {
   char *config;
   virConnectPtr conn;
   SoupSession *session;
+  /* Every daemon a test started: a failed assertion jumps past the test's
+   * own cleanup, and a daemon left running on this pool and prefix would
+   * sweep the next test's volumes. test_teardown kills them. */
+  GPtrArray *daemons;
 } Fixture;
 
 static Fixture fx;
@@ -113,6 +117,7 @@ group_setup (void **state)
     fclose (f);
   }
   fx.session = soup_session_new_with_options ("timeout", ANSWER_BOUND_S * 2, NULL);
+  fx.daemons = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_test_daemon_free);
   return 0;
 }
 
@@ -123,6 +128,7 @@ group_teardown (void **state)
   cleanup_libvirt ();
   virConnectClose (fx.conn);
   g_object_unref (fx.session);
+  g_ptr_array_unref (fx.daemons);
   g_unlink (fx.image_file);
   {
     g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
@@ -142,6 +148,8 @@ test_teardown (void **state)
 {
   g_unsetenv ("GVD_TEST_CRASH_AT");
   g_unsetenv ("GVD_TEST_STOP_AT");
+  /* SIGKILL (gvd_test_daemon_free) ends stopped daemons too. */
+  g_ptr_array_set_size (fx.daemons, 0);
   ensure_libvirtd ();
   return 0;
 }
@@ -156,7 +164,8 @@ api (GvdTestDaemon *d, const char *method, const char *path, const char *body, g
   return gvd_test_http (fx.session, method, url, NULL, body, status);
 }
 
-/* The daemon with fault injection @variable=@step (NULL: none). */
+/* The daemon with fault injection @variable=@step (NULL: none); owned by
+ * fx.daemons. */
 static GvdTestDaemon *
 start_daemon (const char *variable, const char *step)
 {
@@ -167,6 +176,7 @@ start_daemon (const char *variable, const char *step)
   d = gvd_test_daemon_start (fx.config, NULL);
   if (variable != NULL)
     g_unsetenv (variable);
+  g_ptr_array_add (fx.daemons, d);
   return d;
 }
 
@@ -415,8 +425,8 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
       g_autofree char *body = g_strdup_printf (
         "{\"name\": \"%s\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, %s}", name,
         g_str_equal (cc->step, "start") ? "\"start\": true" : "\"gpus\": 1, \"start\": false");
-      g_autoptr(GvdTestDaemon) d = start_daemon ("GVD_TEST_CRASH_AT", cc->step);
-      g_autoptr(GvdTestDaemon) d2 = NULL;
+      GvdTestDaemon *d = start_daemon ("GVD_TEST_CRASH_AT", cc->step);
+      GvdTestDaemon *d2 = NULL;
       g_autoptr(JsonNode) first = NULL;
       g_autoptr(JsonNode) got = NULL;
       g_autofree char *events = NULL;
@@ -523,7 +533,7 @@ call_while_libvirtd_dies (Call *c)
 static void
 libvirtd_lost__during_create__5xx_then_reconciled (void **state)
 {
-  g_autoptr(GvdTestDaemon) d = start_daemon ("GVD_TEST_STOP_AT", "overlay");
+  GvdTestDaemon *d = start_daemon ("GVD_TEST_STOP_AT", "overlay");
   Call c = { NULL, "POST", "/v1/instances",
              "{\"name\": \"lost-create\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
              " \"gpus\": 1, \"start\": false}", 0, NULL, 0 };
@@ -611,7 +621,7 @@ state_matches_libvirt (gpointer data)
 static void
 libvirtd_lost__during_shutdown__5xx_then_reconciled (void **state)
 {
-  g_autoptr(GvdTestDaemon) d = start_daemon ("GVD_TEST_STOP_AT", "shutdown");
+  GvdTestDaemon *d = start_daemon ("GVD_TEST_STOP_AT", "shutdown");
   Call c = { NULL, "POST", "/v1/instances/lost-shut/shutdown", "{\"timeout_seconds\": 2}", 0,
              NULL, 0 };
   StateWait w = { NULL, "lost-shut" };
