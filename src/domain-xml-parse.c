@@ -200,6 +200,37 @@ gvd_domain_xml_hostdev_addresses (const char *xml, GError **error)
   return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
+char **
+gvd_domain_xml_disk_sources (const char *xml, GError **error)
+{
+  g_autoptr(xmlDoc) doc = read_doc (xml, error);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlXPathObject) obj = NULL;
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  xmlNodeSetPtr set;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = xmlXPathNewContext (doc);
+  set = nodes (ctx, xmlDocGetRootElement (doc), "/domain/devices/disk/source", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr; i++)
+    {
+      g_autofree char *pool = str (ctx, set->nodeTab[i], "@pool");
+      g_autofree char *volume = str (ctx, set->nodeTab[i], "@volume");
+      g_autofree char *file = str (ctx, set->nodeTab[i], "@file");
+      g_autofree char *dev = str (ctx, set->nodeTab[i], "@dev");
+
+      if (pool != NULL && volume != NULL)
+        g_ptr_array_add (out, g_strconcat (pool, "/", volume, NULL));
+      if (file != NULL)
+        g_ptr_array_add (out, g_steal_pointer (&file));
+      if (dev != NULL)
+        g_ptr_array_add (out, g_steal_pointer (&dev));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
 /* ---- sections ------------------------------------------------------------------ */
 
 static gboolean

@@ -43,4 +43,9 @@ GvdInstanceSpec *gvd_domain_xml_parse (const char *xml, GError **error);
  * any domain XML, gpuvmd's or not. NULL-terminated, possibly empty. */
 char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
 
+/* What every <disk> of any domain XML uses: "POOL/VOLUME" for volume disks,
+ * the path for file and block disks (network disks have none).
+ * NULL-terminated, possibly empty. Recovery keeps volumes a domain uses. */
+char **gvd_domain_xml_disk_sources (const char *xml, GError **error);
+
 G_END_DECLS

@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "domain-xml.h"
 #include "events.h"
+#include "fault-point.h"
 #include "registry.h"
 #include "reservations.h"
 #include "seed-iso.h"
@@ -110,6 +111,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     }
   if (!gvd_storage_ensure_pool (conn, cd->pool, cd->pool_path, &error))
     goto fail;
+  gvd_fault_point ("pool");
   root_path = gvd_storage_create_overlay (conn, cd->pool, cd->root_volume, cd->image,
                                           cd->root_size, &error);
   if (root_path == NULL)
@@ -122,27 +124,34 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
         }
       goto fail;
     }
+  gvd_fault_point ("overlay");
   seed_path = gvd_storage_upload_volume (conn, cd->pool, cd->seed_volume, cd->seed_iso, "raw",
                                          &error);
   if (seed_path == NULL)
     goto fail;
+  gvd_fault_point ("seed");
   dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == NULL)
     {
       virErrorPtr verr = virGetLastError ();
       gboolean exists = verr != NULL && verr->code == VIR_ERR_OPERATION_FAILED
                         && strstr (verr->message != NULL ? verr->message : "", "already exists") != NULL;
-      gvd_virt_set_error (&error, exists ? GVD_ERROR_ALREADY_EXISTS : GVD_ERROR_LIBVIRT,
+      gvd_virt_set_error (&error, exists ? GVD_ERROR_ALREADY_EXISTS
+                                         : gvd_virt_error_code (GVD_ERROR_LIBVIRT),
                           "libvirt refused the domain definition");
       goto fail;
     }
+  gvd_fault_point ("define");
   if (cd->start && !gvd_instance_prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
     goto fail;
   if (cd->start && virDomainCreate (dom) < 0)
     {
-      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "libvirt could not start the domain");
+      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
+                          "libvirt could not start the domain");
       goto fail;
     }
+  if (cd->start)
+    gvd_fault_point ("start");
   cd->state = gvd_instance_domain_state (dom);
   if (cd->start)
     {
@@ -423,6 +432,13 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
                                "an instance named '%s' already exists", name);
       return;
     }
+  if (g_hash_table_contains (mgr->sweeping, name))
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_READY,
+                               "volumes left by an earlier '%s' are being deleted; retry shortly",
+                               name);
+      return;
+    }
 
   /* Plan and claim in this one main-loop turn: no other request runs between. */
   if (req->reservation != NULL)
@@ -486,6 +502,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   if (spec == NULL)
     goto fail;
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
+  if (!req->dry_run)
+    gvd_fault_point ("claimed");
 
   seed = gvd_cloudinit_render (spec, mgr->agent_files, &error);
   if (seed == NULL)

@@ -10,6 +10,7 @@
 
 #include <libvirt/libvirt-qemu.h>
 
+#include "fault-point.h"
 #include "storage.h"
 
 /* ---- lifecycle ------------------------------------------------------------------- */
@@ -77,7 +78,12 @@ lookup_domain (virConnectPtr conn, const char *domain_name, const char *name, GE
 {
   virDomainPtr dom = virDomainLookupByName (conn, domain_name);
 
-  if (dom == NULL)
+  if (dom == NULL && gvd_virt_error_code (GVD_ERROR_NOT_FOUND) == GVD_ERROR_LIBVIRT_UNAVAILABLE)
+    {
+      g_autofree char *what = g_strdup_printf ("instance '%s'", name);
+      gvd_virt_set_error (error, GVD_ERROR_LIBVIRT_UNAVAILABLE, what);
+    }
+  else if (dom == NULL)
     g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND,
                  "instance '%s': libvirt has no domain %s", name, domain_name);
   return dom;
@@ -134,8 +140,17 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           break;
         if (virDomainShutdown (dom) < 0)
           g_debug ("ACPI shutdown of %s refused: %s", op->name, virGetLastErrorMessage ());
+        gvd_fault_point ("shutdown");
         while (!domain_is_off (dom) && g_get_monotonic_time () < deadline)
           g_usleep (100 * 1000);
+        /* domain_is_off () also holds when libvirt stopped answering: that
+         * is a failed shutdown, not a finished one. */
+        if (virDomainGetState (dom, &(int) { 0 }, NULL, 0) < 0)
+          {
+            g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
+            gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+            break;
+          }
         if (!domain_is_off (dom))
           {
             g_message ("instance %s: no shutdown within %u s, powering off", op->name, op->timeout);
@@ -158,7 +173,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_autofree char *what = g_strdup_printf ("%s of instance '%s' failed",
                                                gvd_instance_action_to_string (op->action), op->name);
-      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
     }
   if (error != NULL)
     {

@@ -16,6 +16,7 @@ struct _GvdInstanceManager {
   GvdDaemon *d;
   GHashTable *instances; /* name → GvdInstance */
   GHashTable *creating;  /* names of creates in flight */
+  GHashTable *sweeping;  /* names whose orphan volumes recovery is deleting */
   GvdIpam *ipam;
   GvdAgentFiles *agent_files;
   gboolean ready;
@@ -32,6 +33,7 @@ struct _GvdInstanceManager {
   guint64 change_seq;
   guint64 recover_seq;
   guint recover_retries;
+  guint sweep_retries;   /* recoveries that found the pool inactive */
 };
 
 /* instance.c: instances and their state */
@@ -63,5 +65,20 @@ void gvd_instance_unregister_events (GvdInstanceManager *mgr);
 void gvd_instance_schedule_recovery (GvdInstanceManager *mgr, guint delay_ms);
 /* Note a change in libvirt made or seen by gpuvmd (see change_seq). */
 void gvd_instance_note_change (GvdInstanceManager *mgr);
+
+/* instance-sweep.c: orphan volumes, found by recovery */
+/* Worker thread: the pool's "<prefix><name>-root.qcow2" / "-seed.iso"
+ * volumes that no domain uses: @used holds every domain name and every disk
+ * source ("POOL/VOLUME" or a path) of every domain, gpuvmd's or not; a
+ * volume whose domain "<prefix><name>" exists is kept too. NULL when the
+ * pool cannot be listed (*@out_pool_inactive: it exists but is inactive). */
+char **gvd_instance_sweep_find (virConnectPtr conn, const char *pool, const char *prefix,
+                                GHashTable *used, gboolean *out_pool_inactive);
+/* Main loop: delete the @orphans whose instance is neither known nor being
+ * created (the only place both sets change); their names refuse creates
+ * until it is done, each deletion is logged once and emitted as
+ * volume.swept. @first: the first recovery, which sets mgr->ready when the
+ * sweep is done. FALSE when there is nothing to sweep. */
+gboolean gvd_instance_sweep_start (GvdInstanceManager *mgr, char **orphans, gboolean first);
 
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Keeping in step with libvirt: lifecycle events, recovery after every
- * (re)connect, and the check of devices libvirt hands back. */
+ * (re)connect (with its sweep of orphan volumes), and the check of devices
+ * libvirt hands back. */
 #include "config.h"
 
 #include "instance.h"
@@ -163,8 +164,9 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
     case VIR_DOMAIN_EVENT_UNDEFINED:
       if (inst != NULL && inst->busy == NULL)
         {
-          /* Undefined behind our back: the instance is gone. Its volumes
-           * stay (an operator may want them); claims and address go. */
+          /* Undefined behind our back: the instance is gone; claims and
+           * address go. Its volumes stay for now (an operator may want
+           * them); the next recovery sweeps them as orphans. */
           g_message ("instance %s: domain %s was undefined outside gpuvmd; forgetting it", name,
                      domain_name);
           gvd_instance_remove (mgr, name);
@@ -223,6 +225,7 @@ typedef struct {
   char *state;
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   int vnc_port;
 } DomainInfo;
 
@@ -233,12 +236,17 @@ domain_info_free (DomainInfo *info)
   g_free (info->state);
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
+  g_strfreev (info->disks);
   g_free (info);
 }
 
 typedef struct {
   GvdVirtConn *virt;
   char *prefix;
+  char *pool;
+  /* result: instance volumes of the pool that no domain uses */
+  char **orphans;
+  gboolean pool_inactive; /* the pool exists but is not active yet */
 } RecoverData;
 
 static void
@@ -246,6 +254,8 @@ recover_data_free (RecoverData *rd)
 {
   g_object_unref (rd->virt);
   g_free (rd->prefix);
+  g_free (rd->pool);
+  g_strfreev (rd->orphans);
   g_free (rd);
 }
 
@@ -270,6 +280,7 @@ read_domain (virDomainPtr dom, const char *prefix)
     g_clear_pointer (&info->spec, gvd_instance_spec_free);
   if (info->spec == NULL)
     info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+  info->disks = gvd_domain_xml_disk_sources (xml, NULL);
   info->vnc_port = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_port (xml) : -1;
   free (xml);
   return info;
@@ -292,6 +303,28 @@ read_worker (gpointer data)
   while ((i = g_atomic_int_add (&job->next, 1)) < job->n)
     job->out[i] = read_domain (job->doms[i], job->prefix);
   return NULL;
+}
+
+/* ---- orphan volumes (instance-sweep.c does the rest) ------------------------------ */
+
+/* Every domain name and every disk source of every domain (worker thread);
+ * NULL when a domain's disks could not be read: it might use any volume. */
+static GHashTable *
+used_by_domains (GPtrArray *infos)
+{
+  g_autoptr(GHashTable) used = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < infos->len; i++)
+    {
+      DomainInfo *info = g_ptr_array_index (infos, i);
+
+      if (info->disks == NULL)
+        return NULL;
+      g_hash_table_add (used, info->name);
+      for (gsize d = 0; info->disks[d] != NULL; d++)
+        g_hash_table_add (used, info->disks[d]);
+    }
+  return g_steal_pointer (&used);
 }
 
 static void
@@ -346,6 +379,12 @@ recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   free (doms);
   g_debug ("recovery: %d domains read and parsed in %.1f ms on %u threads", n,
            (g_get_monotonic_time () - t0) / 1000.0, n_threads);
+  {
+    g_autoptr(GHashTable) used = used_by_domains (infos);
+
+    if (used != NULL)
+      rd->orphans = gvd_instance_sweep_find (conn, rd->pool, rd->prefix, used, &rd->pool_inactive);
+  }
   g_task_return_pointer (task, g_steal_pointer (&infos), (GDestroyNotify) g_ptr_array_unref);
 }
 
@@ -434,7 +473,6 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   if (!mgr->ready)
     g_message ("recovered %u instance(s) from libvirt; %u other domain(s) hold PCI devices", ours,
                foreign);
-  mgr->ready = TRUE;
   mgr->d->claims_ready = TRUE;
 }
 
@@ -464,9 +502,25 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   {
     gint64 t0 = g_get_monotonic_time ();
+    RecoverData *rd = g_task_get_task_data (G_TASK (res));
+    gboolean first = !mgr->ready;
+
     apply_recovery (mgr, infos);
     g_debug ("recovery: applied %u domains in %.1f ms", infos->len,
              (g_get_monotonic_time () - t0) / 1000.0);
+    /* After the first recovery, creates wait for its sweep too, so a name
+     * whose volumes a crash left behind is free once creates are allowed. */
+    if (!gvd_instance_sweep_start (mgr, rd->orphans, first))
+      mgr->ready = TRUE;
+    /* Right after libvirtd starts, its autostarted pool may not be active
+     * yet: look again shortly (bounded) rather than miss its orphans. */
+    if (rd->pool_inactive && mgr->sweep_retries < 30)
+      {
+        mgr->sweep_retries++;
+        gvd_instance_schedule_recovery (mgr, 1000);
+      }
+    else if (!rd->pool_inactive)
+      mgr->sweep_retries = 0;
   }
   if (mgr->recover_again)
     {
@@ -494,6 +548,7 @@ recover_cb (gpointer data)
     RecoverData *rd = g_new0 (RecoverData, 1);
     rd->virt = g_object_ref (mgr->d->virt);
     rd->prefix = g_strdup (mgr->d->config->domain_prefix);
+    rd->pool = g_strdup (mgr->d->config->pool_name);
     g_task_set_task_data (task, rd, (GDestroyNotify) recover_data_free);
   }
   g_task_run_in_thread (task, recover_thread);

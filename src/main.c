@@ -19,6 +19,7 @@
 #include "capability.h"
 #include "daemon.h"
 #include "events.h"
+#include "fault-point.h"
 #include "gvd-config.h"
 #include "hostinfo.h"
 #include "registry.h"
@@ -404,6 +405,7 @@ main (int argc, char **argv)
   /* libxml2 2.9 initialises itself lazily and not thread-safely; workers
    * parse domain XML concurrently, so do it once, here. */
   xmlInitParser ();
+  gvd_fault_init ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");

@@ -1335,3 +1335,55 @@ gvd_storage_delete_image (virConnectPtr conn, const char *pool_name, const char 
   locker = g_mutex_locker_new (&storage_lock);
   return delete_image_locked (pool, pool_name, name, instance_prefix, error);
 }
+
+/* ---- instance volumes, for recovery's sweep ------------------------------------ */
+
+gboolean
+gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
+                                   const char *instance_prefix, GStrv *out_names,
+                                   GStrv *out_paths, GError **error)
+{
+  g_autoptr(virStoragePool) pool = NULL;
+  g_autoptr(GStrvBuilder) names = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) paths = g_strv_builder_new ();
+  virStorageVolPtr *vols = NULL;
+  int n;
+
+  g_return_val_if_fail (conn != NULL && pool_name != NULL && instance_prefix != NULL, FALSE);
+
+  pool = virStoragePoolLookupByName (conn, pool_name);
+  if (pool == NULL && virGetLastErrorCode () != VIR_ERR_NO_STORAGE_POOL)
+    {
+      g_autofree char *what = g_strdup_printf ("storage pool '%s'", pool_name);
+      set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      return FALSE;
+    }
+  if (pool != NULL && virStoragePoolIsActive (pool) != 1)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_READY, "storage pool '%s' is not active",
+                   pool_name);
+      return FALSE;
+    }
+  n = pool != NULL ? virStoragePoolListAllVolumes (pool, &vols, 0) : 0;
+  if (n < 0)
+    {
+      set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot list volumes");
+      return FALSE;
+    }
+  for (int i = 0; i < n; i++)
+    {
+      const char *name = virStorageVolGetName (vols[i]);
+      g_autofree char *path = virStorageVolGetPath (vols[i]);
+
+      if (name != NULL && path != NULL && is_instance_volume (name, instance_prefix))
+        {
+          g_strv_builder_add (names, name);
+          g_strv_builder_add (paths, path);
+        }
+      virStorageVolFree (vols[i]);
+    }
+  free (vols);
+  *out_names = g_strv_builder_end (names);
+  *out_paths = g_strv_builder_end (paths);
+  return TRUE;
+}

@@ -77,6 +77,14 @@ gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const 
 gboolean gvd_storage_delete_image (virConnectPtr conn, const char *pool, const char *name,
                                    const char *instance_prefix, GError **error);
 
+/* The names and paths (parallel, NULL-terminated) of the pool's volumes
+ * whose names start with @instance_prefix, for recovery's sweep of volumes
+ * no domain uses. A pool that does not exist has none; one that exists but
+ * is not active (libvirtd still autostarting it) is GVD_ERROR_NOT_READY. */
+gboolean gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
+                                            const char *instance_prefix, GStrv *out_names,
+                                            GStrv *out_paths, GError **error);
+
 /* Whether @name is a valid volume name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$. */
 gboolean gvd_storage_name_is_valid (const char *name);
 

@@ -24,6 +24,9 @@ void gvd_virt_event_loop_start (void);
 
 /* Set @error to @code with "@what: <libvirt's last error message>". */
 void gvd_virt_set_error (GError **error, GvdErrorCode code, const char *what);
+/* @code, or GVD_ERROR_LIBVIRT_UNAVAILABLE when libvirt's last error says the
+ * connection itself is gone (libvirtd died or restarted mid-call). */
+GvdErrorCode gvd_virt_error_code (GvdErrorCode code);
 
 /* "9.0.0" from libvirt's major * 1000000 + minor * 1000 + micro. */
 char *gvd_virt_format_version (unsigned long version);

@@ -517,6 +517,50 @@ hostdev_addresses__any_domain__pci_only (void **state)
 }
 
 static void
+disk_sources__any_domain__volumes_files_and_devices (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) refs = NULL;
+  g_auto(GStrv) none = NULL;
+  g_autoptr(GvdInstanceSpec) spec = gvd_test_domain_cases[0].make ();
+  g_autofree char *ours = render_ok (spec);
+  g_auto(GStrv) rendered = NULL;
+  const char *xml =
+    "<domain type='kvm'><name>hand</name><devices>"
+    "<disk type='volume' device='disk'><source pool='p' volume='v.qcow2'/></disk>"
+    "<disk type='file' device='cdrom'><source file='/var/lib/x.iso'/></disk>"
+    "<disk type='block' device='disk'><source dev='/dev/vg/lv'/></disk>"
+    "<disk type='network' device='disk'><source protocol='nbd' name='e'/></disk>"
+    "<disk type='file' device='cdrom'/>"
+    "</devices></domain>";
+
+  refs = gvd_domain_xml_disk_sources (xml, &error);
+  assert_non_null (refs);
+  assert_int_equal (g_strv_length (refs), 3);
+  assert_string_equal (refs[0], "p/v.qcow2");
+  assert_string_equal (refs[1], "/var/lib/x.iso");
+  assert_string_equal (refs[2], "/dev/vg/lv");
+
+  /* gpuvmd's own domains name their root and seed volumes. */
+  rendered = gvd_domain_xml_disk_sources (ours, &error);
+  assert_non_null (rendered);
+  {
+    const GvdDiskSpec *root = g_ptr_array_index (spec->disks, 0);
+    g_autofree char *root_ref = g_strconcat (root->pool, "/", root->volume, NULL);
+    g_autofree char *seed_ref = g_strconcat (spec->seed_pool, "/", spec->seed_volume, NULL);
+
+    assert_true (g_strv_contains ((const char *const *) rendered, root_ref));
+    assert_true (g_strv_contains ((const char *const *) rendered, seed_ref));
+  }
+
+  none = gvd_domain_xml_disk_sources ("<domain><name>x</name></domain>", &error);
+  assert_non_null (none);
+  assert_int_equal (g_strv_length (none), 0);
+  assert_null (gvd_domain_xml_disk_sources ("<domain>", &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+}
+
+static void
 parse__hand_added_hostdev__counted_with_bus_as_group (void **state)
 {
   g_autoptr(GvdInstanceSpec) spec = gvd_test_domain_cases[0].make ();
@@ -559,6 +603,7 @@ main (void)
     cmocka_unit_test (parse__libvirt_style_prefix_and_additions__same_spec),
     cmocka_unit_test (parse__hand_added_hostdev__counted_with_bus_as_group),
     cmocka_unit_test (hostdev_addresses__any_domain__pci_only),
+    cmocka_unit_test (disk_sources__any_domain__volumes_files_and_devices),
   };
   int rc;
 

@@ -595,3 +595,23 @@ gvd_test_umount (const char *dir)
   if (umount (dir) < 0)
     umount2 (dir, MNT_DETACH);
 }
+
+char *
+gvd_test_sse_replay (SoupSession *session, const char *url)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  char buf[4096];
+  gssize n;
+
+  assert_non_null (msg);
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Last-Event-ID", "0");
+  in = soup_session_send (session, msg, NULL, NULL);
+  if (in == NULL || soup_message_get_status (msg) != 200)
+    return g_strdup ("");
+  /* The session's I/O timeout ends the read once the replay is over. */
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    g_string_append_len (text, buf, n);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}

@@ -115,6 +115,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdTestDaemon, gvd_test_daemon_free)
  * domain, run to completion: "responsive", "unresponsive" or "unavailable". */
 const char *gvd_test_probe_guest_agent (const char *domain_name);
 
+/* GET @url (a server-sent event stream, e.g. d->url + "/v1/events") with
+ * Last-Event-ID: 0, so the daemon replays the events it kept; returns the
+ * text read until @session's I/O timeout ends the quiet stream (or "" on
+ * error). */
+char *gvd_test_sse_replay (SoupSession *session, const char *url);
+
 /* Poll @cond every 50 ms for up to @timeout_ms; TRUE once it holds. */
 gboolean gvd_test_wait_until (gboolean (*cond) (gpointer), gpointer data, guint timeout_ms);
 

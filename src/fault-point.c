@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* TEST-ONLY failure injection (see fault-point.h). */
+#include "config.h"
+
+#include "fault-point.h"
+
+#include <signal.h>
+
+/* Written once by gvd_fault_init () before threads exist, then only read. */
+static char *crash_at;
+static char *stop_at;
+static gint stop_fired; /* atomic: the stop fires once per process */
+
+static char *
+read_step (const char *variable)
+{
+  const char *value = g_getenv (variable);
+
+  return value != NULL && value[0] != '\0' ? g_strdup (value) : NULL;
+}
+
+void
+gvd_fault_init (void)
+{
+  g_clear_pointer (&crash_at, g_free);
+  g_clear_pointer (&stop_at, g_free);
+  g_atomic_int_set (&stop_fired, 0);
+  crash_at = read_step ("GVD_TEST_CRASH_AT");
+  stop_at = read_step ("GVD_TEST_STOP_AT");
+  if (crash_at != NULL || stop_at != NULL)
+    g_message ("TEST-ONLY fault injection armed (GVD_TEST_CRASH_AT=%s GVD_TEST_STOP_AT=%s)",
+               crash_at != NULL ? crash_at : "", stop_at != NULL ? stop_at : "");
+}
+
+void
+gvd_fault_point (const char *name)
+{
+  if (G_LIKELY (crash_at == NULL && stop_at == NULL))
+    return;
+  if (g_strcmp0 (crash_at, name) == 0)
+    {
+      g_message ("TEST-ONLY fault point '%s': raising SIGKILL", name);
+      raise (SIGKILL);
+    }
+  if (g_strcmp0 (stop_at, name) == 0 && g_atomic_int_compare_and_exchange (&stop_fired, 0, 1))
+    {
+      g_message ("TEST-ONLY fault point '%s': raising SIGSTOP", name);
+      raise (SIGSTOP);
+    }
+}
