@@ -28,7 +28,8 @@ gboolean gvd_host_file_split (const char *const *dirs, const char *path, const c
 /* Open @path for reading. @path must pass gvd_host_file_split(); the
  * directory is opened O_PATH, the rest resolved with openat2()
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS as an O_PATH
- * descriptor, and only when fstat() says it is a regular file is that very
+ * descriptor (where openat2() is missing, ENOSYS: by an O_PATH | O_NOFOLLOW
+ * walk of each component, refusing symlinks the same way), and only when fstat() says it is a regular file is that very
  * inode reopened for reading (through /proc/self/fd). A symlink anywhere
  * below the directory or a non-regular file is GVD_ERROR_FORBIDDEN; a missing
  * file GVD_ERROR_INVALID_ARGUMENT. Returns the descriptor (O_CLOEXEC) and its
