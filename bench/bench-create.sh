@@ -42,6 +42,7 @@ domain_prefix=gvdbench-
 [storage]
 pool=$pool
 pool_path=$pool_path
+import_dirs=$work
 [agent]
 listen=127.0.0.1:0
 CONF

@@ -109,7 +109,11 @@ main (int argc, char **argv)
   printf ("ensure_pool (exists, refresh): %.1f ms\n", ms_since (t));
 
   t = g_get_monotonic_time ();
-  image = gvd_storage_import_image (conn, POOL, "base.img", src, NULL, "gpuvm-", &error);
+  {
+    const char *import_dirs[] = { g_get_tmp_dir (), NULL };
+    image = gvd_storage_import_image (conn, POOL, "base.img", src, NULL, "gpuvm-", import_dirs,
+                                      &error);
+  }
   die_on (error, "import");
   {
     double ms = ms_since (t);

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "host-file.h"
 #include "storage.h"
 
 #define STATE_KEY "gvd-api-images-state"
@@ -34,6 +35,7 @@ typedef struct {
   char *name;
   char *source_path;
   char *format;
+  char **import_dirs;
 } ImagesJob;
 
 static void
@@ -46,6 +48,7 @@ images_job_free (ImagesJob *job)
   g_free (job->name);
   g_free (job->source_path);
   g_free (job->format);
+  g_strfreev (job->import_dirs);
   g_free (job);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImagesJob, images_job_free)
@@ -104,7 +107,9 @@ run_job (ImagesJob *job, GError **error)
       {
         g_autoptr(GvdImage) image = gvd_storage_import_image (conn, job->pool_name, job->name,
                                                               job->source_path, job->format,
-                                                              job->prefix, error);
+                                                              job->prefix,
+                                                              (const char *const *) job->import_dirs,
+                                                              error);
         if (image != NULL)
           g_message ("imported image %s from %s (%s, %" G_GUINT64_FORMAT " bytes)",
                      image->name, job->source_path, image->format, image->capacity);
@@ -167,6 +172,7 @@ start_job (GvdApi *api, SoupServerMessage *msg, ImagesJob *job_in)
   job->pool_name = g_strdup (d->config->pool_name);
   job->pool_path = g_strdup (d->config->pool_path);
   job->prefix = g_strdup (d->config->domain_prefix);
+  job->import_dirs = g_strdupv (d->config->import_dirs);
 
   soup_server_message_pause (msg);
   task = g_task_new (NULL, NULL, job_done, g_object_ref (msg));
@@ -176,7 +182,8 @@ start_job (GvdApi *api, SoupServerMessage *msg, ImagesJob *job_in)
 
 /* Fields of an import request: strings only, no unknown members. */
 static gboolean
-read_import (JsonObject *obj, ImagesJob *job, const char *prefix, GError **error)
+read_import (JsonObject *obj, ImagesJob *job, const char *prefix, char **import_dirs,
+             GError **error)
 {
   g_autoptr(GList) members = json_object_get_members (obj);
 
@@ -230,12 +237,6 @@ read_import (JsonObject *obj, ImagesJob *job, const char *prefix, GError **error
                    job->name, prefix);
       return FALSE;
     }
-  if (!g_path_is_absolute (job->source_path))
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "field 'source_path': '%s' is not an absolute path", job->source_path);
-      return FALSE;
-    }
   if (job->format != NULL && !g_str_equal (job->format, "raw")
       && !g_str_equal (job->format, "qcow2"))
     {
@@ -243,6 +244,11 @@ read_import (JsonObject *obj, ImagesJob *job, const char *prefix, GError **error
                    "field 'format': '%s' is not supported (raw or qcow2)", job->format);
       return FALSE;
     }
+  /* Where the file may be is decided here; the file itself is checked when
+   * it is opened (in the worker). */
+  if (!gvd_host_file_split ((const char *const *) import_dirs, job->source_path, "source_path",
+                            NULL, NULL, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -269,7 +275,8 @@ images_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTabl
           g_autoptr(JsonObject) obj = gvd_api_read_object (msg, FALSE, &error);
           GvdDaemon *d = gvd_api_get_daemon (api);
 
-          if (obj == NULL || !read_import (obj, job, d->config->domain_prefix, &error))
+          if (obj == NULL || !read_import (obj, job, d->config->domain_prefix, d->config->import_dirs,
+                                           &error))
             {
               gvd_api_reply_error (msg, error);
               return;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "instance.h"
+#include "qmp-policy.h"
 
 #define IDEMPOTENCY_KEY_MAX 128
 
@@ -264,25 +265,60 @@ handle_action (GvdApi *api, SoupServerMessage *msg, const char *name, GvdInstanc
 static void
 handle_qmp (GvdApi *api, SoupServerMessage *msg, const char *name)
 {
+  GvdDaemon *d = gvd_api_get_daemon (api);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = gvd_api_read_object (msg, FALSE, &error);
+  g_autoptr(JsonBuilder) b = NULL;
   g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GList) members = NULL;
   g_autofree char *command = NULL;
+  JsonNode *execute, *arguments;
 
   if (body == NULL)
     {
       gvd_api_reply_error (msg, error);
       return;
     }
-  if (!json_object_has_member (body, "execute")
-      || !JSON_NODE_HOLDS_VALUE (json_object_get_member (body, "execute"))
-      || json_node_get_value_type (json_object_get_member (body, "execute")) != G_TYPE_STRING)
+  execute = json_object_get_member (body, "execute");
+  arguments = json_object_get_member (body, "arguments");
+  if (execute == NULL || !JSON_NODE_HOLDS_VALUE (execute)
+      || json_node_get_value_type (execute) != G_TYPE_STRING
+      || (arguments != NULL && !JSON_NODE_HOLDS_OBJECT (arguments)))
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
-                            "a QMP command is an object with a string 'execute' (and optional 'arguments')");
+                            "a QMP command is an object with a string 'execute' (and optional "
+                            "object 'arguments')");
       return;
     }
-  node = json_node_init_object (json_node_alloc (), body);
+  /* Only these two members reach QEMU: no exec-oob or id smuggled past the
+   * allow-list. */
+  members = json_object_get_members (body);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_str_equal (l->data, "execute") && !g_str_equal (l->data, "arguments"))
+      {
+        gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                              "unknown member '%s' (a QMP command has 'execute' and "
+                              "'arguments')", (char *) l->data);
+        return;
+      }
+  if (!gvd_qmp_policy_check (json_node_get_string (execute),
+                             (const char *const *) d->config->qmp_allow, &error))
+    {
+      g_message ("instance %s: QMP command '%s' refused", name, json_node_get_string (execute));
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "execute");
+  json_builder_add_string_value (b, json_node_get_string (execute));
+  if (arguments != NULL)
+    {
+      json_builder_set_member_name (b, "arguments");
+      json_builder_add_value (b, json_node_copy (arguments));
+    }
+  json_builder_end_object (b);
+  node = json_builder_get_root (b);
   command = json_to_string (node, FALSE);
   gvd_instance_manager_qmp_async (manager (api), name, command, qmp_done,
                                   pending_new (api, msg, name));

@@ -815,11 +815,11 @@ render_consoles (Render *r, xmlNodePtr devices, GError **error)
 
   if (spec->vnc)
     {
+      /* A unix socket in the domain's private directory (libvirt picks the
+       * path), never a TCP port: on 127.0.0.1 every local user and, through
+       * user-mode networking's 10.0.2.2, every guest could reach it. */
       node = child (devices, NULL, "graphics");
       prop (node, "type", "vnc");
-      prop (node, "port", "-1");
-      prop (node, "autoport", "yes");
-      prop (node, "listen", "127.0.0.1");
       if (spec->vnc_password != NULL)
         {
           /* The VNC protocol uses 8 bytes of it: refuse rather than truncate. */
@@ -831,8 +831,7 @@ render_consoles (Render *r, xmlNodePtr devices, GError **error)
           prop (node, "passwd", spec->vnc_password);
         }
       target = child (node, NULL, "listen");
-      prop (target, "type", "address");
-      prop (target, "address", "127.0.0.1");
+      prop (target, "type", "socket");
       node = child (child (devices, NULL, "video"), NULL, "model");
       prop (node, "type", "vga");
     }

@@ -6,6 +6,7 @@
 #include "gvd-config.h"
 #include "errors.h"
 #include "pci-address.h"
+#include "qmp-policy.h"
 
 #include <gio/gio.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@ typedef enum {
   KEY_OPT_CIDR,
   KEY_OPT_STRING,
   KEY_URL,
+  KEY_PATHS,    /* list of absolute paths */
+  KEY_QMP_NAMES, /* list of QMP command names */
 } KeyType;
 
 typedef struct {
@@ -57,6 +60,7 @@ static const KeySpec keys[] = {
   { "libvirt", "reconnect_max_delay", KEY_UINT, F (reconnect_max_delay), 1, 300, "5" },
   { "storage", "pool", KEY_PREFIX, F (pool_name), 0, 0, "gpuvmd" },
   { "storage", "pool_path", KEY_PATH, F (pool_path), 0, 0, "/var/lib/gpuvmd/pool" },
+  { "storage", "import_dirs", KEY_PATHS, F (import_dirs), 0, 32, "/var/lib/gpuvmd/import" },
   { "host", "sysfs_root", KEY_PATH, F (sysfs_root), 0, 0, "/sys" },
   { "host", "procfs_root", KEY_PATH, F (procfs_root), 0, 0, "/proc" },
   { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
@@ -74,6 +78,7 @@ static const KeySpec keys[] = {
   { "agent", "missed_heartbeats", KEY_UINT, F (missed_heartbeats), 1, 100, "3" },
   { "instances", "shutdown_timeout", KEY_UINT, F (shutdown_timeout), 0, 3600, "60" },
   { "instances", "device_timeout", KEY_UINT, F (device_timeout), 5, 3600, "120" },
+  { "instances", "qmp_allow", KEY_QMP_NAMES, F (qmp_allow), 0, 64, "" },
 };
 
 #undef F
@@ -95,8 +100,10 @@ static const char *const type_names[] = {
   [KEY_OPT_CIDR] = "IPv4 CIDR or empty",
   [KEY_OPT_STRING] = "string or empty",
   [KEY_URL] = "URL",
+  [KEY_PATHS] = "list of absolute paths",
+  [KEY_QMP_NAMES] = "list of QMP command names",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_URL + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_QMP_NAMES + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -128,13 +135,14 @@ gvd_network_mode_to_string (GvdNetworkMode mode)
 static gboolean
 is_string_key (KeyType type)
 {
-  return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE;
+  return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE
+         && type != KEY_PATHS && type != KEY_QMP_NAMES;
 }
 
 static gboolean
 is_strv_key (KeyType type)
 {
-  return type == KEY_ADDRS || type == KEY_STRV;
+  return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES;
 }
 
 static void
@@ -291,6 +299,16 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
             FAIL ("'%s' is not a PCI address (expected dddd:bb:ss.f, e.g. 0000:01:00.0)", list[i]);
           if (list[i][0] == '\0')
             FAIL ("empty entry in list");
+          if (spec->type == KEY_PATHS && !g_path_is_absolute (list[i]))
+            FAIL ("'%s' is not an absolute path", list[i]);
+          if (spec->type == KEY_PATHS && (strstr (list[i], "/./") != NULL
+                                          || strstr (list[i], "/../") != NULL
+                                          || g_str_has_suffix (list[i], "/.")
+                                          || g_str_has_suffix (list[i], "/..")))
+            FAIL ("'%s' has a '.' or '..' component", list[i]);
+          if (spec->type == KEY_QMP_NAMES && !gvd_qmp_name_valid (list[i]))
+            FAIL ("'%s' is not a QMP command name (letters, digits, '-' and '_', at most %d)",
+                  list[i], GVD_QMP_NAME_MAX);
         }
       g_strfreev (*(char ***) field);
       *(char ***) field = g_steal_pointer (&list);
@@ -357,6 +375,8 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
     case KEY_OPT_STRING:
     case KEY_ADDRS:
     case KEY_STRV:
+    case KEY_PATHS:
+    case KEY_QMP_NAMES:
     default:
       break;
     }

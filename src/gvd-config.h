@@ -33,6 +33,7 @@ typedef struct {
   /* [storage] */
   char *pool_name;
   char *pool_path;
+  char **import_dirs;         /* image sources, kernels and initrds only below these */
   /* [host] */
   char *sysfs_root;
   char *procfs_root;
@@ -54,6 +55,7 @@ typedef struct {
   /* [instances] */
   guint shutdown_timeout;     /* seconds */
   guint device_timeout;       /* seconds a start/stop with GPUs may take */
+  char **qmp_allow;           /* QMP commands allowed besides the built-in list */
 } GvdConfig;
 
 GvdConfig *gvd_config_new (void);

@@ -16,6 +16,7 @@
 #include "domain-xml.h"
 #include "events.h"
 #include "fault-point.h"
+#include "host-file.h"
 #include "registry.h"
 #include "reservations.h"
 #include "seed-iso.h"
@@ -53,7 +54,7 @@ typedef struct {
   gboolean expired;
   /* results */
   char *state;
-  int vnc_port;
+  char *vnc_socket;
 } CreateData;
 
 static void
@@ -71,6 +72,7 @@ create_data_free (CreateData *cd)
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
   g_free (cd->state);
+  g_free (cd->vnc_socket);
   g_free (cd);
 }
 
@@ -156,7 +158,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (cd->start)
     {
       g_autofree char *live = virDomainGetXMLDesc (dom, 0);
-      cd->vnc_port = gvd_instance_parse_vnc_port (live);
+      cd->vnc_socket = gvd_instance_parse_vnc_socket (live);
     }
   g_task_return_boolean (task, TRUE);
   return;
@@ -198,7 +200,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_hash_table_remove (mgr->creating, spec->name);
   inst = gvd_instance_new (g_steal_pointer (&spec), cd->state);
   g_object_steal_data (G_OBJECT (outer), "spec");
-  inst->vnc_port = cd->vnc_port;
+  inst->vnc_socket = g_steal_pointer (&cd->vnc_socket);
   g_hash_table_replace (mgr->instances, g_strdup (inst->spec->name), inst);
   if (mgr->d->agent != NULL)
     gvd_agent_hub_set_running (mgr->d->agent, inst->spec->name,
@@ -259,6 +261,54 @@ kvm_usable (GvdInstanceManager *mgr)
   g_autofree char *kvm = gvd_host_root_devfs (mgr->d->host_root, "kvm", NULL);
 
   return access (kvm, R_OK | W_OK) == 0;
+}
+
+/* A kernel or initrd as the host path QEMU will open: a regular file below
+ * [storage] import_dirs (no symlinks), or an image volume of the pool. Never
+ * an instance's own volume: its disk loaded as an initrd would be readable in
+ * another guest. */
+static char *
+resolve_boot_file (GvdInstanceManager *mgr, const char *field, const char *path,
+                   const char *volume, GError **error)
+{
+  const GvdConfig *c = mgr->d->config;
+  const char *pool_dirs[] = { c->pool_path, NULL };
+  g_autofree char *vfield = NULL;
+  g_autofree char *vpath = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (volume == NULL)
+    {
+      if (!gvd_host_file_check ((const char *const *) c->import_dirs, path, field, error))
+        return NULL;
+      return g_strdup (path);
+    }
+  vfield = g_strconcat (field, ".volume", NULL);
+  if (!gvd_storage_name_is_valid (volume))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                   "'%s': '%s' is not a volume name", vfield, volume);
+      return NULL;
+    }
+  if (g_str_has_prefix (volume, c->domain_prefix))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
+                   "'%s': '%s' is an instance volume; name an image (see GET /v1/images)",
+                   vfield, volume);
+      return NULL;
+    }
+  /* gpuvmd's pool is a dir pool: a volume's path is <pool_path>/<name>. */
+  vpath = g_build_filename (c->pool_path, volume, NULL);
+  if (!gvd_host_file_check (pool_dirs, vpath, vfield, &local_error))
+    {
+      if (g_error_matches (local_error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT))
+        g_set_error (error, GVD_ERROR, GVD_ERROR_IMAGE_NOT_FOUND,
+                     "'%s': no image '%s' in the pool (see GET /v1/images)", vfield, volume);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  return g_steal_pointer (&vpath);
 }
 
 /* The spec for a request and a plan: everything decided, nothing done. */
@@ -440,6 +490,27 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       return;
     }
 
+  /* Host files first: a refusal consumes nothing (dry runs included). */
+  if (req->kernel != NULL || req->kernel_volume != NULL)
+    {
+      g_autofree char *kernel = resolve_boot_file (mgr, "boot.kernel", req->kernel,
+                                                   req->kernel_volume, &error);
+      g_autofree char *initrd = NULL;
+
+      if (kernel == NULL
+          || ((req->initrd != NULL || req->initrd_volume != NULL)
+              && (initrd = resolve_boot_file (mgr, "boot.initrd", req->initrd,
+                                              req->initrd_volume, &error)) == NULL))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_free (req->kernel);
+      req->kernel = g_steal_pointer (&kernel);
+      g_free (req->initrd);
+      req->initrd = g_steal_pointer (&initrd);
+    }
+
   /* Plan and claim in this one main-loop turn: no other request runs between. */
   if (req->reservation != NULL)
     {
@@ -541,7 +612,6 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->seed_iso = g_steal_pointer (&iso);
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
-  cd->vnc_port = -1;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),
                           (GDestroyNotify) gvd_instance_spec_free);

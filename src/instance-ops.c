@@ -54,7 +54,7 @@ typedef struct {
   gboolean expired;
   /* results */
   char *state;
-  int vnc_port;
+  char *vnc_socket;
 } OpData;
 
 static void
@@ -70,6 +70,7 @@ op_data_free (OpData *op)
   g_free (op->root_volume);
   g_free (op->seed_volume);
   g_free (op->state);
+  g_free (op->vnc_socket);
   g_free (op);
 }
 
@@ -184,7 +185,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (virDomainIsActive (dom) == 1)
     {
       g_autofree char *live = virDomainGetXMLDesc (dom, 0);
-      op->vnc_port = gvd_instance_parse_vnc_port (live);
+      op->vnc_socket = gvd_instance_parse_vnc_socket (live);
     }
   g_task_return_boolean (task, TRUE);
 }
@@ -210,7 +211,8 @@ op_done (GObject *source, GAsyncResult *res, gpointer user_data)
   if (inst != NULL && op->state != NULL)
     {
       gvd_instance_set_state (mgr, inst, op->state);
-      inst->vnc_port = op->vnc_port;
+      g_free (inst->vnc_socket);
+      inst->vnc_socket = g_steal_pointer (&op->vnc_socket);
     }
   if (!op->expired)
     g_task_return_boolean (outer, TRUE);
@@ -242,7 +244,6 @@ begin_op (GvdInstanceManager *mgr, GTask *task, const char *name, const char *bu
   op->addresses = gvd_instance_hostdev_addresses (inst->spec);
   op->name = g_strdup (name);
   op->domain_name = g_strdup (inst->spec->domain_name);
-  op->vnc_port = -1;
   return op;
 }
 

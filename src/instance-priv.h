@@ -45,7 +45,7 @@ void gvd_instance_remove (GvdInstanceManager *mgr, const char *name);
 
 /* instance.c: libvirt state and XML (callable from workers) */
 char *gvd_instance_domain_state (virDomainPtr dom);
-int gvd_instance_parse_vnc_port (const char *xml);
+char *gvd_instance_parse_vnc_socket (const char *xml);
 
 /* instance.c: claims and devices */
 void gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder);

@@ -149,7 +149,7 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
       if (inst != NULL)
         {
           gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
-          inst->vnc_port = -1;
+          g_clear_pointer (&inst->vnc_socket, g_free);
           schedule_release_check (mgr, inst);
         }
       break;
@@ -226,7 +226,7 @@ typedef struct {
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
-  int vnc_port;
+  char *vnc_socket;
 } DomainInfo;
 
 static void
@@ -237,6 +237,7 @@ domain_info_free (DomainInfo *info)
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
   g_strfreev (info->disks);
+  g_free (info->vnc_socket);
   g_free (info);
 }
 
@@ -281,7 +282,7 @@ read_domain (virDomainPtr dom, const char *prefix)
   if (info->spec == NULL)
     info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
   info->disks = gvd_domain_xml_disk_sources (xml, NULL);
-  info->vnc_port = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_port (xml) : -1;
+  info->vnc_socket = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_socket (xml) : NULL;
   free (xml);
   return info;
 }
@@ -450,7 +451,8 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
           g_hash_table_replace (seen, (gpointer) inst->spec->name, (gpointer) inst->spec->name);
           gvd_instance_set_state (mgr, inst, info->state);
         }
-      inst->vnc_port = info->vnc_port;
+      g_free (inst->vnc_socket);
+      inst->vnc_socket = g_steal_pointer (&info->vnc_socket);
       gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
       ours++;
     }

@@ -42,6 +42,8 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->ipv4);
   g_free (req->kernel);
   g_free (req->initrd);
+  g_free (req->kernel_volume);
+  g_free (req->initrd_volume);
   g_free (req->cmdline);
   g_clear_pointer (&req->labels, g_hash_table_unref);
   g_free (req);
@@ -251,12 +253,31 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
         }
       else if (g_str_equal (m, "kernel") || g_str_equal (m, "initrd"))
         {
+          gboolean is_kernel = g_str_equal (m, "kernel");
           g_autofree char *field = g_strdup_printf ("boot.%s", m);
-          char **dst = g_str_equal (m, "kernel") ? &req->kernel : &req->initrd;
+          char **dst = is_kernel ? &req->kernel : &req->initrd;
+          char **vol = is_kernel ? &req->kernel_volume : &req->initrd_volume;
+
+          /* A host path (checked against [storage] import_dirs when the
+           * instance is created) or {"volume": NAME}, an image of the pool. */
+          if (JSON_NODE_HOLDS_OBJECT (v))
+            {
+              JsonObject *o = json_node_get_object (v);
+              g_autofree char *vfield = g_strdup_printf ("boot.%s.volume", m);
+
+              if (json_object_get_size (o) != 1 || !json_object_has_member (o, "volume"))
+                return INVALID (error, "'%s' must be a host path or {\"volume\": NAME}", field);
+              if (!get_string (json_object_get_member (o, "volume"), vfield, 128, vol, error))
+                return FALSE;
+              g_clear_pointer (dst, g_free);
+              continue;
+            }
           if (!get_string (v, field, 1024, dst, error))
             return FALSE;
           if (!valid_abs_path (*dst))
-            return INVALID (error, "'%s' must be an absolute host path", field);
+            return INVALID (error, "'%s' must be an absolute host path or {\"volume\": NAME}",
+                            field);
+          g_clear_pointer (vol, g_free);
         }
       else if (g_str_equal (m, "cmdline"))
         {
@@ -266,7 +287,8 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
       else
         return INVALID (error, "unknown member 'boot.%s'", m);
     }
-  if ((req->initrd != NULL || req->cmdline != NULL) && req->kernel == NULL)
+  if ((req->initrd != NULL || req->initrd_volume != NULL || req->cmdline != NULL)
+      && req->kernel == NULL && req->kernel_volume == NULL)
     return INVALID (error, "'boot.initrd' and 'boot.cmdline' need 'boot.kernel'");
   return TRUE;
 }

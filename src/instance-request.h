@@ -42,8 +42,10 @@ typedef struct {
   char *ipv4;               /* static address (bridge/network with a cidr) */
   /* boot */
   GvdFirmware firmware;
-  char *kernel;
+  char *kernel;             /* host path (below [storage] import_dirs) */
   char *initrd;
+  char *kernel_volume;      /* or a volume of gpuvmd's pool ({"volume": NAME}) */
+  char *initrd_volume;
   char *cmdline;
   GHashTable *labels;       /* char* → char* */
   gboolean start;           /* default TRUE */

@@ -34,6 +34,7 @@ gvd_instance_free (GvdInstance *inst)
   gvd_instance_spec_free (inst->spec);
   g_free (inst->state);
   g_free (inst->busy);
+  g_free (inst->vnc_socket);
   g_free (inst);
 }
 
@@ -45,7 +46,6 @@ gvd_instance_new (GvdInstanceSpec *spec, const char *state)
   inst->spec = spec;
   inst->state = g_strdup (state);
   inst->state_changed_at = g_get_real_time ();
-  inst->vnc_port = -1;
   return inst;
 }
 
@@ -92,25 +92,27 @@ gvd_instance_domain_state (virDomainPtr dom)
   return g_strdup (state_string (state));
 }
 
-/* The VNC port of a running domain, from its live XML; -1 when none. */
-int
-gvd_instance_parse_vnc_port (const char *xml)
+/* The unix socket libvirt made for a running domain's VNC console (in the
+ * domain's private directory), from its live XML; NULL when none. */
+char *
+gvd_instance_parse_vnc_socket (const char *xml)
 {
   g_autoptr(xmlDoc) doc = NULL;
   g_autoptr(xmlXPathContext) ctx = NULL;
   g_autoptr(xmlXPathObject) obj = NULL;
-  int port = -1;
 
   if (xml == NULL)
-    return -1;
+    return NULL;
   doc = xmlReadMemory (xml, strlen (xml), NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
   if (doc == NULL)
-    return -1;
+    return NULL;
   ctx = xmlXPathNewContext (doc);
-  obj = xmlXPathEvalExpression ((const xmlChar *) "string(/domain/devices/graphics[@type='vnc']/@port)", ctx);
-  if (obj != NULL && obj->stringval != NULL && obj->stringval[0] != '\0')
-    port = (int) g_ascii_strtoll ((const char *) obj->stringval, NULL, 10);
-  return port > 0 ? port : -1;
+  obj = xmlXPathEvalExpression ((const xmlChar *) "string((/domain/devices/graphics[@type='vnc']"
+                                "/listen[@type='socket']/@socket"
+                                " | /domain/devices/graphics[@type='vnc']/@socket)[1])", ctx);
+  if (obj == NULL || obj->stringval == NULL || obj->stringval[0] != '/')
+    return NULL;
+  return g_strdup ((const char *) obj->stringval);
 }
 
 GvdInstance *
@@ -348,14 +350,11 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   json_builder_end_array (b);
 
   json_builder_set_member_name (b, "vnc");
-  if (inst->vnc_port > 0)
+  if (inst->vnc_socket != NULL)
     {
+      /* A unix socket only root and QEMU's user reach; no TCP port. */
       json_builder_begin_object (b);
-      gvd_json_add_string (b, "host", "127.0.0.1");
-      json_builder_set_member_name (b, "port");
-      json_builder_add_int_value (b, inst->vnc_port);
-      json_builder_set_member_name (b, "display");
-      json_builder_add_int_value (b, inst->vnc_port - 5900);
+      gvd_json_add_string (b, "socket", inst->vnc_socket);
       json_builder_end_object (b);
     }
   else

@@ -29,7 +29,7 @@ typedef struct {
   char *state;           /* libvirt state: running, shutoff, paused, crashed… */
   char *busy;            /* operation in progress, or NULL */
   gint64 state_changed_at; /* g_get_real_time () */
-  int vnc_port;          /* -1: none or unknown */
+  char *vnc_socket;      /* the VNC console's unix socket (live XML); NULL: none */
 } GvdInstance;
 
 typedef struct _GvdIpam GvdIpam; /* ipam.h */

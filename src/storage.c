@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "host-file.h"
 #include "storage-priv.h"
 #include "virt-conn.h"
 
@@ -991,35 +992,23 @@ import_image (virConnectPtr conn, virStoragePoolPtr pool, const char *name, int 
 }
 
 static gboolean
-open_source (const char *source_path, int *out_fd, guint64 *out_size, char *head, gsize head_len,
-             gsize *out_head_got, GError **error)
+open_source (const char *const *import_dirs, const char *source_path, int *out_fd,
+             guint64 *out_size, char *head, gsize head_len, gsize *out_head_got, GError **error)
 {
   struct stat st;
   ssize_t n;
   int fd;
 
-  if (source_path == NULL || !g_path_is_absolute (source_path))
+  if (source_path == NULL)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "source_path '%s' is not an absolute path",
-                   source_path != NULL ? source_path : "");
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, "source_path is required");
       return FALSE;
     }
-  fd = open (source_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  /* Below an import directory, no symlinks, a regular file: checked before
+   * anything is opened for reading (a FIFO or a device is never opened). */
+  fd = gvd_host_file_open (import_dirs, source_path, "source_path", &st, error);
   if (fd < 0)
-    {
-      int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, "cannot open source_path '%s': %s",
-                   source_path, g_strerror (saved));
-      return FALSE;
-    }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "source_path '%s' is not a regular file", source_path);
-      return FALSE;
-    }
+    return FALSE;
   if (st.st_size <= 0 || (guint64) st.st_size > GVD_STORAGE_MAX_BYTES)
     {
       close (fd);
@@ -1049,7 +1038,8 @@ open_source (const char *source_path, int *out_fd, guint64 *out_size, char *head
 GvdImage *
 gvd_storage_import_image (virConnectPtr conn, const char *pool_name, const char *name,
                           const char *source_path, const char *format,
-                          const char *instance_prefix, GError **error)
+                          const char *instance_prefix, const char *const *import_dirs,
+                          GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
   g_autofree char *key = NULL;
@@ -1077,7 +1067,7 @@ gvd_storage_import_image (virConnectPtr conn, const char *pool_name, const char 
                    "image format '%s' is not supported: use raw or qcow2", format);
       return NULL;
     }
-  if (!open_source (source_path, &fd, &size, head, sizeof head, &head_got, error))
+  if (!open_source (import_dirs, source_path, &fd, &size, head, sizeof head, &head_got, error))
     return NULL;
   detected = gvd_storage_detect_format ((const guint8 *) head, head_got);
   if (format != NULL && !g_str_equal (format, detected))

@@ -49,13 +49,16 @@ GPtrArray *gvd_storage_list_images (virConnectPtr conn, const char *pool,
 GvdImage *gvd_storage_get_image (virConnectPtr conn, const char *pool, const char *name,
                                  const char *instance_prefix, GError **error);
 
-/* Copy the local file @source_path (absolute) into a new volume @name
- * through a libvirt stream. @format: "raw", "qcow2", or NULL to detect
+/* Copy the local file @source_path into a new volume @name through a
+ * libvirt stream. @source_path must be a regular file below one of
+ * @import_dirs, reached without symlinks (see gvd_host_file_open()):
+ * anything else is GVD_ERROR_FORBIDDEN or INVALID_ARGUMENT. @format: "raw", "qcow2", or NULL to detect
  * (qcow2 by its magic, else raw). A qcow2 with a backing file is refused.
  * The partial volume is deleted on any failure. */
 GvdImage *gvd_storage_import_image (virConnectPtr conn, const char *pool, const char *name,
                                     const char *source_path, const char *format,
-                                    const char *instance_prefix, GError **error);
+                                    const char *instance_prefix,
+                                    const char *const *import_dirs, GError **error);
 
 /* A qcow2 volume @vol_name backed by image @base_image, of @size_bytes
  * (0: the base's virtual size; smaller than the base: INVALID_ARGUMENT).

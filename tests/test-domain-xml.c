@@ -83,6 +83,22 @@ assert_invalid (const GvdInstanceSpec *spec, const char *fragment)
 
 /* ---- golden files -------------------------------------------------------------- */
 
+/* No console or character device of ours listens on the network: VNC on a
+ * unix socket, serial on a pty, the guest agent channel on a unix socket. */
+static void
+assert_no_network_listener (const char *xml)
+{
+  const char *banned[] = { "type=\"tcp\"", "type=\"udp\"", "type=\"spice\"",
+                           "type=\"rdp\"", "listen=\"", "<listen type=\"address\"",
+                           "<listen type=\"network\"", "autoport=", "websocket=" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (banned); i++)
+    if (strstr (xml, banned[i]) != NULL)
+      fail_msg ("the domain XML has %s: a console must not listen on the network", banned[i]);
+  if (strstr (xml, "<graphics") != NULL)
+    assert_non_null (strstr (xml, "<listen type=\"socket\"/>"));
+}
+
 static void
 render__golden_case__matches_file_validates_and_parses_back (void **state)
 {
@@ -106,6 +122,7 @@ render__golden_case__matches_file_validates_and_parses_back (void **state)
     fail_msg ("%s differs from the rendered XML (GVD_TEST_REGENERATE=1 to update):\n%s", path,
               xml);
   assert_schema_valid (xml, file);
+  assert_no_network_listener (xml);
 
   back = gvd_domain_xml_parse (xml, &error);
   if (back == NULL)

@@ -63,6 +63,22 @@ parse__full_request__every_member_applied (void **state)
 }
 
 static void
+parse__boot_volumes__names_kept_paths_unset (void **state)
+{
+  g_autoptr(JsonObject) body = parse_json (
+    "{\"name\": \"a\", \"image\": \"img\", \"boot\": {\"kernel\": {\"volume\": \"vmlinuz-6.1\"},"
+    " \"initrd\": {\"volume\": \"initrd-6.1\"}, \"cmdline\": \"root=/dev/vda\"}}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GvdCreateRequest) req = gvd_create_request_parse (body, &error);
+
+  assert_null (error);
+  assert_string_equal (req->kernel_volume, "vmlinuz-6.1");
+  assert_string_equal (req->initrd_volume, "initrd-6.1");
+  assert_null (req->kernel);
+  assert_null (req->initrd);
+}
+
+static void
 parse__minimal__defaults (void **state)
 {
   g_autoptr(JsonObject) body = parse_json ("{\"name\": \"a\", \"image\": \"img\"}");
@@ -121,6 +137,10 @@ parse__bad_requests__refused_naming_member (void **state)
     { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": \"vmlinuz\"}}", "'boot.kernel' must be an absolute host path" },
     { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": \"/a/../etc/shadow\"}}", "absolute host path" },
     { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"cmdline\": \"x\"}}", "need 'boot.kernel'" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"initrd\": {\"volume\": \"i\"}}}", "need 'boot.kernel'" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": {\"path\": \"/k\"}}}", "host path or {\"volume\": NAME}" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": {\"volume\": \"k\", \"x\": 1}}}", "host path or {\"volume\": NAME}" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": {\"volume\": 7}}}", "'boot.kernel.volume' must be a string" },
     { "{\"name\": \"a\", \"image\": \"i\", \"labels\": {\"a b\": \"x\"}}", "label key 'a b'" },
     { "{\"name\": \"a\", \"image\": \"i\", \"labels\": {\"a\": 1}}", "'labels.a' must be a string" },
   };
@@ -181,6 +201,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (parse__full_request__every_member_applied),
     cmocka_unit_test (parse__minimal__defaults),
+    cmocka_unit_test (parse__boot_volumes__names_kept_paths_unset),
     cmocka_unit_test (parse__bad_requests__refused_naming_member),
     cmocka_unit_test (parse__bounds__counts_and_lengths_refused),
     cmocka_unit_test (name_valid__forms),

@@ -7,10 +7,14 @@
 
 #include "testlib.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "virt-conn.h"
 
@@ -22,6 +26,7 @@
   "[daemon]\nstate_dir=%s\n"                                 \
   "[libvirt]\ndomain_prefix=" PREFIX "\n"                    \
   "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"      \
+  "import_dirs=%s\n"                                         \
   "[agent]\nlisten=127.0.0.1:0\n"                            \
   "[instances]\nshutdown_timeout=2\n"
 
@@ -82,7 +87,7 @@ group_setup (void **state)
   cleanup_libvirt ();
   fx.state_dir = g_dir_make_tmp ("gvdtest-inst-XXXXXX", &error);
   assert_non_null (fx.state_dir);
-  fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir);
+  fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir);
   fx.config_fixture = g_strdup_printf ("%s[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n",
                                        fx.config, fixture_root, fixture_root);
   /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
@@ -256,7 +261,17 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   started = api (d, "POST", "/v1/instances/life/start", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (started, "state"), "running");
-  assert_non_null (gvd_test_json_path (started, "vnc.port"));
+  /* The console is a unix socket libvirt made, not a TCP port. */
+  {
+    const char *sock = gvd_test_json_string (started, "vnc.socket");
+    struct stat st;
+
+    assert_non_null (sock);
+    /* Only the socket: no host or port. */
+    assert_int_equal (json_object_get_size (json_node_get_object (gvd_test_json_path (started, "vnc"))), 1);
+    assert_int_equal (stat (sock, &st), 0);
+    assert_true (S_ISSOCK (st.st_mode));
+  }
 
   reset = api (d, "POST", "/v1/instances/life/reset", NULL, &status);
   assert_int_equal (status, 200);
@@ -274,6 +289,38 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
                                    "{\"execute\": \"query-status\"}", &status);
     assert_int_equal (status, 200);
     assert_string_equal (gvd_test_json_string (qmp, "return.status"), "running");
+    /* Commands that touch host files, memory or block devices, or run HMP,
+     * never reach QEMU. */
+    const char *refused[] = {
+      "{\"execute\": \"human-monitor-command\", \"arguments\": {\"command-line\": \"info\"}}",
+      "{\"execute\": \"dump-guest-memory\", \"arguments\": {\"paging\": false,"
+      " \"protocol\": \"file:/tmp/gvdtest-dump\"}}",
+      "{\"execute\": \"pmemsave\", \"arguments\": {\"val\": 0, \"size\": 4096,"
+      " \"filename\": \"/tmp/gvdtest-pmem\"}}",
+      "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"file\","
+      " \"node-name\": \"shadow\", \"filename\": \"/etc/shadow\"}}",
+    };
+    const char *names[] = { "human-monitor-command", "dump-guest-memory", "pmemsave",
+                            "blockdev-add" };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+      {
+        g_autoptr(JsonNode) no = api (d, "POST", "/v1/instances/life/qmp", refused[i], &status);
+        g_autofree char *quoted = g_strdup_printf ("'%s'", names[i]);
+
+        assert_int_equal (status, 403);
+        assert_string_equal (gvd_test_json_string (no, "error.code"), "forbidden");
+        assert_non_null (strstr (gvd_test_json_string (no, "error.message"), quoted));
+      }
+    assert_false (g_file_test ("/tmp/gvdtest-dump", G_FILE_TEST_EXISTS));
+    assert_false (g_file_test ("/tmp/gvdtest-pmem", G_FILE_TEST_EXISTS));
+    /* Nothing rides along with an allowed command. */
+    {
+      g_autoptr(JsonNode) oob = api (d, "POST", "/v1/instances/life/qmp",
+                                     "{\"execute\": \"query-status\","
+                                     " \"exec-oob\": \"human-monitor-command\"}", &status);
+      assert_int_equal (status, 400);
+    }
   }
 
   gone = api (d, "DELETE", "/v1/instances/life", NULL, &status);
@@ -284,6 +331,83 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
     g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/life", NULL, &status);
     assert_int_equal (status, 404);
   }
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+/* Direct kernel boot names host files: only regular files below
+ * import_dirs (no symlinks) or image volumes of the pool; dry runs too. */
+static void
+boot_files__host_paths_and_volumes__only_allowed_ones_rendered (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  g_autofree char *kernel = g_build_filename (fx.state_dir, "vmlinuz", NULL);
+  g_autofree char *link = g_build_filename (fx.state_dir, "vmlinuz-shadow", NULL);
+  g_autofree char *fifo = g_build_filename (fx.state_dir, "initrd-fifo", NULL);
+  struct {
+    const char *boot;
+    guint status;
+    const char *code;
+  } refused[] = {
+    { "{\"kernel\": \"/etc/shadow\"}", 403, "forbidden" },
+    { "{\"kernel\": \"/dev/null\"}", 403, "forbidden" },
+    { "{\"kernel\": \"LINK\"}", 403, "forbidden" },
+    { "{\"kernel\": \"KERNEL\", \"initrd\": \"/etc/shadow\"}", 403, "forbidden" },
+    { "{\"kernel\": \"KERNEL\", \"initrd\": \"FIFO\"}", 403, "forbidden" },
+    { "{\"kernel\": {\"volume\": \"" PREFIX "other-root.qcow2\"}}", 403, "forbidden" },
+    { "{\"kernel\": {\"volume\": \"no-such-kernel\"}}", 404, "image_not_found" },
+    { "{\"kernel\": {\"volume\": \"../etc/shadow\"}}", 400, "invalid_argument" },
+  };
+  guint status = 0;
+
+  g_remove (link);
+  g_remove (fifo);
+  assert_true (g_file_set_contents (kernel, "not really a kernel", -1, NULL));
+  assert_int_equal (symlink ("/etc/shadow", link), 0);
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  wait_ready (d);
+  import_image (d);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GString) boot = g_string_new (refused[i].boot);
+      g_autofree char *body = NULL;
+      g_autoptr(JsonNode) n = NULL;
+
+      g_string_replace (boot, "KERNEL", kernel, 0);
+      g_string_replace (boot, "LINK", link, 0);
+      g_string_replace (boot, "FIFO", fifo, 0);
+      body = g_strdup_printf ("{\"name\": \"boot\", \"image\": \"" IMAGE "\", \"dry_run\": true,"
+                              " \"boot\": %s}", boot->str);
+      n = api (d, "POST", "/v1/instances", body, &status);
+      if (status != refused[i].status)
+        print_error ("%s: %u\n", body, status);
+      assert_int_equal (status, refused[i].status);
+      assert_string_equal (gvd_test_json_string (n, "error.code"), refused[i].code);
+    }
+  /* Nothing opened the FIFO. */
+  {
+    int w = open (fifo, O_WRONLY | O_NONBLOCK);
+    assert_int_equal (w, -1);
+    assert_int_equal (errno, ENXIO);
+  }
+
+  /* A file in the import directory, and an image volume (its pool path). */
+  {
+    g_autofree char *body = g_strdup_printf (
+      "{\"name\": \"boot\", \"image\": \"" IMAGE "\", \"dry_run\": true,"
+      " \"boot\": {\"kernel\": \"%s\", \"initrd\": {\"volume\": \"" IMAGE "\"}}}", kernel);
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+    g_autofree char *want_kernel = g_strdup_printf ("<kernel>%s</kernel>", kernel);
+    const char *xml;
+
+    assert_int_equal (status, 200);
+    xml = gvd_test_json_string (n, "domain_xml");
+    assert_non_null (strstr (xml, want_kernel));
+    assert_non_null (strstr (xml, "<initrd>" POOL_PATH "/" IMAGE "</initrd>"));
+  }
+  g_remove (kernel);
+  g_remove (link);
+  g_remove (fifo);
   gvd_test_daemon_stop (d, TRUE);
 }
 
@@ -726,6 +850,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (lifecycle__create_shutdown_start_reset_delete__nothing_left),
+    cmocka_unit_test (boot_files__host_paths_and_volumes__only_allowed_ones_rendered),
     cmocka_unit_test (recovery__kill9_and_behind_the_back__seen),
     cmocka_unit_test (create__each_step_failing__rolls_back_everything),
     cmocka_unit_test (concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win),

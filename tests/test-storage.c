@@ -6,6 +6,7 @@
 
 #include "testlib.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 
 static virConnectPtr conn;
 static char *tmpdir;
+/* Sources are imported from the test's temp dir and tests/data/images. */
+static char *import_dirs[3];
+#define IMPORT_DIRS ((const char *const *) import_dirs)
 
 /* Delete every volume, then the pool itself (its directory included). */
 static void
@@ -60,6 +64,11 @@ group_setup (void **state)
   remove_pool (API_POOL);
   tmpdir = g_dir_make_tmp ("gvdtest-storage-XXXXXX", &error);
   assert_non_null (tmpdir);
+  import_dirs[0] = g_strdup (tmpdir);
+  {
+    g_autofree char *images = gvd_test_data_path ("data", "images", NULL);
+    import_dirs[1] = g_canonicalize_filename (images, NULL);
+  }
   return 0;
 }
 
@@ -78,6 +87,8 @@ group_teardown (void **state)
     }
   g_rmdir (tmpdir);
   g_clear_pointer (&tmpdir, g_free);
+  g_clear_pointer (&import_dirs[0], g_free);
+  g_clear_pointer (&import_dirs[1], g_free);
   virConnectClose (conn);
   return 0;
 }
@@ -93,10 +104,14 @@ setup (void **state)
   return 0;
 }
 
+/* Canonical: an import path may have no ".." (the source dir is often
+ * "_build/.."). */
 static char *
 fixture (const char *name)
 {
-  return gvd_test_data_path ("data", "images", name, NULL);
+  g_autofree char *path = gvd_test_data_path ("data", "images", name, NULL);
+
+  return g_canonicalize_filename (path, NULL);
 }
 
 /* A raw source file of @len pattern bytes in the test's temp dir. */
@@ -116,7 +131,7 @@ static GvdImage *
 import_ok (const char *name, const char *source, const char *format)
 {
   g_autoptr(GError) error = NULL;
-  GvdImage *image = gvd_storage_import_image (conn, POOL, name, source, format, PREFIX, &error);
+  GvdImage *image = gvd_storage_import_image (conn, POOL, name, source, format, PREFIX, IMPORT_DIRS, &error);
 
   if (error != NULL)
     print_error ("import %s: %s\n", name, error->message);
@@ -300,14 +315,14 @@ import_image__explicit_format__checked_against_content (void **state)
   g_autoptr(GvdImage) ok = import_ok ("q.qcow2", qcow2, "qcow2");
   g_autoptr(GError) error = NULL;
 
-  assert_null (gvd_storage_import_image (conn, POOL, "x", qcow2, "raw", PREFIX, &error));
+  assert_null (gvd_storage_import_image (conn, POOL, "x", qcow2, "raw", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_non_null (strstr (error->message, "qcow2"));
   g_clear_error (&error);
-  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "qcow2", PREFIX, &error));
+  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "qcow2", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "vmdk", PREFIX, &error));
+  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "vmdk", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_null (volume_xml ("x"));
 }
@@ -319,7 +334,8 @@ import_image__backing_file__refused_and_removed (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = NULL;
 
-  assert_null (gvd_storage_import_image (conn, POOL, "chained.qcow2", path, NULL, PREFIX, &error));
+  assert_null (gvd_storage_import_image (conn, POOL, "chained.qcow2", path, NULL, PREFIX,
+                                         IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_non_null (strstr (error->message, "backing file"));
   assert_null (volume_xml ("chained.qcow2"));
@@ -332,6 +348,10 @@ import_image__bad_input__clear_errors_nothing_created (void **state)
 {
   g_autofree char *raw = raw_source ("src.img", 1000);
   g_autofree char *empty = raw_source ("empty.img", 0);
+  g_autofree char *missing = g_build_filename (tmpdir, "missing.img", NULL);
+  g_autofree char *subdir = g_build_filename (tmpdir, "subdir.img", NULL);
+  g_autofree char *link = g_build_filename (tmpdir, "shadow.img", NULL);
+  g_autofree char *fifo = g_build_filename (tmpdir, "fifo.img", NULL);
   g_autoptr(GvdImage) first = import_ok ("taken.img", raw, "raw");
   g_autoptr(GPtrArray) list = NULL;
   struct {
@@ -347,16 +367,29 @@ import_image__bad_input__clear_errors_nothing_created (void **state)
     { PREFIX "x-root.qcow2", raw, GVD_ERROR_INVALID_ARGUMENT, "reserved" },
     { "taken.img", raw, GVD_ERROR_ALREADY_EXISTS, "taken.img" },
     { "rel.img", "relative/disk.img", GVD_ERROR_INVALID_ARGUMENT, "absolute" },
-    { "missing.img", "/nonexistent/gvdtest.img", GVD_ERROR_INVALID_ARGUMENT, "No such file" },
-    { "dir.img", "/var/tmp", GVD_ERROR_INVALID_ARGUMENT, "regular file" },
+    { "missing.img", missing, GVD_ERROR_INVALID_ARGUMENT, "No such file" },
+    { "outside.img", "/nonexistent/gvdtest.img", GVD_ERROR_FORBIDDEN, "not below" },
+    { "shadow.img", "/etc/shadow", GVD_ERROR_FORBIDDEN, "not below" },
+    { "null.img", "/dev/null", GVD_ERROR_FORBIDDEN, "not below" },
+    { "up.img", "/var/tmp/../../etc/shadow", GVD_ERROR_FORBIDDEN, "'..'" },
+    { "dir.img", subdir, GVD_ERROR_FORBIDDEN, "a directory, not a regular file" },
+    { "link.img", link, GVD_ERROR_FORBIDDEN, "symbolic link" },
+    { "fifo.img", fifo, GVD_ERROR_FORBIDDEN, "a FIFO, not a regular file" },
     { "empty.img", empty, GVD_ERROR_INVALID_ARGUMENT, "0 bytes" },
   };
+
+  g_remove (subdir);
+  g_remove (link);
+  g_remove (fifo);
+  assert_int_equal (g_mkdir (subdir, 0755), 0);
+  assert_int_equal (symlink ("/etc/shadow", link), 0);
+  assert_int_equal (mkfifo (fifo, 0600), 0);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GError) error = NULL;
       GvdImage *image = gvd_storage_import_image (conn, POOL, cases[i].name, cases[i].source,
-                                                  NULL, PREFIX, &error);
+                                                  NULL, PREFIX, IMPORT_DIRS, &error);
 
       if (image != NULL || error == NULL || error->code != (int) cases[i].code
           || strstr (error->message, cases[i].needle) == NULL)
@@ -367,6 +400,9 @@ import_image__bad_input__clear_errors_nothing_created (void **state)
     }
   list = gvd_storage_list_images (conn, POOL, PREFIX, NULL);
   assert_int_equal (list->len, 1);
+  g_remove (subdir);
+  g_remove (link);
+  g_remove (fifo);
 }
 
 /* ---- overlays --------------------------------------------------------------- */
@@ -570,7 +606,7 @@ import_thread (gpointer data)
   ImportThread *t = data;
   g_autoptr(virConnect) c = virConnectOpen ("qemu:///system");
 
-  t->image = gvd_storage_import_image (c, POOL, "race.img", t->source, NULL, PREFIX, &t->error);
+  t->image = gvd_storage_import_image (c, POOL, "race.img", t->source, NULL, PREFIX, IMPORT_DIRS, &t->error);
   return NULL;
 }
 
@@ -623,11 +659,19 @@ api_url (GvdTestDaemon *d, const char *path)
   return g_strconcat (d->url, path, NULL);
 }
 
+/* The API daemon's configuration: imports from the fixtures and the temp dir. */
+static char *
+api_config (void)
+{
+  return g_strdup_printf ("[storage]\npool=" API_POOL "\npool_path=" API_POOL_PATH "\n"
+                          "import_dirs=%s,%s\n[agent]\nlisten=127.0.0.1:0\n",
+                          import_dirs[0], import_dirs[1]);
+}
+
 static void
 api_images__import_list_show_delete (void **state)
 {
-  const char *config = "[storage]\npool=" API_POOL "\npool_path=" API_POOL_PATH "\n"
-                       "[agent]\nlisten=127.0.0.1:0\n";
+  g_autofree char *config = api_config ();
   g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
   g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *images = api_url (d, "/v1/images");
@@ -708,8 +752,7 @@ api_images__import_list_show_delete (void **state)
 static void
 api_images__bad_requests__4xx_naming_the_problem (void **state)
 {
-  const char *config = "[storage]\npool=" API_POOL "\npool_path=" API_POOL_PATH "\n"
-                       "[agent]\nlisten=127.0.0.1:0\n";
+  g_autofree char *config = api_config ();
   g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
   g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 0);
   g_autofree char *images = api_url (d, "/v1/images");
@@ -730,8 +773,8 @@ api_images__bad_requests__4xx_naming_the_problem (void **state)
     { "{\"name\": \"a\", \"source_path\": \"x\"}", 400, "invalid_argument", "absolute" },
     { "{\"name\": \"a\", \"source_path\": \"/x\", \"format\": \"vmdk\"}", 400, "invalid_argument",
       "vmdk" },
-    { "{\"name\": \"a\", \"source_path\": \"/nonexistent/gvd\"}", 400, "invalid_argument",
-      "No such file" },
+    { "{\"name\": \"a\", \"source_path\": \"/nonexistent/gvd\"}", 403, "forbidden",
+      "import_dirs" },
     { "[1]", 400, "invalid_json", "object" },
   };
   g_autoptr(JsonNode) node = NULL;
@@ -758,6 +801,72 @@ api_images__bad_requests__4xx_naming_the_problem (void **state)
   gvd_test_daemon_stop (d, TRUE);
 }
 
+/* Host files through the API: refused with 403 naming the import
+ * directories; a FIFO is refused without being opened. */
+static void
+api_images__host_files__forbidden_fifo_never_opened (void **state)
+{
+  g_autofree char *config = api_config ();
+  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, args);
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
+  g_autofree char *images = api_url (d, "/v1/images");
+  g_autofree char *link = g_build_filename (tmpdir, "api-shadow.img", NULL);
+  g_autofree char *fifo = g_build_filename (tmpdir, "api-fifo.img", NULL);
+  g_autofree char *good = raw_source ("api-good.img", 4096);
+  const char *sources[] = { "/etc/shadow", link, fifo, "/dev/null" };
+  g_autoptr(JsonNode) node = NULL;
+  guint status = 0;
+
+  g_remove (link);
+  g_remove (fifo);
+  assert_int_equal (symlink ("/etc/shadow", link), 0);
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  assert_true (gvd_test_wait_until (libvirt_connected, d->url, 10000));
+  for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
+    {
+      g_autofree char *body = g_strdup_printf ("{\"name\": \"host-%zu.img\", \"source_path\": "
+                                               "\"%s\", \"format\": \"raw\"}", i, sources[i]);
+      gint64 t0 = g_get_monotonic_time ();
+
+      node = gvd_test_http (session, "POST", images, NULL, body, &status);
+      /* Answered at once: nothing blocked on the FIFO. */
+      assert_true (g_get_monotonic_time () - t0 < 5 * G_USEC_PER_SEC);
+      if (status != 403)
+        print_error ("%s: %u\n", sources[i], status);
+      assert_int_equal (status, 403);
+      assert_string_equal (gvd_test_json_string (node, "error.code"), "forbidden");
+      /* The message says where images may come from. */
+      assert_non_null (strstr (gvd_test_json_string (node, "error.message"), import_dirs[0]));
+      g_clear_pointer (&node, json_node_unref);
+    }
+  /* No reader ever opened the FIFO: a non-blocking writer still finds none. */
+  {
+    int w = open (fifo, O_WRONLY | O_NONBLOCK);
+    int saved = errno;
+    if (w >= 0)
+      close (w);
+    assert_int_equal (w, -1);
+    assert_int_equal (saved, ENXIO);
+  }
+  /* A regular file in the import directory still imports. */
+  {
+    g_autofree char *body = g_strdup_printf ("{\"name\": \"api-good.img\", \"source_path\": "
+                                             "\"%s\", \"format\": \"raw\"}", good);
+    g_autofree char *one = api_url (d, "/v1/images/api-good.img");
+
+    node = gvd_test_http (session, "POST", images, NULL, body, &status);
+    assert_int_equal (status, 201);
+    assert_int_equal (gvd_test_json_int (node, "capacity_bytes"), 4096);
+    g_clear_pointer (&node, json_node_unref);
+    node = gvd_test_http (session, "DELETE", one, NULL, NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  g_remove (link);
+  g_remove (fifo);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 int
 main (void)
 {
@@ -778,6 +887,7 @@ main (void)
     cmocka_unit_test_setup (import_image__same_name_concurrently__exactly_one_wins, setup),
     cmocka_unit_test (api_images__import_list_show_delete),
     cmocka_unit_test (api_images__bad_requests__4xx_naming_the_problem),
+    cmocka_unit_test (api_images__host_files__forbidden_fifo_never_opened),
   };
 
   gvd_test_require_libvirtd ();
