@@ -39,13 +39,6 @@ typedef enum {
   EXPECT_OPEN,     /* connects; GET /v1/instances answers EXPECT_*'s status */
 } Expect;
 
-/* MERGE (transport branch): the admin API moves from TCP to a unix socket;
- * its TCP port then no longer exists (no row is made for it). While it is
- * still TCP on 127.0.0.1, every guest reaches it through 10.0.2.2: flip
- * this to EXPECT_CLOSED if a TCP admin port must stay and be unreachable. */
-#define ADMIN_TCP_EXPECT EXPECT_OPEN
-#define ADMIN_TCP_HTTP_STATUS 200
-
 typedef struct {
   guint port;
   const char *what;
@@ -196,10 +189,11 @@ probe_plan (GvdTestDaemon *d)
 {
   GArray *probes = g_array_new (FALSE, TRUE, sizeof (Probe));
   g_autoptr(GArray) ports = listening_ports (g_subprocess_get_identifier (d->proc));
-  guint admin = url_port (d->url);
   guint agent = url_port (d->agent_url);
 
   g_array_set_clear_func (probes, (GDestroyNotify) probe_clear);
+  /* The admin API is the daemon's unix socket: no TCP admin port at all. */
+  assert_null (d->tcp_url);
   assert_true (agent > 0);
   for (guint i = 0; i < ports->len; i++)
     {
@@ -207,9 +201,6 @@ probe_plan (GvdTestDaemon *d)
 
       if (port == agent)
         add_probe (probes, port, "gpuvmd agent listener", EXPECT_OPEN, 404);
-      else if (port == admin)
-        add_probe (probes, port, "gpuvmd admin API (TCP)", ADMIN_TCP_EXPECT,
-                   ADMIN_TCP_HTTP_STATUS);
       else
         add_probe (probes, port, "gpuvmd, other listener", EXPECT_CLOSED, 0);
     }
