@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "secret.h"
+#include "state-dir.h"
 
 /* Bound on what is read from a token file. */
 #define TOKEN_FILE_MAX 4096
@@ -22,25 +24,11 @@ static gboolean
 create_token (const char *path, GError **error)
 {
   guint8 raw[GVD_ADMIN_TOKEN_BYTES];
-  char text[GVD_ADMIN_TOKEN_BYTES * 2 + 2];
-  g_autofree char *tmp = g_strdup_printf ("%s.XXXXXX", path);
-  gsize done = 0, len;
-  gboolean ok = TRUE;
-  int fd;
+  char text[GVD_ADMIN_TOKEN_BYTES * 2 + 1];
+  gboolean ok;
 
-  while (done < sizeof raw)
-    {
-      ssize_t n = getrandom (raw + done, sizeof raw - done, 0);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "getrandom: %s", g_strerror (errno));
-          return FALSE;
-        }
-      done += (gsize) n;
-    }
+  if (!gvd_secret_fill_random (raw, sizeof raw, error))
+    return FALSE;
   for (gsize i = 0; i < sizeof raw; i++)
     {
       text[2 * i] = "0123456789abcdef"[raw[i] >> 4];
@@ -48,47 +36,10 @@ create_token (const char *path, GError **error)
     }
   explicit_bzero (raw, sizeof raw);
   text[2 * GVD_ADMIN_TOKEN_BYTES] = '\n';
-  text[2 * GVD_ADMIN_TOKEN_BYTES + 1] = '\0';
-  len = strlen (text);
-
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int saved = errno;
-      explicit_bzero (text, sizeof text);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create %s: %s", tmp,
-                   g_strerror (saved));
-      return FALSE;
-    }
-  for (done = 0; ok && done < len;)
-    {
-      ssize_t n = write (fd, text + done, len - done);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "write %s: %s", tmp, g_strerror (errno));
-          ok = FALSE;
-          break;
-        }
-      done += (gsize) n;
-    }
+  /* NO_REPLACE: link(), unlike rename(), never replaces a token created
+   * meanwhile. */
+  ok = gvd_state_file_write (path, text, sizeof text, 0600, GVD_STATE_WRITE_NO_REPLACE, error);
   explicit_bzero (text, sizeof text);
-  if (ok && fsync (fd) < 0)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "fsync %s: %s", tmp, g_strerror (errno));
-      ok = FALSE;
-    }
-  close (fd);
-  /* link(), unlike rename(), never replaces a token created meanwhile. */
-  if (ok && link (tmp, path) < 0 && errno != EEXIST)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create %s: %s", path,
-                   g_strerror (errno));
-      ok = FALSE;
-    }
-  g_unlink (tmp);
   return ok;
 }
 
@@ -121,21 +72,9 @@ gvd_admin_token_load (const char *path, gboolean create, GError **error)
                    g_strerror (errno));
       return NULL;
     }
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+  if (!gvd_state_file_check_fd (fd, path, GVD_STATE_FILE_SECRET, error))
     {
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "admin token file %s is not a regular file", path);
-      return NULL;
-    }
-  if (st.st_uid != geteuid () || (st.st_mode & 077) != 0)
-    {
-      close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "admin token file %s is owned by uid %u with mode %04o: it must be owned by "
-                   "uid %u with mode 0600 (chown %u %s; chmod 600 %s)",
-                   path, (guint) st.st_uid, (guint) (st.st_mode & 07777), (guint) geteuid (),
-                   (guint) geteuid (), path, path);
       return NULL;
     }
   while (got < TOKEN_FILE_MAX)

@@ -15,8 +15,8 @@
 #include "errors.h"
 #include "state-dir.h"
 
-static gboolean
-fill_random (guint8 *buf, gsize len, GError **error)
+gboolean
+gvd_secret_fill_random (guint8 *buf, gsize len, GError **error)
 {
   gsize done = 0;
 
@@ -44,7 +44,7 @@ create_secret (const char *path, gsize len, GError **error)
   g_autofree guint8 *buf = g_malloc (len);
   gboolean ok;
 
-  if (!fill_random (buf, len, error))
+  if (!gvd_secret_fill_random (buf, len, error))
     return FALSE;
   ok = gvd_state_file_write (path, buf, len, 0600, GVD_STATE_WRITE_NO_REPLACE, error);
   explicit_bzero (buf, len);

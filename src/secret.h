@@ -17,4 +17,7 @@ G_BEGIN_DECLS
  * (GVD_ERROR_INVALID_CONFIG). */
 GBytes *gvd_secret_load_or_create (const char *path, gsize len, GError **error);
 
+/* @len bytes from getrandom(2) (retried on EINTR). */
+gboolean gvd_secret_fill_random (guint8 *buf, gsize len, GError **error);
+
 G_END_DECLS
