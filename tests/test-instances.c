@@ -763,7 +763,7 @@ create_with_key (GvdTestDaemon *d, const char *key, const char *body, guint *out
 
   soup_message_headers_replace (soup_message_get_request_headers (msg), "Idempotency-Key", key);
   soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-  reply = soup_session_send_and_read (fx.session, msg, NULL, NULL);
+  reply = soup_session_send_and_read (d->session, msg, NULL, NULL);
   assert_non_null (reply);
   *out_status = soup_message_get_status (msg);
   *out_replayed = g_strcmp0 (soup_message_headers_get_one (soup_message_get_response_headers (msg),
