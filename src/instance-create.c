@@ -47,6 +47,10 @@ typedef struct {
   GBytes *seed_iso;
   char *xml;
   gboolean start;
+  /* Borrowed from the outer task; the main thread leaves it alone until
+   * create_done. Without a requested size the worker sets its root size
+   * (the image's) and renders the XML again. */
+  GvdInstanceSpec *spec;
   GTask *outer;        /* borrowed: the worker's callback holds the ref */
   GSource *deadline;   /* main context only */
   gboolean expired;
@@ -110,6 +114,22 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     }
   if (!gvd_storage_ensure_pool (conn, cd->pool, cd->pool_path, &error))
     goto fail;
+  if (cd->root_size == 0 && cd->spec != NULL)
+    {
+      /* The overlay gets the image's size: record it, so that the metadata
+       * (and a recovery from it) knows the root disk's size. */
+      g_autoptr(GvdImage) base = gvd_storage_get_image (conn, cd->pool, cd->image, NULL, &error);
+      char *xml;
+
+      if (base == NULL)
+        goto fail;
+      cd->spec->root_size_bytes = base->capacity;
+      xml = gvd_domain_xml_render (cd->spec, &error);
+      if (xml == NULL)
+        goto fail;
+      g_free (cd->xml);
+      cd->xml = xml;
+    }
   root_path = gvd_storage_create_overlay (conn, cd->pool, cd->root_volume, cd->image,
                                           cd->root_size, &error);
   if (root_path == NULL)
@@ -524,6 +544,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
   cd->vnc_port = -1;
+  cd->spec = spec;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),
                           (GDestroyNotify) gvd_instance_spec_free);
