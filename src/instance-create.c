@@ -197,7 +197,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   gvd_instance_note_change (mgr);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
-      g_message ("instance %s: create failed, rolled back: %s", spec->name, error->message);
+      gvd_instance_log_start_refused (spec->name, "create (rolled back)", error);
       forget_create (mgr, spec->name);
       if (mgr->d->agent != NULL)
         gvd_agent_hub_forget (mgr->d->agent, spec->name);
