@@ -135,7 +135,12 @@ rig_xml (const RigImage *img, const char *dir)
     "    <type arch='x86_64' machine='q35'>hvm</type>\n"
     "    <kernel>%s</kernel>\n"
     "    <initrd>%s</initrd>\n"
-    "    <cmdline>root=/dev/vda rw console=ttyS0 intel_iommu=on</cmdline>\n"
+    /* initramfs-tools mounts /run noexec and the image's job runner runs
+     * the job from /run: boot into the runner (systemd-run-generator)
+     * after remounting /run exec. */
+    "    <cmdline>root=/dev/vda rw console=ttyS0 intel_iommu=on systemd.run_success_action=none "
+    "systemd.run=\"/bin/bash -c 'mount -o remount,exec /run; "
+    "exec /usr/local/sbin/gvd-rig-job'\"</cmdline>\n"
     "  </os>\n"
     "  <features><acpi/><apic/><ioapic driver='qemu'/></features>\n"
     "  <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot>"
@@ -220,7 +225,9 @@ handle_line (Report *r, const char *line, gint64 t0)
       if (g_strv_length (parts) < 2)
         return;
       g_hash_table_replace (r->status, g_strdup (parts[0]), g_strdup (parts[1]));
-      if (parts[2] != NULL && json_parser_load_from_data (parser, parts[2], -1, NULL))
+      /* An empty body (204) parses to no root at all. */
+      if (parts[2] != NULL && json_parser_load_from_data (parser, parts[2], -1, NULL)
+          && json_parser_get_root (parser) != NULL)
         g_hash_table_replace (r->docs, g_strdup (parts[0]), json_node_copy (json_parser_get_root (parser)));
       print_message ("  json %s: %s %.160s%s\n", parts[0], parts[1], parts[2] != NULL ? parts[2] : "",
                      parts[2] != NULL && strlen (parts[2]) > 160 ? "..." : "");
