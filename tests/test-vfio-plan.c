@@ -549,16 +549,21 @@ companions__separate_group__policy_decides (void **state)
 /* The rig found it: planning the ICH9 SMBus function took the AHCI
  * controller (the host's disk) and the LPC bridge along as "companions". */
 static void
-rig__smbus_beside_ahci__group_conflict_names_ahci (void **state)
+rig__smbus_beside_ahci__group_conflict_names_ahci_and_lpc (void **state)
 {
   const char *pt[] = { "0000:00:1f.3", NULL };
   g_autoptr(GvdInventory) inv = scan_with ("vfio-rig", pt);
   g_autoptr(GvdPlanRequest) req = req_devices ("0000:00:1f.3");
   g_autoptr(GvdPlanRefusal) r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
 
-  assert_int_equal (r->reasons->len, 1);
+  assert_int_equal (r->reasons->len, 2);
   assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.2", "ahci", NULL);
   assert_non_null (strstr (reason (r, 0)->message, "IOMMU group 10"));
+  /* The LPC bridge is never passed, and bound to lpc_ich it keeps the
+   * group from VFIO. */
+  assert_reason (r, 1, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.0", "lpc_ich", NULL);
+  assert_non_null (strstr (reason (r, 1)->message, "bridge"));
+  assert_int_equal (gvd_inventory_lookup (inv, "0000:00:1f.3")->companions->len, 0);
 
   /* Without include_companions the same group is still refused. */
   req->include_companions = FALSE;
@@ -567,19 +572,22 @@ rig__smbus_beside_ahci__group_conflict_names_ahci (void **state)
   assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.2", "ahci", NULL);
 }
 
-/* Once AHCI is unbound the group can go, but the LPC bridge (class 0x0601,
- * not a PCI-to-PCI bridge) stays with the host: skipped, never passed. */
+/* An unbound ISA/LPC bridge (class 0x0601, not a PCI-to-PCI bridge) in a
+ * GPU's group stays with the host: skipped, never passed. */
 static void
-rig__lpc_bridge_in_group__skipped_never_passed (void **state)
+bridge_class_unbound_in_group__skipped_never_passed (void **state)
 {
-  const char *pt[] = { "0000:00:1f.3", "0000:00:1f.2", NULL };
-  g_autoptr(GvdInventory) inv = scan_with ("vfio-rig", pt);
-  g_autoptr(GvdPlanRequest) req = req_devices ("0000:00:1f.3,0000:00:1f.2");
-  g_autoptr(GvdPlan) plan = plan_ok (inv, req, NULL);
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autoptr(GvdPlanRequest) req = req_gpus (1);
+  g_autoptr(GvdPlan) plan = NULL;
 
-  assert_int_equal (plan->hostdevs->len, 2);
-  assert_string_equal (hostdev (plan, 0)->address, "0000:00:1f.2");
-  assert_string_equal (hostdev (plan, 1)->address, "0000:00:1f.3");
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.0", 0x060100, 3, NULL, 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.4", 0x030000, 3, NULL, 0));
+  gvd_inventory_finish (inv);
+
+  plan = plan_ok (inv, req, NULL);
+  assert_int_equal (plan->hostdevs->len, 1);
+  assert_string_equal (hostdev (plan, 0)->address, "0000:00:1f.4");
   assert_int_equal (plan->bridges_skipped->len, 1);
   assert_string_equal (g_ptr_array_index (plan->bridges_skipped, 0), "0000:00:1f.0");
 }
@@ -820,8 +828,8 @@ main (void)
     cmocka_unit_test (gpus__group_of_two__taken_whole_or_not_at_all),
     cmocka_unit_test (request__invalid__invalid_argument_without_refusal),
     cmocka_unit_test (to_hostdevs__plan__specs_follow_layout),
-    cmocka_unit_test (rig__smbus_beside_ahci__group_conflict_names_ahci),
-    cmocka_unit_test (rig__lpc_bridge_in_group__skipped_never_passed),
+    cmocka_unit_test (rig__smbus_beside_ahci__group_conflict_names_ahci_and_lpc),
+    cmocka_unit_test (bridge_class_unbound_in_group__skipped_never_passed),
     cmocka_unit_test (rig__lpc_bridge_requested__refused_as_bridge),
     cmocka_unit_test (bridge_class_bound_in_group__group_conflict),
     cmocka_unit_test (rig__bridge_group__conflict_names_the_other_device),

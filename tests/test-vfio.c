@@ -357,7 +357,10 @@ check_api_answers (Report *r)
   expect (r, "offers.gpu_group_is_the_kernels", group != NULL && g_strcmp0 (group, r->gpu_group) == 0);
   expect (r, "offers.gpu_driver_bochs_drm", g_strcmp0 (jstr (gpu, "device.driver"), "bochs-drm") == 0);
   expect (r, "offers.gpu_isolated", g_strcmp0 (jstr (gpu, "isolation"), "isolated") == 0);
-  expect (r, "offers.boot_vga_host_critical", jstr (vga, "device.host_critical") != NULL);
+  expect (r, "offers.boot_vga_host_critical",
+          vga != NULL && jpath (vga, "device.host_critical") != NULL
+            && json_node_get_boolean (jpath (vga, "device.host_critical"))
+            && g_strcmp0 (jstr (vga, "device.host_critical_reason"), "boot VGA (the host console)") == 0);
   expect (r, "offers.nic_offered", g_strcmp0 (jstr (nic, "device.driver"), "e1000e") == 0);
   doc = g_hash_table_lookup (r->docs, "plan.smbus");
   expect (r, "plan.smbus_refused_naming_ahci",

@@ -518,7 +518,7 @@ def vfio_rig(root):
     a boot VGA, a bochs-display stand-in GPU and an e1000e behind their own
     root ports, two virtio devices sharing a group behind a PCIe-to-PCI
     bridge, and the ICH9 slot 1f whose LPC, AHCI and SMBus functions share a
-    group with only AHCI bound."""
+    group, each bound to its host driver (as in the real rig)."""
     h = Host(root)
     h.add("0000:00:00.0", 0x8086, 0x29c0, 0x060000, group=0)
     h.add("0000:00:01.0", 0x1234, 0x1111, 0x030000, group=1, driver="bochs-drm", boot_vga=1,
@@ -538,10 +538,11 @@ def vfio_rig(root):
           bars=[(4, 16 * 1024, MEM64P)])
     h.add("0000:05:02.0", 0x1af4, 0x1002, 0x00ff00, parent=pb, group=9,
           bars=[(4, 16 * 1024, MEM64P)])
-    h.add("0000:00:1f.0", 0x8086, 0x2918, 0x060100, group=10)
+    h.add("0000:00:1f.0", 0x8086, 0x2918, 0x060100, group=10, driver="lpc_ich")
     h.add("0000:00:1f.2", 0x8086, 0x2922, 0x010601, group=10, driver="ahci",
           bars=[(4, 32, IO), (5, 4096, MEM32)])
-    h.add("0000:00:1f.3", 0x8086, 0x2930, 0x0c0500, group=10, bars=[(4, 64, IO)])
+    h.add("0000:00:1f.3", 0x8086, 0x2930, 0x0c0500, group=10, driver="i801_smbus",
+          bars=[(4, 64, IO)])
     h.write()
     h.block(vblk, "virtio1/block/vda", "vda")
     h.proc("BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 intel_iommu=on", "/dev/vda", None)
