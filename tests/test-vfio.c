@@ -116,8 +116,11 @@ rig_image (RigImage *out)
   return out->rootfs != NULL && out->kernel != NULL && out->initrd != NULL;
 }
 
+/* @intremap: "on" or "off"; @job: the job's mode (gvd.job= on the kernel
+ * command line, read by tests/vfio-rig/run); its serial output goes to
+ * DIR/job-MODE.log. */
 static char *
-rig_xml (const RigImage *img, const char *dir)
+rig_xml (const RigImage *img, const char *dir, const char *intremap, const char *job)
 {
   /* Each candidate behind its own pcie-root-port (alone in its IOMMU
    * group, thanks to the root port's ACS); two devices behind a
@@ -138,7 +141,8 @@ rig_xml (const RigImage *img, const char *dir)
     /* initramfs-tools mounts /run noexec and the image's job runner runs
      * the job from /run: boot into the runner (systemd-run-generator)
      * after remounting /run exec. */
-    "    <cmdline>root=/dev/vda rw console=ttyS0 intel_iommu=on systemd.run_success_action=none "
+    "    <cmdline>root=/dev/vda rw console=ttyS0 intel_iommu=on gvd.job=%s "
+    "systemd.run_success_action=none "
     "systemd.run=\"/bin/bash -c 'mount -o remount,exec /run; "
     "exec /usr/local/sbin/gvd-rig-job'\"</cmdline>\n"
     "  </os>\n"
@@ -175,15 +179,15 @@ rig_xml (const RigImage *img, const char *dir)
     "    <video><model type='vga' primary='yes'/><address type='pci' domain='0' bus='0' "
     "slot='1' function='0'/></video>\n"
     "    <serial type='file'><source path='%s/console.log'/><target port='0'/></serial>\n"
-    "    <serial type='file'><source path='%s/job.log'/><target port='1'/></serial>\n"
-    "    <iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu>\n"
+    "    <serial type='file'><source path='%s/job-%s.log'/><target port='1'/></serial>\n"
+    "    <iommu model='intel'><driver intremap='%s' caching_mode='on'/></iommu>\n"
     "  </devices>\n"
     "  <qemu:commandline>\n"
     "    <qemu:arg value='-device'/>\n"
     "    <qemu:arg value='{\"driver\":\"bochs-display\",\"bus\":\"pci.1\",\"addr\":\"0x0\"}'/>\n"
     "  </qemu:commandline>\n"
     "</domain>\n",
-    img->kernel, img->initrd, dir, dir, dir, dir);
+    img->kernel, img->initrd, job, dir, dir, dir, dir, job, intremap);
 }
 
 /* The job disk: the driver script, the daemon built from the tree, its
@@ -423,6 +427,11 @@ static const char *const script_assertions[] = {
   NULL
 };
 
+static const char *const intremap_off_assertions[] = {
+  "intremap_off.interrupt_remapping_fails_with_remedy", "intremap_off.verdict_passthrough_no",
+  NULL
+};
+
 static void
 destroy_rig (virConnectPtr conn)
 {
@@ -437,20 +446,85 @@ destroy_rig (virConnectPtr conn)
 }
 
 static void
+report_init (Report *r)
+{
+  r->results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->docs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_node_unref);
+  r->status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  r->phases = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* Boot the rig (transient) with job mode @job, read the job's serial port
+ * line by line into @r until it is done, the rig powers off (a transient
+ * domain then disappears) or time runs out; then destroy it. */
+static void
+boot_rig (virConnectPtr conn, const RigImage *img, const char *dir, const char *intremap,
+          const char *job, Report *r)
+{
+  g_autofree char *xml = rig_xml (img, dir, intremap, job);
+  g_autofree char *name = g_strdup_printf ("job-%s.log", job);
+  g_autofree char *joblog = g_build_filename (dir, name, NULL);
+  g_autoptr(virDomain) dom = NULL;
+  gint64 t_started;
+  gsize offset = 0;
+  gboolean gone = FALSE;
+
+  destroy_rig (conn);
+  dom = virDomainCreateXML (conn, xml, 0);
+  if (dom == NULL)
+    fail_msg ("the rig did not start: %s", virGetLastErrorMessage ());
+  t_started = g_get_monotonic_time ();
+  print_message ("---- rig boot: job %s, intremap %s ----\n", job, intremap);
+  while (!r->done && !gone && since (t_started) < RIG_TIMEOUT_S)
+    {
+      g_autofree char *text = NULL;
+      gsize len = 0;
+
+      gone = virDomainIsActive (dom) != 1;
+      if (g_file_get_contents (joblog, &text, &len, NULL) && len > offset)
+        {
+          char *start = text + offset;
+          char *nl;
+
+          while ((nl = memchr (start, '\n', len - (start - text))) != NULL)
+            {
+              *nl = '\0';
+              if (nl > start && nl[-1] == '\r')
+                nl[-1] = '\0';
+              handle_line (r, start, t_started);
+              start = nl + 1;
+            }
+          offset = start - text;
+        }
+      if (!r->done && !gone)
+        g_usleep (200 * 1000);
+    }
+  print_message ("phase host.rig_%s %.1f s (rig start to job done)\n", job, since (t_started));
+  destroy_rig (conn);
+  if (!r->done)
+    {
+      g_autofree char *console = g_build_filename (dir, "console.log", NULL);
+      g_autofree char *text = NULL;
+
+      if (g_file_get_contents (console, &text, NULL, NULL))
+        {
+          gsize n = strlen (text);
+          print_message ("---- rig console (tail) ----\n%s\n", text + (n > 6000 ? n - 6000 : 0));
+        }
+    }
+}
+
+static void
 rig__passes_a_device_through__every_assertion_ok (void **state)
 {
   g_auto(RigImage) img = { 0 };
   g_auto(Report) r = { 0 };
   g_autofree char *dir = NULL;
   g_autofree char *overlay = NULL;
-  g_autofree char *joblog = NULL;
-  g_autofree char *xml = NULL;
+  g_auto(Report) r2 = { 0 };
   g_autoptr(virConnect) conn = NULL;
-  g_autoptr(virDomain) dom = NULL;
-  gsize offset = 0;
-  gint64 t0 = g_get_monotonic_time (), t_image, t_lock, t_started = 0;
+  gint64 t0 = g_get_monotonic_time (), t_image;
   int lock_fd;
-  gboolean gone = FALSE;
 
   gvd_test_require_libvirtd ();
   gvd_test_require (rig_image (&img), "scripts/build-rig-image could not build the rig image");
@@ -462,82 +536,31 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   assert_non_null (g_mkdtemp_full (dir, 0755));
   g_chmod (dir, 0755);
   overlay = g_build_filename (dir, "root.qcow2", NULL);
-  joblog = g_build_filename (dir, "job.log", NULL);
   {
     const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                            img.rootfs, overlay, NULL };
     assert_true (run_quiet (argv, NULL));
   }
   assert_true (make_job_iso (dir));
-  xml = rig_xml (&img, dir);
   print_message ("phase host.job_disk %.1f s\n", since (t_image));
 
   /* One rig at a time, and never beside another helper's libvirt test. */
   lock_fd = open (LIBVIRT_LOCK, O_RDWR | O_CREAT, 0666);
   assert_true (lock_fd >= 0);
   assert_int_equal (flock (lock_fd, LOCK_EX), 0);
-  t_lock = g_get_monotonic_time ();
   print_message ("phase host.lock_wait %.1f s\n", since (t_image));
 
   conn = virConnectOpen ("qemu:///system");
   assert_non_null (conn);
-  destroy_rig (conn);
-  dom = virDomainCreateXML (conn, xml, 0);
-  if (dom == NULL)
-    fail_msg ("the rig did not start: %s", virGetLastErrorMessage ());
-  t_started = g_get_monotonic_time ();
-  print_message ("phase host.rig_start %.1f s\n", since (t_lock));
+  report_init (&r);
+  boot_rig (conn, &img, dir, "on", "main", &r);
 
-  r.results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  r.docs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_node_unref);
-  r.status = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  r.phases = g_ptr_array_new_with_free_func (g_free);
-
-  /* Read the job's serial port line by line until it is done, the rig
-   * powers off (a transient domain then disappears) or time runs out. */
-  while (!r.done && since (t_started) < RIG_TIMEOUT_S)
-    {
-      g_autofree char *text = NULL;
-      gsize len = 0;
-
-      if (g_file_get_contents (joblog, &text, &len, NULL) && len > offset)
-        {
-          char *start = text + offset;
-          char *nl;
-
-          while ((nl = memchr (start, '\n', len - (start - text))) != NULL)
-            {
-              *nl = '\0';
-              if (nl > start && nl[-1] == '\r')
-                nl[-1] = '\0';
-              handle_line (&r, start, t_started);
-              start = nl + 1;
-            }
-          offset = start - text;
-        }
-      if (r.done)
-        break;
-      if (gone)
-        break;
-      gone = virDomainIsActive (dom) != 1;
-      g_usleep (200 * 1000);
-    }
-  print_message ("phase host.rig_run %.1f s (rig start to job done)\n", since (t_started));
-  destroy_rig (conn);
+  /* Without interrupt remapping VFIO refuses the device: --check must say
+   * so (a second, short boot that only runs the check). */
+  report_init (&r2);
+  boot_rig (conn, &img, dir, "off", "intremap-off", &r2);
   flock (lock_fd, LOCK_UN);
   close (lock_fd);
-
-  if (!r.done)
-    {
-      g_autofree char *console = g_build_filename (dir, "console.log", NULL);
-      g_autofree char *text = NULL;
-
-      if (g_file_get_contents (console, &text, NULL, NULL))
-        {
-          gsize n = strlen (text);
-          print_message ("---- rig console (tail) ----\n%s\n", text + (n > 6000 ? n - 6000 : 0));
-        }
-    }
 
   print_message ("---- assertions ----\n");
   for (gsize i = 0; script_assertions[i] != NULL; i++)
@@ -555,10 +578,16 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   }
   check_api_answers (&r);
   expect (&r, "job.done", r.done);
+  for (gsize i = 0; intremap_off_assertions[i] != NULL; i++)
+    expect (&r, intremap_off_assertions[i],
+            g_strcmp0 (g_hash_table_lookup (r2.results, intremap_off_assertions[i]), "ok") == 0);
+  expect (&r, "intremap_off.job_done", r2.done);
 
   print_message ("---- phases (seconds since the job started in the rig) ----\n");
   for (guint i = 0; i < r.phases->len; i++)
     print_message ("phase rig.%s\n", (char *) g_ptr_array_index (r.phases, i));
+  for (guint i = 0; i < r2.phases->len; i++)
+    print_message ("phase rig-intremap-off.%s\n", (char *) g_ptr_array_index (r2.phases, i));
   print_message ("phase host.total %.1f s (%.1f s without the image build)\n", since (t0),
                  since (t_image));
   if (r.failures == 0)
