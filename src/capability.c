@@ -654,6 +654,7 @@ gvd_capability_evaluate (const GvdHostFacts *facts)
 {
   g_autoptr(GvdCapReport) r = cap_report_new ();
   gboolean vm_failed = FALSE;
+  gboolean accel_failed = FALSE;
   gboolean pt_failed = FALSE;
 
   g_return_val_if_fail (facts != NULL, NULL);
@@ -681,14 +682,18 @@ gvd_capability_evaluate (const GvdHostFacts *facts)
       else if (c->status == GVD_CHECK_FAIL)
         {
           g_ptr_array_add (r->failures, g_strdup (c->name));
-          if (c->category == GVD_CHECK_VM)
-            vm_failed = TRUE;
-          else
+          if (c->category == GVD_CHECK_PASSTHROUGH)
             pt_failed = TRUE;
+          else if (g_str_equal (c->name, "kvm_device")
+                   || g_str_equal (c->name, "cpu_virtualization"))
+            accel_failed = TRUE;
+          else
+            vm_failed = TRUE;
         }
     }
-  r->vm_capable = !vm_failed;
-  r->passthrough_capable = !vm_failed && !pt_failed;
+  r->vm_capable = !vm_failed && !accel_failed;
+  r->vm_emulated = !vm_failed && accel_failed;
+  r->passthrough_capable = !pt_failed;
   return g_steal_pointer (&r);
 }
 
@@ -703,7 +708,9 @@ gvd_cap_report_format_verdict (const GvdCapReport *report)
   nf = report->failures->len;
   nw = report->warnings->len;
   return g_strdup_printf ("VMs %s, GPU passthrough %s (%u failure%s, %u warning%s)",
-                          report->vm_capable ? "yes" : "no",
+                          report->vm_capable    ? "yes"
+                          : report->vm_emulated ? "slow (no KVM: TCG emulation)"
+                                                : "no",
                           report->passthrough_capable ? "yes" : "no", nf, nf == 1 ? "" : "s",
                           nw, nw == 1 ? "" : "s");
 }
@@ -760,6 +767,8 @@ gvd_cap_report_to_json (const GvdCapReport *report, JsonBuilder *b)
 
   json_builder_set_member_name (b, "vm_capable");
   json_builder_add_boolean_value (b, report->vm_capable);
+  json_builder_set_member_name (b, "vm_emulated");
+  json_builder_add_boolean_value (b, report->vm_emulated);
   json_builder_set_member_name (b, "passthrough_capable");
   json_builder_add_boolean_value (b, report->passthrough_capable);
   add_names (b, "warnings", report->warnings);

@@ -51,7 +51,11 @@ typedef struct {
   GPtrArray *checks;     /* GvdCheck *, in a fixed order */
   /* No vm check failed. */
   gboolean vm_capable;
-  /* vm_capable, and no passthrough check failed. Warnings never block. */
+  /* Only the hardware acceleration checks (kvm_device, cpu_virtualization)
+   * failed among the vm checks: VMs run, but under slow TCG emulation. */
+  gboolean vm_emulated;
+  /* No passthrough check failed, whatever KVM says: VFIO works under TCG
+   * too. Warnings never block. */
   gboolean passthrough_capable;
   GPtrArray *warnings;   /* char *: names of the checks that warned */
   GPtrArray *failures;   /* char *: names of the checks that failed */
@@ -173,10 +177,11 @@ GvdCapReport *gvd_capability_evaluate (const GvdHostFacts *facts);
 /* An aligned table (status, category, check, detail; remedy lines under the
  * non-pass checks) followed by a verdict line. */
 char *gvd_cap_report_format_table (const GvdCapReport *report);
-/* "VMs yes, GPU passthrough no (3 failures, 1 warning)" */
+/* "VMs yes, GPU passthrough no (3 failures, 1 warning)"; "VMs slow (no KVM:
+ * TCG emulation), GPU passthrough yes (…)" when only KVM is missing. */
 char *gvd_cap_report_format_verdict (const GvdCapReport *report);
 
-/* Members "vm_capable", "passthrough_capable", "warnings", "failures",
+/* Members "vm_capable", "vm_emulated", "passthrough_capable", "warnings", "failures",
  * "checks" into the open object of @b. */
 void gvd_cap_report_to_json (const GvdCapReport *report, JsonBuilder *b);
 const char *gvd_cpu_vendor_to_string (GvdCpuVendor vendor); /* "intel" */

@@ -163,6 +163,14 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
+gboolean
+gvd_pci_class_travels_with_gpu (guint32 class_code)
+{
+  guint32 subclass = class_code >> 8;
+
+  return subclass == 0x0403 || subclass == 0x0c03 || subclass == 0x0c80;
+}
+
 void
 gvd_inventory_finish (GvdInventory *inv)
 {
@@ -204,8 +212,11 @@ gvd_inventory_finish (GvdInventory *inv)
       group->weakened = inv->acs_override;
     }
 
-  /* Companions: the other functions of the same slot. Devices are sorted,
-   * so a slot's functions are neighbours. */
+  /* Companions: the functions that travel with a GPU, i.e. the audio, USB
+   * and serial-bus (USB-C controller) functions on a GPU's slot. Any other
+   * slot-mate (an AHCI controller next to an SMBus function, the other port
+   * of a NIC, an LPC bridge) is the host's own device, never a companion.
+   * Devices are sorted, so a slot's functions are neighbours. */
   for (guint i = 0; i < inv->devices->len;)
     {
       GvdPciDevice *first = g_ptr_array_index (inv->devices, i);
@@ -223,10 +234,15 @@ gvd_inventory_finish (GvdInventory *inv)
           GvdPciDevice *da = g_ptr_array_index (inv->devices, a);
 
           g_ptr_array_set_size (da->companions, 0);
+          if ((da->class_code >> 16) != 0x03 || da->is_bridge)
+            continue;
           for (guint b = i; b < j; b++)
-            if (a != b)
-              g_ptr_array_add (da->companions,
-                               g_strdup (((GvdPciDevice *) g_ptr_array_index (inv->devices, b))->address));
+            {
+              const GvdPciDevice *db = g_ptr_array_index (inv->devices, b);
+
+              if (a != b && gvd_pci_class_travels_with_gpu (db->class_code))
+                g_ptr_array_add (da->companions, g_strdup (db->address));
+            }
         }
       i = j;
     }

@@ -50,7 +50,7 @@ typedef struct {
   /* PCI bridges above the device, nearest first, up to the root port
    * (from the device's real path under /sys/devices/pciDDDD:BB/...). */
   GPtrArray *parents;    /* char * */
-  GPtrArray *companions; /* char *: other functions on the same slot */
+  GPtrArray *companions; /* char *: a GPU's audio/USB/serial-bus slot-mates */
   /* SR-IOV */
   guint sriov_totalvfs;
   guint sriov_numvfs;
@@ -107,6 +107,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdInventory, gvd_inventory_free)
  * indexes them, derives groups, companions and candidates. */
 void gvd_inventory_add_device (GvdInventory *inventory, GvdPciDevice *dev /* owned */);
 void gvd_inventory_finish (GvdInventory *inventory);
+
+/* Whether a function of this class (24 bits) travels with a GPU on its slot:
+ * audio (0x0403), USB (0x0c03) or serial bus (0x0c80, a USB-C controller). */
+gboolean gvd_pci_class_travels_with_gpu (guint32 class_code);
 
 /* Scan the host below @root. @host_critical and @passthrough_devices are
  * the config lists (PCI addresses; may be NULL). A host without PCI sysfs

@@ -49,6 +49,10 @@ typedef struct {
   GBytes *seed_iso;
   char *xml;
   gboolean start;
+  /* Borrowed from the outer task; the main thread leaves it alone until
+   * create_done. Without a requested size the worker sets its root size
+   * (the image's) and renders the XML again. */
+  GvdInstanceSpec *spec;
   GTask *outer;        /* borrowed: the worker's callback holds the ref */
   GSource *deadline;   /* main context only */
   gboolean expired;
@@ -114,6 +118,22 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (!gvd_storage_ensure_pool (conn, cd->pool, cd->pool_path, &error))
     goto fail;
   gvd_fault_point ("pool");
+  if (cd->root_size == 0 && cd->spec != NULL)
+    {
+      /* The overlay gets the image's size: record it, so that the metadata
+       * (and a recovery from it) knows the root disk's size. */
+      g_autoptr(GvdImage) base = gvd_storage_get_image (conn, cd->pool, cd->image, NULL, &error);
+      char *xml;
+
+      if (base == NULL)
+        goto fail;
+      cd->spec->root_size_bytes = base->capacity;
+      xml = gvd_domain_xml_render (cd->spec, &error);
+      if (xml == NULL)
+        goto fail;
+      g_free (cd->xml);
+      cd->xml = xml;
+    }
   root_path = gvd_storage_create_overlay (conn, cd->pool, cd->root_volume, cd->image,
                                           cd->root_size, &error);
   if (root_path == NULL)
@@ -188,7 +208,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   gvd_instance_note_change (mgr);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
-      g_message ("instance %s: create failed, rolled back: %s", spec->name, error->message);
+      gvd_instance_log_start_refused (spec->name, "create (rolled back)", error);
       forget_create (mgr, spec->name);
       if (mgr->d->agent != NULL)
         gvd_agent_hub_forget (mgr->d->agent, spec->name);
@@ -612,6 +632,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->seed_iso = g_steal_pointer (&iso);
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
+  cd->spec = spec;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),
                           (GDestroyNotify) gvd_instance_spec_free);

@@ -204,6 +204,8 @@ op_done (GObject *source, GAsyncResult *res, gpointer user_data)
     g_clear_pointer (&inst->busy, g_free);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
+      if (op->action == GVD_ACTION_START)
+        gvd_instance_log_start_refused (op->name, "start", error);
       if (!op->expired)
         g_task_return_error (outer, g_steal_pointer (&error));
       return;

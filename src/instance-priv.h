@@ -51,6 +51,10 @@ char *gvd_instance_parse_vnc_socket (const char *xml);
 void gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder);
 void gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrArray *hostdevs);
 GStrv gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec);
+/* Log, once, that a start of @name was refused with @error; a device_busy
+ * refusal names the devices and the host processes holding them. Main
+ * thread. */
+void gvd_instance_log_start_refused (const char *name, const char *what, const GError *error);
 gboolean gvd_instance_prepare_devices (const GvdHostRoot *root, const char *const *addresses,
                                        GError **error);
 void gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const char *what,

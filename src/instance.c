@@ -197,6 +197,18 @@ gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec)
   return g_strv_builder_end (b);
 }
 
+void
+gvd_instance_log_start_refused (const char *name, const char *what, const GError *error)
+{
+  if (g_error_matches (error, GVD_ERROR, GVD_ERROR_DEVICE_BUSY))
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "GVD_INSTANCE", name, "GVD_ERROR_CODE",
+                      "device_busy", "MESSAGE", "instance %s: %s refused (device_busy): %s",
+                      name, what, error->message);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "GVD_INSTANCE", name, "MESSAGE",
+                      "instance %s: %s failed: %s", name, what, error->message);
+}
+
 /* Before libvirt binds devices to vfio-pci: no host process may hold them,
  * and nvidia-persistenced (which keeps every NVIDIA GPU open) must go.
  * Runs in a worker. */

@@ -155,6 +155,26 @@ same_slot (const GvdPciDevice *a, const GvdPciDevice *b)
   return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot;
 }
 
+/* Bridges of every kind (host, ISA/LPC, PCI, other: class 0x06xx) stay
+ * with the host: they are skipped, never passed to a guest. */
+static gboolean
+stays_with_host (const GvdPciDevice *dev)
+{
+  return dev->is_bridge || (dev->class_code >> 16) == 0x06;
+}
+
+/* The drivers that serve a GPU's own audio, USB and USB-C functions: a
+ * companion bound to one of them goes with its GPU. A companion bound to
+ * anything else is in use by the host, as a group peer would be. */
+static gboolean
+driver_serves_gpu_function (const char *driver)
+{
+  static const char *const drivers[] = { "snd_hda_intel", "xhci_hcd", "xhci_pci",
+                                         "nvidia-gpu", "ucsi_ccg", NULL };
+
+  return driver != NULL && g_strv_contains (drivers, driver);
+}
+
 /* Drivers that mean "the host is not using it": VFIO may take it as is. */
 static gboolean
 driver_is_passive (const char *driver)
@@ -269,7 +289,8 @@ closure_build (Closure *c, const GvdInventory *inv, GPtrArray *requested,
         {
           const GvdPciDevice *comp = gvd_inventory_lookup (inv, g_ptr_array_index (dev->companions, k));
 
-          if (comp == NULL || comp->is_bridge || g_hash_table_contains (c->roles, comp->address))
+          if (comp == NULL || stays_with_host (comp)
+              || g_hash_table_contains (c->roles, comp->address))
             continue;
           /* A VF's slot-mates are other VFs, not companions. */
           if (dev->physfn != NULL || comp->physfn != NULL)
@@ -286,7 +307,7 @@ closure_build (Closure *c, const GvdInventory *inv, GPtrArray *requested,
       const GvdPciDevice *dev = g_ptr_array_index (queue, i);
       const GvdIommuGroup *group = gvd_inventory_get_group (inv, dev->iommu_group);
 
-      if (!dev->is_bridge)
+      if (!stays_with_host (dev))
         g_ptr_array_add (c->pass, (gpointer) dev);
       if (group == NULL)
         continue;
@@ -302,7 +323,7 @@ closure_build (Closure *c, const GvdInventory *inv, GPtrArray *requested,
 
           if (m == NULL || g_hash_table_contains (c->roles, m->address))
             continue;
-          if (m->is_bridge)
+          if (stays_with_host (m))
             {
               g_hash_table_insert (c->roles, m->address, GINT_TO_POINTER (-1));
               g_ptr_array_add (c->bridges, (gpointer) m);
@@ -392,12 +413,34 @@ closure_check (const Closure *c, const GvdInventory *inv, GPtrArray *requested,
                         "device is host-critical: %s",
                         who, m->address, what, m->iommu_group, m->host_critical);
         }
+      if (role == GVD_PLAN_ROLE_COMPANION && !driver_is_passive (m->driver)
+          && !driver_serves_gpu_function (m->driver))
+        add_reason (refusal, GVD_ERROR_GROUP_CONFLICT, who, m->address, m->driver, NULL,
+                    "%s would take %s (%s, driver %s) along from its slot, and the host is "
+                    "using it. Unbind it from %s first, or plan with include_companions "
+                    "false if it has its own IOMMU group",
+                    who, m->address, what, m->driver, m->driver);
       if (role == GVD_PLAN_ROLE_GROUP_PEER && !driver_is_passive (m->driver))
         add_reason (refusal, GVD_ERROR_GROUP_CONFLICT, who, m->address, m->driver, NULL,
                     "%s shares IOMMU group %d with %s (%s, driver %s), which the host is "
                     "using: VFIO gives a guest whole groups. Move the card to a slot with its "
                     "own group, or ask for %s too if the host can spare it",
                     who, m->iommu_group, m->address, what, m->driver, m->address);
+    }
+  /* A PCI bridge bound to pcieport does not stop VFIO; any other bridge
+   * (an ISA/LPC bridge) bound to a host driver makes its group unusable. */
+  for (guint i = 0; i < c->bridges->len; i++)
+    {
+      const GvdPciDevice *b = g_ptr_array_index (c->bridges, i);
+      const char *who = closure_requested_in_group (c, requested, b->iommu_group);
+      g_autofree char *what = describe (b);
+
+      if (b->is_bridge || driver_is_passive (b->driver))
+        continue;
+      add_reason (refusal, GVD_ERROR_GROUP_CONFLICT, who, b->address, b->driver, NULL,
+                  "%s shares IOMMU group %d with %s (%s, driver %s), a bridge the host is "
+                  "using: VFIO gives a guest whole groups, and bridges stay with the host",
+                  who, b->iommu_group, b->address, what, b->driver);
     }
   return refusal->reasons->len - before;
 }
@@ -431,9 +474,9 @@ resolve_explicit (const GvdInventory *inv, char **devices, GvdPlanRefusal *refus
   for (guint i = 0; i < found->len; i++)
     {
       const GvdPciDevice *dev = g_ptr_array_index (found, i);
-      gboolean ok = dev->passthrough_candidate && !dev->is_bridge;
+      gboolean ok = dev->passthrough_candidate && !stays_with_host (dev);
 
-      for (guint k = 0; !ok && !dev->is_bridge && k < found->len; k++)
+      for (guint k = 0; !ok && !stays_with_host (dev) && k < found->len; k++)
         {
           const GvdPciDevice *o = g_ptr_array_index (found, k);
           ok = o != dev && o->passthrough_candidate && same_slot (o, dev);
@@ -441,9 +484,10 @@ resolve_explicit (const GvdInventory *inv, char **devices, GvdPlanRefusal *refus
       if (!ok)
         {
           g_autofree char *what = describe (dev);
-          if (dev->is_bridge)
+          if (stays_with_host (dev))
             add_reason (refusal, GVD_ERROR_NOT_PASSTHROUGH_CAPABLE, dev->address, NULL, NULL, NULL,
-                        "%s (%s) is a PCI bridge: bridges stay with the host", dev->address, what);
+                        "%s (%s, class %06x) is a bridge: bridges stay with the host",
+                        dev->address, what, dev->class_code);
           else
             add_reason (refusal, GVD_ERROR_NOT_PASSTHROUGH_CAPABLE, dev->address, NULL, NULL, NULL,
                         "%s (%s, class %06x) is not a GPU: add it to [host] "

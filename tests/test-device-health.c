@@ -14,6 +14,7 @@
 
 #include "device-health.h"
 #include "errors.h"
+#include "instance-priv.h"
 
 typedef struct {
   char *dir;
@@ -182,6 +183,36 @@ check_not_busy__held__device_busy_naming_processes (void **state)
   assert_true (gvd_device_check_not_busy (t->root, free_addrs, NULL));
 }
 
+static GLogWriterOutput
+capture_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  GPtrArray *lines = data;
+
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE"))
+      g_ptr_array_add (lines, g_strdup (fields[i].value));
+  return G_LOG_WRITER_HANDLED;
+}
+
+/* The rig found it: a start refused with device_busy left nothing in the
+ * log. The refusal is logged once, naming the device and its holder. */
+static void
+log_start_refused__device_busy__one_line_naming_the_holder (void **state)
+{
+  Tree *t = *state;
+  const char *addrs[] = { "0000:01:00.0", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+
+  assert_false (gvd_device_check_not_busy (t->root, addrs, &error));
+  g_log_set_writer_func (capture_log, lines, NULL);
+  gvd_instance_log_start_refused ("vm1", "start", error);
+  assert_int_equal (lines->len, 1);
+  assert_non_null (strstr (g_ptr_array_index (lines, 0), "instance vm1: start refused (device_busy)"));
+  assert_non_null (strstr (g_ptr_array_index (lines, 0),
+                           "0000:01:00.0 is held by pid 1200 (Xorg) through /dev/dri/card1"));
+}
+
 static void
 check_released__states__reasons (void **state)
 {
@@ -326,6 +357,7 @@ main (void)
     cmocka_unit_test (find_persistenced__impostor__left_alone_with_reason),
     cmocka_unit_test (stop_process__fixture_root__never_signalled),
     cmocka_unit_test (stop_process__real_proc__only_matching_exe_signalled),
+    cmocka_unit_test (log_start_refused__device_busy__one_line_naming_the_holder),
   };
 
   return cmocka_run_group_tests_name ("device-health", tests, setup, teardown);

@@ -430,6 +430,14 @@ recovery__kill9_and_behind_the_back__seen (void **state)
                  "{\"name\": \"rec\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
   assert_int_equal (status, 201);
   uuid = g_strdup (gvd_test_json_string (created, "uuid"));
+  /* No root_disk_gib: the root disk has the image's size (64 MiB), and the
+   * metadata records it so that a recovery knows it. */
+  assert_int_equal (gvd_test_json_int (created, "root_disk_bytes"), 64 * 1024 * 1024);
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "rec");
+    g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+    assert_non_null (strstr (xml, "root-size-bytes>67108864<"));
+  }
   {
     JsonArray *nics = json_node_get_array (gvd_test_json_path (created, "network"));
     mac = g_strdup (json_object_get_string_member (json_array_get_object_element (nics, 0), "mac"));
@@ -450,6 +458,7 @@ recovery__kill9_and_behind_the_back__seen (void **state)
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (recovered, "uuid"), uuid);
   assert_string_equal (gvd_test_json_string (recovered, "state"), "running");
+  assert_int_equal (gvd_test_json_int (recovered, "root_disk_bytes"), 64 * 1024 * 1024);
   {
     JsonArray *nics = json_node_get_array (gvd_test_json_path (recovered, "network"));
     assert_string_equal (json_object_get_string_member (json_array_get_object_element (nics, 0), "mac"), mac);

@@ -544,6 +544,167 @@ companions__separate_group__policy_decides (void **state)
   assert_hostdev (without, 0, "0000:05:00.0", GVD_PLAN_ROLE_REQUESTED, 0, 0, FALSE, -1);
 }
 
+/* ---- vfio-rig: the emulated-IOMMU rig of `make check-vfio` ---------------------- */
+
+/* The rig found it: planning the ICH9 SMBus function took the AHCI
+ * controller (the host's disk) and the LPC bridge along as "companions". */
+static void
+rig__smbus_beside_ahci__group_conflict_names_ahci_and_lpc (void **state)
+{
+  const char *pt[] = { "0000:00:1f.3", NULL };
+  g_autoptr(GvdInventory) inv = scan_with ("vfio-rig", pt);
+  g_autoptr(GvdPlanRequest) req = req_devices ("0000:00:1f.3");
+  g_autoptr(GvdPlanRefusal) r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
+
+  assert_int_equal (r->reasons->len, 2);
+  assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.2", "ahci", NULL);
+  assert_non_null (strstr (reason (r, 0)->message, "IOMMU group 10"));
+  /* The LPC bridge is never passed, and bound to lpc_ich it keeps the
+   * group from VFIO. */
+  assert_reason (r, 1, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.0", "lpc_ich", NULL);
+  assert_non_null (strstr (reason (r, 1)->message, "bridge"));
+  assert_int_equal (gvd_inventory_lookup (inv, "0000:00:1f.3")->companions->len, 0);
+
+  /* Without include_companions the same group is still refused. */
+  req->include_companions = FALSE;
+  g_clear_pointer (&r, gvd_plan_refusal_free);
+  r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
+  assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.3", "0000:00:1f.2", "ahci", NULL);
+}
+
+/* An unbound ISA/LPC bridge (class 0x0601, not a PCI-to-PCI bridge) in a
+ * GPU's group stays with the host: skipped, never passed. */
+static void
+bridge_class_unbound_in_group__skipped_never_passed (void **state)
+{
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autoptr(GvdPlanRequest) req = req_gpus (1);
+  g_autoptr(GvdPlan) plan = NULL;
+
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.0", 0x060100, 3, NULL, 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.4", 0x030000, 3, NULL, 0));
+  gvd_inventory_finish (inv);
+
+  plan = plan_ok (inv, req, NULL);
+  assert_int_equal (plan->hostdevs->len, 1);
+  assert_string_equal (hostdev (plan, 0)->address, "0000:00:1f.4");
+  assert_int_equal (plan->bridges_skipped->len, 1);
+  assert_string_equal (g_ptr_array_index (plan->bridges_skipped, 0), "0000:00:1f.0");
+}
+
+static void
+rig__lpc_bridge_requested__refused_as_bridge (void **state)
+{
+  const char *pt[] = { "0000:00:1f.0", NULL };
+  g_autoptr(GvdInventory) inv = scan_with ("vfio-rig", pt);
+  g_autoptr(GvdPlanRequest) req = req_devices ("0000:00:1f.0");
+  g_autoptr(GvdPlanRefusal) r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_PLAN_REFUSED);
+
+  assert_reason (r, 0, GVD_ERROR_NOT_PASSTHROUGH_CAPABLE, "0000:00:1f.0", NULL, NULL, NULL);
+  assert_non_null (strstr (reason (r, 0)->message, "bridge"));
+}
+
+/* An ISA/LPC bridge bound to a host driver keeps its whole group from VFIO. */
+static void
+bridge_class_bound_in_group__group_conflict (void **state)
+{
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autoptr(GvdPlanRequest) req = req_gpus (1);
+  g_autoptr(GvdPlanRefusal) r = NULL;
+
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.0", 0x060100, 3, "lpc_ich", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:00:1f.4", 0x030000, 3, NULL, 0));
+  gvd_inventory_finish (inv);
+
+  r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_INSUFFICIENT_GPUS);
+  g_clear_pointer (&req, gvd_plan_request_free);
+  req = req_devices ("0000:00:1f.4");
+  g_clear_pointer (&r, gvd_plan_refusal_free);
+  r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
+  assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:00:1f.4", "0000:00:1f.0", "lpc_ich", NULL);
+}
+
+static void
+rig__bridge_group__conflict_names_the_other_device (void **state)
+{
+  const char *pt[] = { "0000:05:02.0", NULL };
+  g_autoptr(GvdInventory) inv = scan_with ("vfio-rig", pt);
+  g_autoptr(GvdPlanRequest) req = req_devices ("0000:05:02.0");
+  g_autoptr(GvdPlanRefusal) r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
+
+  assert_int_equal (r->reasons->len, 1);
+  assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:05:02.0", "0000:05:01.0", "virtio-pci",
+                 NULL);
+}
+
+static void
+rig__one_gpu__the_display_alone_not_the_boot_vga (void **state)
+{
+  g_autoptr(GvdInventory) inv = scan ("vfio-rig");
+  g_autoptr(GvdPlanRequest) req = req_gpus (1);
+  g_autoptr(GvdPlan) plan = plan_ok (inv, req, NULL);
+  g_autoptr(GvdPlanRequest) two = req_gpus (2);
+  g_autoptr(GvdPlanRefusal) r = NULL;
+
+  assert_gpus (plan, (const char *const[]) { "0000:01:00.0", NULL });
+  assert_int_equal (plan->hostdevs->len, 1);
+  assert_int_equal (g_array_index (plan->groups, guint, 0), 6);
+  r = plan_refused (inv, two, NULL, NULL, GVD_ERROR_INSUFFICIENT_GPUS);
+}
+
+/* A host-used function on a GPU's slot (a NIC port, a storage controller)
+ * is not a companion: planning the GPU does not take it. */
+static void
+companions__other_classes__never_companions (void **state)
+{
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autoptr(GvdPlanRequest) req = req_devices ("0000:05:00.0");
+  g_autoptr(GvdPlan) plan = NULL;
+  const GvdPciDevice *gpu;
+
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.0", 0x030000, 7, "nvidia", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.1", 0x040300, 7, "snd_hda_intel", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.2", 0x020000, 8, "e1000e", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.3", 0x010601, 9, "ahci", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.4", 0x0c8000, 10, NULL, 0));
+  gvd_inventory_finish (inv);
+
+  gpu = gvd_inventory_lookup (inv, "0000:05:00.0");
+  assert_int_equal (gpu->companions->len, 2);
+  assert_string_equal (g_ptr_array_index (gpu->companions, 0), "0000:05:00.1");
+  assert_string_equal (g_ptr_array_index (gpu->companions, 1), "0000:05:00.4");
+  assert_int_equal (gvd_inventory_lookup (inv, "0000:05:00.2")->companions->len, 0);
+
+  plan = plan_ok (inv, req, NULL);
+  assert_int_equal (plan->hostdevs->len, 3);
+  assert_hostdev (plan, 0, "0000:05:00.0", GVD_PLAN_ROLE_REQUESTED, 0, 0, TRUE, -1);
+  assert_hostdev (plan, 1, "0000:05:00.1", GVD_PLAN_ROLE_COMPANION, 0, 1, FALSE, -1);
+  assert_hostdev (plan, 2, "0000:05:00.4", GVD_PLAN_ROLE_COMPANION, 0, 2, FALSE, -1);
+}
+
+/* A companion bound to a driver that does not serve a GPU function is in
+ * use by the host: refused like a busy group peer, unless left behind. */
+static void
+companions__bound_to_host_driver__refused_unless_left_behind (void **state)
+{
+  g_autoptr(GvdInventory) inv = gvd_inventory_new ();
+  g_autoptr(GvdPlanRequest) req = req_devices ("0000:05:00.0");
+  g_autoptr(GvdPlanRefusal) r = NULL;
+  g_autoptr(GvdPlan) plan = NULL;
+
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.0", 0x030000, 7, "nvidia", 0));
+  gvd_inventory_add_device (inv, mkdev ("0000:05:00.2", 0x0c8000, 8, "i2c_designware_pci", 0));
+  gvd_inventory_finish (inv);
+
+  r = plan_refused (inv, req, NULL, NULL, GVD_ERROR_GROUP_CONFLICT);
+  assert_int_equal (r->reasons->len, 1);
+  assert_reason (r, 0, GVD_ERROR_GROUP_CONFLICT, "0000:05:00.0", "0000:05:00.2",
+                 "i2c_designware_pci", NULL);
+  req->include_companions = FALSE;
+  plan = plan_ok (inv, req, NULL);
+  assert_int_equal (plan->hostdevs->len, 1);
+}
+
 static void
 gpus__collateral__fewest_unbound_peers_first (void **state)
 {
@@ -667,6 +828,14 @@ main (void)
     cmocka_unit_test (gpus__group_of_two__taken_whole_or_not_at_all),
     cmocka_unit_test (request__invalid__invalid_argument_without_refusal),
     cmocka_unit_test (to_hostdevs__plan__specs_follow_layout),
+    cmocka_unit_test (rig__smbus_beside_ahci__group_conflict_names_ahci_and_lpc),
+    cmocka_unit_test (bridge_class_unbound_in_group__skipped_never_passed),
+    cmocka_unit_test (rig__lpc_bridge_requested__refused_as_bridge),
+    cmocka_unit_test (bridge_class_bound_in_group__group_conflict),
+    cmocka_unit_test (rig__bridge_group__conflict_names_the_other_device),
+    cmocka_unit_test (rig__one_gpu__the_display_alone_not_the_boot_vga),
+    cmocka_unit_test (companions__other_classes__never_companions),
+    cmocka_unit_test (companions__bound_to_host_driver__refused_unless_left_behind),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

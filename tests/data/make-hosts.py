@@ -513,12 +513,48 @@ def synthetic(root, n_devices=10000, n_gpus=64):
     h.proc("BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro intel_iommu=on", "/dev/sda1", None)
 
 
+def vfio_rig(root):
+    """The emulated-IOMMU rig of `make check-vfio` (QEMU q35 + intel-iommu):
+    a boot VGA, a bochs-display stand-in GPU and an e1000e behind their own
+    root ports, two virtio devices sharing a group behind a PCIe-to-PCI
+    bridge, and the ICH9 slot 1f whose LPC, AHCI and SMBus functions share a
+    group, each bound to its host driver (as in the real rig)."""
+    h = Host(root)
+    h.add("0000:00:00.0", 0x8086, 0x29c0, 0x060000, group=0)
+    h.add("0000:00:01.0", 0x1234, 0x1111, 0x030000, group=1, driver="bochs-drm", boot_vga=1,
+          bars=[(0, 16 * MIB, MEM32 | IORESOURCE_PREFETCH), (2, 4096, MEM32)])
+    rp1 = h.add("0000:00:02.0", 0x1b36, 0x000c, 0x060400, group=2, driver="pcieport")
+    rp2 = h.add("0000:00:02.1", 0x1b36, 0x000c, 0x060400, group=3, driver="pcieport")
+    rp3 = h.add("0000:00:02.2", 0x1b36, 0x000c, 0x060400, group=4, driver="pcieport")
+    rp4 = h.add("0000:00:02.3", 0x1b36, 0x000c, 0x060400, group=5, driver="pcieport")
+    h.add("0000:01:00.0", 0x1234, 0x1111, 0x038000, parent=rp1, group=6, driver="bochs-drm",
+          boot_vga=0, bars=[(0, 16 * MIB, MEM32 | IORESOURCE_PREFETCH), (2, 4096, MEM32)])
+    h.add("0000:02:00.0", 0x8086, 0x10d3, 0x020000, parent=rp2, group=7, driver="e1000e",
+          bars=[(0, 128 * 1024, MEM32), (1, 128 * 1024, MEM32), (2, 32, IO), (3, 16 * 1024, MEM32)])
+    vblk = h.add("0000:03:00.0", 0x1af4, 0x1042, 0x010000, parent=rp3, group=8,
+                 driver="virtio-pci", bars=[(4, 16 * 1024, MEM64P)])
+    pb = h.add("0000:04:00.0", 0x1b36, 0x000e, 0x060400, parent=rp4, group=9)
+    h.add("0000:05:01.0", 0x1af4, 0x1005, 0x00ff00, parent=pb, group=9, driver="virtio-pci",
+          bars=[(4, 16 * 1024, MEM64P)])
+    h.add("0000:05:02.0", 0x1af4, 0x1002, 0x00ff00, parent=pb, group=9,
+          bars=[(4, 16 * 1024, MEM64P)])
+    h.add("0000:00:1f.0", 0x8086, 0x2918, 0x060100, group=10, driver="lpc_ich")
+    h.add("0000:00:1f.2", 0x8086, 0x2922, 0x010601, group=10, driver="ahci",
+          bars=[(4, 32, IO), (5, 4096, MEM32)])
+    h.add("0000:00:1f.3", 0x8086, 0x2930, 0x0c0500, group=10, driver="i801_smbus",
+          bars=[(4, 64, IO)])
+    h.write()
+    h.block(vblk, "virtio1/block/vda", "vda")
+    h.proc("BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 intel_iommu=on", "/dev/vda", None)
+
+
 SCENARIOS = {
     "workstation-2gpu": workstation_2gpu,
     "server-8gpu": server_8gpu,
     "no-iommu": no_iommu,
     "amd-gpu": amd_gpu,
     "sriov-mdev": sriov_mdev,
+    "vfio-rig": vfio_rig,
 }
 
 
