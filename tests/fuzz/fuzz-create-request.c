@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: a POST /v1/instances body, parsed as the API does
  * (gvd_api_parse_object), validated (gvd_create_request_parse) and, when
- * accepted, rendered to domain XML and cloud-init. */
+ * accepted, rendered to domain XML and cloud-init; the domain XML must read
+ * back (gvd_domain_xml_parse, as recovery does) to the same request. */
 #include "config.h"
 
 #include "fuzz-common.h"
@@ -90,6 +91,51 @@ spec_from_request (const GvdCreateRequest *req)
   return g_steal_pointer (&s);
 }
 
+static void
+assert_same_string (const char *what, const char *a, const char *b)
+{
+  if (g_strcmp0 (a, b) != 0)
+    GVD_FUZZ_FAIL ("%s does not survive the domain XML: '%s' became '%s'", what, a, b);
+}
+
+/* Recovery rebuilds an instance from its domain XML after a restart: what
+ * was accepted and rendered must read back the same, or the instance is lost
+ * or changed at the next start. */
+static void
+check_round_trip (const GvdInstanceSpec *spec, const char *xml)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GvdInstanceSpec) back = gvd_domain_xml_parse (xml, &error);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (back == NULL)
+    GVD_FUZZ_FAIL ("a rendered domain does not parse back: %s", error->message);
+  assert_same_string ("name", spec->name, back->name);
+  assert_same_string ("image", spec->image, back->image);
+  assert_same_string ("gpu_model", spec->requested_model, back->requested_model);
+  assert_same_string ("boot.kernel", spec->kernel, back->kernel);
+  assert_same_string ("boot.initrd", spec->initrd, back->initrd);
+  assert_same_string ("boot.cmdline", spec->cmdline, back->cmdline);
+  if (spec->requested_gpus != back->requested_gpus || spec->vcpus != back->vcpus
+      || spec->memory_mib != back->memory_mib || spec->firmware != back->firmware)
+    GVD_FUZZ_FAIL ("gpus, vcpus, memory_mib or firmware do not survive the domain XML");
+  for (guint i = 0; spec->requested_devices != NULL && spec->requested_devices[i] != NULL; i++)
+    assert_same_string ("devices[]", spec->requested_devices[i],
+                        back->requested_devices != NULL
+                            && g_strv_length (back->requested_devices) > i
+                          ? back->requested_devices[i]
+                          : NULL);
+  /* No labels and an empty "labels": {} both read back as none. */
+  if (spec->labels == NULL || g_hash_table_size (spec->labels) == 0)
+    return;
+  if (back->labels == NULL || g_hash_table_size (back->labels) != g_hash_table_size (spec->labels))
+    GVD_FUZZ_FAIL ("labels do not survive the domain XML");
+  g_hash_table_iter_init (&iter, spec->labels);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    assert_same_string (key, value, g_hash_table_lookup (back->labels, key));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -111,6 +157,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   spec = spec_from_request (req);
   xml = gvd_domain_xml_render (spec, NULL);
+  if (xml != NULL)
+    check_round_trip (spec, xml);
   seed = gvd_cloudinit_render (spec, agent_files, NULL);
   return 0;
 }
