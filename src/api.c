@@ -113,10 +113,7 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr(GError) local_error = NULL;
   const char *ctype;
-  JsonNode *root;
 
   /* Checked before the empty case: a browser can send a bodiless cross-site
    * POST with a "simple" type (text/plain, form), never application/json. */
@@ -137,8 +134,17 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
                            "the request body is empty: a JSON object is required");
       return NULL;
     }
-  if (memchr (body->data, '\0', body->length) != NULL
-      || !g_utf8_validate (body->data, body->length, NULL))
+  return gvd_api_parse_object (body->data, body->length, error);
+}
+
+JsonObject *
+gvd_api_parse_object (const char *data, gsize length, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  if (memchr (data, '\0', length) != NULL || !g_utf8_validate (data, length, NULL))
     {
       g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_JSON,
                            "the request body is not valid UTF-8 text");
@@ -146,10 +152,10 @@ gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error)
     }
   /* json-glib recurses once per level without a bound: never hand it a
    * body nested deeper than we allow. */
-  if (!gvd_json_check_depth (body->data, body->length, GVD_JSON_MAX_DEPTH, error)
-      || !gvd_json_check_no_nul (body->data, body->length, error))
+  if (!gvd_json_check_depth (data, length, GVD_JSON_MAX_DEPTH, error)
+      || !gvd_json_check_no_nul (data, length, error))
     return NULL;
-  if (!json_parser_load_from_data (parser, body->data, body->length, &local_error))
+  if (!json_parser_load_from_data (parser, data, length, &local_error))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_JSON, "the request body is not valid JSON: %s",
                    local_error->message);

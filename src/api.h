@@ -76,6 +76,11 @@ void gvd_api_reply_method_not_allowed (SoupServerMessage *msg, const char *allow
  * and the size bound; an empty body is an empty object when @empty_ok. */
 JsonObject *gvd_api_read_object (SoupServerMessage *msg, gboolean empty_ok, GError **error);
 
+/* The body check behind gvd_api_read_object (pure, also what the fuzz
+ * targets feed): @length bytes of UTF-8 without NUL holding one JSON object
+ * (new reference), else GVD_ERROR_INVALID_JSON. */
+JsonObject *gvd_api_parse_object (const char *data, gsize length, GError **error);
+
 /* Path segments after @prefix: "/v1/instances/a/start" with prefix
  * "/v1/instances" gives {"a", "start"}. Empty segments are errors (NULL). */
 GStrv gvd_api_path_segments (const char *path, const char *prefix);

@@ -477,7 +477,10 @@ gvd_hostinfo_parse_default_route (const char *text)
   guint64 best_metric = G_MAXUINT64;
 
   /* Iface Destination Gateway Flags RefCnt Use Metric Mask ...; the first
-   * line is the header. The lowest metric wins, as the kernel picks. */
+   * line is the header. The lowest metric wins, as the kernel picks. An
+   * empty text has no header line to skip. */
+  if (lines[0] == NULL)
+    return NULL;
   for (guint i = 1; lines[i] != NULL; i++)
     {
       g_auto(GStrv) f = g_strsplit_set (lines[i], " \t", 0);
