@@ -248,6 +248,13 @@ run_daemon (GvdConfig *config)
   g_autoptr(GvdApi) agent_api = NULL;
   g_autofree char *agent_url = NULL;
 
+  /* Before anything announces itself: a SIGTERM that arrives while the
+   * daemon is still starting (a supervisor, a test that reads the "admin"
+   * line and stops at once) must still end in a clean shutdown, not in
+   * the default action. */
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+
   /* Nothing in the state directory is trusted unless it is ours (exit 2:
    * the operator must fix owner or mode; see gpuvmd(8)). */
   if (!gvd_state_dir_prepare (config->state_dir, &error))
@@ -357,8 +364,6 @@ run_daemon (GvdConfig *config)
   g_print ("agent %s\n", agent_url);
   fflush (stdout);
 
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
 
   g_clear_pointer (&admin, gvd_api_free);

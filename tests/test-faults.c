@@ -103,10 +103,11 @@ group_setup (void **state)
   fx.config = g_strdup_printf ("[daemon]\nstate_dir=%s\n"
                                "[libvirt]\ndomain_prefix=" PREFIX "\n"
                                "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"
+                               "import_dirs=%s\n"
                                "[agent]\nlisten=127.0.0.1:0\n"
                                "[instances]\nshutdown_timeout=2\n"
                                "[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n",
-                               fx.state_dir, fixture_root, fixture_root);
+                               fx.state_dir, fx.state_dir, fixture_root, fixture_root);
   fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
   {
     FILE *f = fopen (fx.image_file, "w");

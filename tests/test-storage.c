@@ -807,9 +807,8 @@ static void
 api_images__host_files__forbidden_fifo_never_opened (void **state)
 {
   g_autofree char *config = api_config ();
-  const char *args[] = { "--listen", "127.0.0.1:0", NULL };
-  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, args);
-  g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (config, NULL);
+  g_autoptr(SoupSession) session = gvd_test_daemon_session (d, 10);
   g_autofree char *images = api_url (d, "/v1/images");
   g_autofree char *link = g_build_filename (tmpdir, "api-shadow.img", NULL);
   g_autofree char *fifo = g_build_filename (tmpdir, "api-fifo.img", NULL);
@@ -822,7 +821,7 @@ api_images__host_files__forbidden_fifo_never_opened (void **state)
   g_remove (fifo);
   assert_int_equal (symlink ("/etc/shadow", link), 0);
   assert_int_equal (mkfifo (fifo, 0600), 0);
-  assert_true (gvd_test_wait_until (libvirt_connected, d->url, 10000));
+  assert_true (gvd_test_wait_until (libvirt_connected, d, 10000));
   for (gsize i = 0; i < G_N_ELEMENTS (sources); i++)
     {
       g_autofree char *body = g_strdup_printf ("{\"name\": \"host-%zu.img\", \"source_path\": "
