@@ -22,7 +22,6 @@
 #include "virt-conn.h"
 
 #define RIG_DOMAIN "gvd-test-vfio-rig"
-#define LIBVIRT_LOCK "/tmp/gvd-libvirt.lock"
 /* The whole job took ~2-3 min here; a loaded CI machine may double it. */
 #define RIG_TIMEOUT_S 540
 
@@ -524,7 +523,6 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   g_auto(Report) r2 = { 0 };
   g_autoptr(virConnect) conn = NULL;
   gint64 t0 = g_get_monotonic_time (), t_image;
-  int lock_fd;
 
   gvd_test_require_libvirtd ();
   gvd_test_require (rig_image (&img), "scripts/build-rig-image could not build the rig image");
@@ -544,12 +542,6 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   assert_true (make_job_iso (dir));
   print_message ("phase host.job_disk %.1f s\n", since (t_image));
 
-  /* One rig at a time, and never beside another helper's libvirt test. */
-  lock_fd = open (LIBVIRT_LOCK, O_RDWR | O_CREAT, 0666);
-  assert_true (lock_fd >= 0);
-  assert_int_equal (flock (lock_fd, LOCK_EX), 0);
-  print_message ("phase host.lock_wait %.1f s\n", since (t_image));
-
   conn = virConnectOpen ("qemu:///system");
   assert_non_null (conn);
   report_init (&r);
@@ -559,8 +551,6 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
    * so (a second, short boot that only runs the check). */
   report_init (&r2);
   boot_rig (conn, &img, dir, "off", "intremap-off", &r2);
-  flock (lock_fd, LOCK_UN);
-  close (lock_fd);
 
   print_message ("---- assertions ----\n");
   for (gsize i = 0; script_assertions[i] != NULL; i++)
