@@ -856,7 +856,6 @@ check_hostdevs (Render *r, GError **error)
     {
       const GvdHostdevSpec *h = g_ptr_array_index (hostdevs, i);
       guint d, b, s, f;
-      g_autofree char *slot = NULL;
 
       if (h->mdev_uuid != NULL)
         {

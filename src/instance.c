@@ -301,7 +301,6 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
 {
   const GvdInstanceSpec *s = inst->spec;
   g_autofree char *changed = format_time (inst->state_changed_at);
-  g_autofree char *console = NULL;
   GvdAgentHub *hub = mgr->d->agent;
 
   json_builder_begin_object (b);
