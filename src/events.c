@@ -220,9 +220,11 @@ gvd_events_emit_instance (GvdEvents *events, const char *type, const char *name)
   finish (events, type, b);
 }
 
-void
-gvd_events_emit_change (GvdEvents *events, const char *type, const char *name,
-                        const char *old_value, const char *new_value, const char *reason)
+/* A change event: name, old and new value, an optional reason and, when
+ * @counted, how many changes before it were not notified. */
+static void
+emit_change (GvdEvents *events, const char *type, const char *name, const char *old_value,
+             const char *new_value, const char *reason, gboolean counted, guint suppressed)
 {
   g_autoptr(JsonBuilder) b = NULL;
 
@@ -234,7 +236,19 @@ gvd_events_emit_change (GvdEvents *events, const char *type, const char *name,
   gvd_json_add_string (b, "new", new_value);
   if (reason != NULL)
     gvd_json_add_string (b, "reason", reason);
+  if (counted)
+    {
+      json_builder_set_member_name (b, "suppressed");
+      json_builder_add_int_value (b, suppressed);
+    }
   finish (events, type, b);
+}
+
+void
+gvd_events_emit_change (GvdEvents *events, const char *type, const char *name,
+                        const char *old_value, const char *new_value, const char *reason)
+{
+  emit_change (events, type, name, old_value, new_value, reason, FALSE, 0);
 }
 
 void
@@ -242,19 +256,7 @@ gvd_events_emit_counted_change (GvdEvents *events, const char *type, const char 
                                 const char *old_value, const char *new_value, const char *reason,
                                 guint suppressed)
 {
-  g_autoptr(JsonBuilder) b = NULL;
-
-  if (events == NULL)
-    return;
-  b = begin ();
-  gvd_json_add_string (b, "name", name);
-  gvd_json_add_string (b, "old", old_value);
-  gvd_json_add_string (b, "new", new_value);
-  if (reason != NULL)
-    gvd_json_add_string (b, "reason", reason);
-  json_builder_set_member_name (b, "suppressed");
-  json_builder_add_int_value (b, suppressed);
-  finish (events, type, b);
+  emit_change (events, type, name, old_value, new_value, reason, TRUE, suppressed);
 }
 
 void
