@@ -524,6 +524,9 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   g_auto(Report) r2 = { 0 };
   g_autoptr(virConnect) conn = NULL;
   gint64 t0 = g_get_monotonic_time (), t_image;
+  /* GVD_VFIO_QUICK=1: the main boot only (for a quick run while working on
+   * the job); CI runs both. */
+  gboolean quick = g_strcmp0 (g_getenv ("GVD_VFIO_QUICK"), "1") == 0;
   int lock_fd;
 
   gvd_test_require_libvirtd ();
@@ -558,7 +561,8 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   /* Without interrupt remapping VFIO refuses the device: --check must say
    * so (a second, short boot that only runs the check). */
   report_init (&r2);
-  boot_rig (conn, &img, dir, "off", "intremap-off", &r2);
+  if (!quick)
+    boot_rig (conn, &img, dir, "off", "intremap-off", &r2);
   flock (lock_fd, LOCK_UN);
   close (lock_fd);
 
@@ -578,10 +582,15 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   }
   check_api_answers (&r);
   expect (&r, "job.done", r.done);
-  for (gsize i = 0; intremap_off_assertions[i] != NULL; i++)
-    expect (&r, intremap_off_assertions[i],
-            g_strcmp0 (g_hash_table_lookup (r2.results, intremap_off_assertions[i]), "ok") == 0);
-  expect (&r, "intremap_off.job_done", r2.done);
+  if (quick)
+    print_message ("GVD_VFIO_QUICK=1: the intremap-off boot and its assertions were skipped\n");
+  else
+    {
+      for (gsize i = 0; intremap_off_assertions[i] != NULL; i++)
+        expect (&r, intremap_off_assertions[i],
+                g_strcmp0 (g_hash_table_lookup (r2.results, intremap_off_assertions[i]), "ok") == 0);
+      expect (&r, "intremap_off.job_done", r2.done);
+    }
 
   print_message ("---- phases (seconds since the job started in the rig) ----\n");
   for (guint i = 0; i < r.phases->len; i++)
