@@ -39,37 +39,7 @@ static Fixture fx;
 static void
 cleanup_libvirt (void)
 {
-  virDomainPtr *doms = NULL;
-  int n = virConnectListAllDomains (fx.conn, &doms, 0);
-  virStoragePoolPtr pool;
-
-  for (int i = 0; i < n; i++)
-    {
-      if (g_str_has_prefix (virDomainGetName (doms[i]), PREFIX))
-        {
-          if (virDomainIsActive (doms[i]) == 1)
-            virDomainDestroy (doms[i]);
-          virDomainUndefineFlags (doms[i], VIR_DOMAIN_UNDEFINE_NVRAM);
-        }
-      virDomainFree (doms[i]);
-    }
-  free (doms);
-  pool = virStoragePoolLookupByName (fx.conn, POOL);
-  if (pool != NULL)
-    {
-      virStorageVolPtr *vols = NULL;
-      int nv = virStoragePoolListAllVolumes (pool, &vols, 0);
-      for (int i = 0; i < nv; i++)
-        {
-          virStorageVolDelete (vols[i], 0);
-          virStorageVolFree (vols[i]);
-        }
-      free (vols);
-      if (virStoragePoolIsActive (pool) == 1)
-        virStoragePoolDestroy (pool);
-      virStoragePoolUndefine (pool);
-      virStoragePoolFree (pool);
-    }
+  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
 }
 
 /* libvirtd is shared: whatever a test did, leave it running; and our own

@@ -615,3 +615,39 @@ gvd_test_sse_replay (SoupSession *session, const char *url)
     g_string_append_len (text, buf, n);
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
+
+void
+gvd_test_libvirt_cleanup (virConnectPtr conn, const char *domain_prefix, const char *pool_name)
+{
+  virDomainPtr *doms = NULL;
+  int n = virConnectListAllDomains (conn, &doms, 0);
+  virStoragePoolPtr pool;
+
+  for (int i = 0; i < n; i++)
+    {
+      if (g_str_has_prefix (virDomainGetName (doms[i]), domain_prefix))
+        {
+          if (virDomainIsActive (doms[i]) == 1)
+            virDomainDestroy (doms[i]);
+          virDomainUndefineFlags (doms[i], VIR_DOMAIN_UNDEFINE_NVRAM);
+        }
+      virDomainFree (doms[i]);
+    }
+  free (doms);
+  pool = pool_name != NULL ? virStoragePoolLookupByName (conn, pool_name) : NULL;
+  if (pool != NULL)
+    {
+      virStorageVolPtr *vols = NULL;
+      int nv = virStoragePoolListAllVolumes (pool, &vols, 0);
+      for (int i = 0; i < nv; i++)
+        {
+          virStorageVolDelete (vols[i], 0);
+          virStorageVolFree (vols[i]);
+        }
+      free (vols);
+      if (virStoragePoolIsActive (pool) == 1)
+        virStoragePoolDestroy (pool);
+      virStoragePoolUndefine (pool);
+      virStoragePoolFree (pool);
+    }
+}

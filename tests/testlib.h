@@ -132,4 +132,11 @@ void gvd_test_fill_fs (const char *dir);
 /* Unmount @dir (lazily when busy). */
 void gvd_test_umount (const char *dir);
 
+/* Integration tests start and end clean: destroy and undefine (with NVRAM)
+ * every domain whose name starts with @domain_prefix, then delete every
+ * volume of the storage pool @pool_name (NULL: none) and the pool itself. */
+typedef struct _virConnect *virConnectPtr;
+void gvd_test_libvirt_cleanup (virConnectPtr conn, const char *domain_prefix,
+                               const char *pool_name);
+
 G_END_DECLS
