@@ -516,6 +516,8 @@ raw_thread (gpointer data)
   g_ptr_array_add (lines, NULL);
   r->headers = g_strjoinv ("\n", (char **) lines->pdata);
   g_atomic_int_set (&r->done, TRUE);
+  /* The test thread may be blocked in g_main_context_iteration (): wake it. */
+  g_main_context_wakeup (NULL);
   return NULL;
 }
 
