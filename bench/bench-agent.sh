@@ -8,7 +8,7 @@
 #
 # Runs gpuvmd on libvirt's test driver loaded with one gpuvmd domain (no
 # libvirtd, no VM); the instance's token is HMAC-SHA256 (agent-secret, uuid)
-# as in src/agent.h. Prints wrk's figures (with the count of non-2xx answers); also
+# as in src/core/agent.h. Prints wrk's figures (with the count of non-2xx answers); also
 # how many log lines the daemon wrote. Asserts nothing. Since the agent path
 # has per-instance buckets, nearly all of a flood's answers are 429: the
 # figure is then the cost of refusing, which is what a flooding guest gets.

@@ -23,6 +23,7 @@
 #include "gvd-config.h"
 #include "hostinfo.h"
 #include "registry.h"
+#include "registry-file.h"
 #include "reservations.h"
 #include "secret.h"
 #include "state-dir.h"

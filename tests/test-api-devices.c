@@ -9,6 +9,7 @@
 #include "api.h"
 #include "hostinfo.h"
 #include "registry.h"
+#include "registry-file.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -6,6 +6,7 @@
 #include "testlib.h"
 
 #include "hostinfo.h"
+#include "errors.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -417,9 +418,9 @@ scan__same_tree_twice__identical_json (void **state)
   json_builder_begin_array (ba);
   json_builder_begin_array (bb);
   for (guint i = 0; i < a->devices->len; i++)
-    gvd_pci_device_to_json (g_ptr_array_index (a->devices, i), ba);
+    gvd_hostinfo_device_to_json (g_ptr_array_index (a->devices, i), ba);
   for (guint i = 0; i < b->devices->len; i++)
-    gvd_pci_device_to_json (g_ptr_array_index (b->devices, i), bb);
+    gvd_hostinfo_device_to_json (g_ptr_array_index (b->devices, i), bb);
   json_builder_end_array (ba);
   json_builder_end_array (bb);
   na = json_builder_get_root (ba);
@@ -436,7 +437,7 @@ device_to_json__gpu__fields (void **state)
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
 
-  gvd_pci_device_to_json (dev (inv, "0000:41:00.0"), b);
+  gvd_hostinfo_device_to_json (dev (inv, "0000:41:00.0"), b);
   root = json_builder_get_root (b);
   assert_string_equal (gvd_test_json_string (root, "address"), "0000:41:00.0");
   assert_string_equal (gvd_test_json_string (root, "vendor_id"), "10de");
@@ -464,7 +465,7 @@ device_to_json__outside_planner__same_details_as_detailed_scan (void **state)
   g_autoptr(JsonNode) root = NULL;
   JsonArray *parents;
 
-  gvd_pci_device_to_json (dev (plain, "0000:09:00.0"), b);
+  gvd_hostinfo_device_to_json (dev (plain, "0000:09:00.0"), b);
   root = json_builder_get_root (b);
   assert_int_equal (gvd_test_json_int (root, "numa_node"), 0);
   assert_int_equal (nvme->numa_node, 0);

@@ -7,6 +7,7 @@
 
 #include "errors.h"
 #include "registry.h"
+#include "registry-file.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

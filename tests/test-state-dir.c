@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "registry.h"
+#include "registry-file.h"
 #include "secret.h"
 #include "state-dir.h"
 

@@ -7,6 +7,7 @@
 #include "testlib.h"
 
 #include "vfio-plan.h"
+#include "hostinfo.h"
 
 #include <string.h>
 

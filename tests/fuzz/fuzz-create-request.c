@@ -27,7 +27,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 }
 
 /* The request's fields put into a spec the way the instance manager's
- * build_spec() does (src/instance-create.c), with the daemon's defaults for
+ * build_spec() does (src/virt/instance-create.c), with the daemon's defaults for
  * what comes from configuration, the IPAM and the VFIO plan. */
 static GvdInstanceSpec *
 spec_from_request (const GvdCreateRequest *req)

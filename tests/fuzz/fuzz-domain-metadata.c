@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: a libvirt domain XML as recovery reads it at start-up
- * (src/instance-recover.c): gvd_domain_xml_parse() for gpuvmd's metadata
+ * (src/virt/instance-recover.c): gvd_domain_xml_parse() for gpuvmd's metadata
  * and the spec, gvd_domain_xml_hostdev_addresses() for any domain; a spec
  * that parses is rendered again, as a restart would. */
 #include "config.h"

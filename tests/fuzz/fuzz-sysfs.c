@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: the sysfs and procfs text parsers of the PCI inventory
- * (src/hostinfo.c, src/pci-address.c) and the capability checks
- * (src/capability-parse.c). The input is split at NUL bytes: piece N is
+ * (src/host/hostinfo.c, src/core/inventory.c, src/core/pci-address.c) and the capability checks
+ * (src/virt/capability-parse.c). The input is split at NUL bytes: piece N is
  * the text of file kind N below (missing pieces are absent files), as
  * gvd_hostinfo_scan() and gvd_capability_gather_host() would read them;
  * the parsed host facts then go through the capability evaluation. */

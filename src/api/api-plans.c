@@ -289,7 +289,7 @@ available (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
         }
       json_builder_end_array (b);
       json_builder_set_member_name (b, "device");
-      gvd_pci_device_to_json (dev, b);
+      gvd_hostinfo_device_to_json (dev, b);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

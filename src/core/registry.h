@@ -69,16 +69,5 @@ char *gvd_registry_serialize (const GvdRegistry *registry, gsize *out_len);
 GvdRegistry *gvd_registry_parse (const char *data, gsize len, const char *source,
                                  GError **error);
 
-/* A missing file is an empty registry; an unreadable or corrupt one is an
- * error naming the file, and so is one that is not a regular file owned by
- * the euid and not writable by group/others (gvd_state_file_check_fd). */
-GvdRegistry *gvd_registry_load_file (const char *path, GError **error);
-/* Atomic replace through gvd_state_file_write(): temp file (0600) in the
- * same directory, write, fsync, rename, fsync the directory. On failure
- * (ENOSPC included: "cannot write PATH: No space left on device") the old
- * file is untouched and no temp file is left behind, except when only the
- * final directory fsync fails: the new file is then in place (but maybe not
- * durable) and the error is still reported. */
-gboolean gvd_registry_save_file (const GvdRegistry *registry, const char *path, GError **error);
 
 G_END_DECLS

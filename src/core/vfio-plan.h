@@ -7,7 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "errors.h"
-#include "hostinfo.h"
+#include "inventory.h"
 #include "instance-spec.h"
 
 G_BEGIN_DECLS

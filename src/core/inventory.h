@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The host's PCI inventory: devices, names, IOMMU groups, drivers, NUMA
- * nodes, parent bridges, SR-IOV, mdev types, BARs and host-critical marks,
- * read through libpci and sysfs below a GvdHostRoot. */
+/* The host's PCI inventory as plain data: devices, names, IOMMU groups,
+ * drivers, NUMA nodes, parent bridges, SR-IOV, mdev types, BARs and
+ * host-critical marks, and the pure parsers of the text they come from.
+ * host/hostinfo.h fills one from a host. */
 #pragma once
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "daemon.h"
-#include "host-root.h"
 
 G_BEGIN_DECLS
+
+typedef struct _GvdInventory GvdInventory;
 
 /* One BAR (or ROM/bridge window) line of a sysfs `resource` file. */
 typedef struct {
@@ -61,11 +62,11 @@ typedef struct {
   guint64 mmio64_bytes;  /* sum of the 64-bit memory BARs 0-5 */
   gboolean passthrough_candidate; /* GPU class, or listed in passthrough_devices */
   char *host_critical;   /* why the host cannot give it away; NULL: it can */
-  /* Private to hostinfo.c. A scan reads numa_node, parents, bars and
+  /* Private to host/hostinfo.c. A scan reads numa_node, parents, bars and
    * mmio64_bytes only for the devices the planner can touch (candidates,
    * their slot-mates, their IOMMU groups' members and the bridges above
    * them); for the others this is their sysfs directory, and
-   * gvd_pci_device_to_json() reads those fields from it. NULL: all read. */
+   * gvd_hostinfo_device_to_json() reads those fields from it. NULL: all read. */
   char *details_dir;
 } GvdPciDevice;
 
@@ -112,20 +113,17 @@ void gvd_inventory_finish (GvdInventory *inventory);
  * audio (0x0403), USB (0x0c03) or serial bus (0x0c80, a USB-C controller). */
 gboolean gvd_pci_class_travels_with_gpu (guint32 class_code);
 
-/* Scan the host below @root. @host_critical and @passthrough_devices are
- * the config lists (PCI addresses; may be NULL). A host without PCI sysfs
- * is an error; a host without IOMMU groups is not (iommu is FALSE). */
-GvdInventory *gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
-                                 const char *const *passthrough_devices, GError **error);
-
 const GvdPciDevice *gvd_inventory_lookup (const GvdInventory *inventory, const char *address);
 const GvdIommuGroup *gvd_inventory_get_group (const GvdInventory *inventory, int number);
 /* The other devices of @address's IOMMU group (borrowed strings); NULL when
  * the device is unknown or in no group. Free the array only. */
 GPtrArray *gvd_inventory_group_peers (const GvdInventory *inventory, const char *address);
 
-/* JSON object for one device (API answers). */
-void gvd_pci_device_to_json (const GvdPciDevice *dev, JsonBuilder *builder);
+/* JSON object for one device (API answers): identities from @dev, the
+ * details (numa_node, parents, BARs) from @details, which is @dev itself
+ * unless the scan left them unread (host/hostinfo.h reads them). */
+void gvd_pci_device_to_json_with_details (const GvdPciDevice *dev, const GvdPciDevice *details,
+                                          JsonBuilder *builder);
 
 /* ---- pure parsers --------------------------------------------------------- */
 

@@ -78,7 +78,7 @@ add_gpus (JsonBuilder *b, const GvdInventory *inventory)
       const GvdPciDevice *dev = g_ptr_array_index (inventory->devices, i);
 
       if ((dev->class_code >> 16) == 0x03)
-        gvd_pci_device_to_json (dev, b);
+        gvd_hostinfo_device_to_json (dev, b);
     }
   json_builder_end_array (b);
 }

@@ -9,6 +9,7 @@
 #include "events.h"
 #include "hostinfo.h"
 #include "registry.h"
+#include "registry-file.h"
 
 #define PREFIX "/v1/devices"
 
@@ -63,7 +64,7 @@ device_to_json (GvdDaemon *d, const char *name, const char *address, JsonBuilder
   gvd_json_add_string (b, "quarantine_reason", reason);
   json_builder_set_member_name (b, "inventory");
   if (dev != NULL)
-    gvd_pci_device_to_json (dev, b);
+    gvd_hostinfo_device_to_json (dev, b);
   else
     json_builder_add_null_value (b);
   json_builder_end_object (b);

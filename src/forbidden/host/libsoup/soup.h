@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Found first on the include path of src/host (Makefile.am): that layer may not use libsoup. */
+#error "src/host may not include <libsoup/soup.h>: see the layer rules in Makefile.am and README.md (Source layout)"
