@@ -72,6 +72,7 @@ static void
 assert_invalid (const GvdInstanceSpec *spec, const char *fragment)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) validate_error = NULL;
   g_autofree char *xml = gvd_domain_xml_render (spec, &error);
 
   if (xml != NULL)
@@ -79,6 +80,10 @@ assert_invalid (const GvdInstanceSpec *spec, const char *fragment)
   assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
   if (strstr (error->message, fragment) == NULL)
     fail_msg ("error '%s' does not mention '%s'", error->message, fragment);
+  /* Validation alone refuses it the same way: rendering adds no check. */
+  assert_false (gvd_domain_xml_validate (spec, &validate_error));
+  assert_true (g_error_matches (validate_error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+  assert_string_equal (validate_error->message, error->message);
 }
 
 /* ---- golden files -------------------------------------------------------------- */
@@ -114,6 +119,8 @@ render__golden_case__matches_file_validates_and_parses_back (void **state)
 
   /* Deterministic: the same spec, the same bytes. */
   assert_string_equal (xml, again);
+  /* What renders, validates. */
+  assert_true (gvd_domain_xml_validate (spec, &error));
   if (g_strcmp0 (g_getenv ("GVD_TEST_REGENERATE"), "1") == 0)
     assert_true (g_file_set_contents (path, xml, -1, NULL));
   if (!g_file_get_contents (path, &golden, NULL, &error))

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "instance-spec.h"
 #include "xml-util.h"
 
 G_BEGIN_DECLS
@@ -32,6 +33,17 @@ gboolean gvd_domain_xml_check_cidr (const char *what, const char *s, GError **er
 /* A libvirt pool/volume/image name: text without '/'. */
 gboolean gvd_domain_xml_check_object_name (const char *what, const char *s, GError **error);
 
+
+/* What validating a spec learns that rendering it needs. */
+typedef struct {
+  guint n_groups;       /* guest device groups: pcie-root-ports */
+  gboolean any_scsi;    /* a virtio-scsi controller is needed */
+  guint scsi_iothread;  /* its iothread; 0: none */
+} GvdDomainLayout;
+
+/* gvd_domain_xml_validate(), also filling @layout (may be NULL). */
+gboolean gvd_domain_xml_validate_layout (const GvdInstanceSpec *spec, GvdDomainLayout *layout,
+                                         GError **error);
 
 /* Guest physical address bits for @mmio_mib of 64-bit MMIO above
  * @memory_mib of RAM (at least 40, at most 52). */

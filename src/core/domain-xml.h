@@ -25,10 +25,15 @@ G_BEGIN_DECLS
 #define GVD_DOMAIN_XML_MAX_LABELS 64
 #define GVD_DOMAIN_XML_MAX_IOTHREADS 64
 
+/* Every check gvd_domain_xml_render() makes, without rendering: anything
+ * libvirt would refuse or misread fails with GVD_ERROR_INVALID_ARGUMENT
+ * naming the field (domain-xml-validate.c). */
+gboolean gvd_domain_xml_validate (const GvdInstanceSpec *spec, GError **error);
+
 /* Render @spec as a libvirt domain (q35, EFI or BIOS, virtio devices, VFIO
  * hostdevs, gpuvmd metadata). The output is deterministic: the same spec
- * gives the same bytes. Every field is validated first; anything libvirt
- * would refuse or misread fails with GVD_ERROR_INVALID_ARGUMENT. */
+ * gives the same bytes. The spec is validated first
+ * (gvd_domain_xml_validate); a valid spec always renders. */
 char *gvd_domain_xml_render (const GvdInstanceSpec *spec, GError **error);
 
 /* Read a domain back: identity, request, labels and the plan's guest
