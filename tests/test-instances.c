@@ -824,6 +824,105 @@ idempotency__dry_runs_not_stored_real_create_replayed (void **state)
   gvd_test_daemon_stop (d, TRUE);
 }
 
+/* Append @text to the domain's console log as the guest's serial port would
+ * (virtlogd appends too; O_APPEND keeps both whole). */
+static void
+console_append (const char *domain, const char *text)
+{
+  g_autofree char *path = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", domain);
+  int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, text, strlen (text)), (gssize) strlen (text));
+  close (fd);
+}
+
+/* Read a server-sent event stream until @needle appears (or 15 s pass). */
+static gboolean
+stream_until (GInputStream *in, GString *seen, const char *needle)
+{
+  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  char buf[4096];
+
+  while (strstr (seen->str, needle) == NULL && g_get_monotonic_time () < deadline)
+    {
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL);
+      if (n <= 0)
+        return FALSE;
+      g_string_append_len (seen, buf, n);
+    }
+  return strstr (seen->str, needle) != NULL;
+}
+
+static void
+console__tail_follow_and_hostile_queries__answered (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) tail = NULL;
+  g_autoptr(JsonNode) gone = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GString) seen = g_string_new (NULL);
+  g_autofree char *url = NULL;
+  const char *text;
+  guint status = 0;
+  const char *body = "{\"name\": \"cons\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
+                     " \"memory_mib\": 256, \"root_disk_gib\": 1}";
+  static const struct {
+    const char *method, *path, *code;
+    guint status;
+  } bad[] = {
+    { "GET", "/v1/instances/cons/console?tail=abc", "invalid_argument", 400 },
+    { "GET", "/v1/instances/cons/console?tail=10001", "invalid_argument", 400 },
+    { "GET", "/v1/instances/cons/console?tail=-1", "invalid_argument", 400 },
+    { "GET", "/v1/instances/cons/console?follow=yes", "invalid_argument", 400 },
+    { "GET", "/v1/instances/nope/console", "not_found", 404 },
+    { "POST", "/v1/instances/cons/console", "method_not_allowed", 405 },
+  };
+
+  wait_ready (d);
+  import_image (d);
+  created = api (d, "POST", "/v1/instances", body, &status);
+  assert_int_equal (status, 201);
+
+  /* What the guest wrote, including what a terminal must not get raw: an
+   * escape sequence and a byte that is not UTF-8. */
+  console_append (PREFIX "cons", "\nMARK-A \x1b[2J\xff\n");
+  tail = api (d, "GET", "/v1/instances/cons/console?tail=50", NULL, &status);
+  assert_int_equal (status, 200);
+  text = gvd_test_json_string (tail, "text");
+  assert_non_null (strstr (text, "MARK-A \x1b[2J\xef\xbf\xbd\n"));
+  assert_string_equal (gvd_test_json_string (tail, "instance"), "cons");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(JsonNode) n = api (d, bad[i].method, bad[i].path, NULL, &status);
+      print_message ("%s %s\n", bad[i].method, bad[i].path);
+      assert_int_equal (status, bad[i].status);
+      gvd_test_assert_error (n, bad[i].code, NULL);
+    }
+
+  /* Follow: the tail first, then what is appended while the stream is open. */
+  url = g_strconcat (d->url, "/v1/instances/cons/console?follow=1&tail=50", NULL);
+  msg = soup_message_new ("GET", url);
+  in = soup_session_send (d->session, msg, NULL, NULL);
+  assert_non_null (in);
+  assert_int_equal (soup_message_get_status (msg), 200);
+  assert_string_equal (soup_message_headers_get_content_type (
+                         soup_message_get_response_headers (msg), NULL),
+                       "text/event-stream");
+  assert_true (stream_until (in, seen, "MARK-A"));
+  assert_non_null (strstr (seen->str, "event: console\ndata: {"));
+  console_append (PREFIX "cons", "\nMARK-B\n");
+  assert_true (stream_until (in, seen, "MARK-B"));
+  g_input_stream_close (in, NULL, NULL);
+
+  gone = api (d, "DELETE", "/v1/instances/cons", NULL, &status);
+  assert_int_equal (status, 204);
+  /* The log belongs to libvirt's log directory; gpuvmd leaves it there. */
+}
+
 int
 main (void)
 {
@@ -836,6 +935,7 @@ main (void)
     cmocka_unit_test (reservation__create_consumes__devices_move_to_instance),
     cmocka_unit_test (deadline__libvirt_frozen__devices_wedged_daemon_serves),
     cmocka_unit_test (idempotency__dry_runs_not_stored_real_create_replayed),
+    cmocka_unit_test (console__tail_follow_and_hostile_queries__answered),
   };
 
   gvd_test_require_libvirtd ();

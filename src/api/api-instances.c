@@ -377,6 +377,11 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
         gvd_api_reply_method_not_allowed (msg, "GET, DELETE");
       return;
     }
+  if (g_str_equal (seg[1], "console"))
+    {
+      gvd_api_console_handle (api, msg, seg[0], query);
+      return;
+    }
   if (method != SOUP_METHOD_POST)
     {
       gvd_api_reply_method_not_allowed (msg, "POST");
@@ -388,7 +393,8 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
     handle_action (api, msg, seg[0], action);
   else
     gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND,
-                          "unknown action '%s' (start, shutdown, stop, reboot, reset, qmp)", seg[1]);
+                          "unknown action '%s' (start, shutdown, stop, reboot, reset, qmp, "
+                          "console)", seg[1]);
 }
 
 void

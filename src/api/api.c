@@ -18,6 +18,7 @@ struct _GvdApi {
   GvdListenerLimits limits;
   GPtrArray *listeners; /* GvdListener * */
   GPtrArray *host_aliases; /* extra "host:port" names the TCP listeners answer to */
+  guint streams;           /* streaming answers open (gvd_api_stream_acquire) */
 };
 
 typedef struct {
@@ -568,4 +569,23 @@ void
 gvd_api_set_max_body (GvdApi *api, guint max_body)
 {
   api->max_body = max_body;
+}
+
+gboolean
+gvd_api_stream_acquire (GvdApi *api, guint limit)
+{
+  g_return_val_if_fail (api != NULL, FALSE);
+
+  if (api->streams >= limit)
+    return FALSE;
+  api->streams++;
+  return TRUE;
+}
+
+void
+gvd_api_stream_release (GvdApi *api)
+{
+  g_return_if_fail (api != NULL && api->streams > 0);
+
+  api->streams--;
 }

@@ -85,6 +85,15 @@ JsonObject *gvd_api_parse_object (const char *data, gsize length, GError **error
  * "/v1/instances" gives {"a", "start"}. Empty segments are errors (NULL). */
 GStrv gvd_api_path_segments (const char *path, const char *prefix);
 
+/* Long-lived streaming answers (server-sent events) open on this API:
+ * acquire fails when @limit are open; release when the answer finishes. */
+gboolean gvd_api_stream_acquire (GvdApi *api, guint limit);
+void gvd_api_stream_release (GvdApi *api);
+
+/* GET /v1/instances/{name}/console (api-console.c; routed by api-instances.c). */
+void gvd_api_console_handle (GvdApi *api, SoupServerMessage *msg, const char *name,
+                             GHashTable *query);
+
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);
