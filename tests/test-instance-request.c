@@ -30,7 +30,8 @@ parse__full_request__every_member_applied (void **state)
     " \"install_nvidia_driver\": true,"
     " \"network\": {\"mode\": \"bridge\", \"source\": \"br0\", \"ipv4\": \"10.0.0.5\"},"
     " \"boot\": {\"firmware\": \"bios\", \"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"root=/dev/vda\"},"
-    " \"labels\": {\"team\": \"vision\", \"k8s.io/node\": \"n1\"}, \"start\": false, \"dry_run\": true}");
+    " \"labels\": {\"team\": \"vision\", \"k8s.io/node\": \"n1\"}, \"start\": false, \"dry_run\": true,"
+    " \"autostart\": true, \"console\": {\"vnc\": true}}");
   g_autoptr(GError) error = NULL;
   g_autoptr(GvdCreateRequest) req = gvd_create_request_parse (body, &error);
 
@@ -60,6 +61,8 @@ parse__full_request__every_member_applied (void **state)
   assert_string_equal (g_hash_table_lookup (req->labels, "k8s.io/node"), "n1");
   assert_false (req->start);
   assert_true (req->dry_run);
+  assert_true (req->autostart);
+  assert_true (req->console_vnc);
 }
 
 static void
@@ -94,6 +97,9 @@ parse__minimal__defaults (void **state)
   assert_int_equal (req->firmware, GVD_FIRMWARE_EFI);
   assert_true (req->start);
   assert_false (req->dry_run);
+  /* Off unless asked for: no autostart, no console beyond the serial log. */
+  assert_false (req->autostart);
+  assert_false (req->console_vnc);
 }
 
 static void
@@ -143,6 +149,10 @@ parse__bad_requests__refused_naming_member (void **state)
     { "{\"name\": \"a\", \"image\": \"i\", \"boot\": {\"kernel\": {\"volume\": 7}}}", "'boot.kernel.volume' must be a string" },
     { "{\"name\": \"a\", \"image\": \"i\", \"labels\": {\"a b\": \"x\"}}", "label key 'a b'" },
     { "{\"name\": \"a\", \"image\": \"i\", \"labels\": {\"a\": 1}}", "'labels.a' must be a string" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"autostart\": 1}", "'autostart' must be true or false" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"console\": true}", "'console' must be an object" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"console\": {\"vnc\": \"on\"}}", "'console.vnc' must be true or false" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"console\": {\"spice\": true}}", "unknown member 'console.spice'" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

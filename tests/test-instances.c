@@ -194,7 +194,8 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   g_autofree char *xml = NULL;
   guint status = 0;
   const char *body = "{\"name\": \"life\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
-                     " \"memory_mib\": 256, \"root_disk_gib\": 1, \"labels\": {\"team\": \"ci\"}}";
+                     " \"memory_mib\": 256, \"root_disk_gib\": 1, \"labels\": {\"team\": \"ci\"},"
+                     " \"autostart\": true, \"console\": {\"vnc\": true}}";
   gint64 t0;
 
   wait_ready (d);
@@ -208,6 +209,17 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   assert_string_equal (gvd_test_json_string (created, "domain"), PREFIX "life");
   assert_string_equal (gvd_test_json_string (created, "labels.team"), "ci");
   assert_non_null (gvd_test_json_string (created, "uuid"));
+
+  /* Asked for: libvirt's autostart flag, which the instance shows. */
+  assert_true (json_node_get_boolean (gvd_test_json_path (created, "autostart")));
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "life");
+    int autostart = 0;
+
+    assert_non_null (dom);
+    assert_int_equal (virDomainGetAutostart (dom, &autostart), 0);
+    assert_int_equal (autostart, 1);
+  }
 
   /* libvirt tooling sees it, with gpuvmd's metadata. */
   dom_state = domain_state ("life");
@@ -407,6 +419,8 @@ recovery__kill9_and_behind_the_back__seen (void **state)
     g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "rec");
     g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
     assert_non_null (strstr (xml, "root-size-bytes>67108864<"));
+    /* Behind gpuvmd's back, as `virsh autostart` would: recovery reads it. */
+    assert_int_equal (virDomainSetAutostart (dom, 1), 0);
   }
   {
     JsonArray *nics = json_node_get_array (gvd_test_json_path (created, "network"));
@@ -429,6 +443,7 @@ recovery__kill9_and_behind_the_back__seen (void **state)
   assert_string_equal (gvd_test_json_string (recovered, "uuid"), uuid);
   assert_string_equal (gvd_test_json_string (recovered, "state"), "running");
   assert_int_equal (gvd_test_json_int (recovered, "root_disk_bytes"), 64 * 1024 * 1024);
+  assert_true (json_node_get_boolean (gvd_test_json_path (recovered, "autostart")));
   {
     JsonArray *nics = json_node_get_array (gvd_test_json_path (recovered, "network"));
     assert_string_equal (json_object_get_string_member (json_array_get_object_element (nics, 0), "mac"), mac);
@@ -885,6 +900,20 @@ console__tail_follow_and_hostile_queries__answered (void **state)
   import_image (d);
   created = api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 201);
+  /* Not asked for: no VNC console (no <graphics> at all) and no autostart. */
+  assert_true (json_node_is_null (gvd_test_json_path (created, "vnc")));
+  assert_false (json_node_get_boolean (gvd_test_json_path (created, "autostart")));
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "cons");
+    g_autofree char *xml = NULL;
+    int autostart = 1;
+
+    assert_non_null (dom);
+    xml = virDomainGetXMLDesc (dom, 0);
+    assert_null (strstr (xml, "<graphics"));
+    assert_int_equal (virDomainGetAutostart (dom, &autostart), 0);
+    assert_int_equal (autostart, 0);
+  }
 
   /* What the guest wrote, including what a terminal must not get raw: an
    * escape sequence and a byte that is not UTF-8. */

@@ -164,6 +164,32 @@ valid_abs_path (const char *s)
   return g_path_is_absolute (s) && strstr (s, "/../") == NULL && !g_str_has_suffix (s, "/..");
 }
 
+/* {"vnc": bool}: consoles beyond the serial one, which is always logged. */
+static gboolean
+parse_console (JsonNode *node, GvdCreateRequest *req, GError **error)
+{
+  JsonObject *obj;
+  g_autoptr(GList) members = NULL;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return INVALID (error, "'console' must be an object, not %s", node_type_name (node));
+  obj = json_node_get_object (node);
+  members = json_object_get_members (obj);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *m = l->data;
+
+      if (g_str_equal (m, "vnc"))
+        {
+          if (!get_bool (json_object_get_member (obj, m), "console.vnc", &req->console_vnc, error))
+            return FALSE;
+        }
+      else
+        return INVALID (error, "unknown member 'console.%s' (vnc)", m);
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
 {
@@ -410,6 +436,10 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = get_bool (n, m, &req->start, error);
       else if (g_str_equal (m, "dry_run"))
         ok = get_bool (n, m, &req->dry_run, error);
+      else if (g_str_equal (m, "autostart"))
+        ok = get_bool (n, m, &req->autostart, error);
+      else if (g_str_equal (m, "console"))
+        ok = parse_console (n, req, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

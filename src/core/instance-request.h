@@ -50,6 +50,8 @@ typedef struct {
   GHashTable *labels;       /* char* → char* */
   gboolean start;           /* default TRUE */
   gboolean dry_run;         /* default FALSE */
+  gboolean autostart;       /* libvirt starts the domain when libvirtd starts */
+  gboolean console_vnc;     /* a VNC console (a unix socket); default FALSE */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);

@@ -126,6 +126,9 @@ typedef struct {
   GPtrArray *shares;   /* GvdShareSpec */
   char *console_log;   /* serial console log file */
   gboolean vnc;
+  /* libvirt's autostart flag (not in the XML: libvirt keeps it, recovery
+   * reads it back with virDomainGetAutostart). */
+  gboolean autostart;
   char *vnc_password;  /* NULL: none */
 
   /* direct kernel boot (all NULL: boot from disk) */

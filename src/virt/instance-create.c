@@ -49,6 +49,7 @@ typedef struct {
   GBytes *seed_iso;
   char *xml;
   gboolean start;
+  gboolean autostart;
   /* Borrowed from the outer task; the main thread leaves it alone until
    * create_done. Without a requested size the worker sets its root size
    * (the image's) and renders the XML again. */
@@ -164,6 +165,13 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("define");
+  /* Part of the definition: a failure rolls the domain back with the rest. */
+  if (cd->autostart && virDomainSetAutostart (dom, 1) < 0)
+    {
+      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
+                          "libvirt could not mark the domain for autostart");
+      goto fail;
+    }
   if (cd->start && !gvd_instance_prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
     goto fail;
   if (cd->start && virDomainCreate (dom) < 0)
@@ -415,7 +423,8 @@ build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
         s->numa_node = g_array_index (plan->numa_nodes, int, 0);
     }
   s->console_log = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", s->domain_name);
-  s->vnc = TRUE;
+  s->vnc = req->console_vnc;
+  s->autostart = req->autostart;
   s->kernel = g_strdup (req->kernel);
   s->initrd = g_strdup (req->initrd);
   s->cmdline = g_strdup (req->cmdline);
@@ -632,6 +641,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->seed_iso = g_steal_pointer (&iso);
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
+  cd->autostart = req->autostart;
   cd->spec = spec;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),

@@ -279,6 +279,13 @@ read_domain (virDomainPtr dom, const char *prefix)
     info->spec = gvd_domain_xml_parse (xml, NULL);
   if (info->spec != NULL && g_strcmp0 (info->spec->name, name) != 0)
     g_clear_pointer (&info->spec, gvd_instance_spec_free);
+  if (info->spec != NULL)
+    {
+      int autostart = 0;
+      /* libvirt keeps the flag, and virsh autostart may have changed it. */
+      if (virDomainGetAutostart (dom, &autostart) == 0)
+        info->spec->autostart = autostart != 0;
+    }
   if (info->spec == NULL)
     info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
   info->disks = gvd_domain_xml_disk_sources (xml, NULL);

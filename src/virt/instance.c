@@ -371,6 +371,8 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   else
     json_builder_add_null_value (b);
   gvd_json_add_string (b, "console_log", s->console_log);
+  json_builder_set_member_name (b, "autostart");
+  json_builder_add_boolean_value (b, s->autostart);
 
   json_builder_set_member_name (b, "labels");
   json_builder_begin_object (b);

@@ -72,7 +72,8 @@ spec_from_request (const GvdCreateRequest *req)
   g_ptr_array_add (s->nics, g_steal_pointer (&nic));
 
   s->console_log = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", s->domain_name);
-  s->vnc = TRUE;
+  s->vnc = req->console_vnc;
+  s->autostart = req->autostart;
   s->kernel = g_strdup (req->kernel);
   s->initrd = g_strdup (req->initrd);
   s->cmdline = g_strdup (req->cmdline);
