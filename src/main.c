@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "api.h"
 #include "capability.h"
+#include "config-file.h"
 #include "daemon.h"
 #include "events.h"
 #include "fault-point.h"
@@ -73,7 +74,7 @@ load_config (const Options *o, GError **error)
   /* The default file is optional (built-in defaults apply); a named one is not. */
   if (o->config_path != NULL || g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      if (!gvd_config_load_file (config, path, error))
+      if (!gvd_config_file_load (config, path, error))
         return NULL;
     }
 
