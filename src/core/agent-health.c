@@ -52,24 +52,35 @@ gvd_agent_reason_to_string (GvdAgentReason reason)
   return NULL;
 }
 
-/* One timer serves both the heartbeat deadline and the held-back
- * notification: it fires at the earlier of the two. */
-static void
-record_arm_timer (GvdAgentRecord *r)
+/* When anything of @r is due: the earlier of its heartbeat deadline and
+ * its held-back notification; 0 for nothing. */
+static gint64
+record_due (GvdAgentRecord *r)
 {
   gint64 at = r->deadline;
 
   if (r->flush_at != 0 && (at == 0 || r->flush_at < at))
     at = r->flush_at;
-  if (r->timer != NULL)
-    g_source_set_ready_time (r->timer, at != 0 ? at : -1);
+  return at;
+}
+
+/* Ask the hub's owner to tick at @r's due time. One timer per hub serves
+ * every instance: the owner keeps it at the earliest time it was asked for
+ * and, after each tick, at gvd_agent_hub_next_wakeup(). */
+static void
+record_wake (GvdAgentRecord *r)
+{
+  gint64 at = record_due (r);
+
+  if (at != 0 && r->hub->wakeup_func != NULL)
+    r->hub->wakeup_func (at, r->hub->wakeup_data);
 }
 
 void
 gvd_agent_record_set_deadline (GvdAgentRecord *r, gint64 deadline)
 {
   r->deadline = deadline;
-  record_arm_timer (r);
+  record_wake (r);
 }
 
 /* Tell the watchers the current health of @r, folding in the changes held
@@ -88,7 +99,7 @@ record_tell (GvdAgentRecord *r)
   r->told_health = r->health;
   r->pending = 0;
   r->flush_at = 0;
-  record_arm_timer (r);
+  record_wake (r);
 
   /* Copies: a watcher may forget the instance or remove watches. */
   name = g_strdup (r->name);
@@ -109,8 +120,8 @@ record_tell (GvdAgentRecord *r)
  * later (flush_at). A change of @detail alone is kept for the view and not
  * told. @r may be freed by a watcher: do not touch it after the call. */
 void
-gvd_agent_record_set_health (GvdAgentRecord *r, GvdAgentHealth health, GvdAgentReason code, const char *detail,
-                   gboolean forced, gint64 now)
+gvd_agent_record_set_health (GvdAgentRecord *r, GvdAgentHealth health, GvdAgentReason code,
+                             const char *detail, gboolean forced, gint64 now)
 {
   GvdAgentHealth old = r->health;
   gint64 wait = 0;
@@ -141,7 +152,7 @@ gvd_agent_record_set_health (GvdAgentRecord *r, GvdAgentHealth health, GvdAgentR
       if (r->flush_at == 0)
         {
           r->flush_at = now + wait;
-          record_arm_timer (r);
+          record_wake (r);
         }
       return;
     }
@@ -158,15 +169,15 @@ record_flush (GvdAgentRecord *r, gint64 now)
   if (r->pending == 0)
     {
       r->flush_at = 0;
-      record_arm_timer (r);
+      record_wake (r);
       return;
     }
   gvd_rate_limit_force (&r->notify, now);
   record_tell (r);
 }
 
-void
-gvd_agent_hub_expire (GvdAgentHub *hub, GvdAgentRecord *r, gint64 now)
+static void
+hub_expire (GvdAgentHub *hub, GvdAgentRecord *r, gint64 now)
 {
   g_autofree char *reason = NULL;
   g_autofree char *name = g_strdup (r->name);
@@ -178,16 +189,16 @@ gvd_agent_hub_expire (GvdAgentHub *hub, GvdAgentRecord *r, gint64 now)
     return;
   if (r->deadline == 0 || now < r->deadline)
     {
-      /* Nothing due yet (an early wake-up, or a flush not due): the timer
-       * was disarmed on dispatch, arm it for what is left. */
-      record_arm_timer (r);
+      /* Nothing due yet (an early wake-up, or a flush not due): ask for
+       * what is left. */
+      record_wake (r);
       return;
     }
   gvd_agent_record_set_deadline (r, 0);
   reason = g_strdup_printf ("no heartbeat for %u s (%u missed at a %u s interval)",
                             hub->missed * hub->interval, hub->missed, hub->interval);
-  gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_UNRESPONSIVE, GVD_AGENT_REASON_HEARTBEAT_MISSED, reason,
-                     TRUE, now);
+  gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_UNRESPONSIVE,
+                               GVD_AGENT_REASON_HEARTBEAT_MISSED, reason, TRUE, now);
 }
 
 void
@@ -208,7 +219,7 @@ gvd_agent_hub_tick (GvdAgentHub *hub, gint64 now)
     {
       r = g_hash_table_lookup (hub->records, g_ptr_array_index (due, i));
       if (r != NULL)
-        gvd_agent_hub_expire (hub, r, now);
+        hub_expire (hub, r, now);
     }
 }
 
@@ -218,6 +229,24 @@ gvd_agent_hub_get_health (GvdAgentHub *hub, const char *name)
   GvdAgentRecord *r = g_hash_table_lookup (hub->records, name);
 
   return r != NULL ? r->health : GVD_AGENT_HEALTH_PROVISIONING;
+}
+
+gint64
+gvd_agent_hub_next_wakeup (GvdAgentHub *hub)
+{
+  GHashTableIter iter;
+  GvdAgentRecord *r;
+  gint64 next = 0;
+
+  g_hash_table_iter_init (&iter, hub->records);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &r))
+    {
+      gint64 at = record_due (r);
+
+      if (at != 0 && (next == 0 || at < next))
+        next = at;
+    }
+  return next;
 }
 
 gint64

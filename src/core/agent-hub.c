@@ -14,11 +14,6 @@ gvd_agent_record_free (gpointer data)
 {
   GvdAgentRecord *r = data;
 
-  if (r->timer != NULL)
-    {
-      g_source_destroy (r->timer);
-      g_source_unref (r->timer);
-    }
   g_free (r->name);
   g_free (r->uuid);
   g_free (r->reason);
@@ -29,30 +24,8 @@ gvd_agent_record_free (gpointer data)
   g_free (r);
 }
 
-/* A source with no fd and no prepare/check: dispatched at its ready time. */
-static gboolean
-deadline_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs deadline_funcs = {
-  NULL, NULL, deadline_dispatch, NULL, NULL, NULL,
-};
-
-static gboolean
-deadline_cb (gpointer data)
-{
-  GvdAgentRecord *r = data;
-
-  gvd_agent_hub_expire (r->hub, r, g_get_monotonic_time ());
-  return G_SOURCE_CONTINUE;
-}
-
 GvdAgentHub *
-gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbeats,
-                   GMainContext *context)
+gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbeats)
 {
   GvdAgentHub *hub;
 
@@ -64,7 +37,6 @@ gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbea
   hub->interval = interval_seconds;
   hub->missed = missed_heartbeats;
   hub->timeout = (gint64) interval_seconds * missed_heartbeats * G_USEC_PER_SEC;
-  hub->context = context != NULL ? g_main_context_ref (context) : NULL;
   hub->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, gvd_agent_record_free);
   hub->watches = g_array_new (FALSE, FALSE, sizeof (GvdAgentWatch));
   hub->next_watch = 1;
@@ -83,10 +55,10 @@ gvd_agent_hub_free (GvdAgentHub *hub)
 {
   if (hub == NULL)
     return;
+  /* First: the owner's timer must not call into a hub being torn down. */
+  gvd_agent_hub_set_wakeup (hub, NULL, NULL, NULL);
   g_hash_table_unref (hub->records);
   g_array_unref (hub->watches);
-  if (hub->context != NULL)
-    g_main_context_unref (hub->context);
   g_bytes_unref (hub->secret);
   g_free (hub);
 }
@@ -127,6 +99,20 @@ gvd_agent_hub_remove_watch (GvdAgentHub *hub, guint id)
 }
 
 void
+gvd_agent_hub_set_wakeup (GvdAgentHub *hub, GvdWakeupFunc func, gpointer user_data,
+                          GDestroyNotify destroy)
+{
+  gpointer old_data = hub->wakeup_data;
+  GDestroyNotify old_destroy = hub->wakeup_destroy;
+
+  hub->wakeup_func = func;
+  hub->wakeup_data = user_data;
+  hub->wakeup_destroy = destroy;
+  if (old_destroy != NULL)
+    old_destroy (old_data);
+}
+
+void
 gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc func, gpointer user_data)
 {
   hub->map_func = func;
@@ -151,13 +137,6 @@ gvd_agent_hub_track (GvdAgentHub *hub, const char *name, const char *uuid)
   r->told_health = GVD_AGENT_HEALTH_PROVISIONING;
   gvd_rate_limit_init (&r->requests, GVD_AGENT_REQUEST_BURST, hub->request_period);
   gvd_rate_limit_init (&r->notify, GVD_AGENT_NOTIFY_BURST, GVD_AGENT_NOTIFY_PERIOD);
-  if (hub->context != NULL)
-    {
-      r->timer = g_source_new (&deadline_funcs, sizeof (GSource));
-      g_source_set_name (r->timer, "gpuvmd agent heartbeat deadline");
-      g_source_set_callback (r->timer, deadline_cb, r, NULL);
-      g_source_attach (r->timer, hub->context);
-    }
   g_hash_table_replace (hub->records, r->name, r);
 }
 
@@ -185,11 +164,11 @@ gvd_agent_hub_set_running (GvdAgentHub *hub, const char *name, gboolean running,
       gvd_agent_record_set_deadline (r, 0);
       g_clear_pointer (&r->guest_agent, g_free);
       gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_STOPPED, GVD_AGENT_REASON_STOPPED,
-                         "the domain is not running", TRUE, now);
+                                   "the domain is not running", TRUE, now);
     }
   else if (r->health == GVD_AGENT_HEALTH_STOPPED)
-    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_PROVISIONING, GVD_AGENT_REASON_STARTED, NULL, TRUE,
-                       now);
+    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_PROVISIONING, GVD_AGENT_REASON_STARTED,
+                                 NULL, TRUE, now);
 }
 
 char *
@@ -281,8 +260,9 @@ handle_phone_home (GvdAgentHub *hub, GvdAgentRecord *r, JsonObject *clean, gint6
   gvd_agent_record_set_deadline (r, now + hub->timeout);
   reason = gvd_agent_faults_reason (r->faults);
   gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_READY,
-                     reason != NULL ? GVD_AGENT_REASON_GPU_FAULT : GVD_AGENT_REASON_PHONE_HOME,
-                     reason, FALSE, now);
+                               reason != NULL ? GVD_AGENT_REASON_GPU_FAULT
+                                              : GVD_AGENT_REASON_PHONE_HOME,
+                               reason, FALSE, now);
   return TRUE;
 }
 
@@ -306,10 +286,11 @@ handle_heartbeat (GvdAgentHub *hub, GvdAgentRecord *r, JsonObject *clean, gint64
    * agent) is still proof of life. */
   reason = gvd_agent_faults_reason (r->faults);
   if (reason != NULL)
-    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_DEGRADED, GVD_AGENT_REASON_GPU_FAULT, reason, FALSE,
-                       now);
+    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_DEGRADED, GVD_AGENT_REASON_GPU_FAULT, reason,
+                                 FALSE, now);
   else
-    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_HEALTHY, GVD_AGENT_REASON_HEARTBEAT, NULL, FALSE, now);
+    gvd_agent_record_set_health (r, GVD_AGENT_HEALTH_HEALTHY, GVD_AGENT_REASON_HEARTBEAT, NULL,
+                                 FALSE, now);
   return TRUE;
 }
 

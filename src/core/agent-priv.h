@@ -50,7 +50,9 @@ struct _GvdAgentHub {
   gint64 timeout;         /* missed x interval, µs */
   guint interval;
   guint missed;
-  GMainContext *context;  /* NULL: no timers */
+  GvdWakeupFunc wakeup_func; /* NULL: nobody runs the hub's timer */
+  gpointer wakeup_data;
+  GDestroyNotify wakeup_destroy;
   GHashTable *records;    /* name → GvdAgentRecord */
   GArray *watches;        /* GvdAgentWatch */
   guint next_watch;
@@ -76,7 +78,6 @@ struct _GvdAgentRecord {
   JsonObject *heartbeat;
   GPtrArray *faults;      /* GvdAgentFault, from the latest report */
   char *guest_agent;
-  GSource *timer;         /* dispatched at MIN (deadline, flush_at) */
   GvdRateLimit requests;  /* reports this instance may send */
   /* Health notifications: what watchers were last told, the changes since
    * (not told yet), and when the rate limit lets the next one through. */
@@ -93,7 +94,5 @@ void gvd_agent_record_set_deadline (GvdAgentRecord *r, gint64 deadline);
  * freed by a watcher: do not touch it after the call. */
 void gvd_agent_record_set_health (GvdAgentRecord *r, GvdAgentHealth health, GvdAgentReason code,
                                   const char *detail, gboolean forced, gint64 now);
-/* Whatever is due for @r at @now: a held-back notification, the deadline. */
-void gvd_agent_hub_expire (GvdAgentHub *hub, GvdAgentRecord *r, gint64 now);
 
 G_END_DECLS

@@ -68,7 +68,8 @@ gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *b, gi
   json_builder_set_member_name (b, "heartbeat_interval");
   json_builder_add_int_value (b, hub->interval);
   gvd_json_add_string (b, "boot_id", gvd_agent_member_string (latest, "boot_id"));
-  gvd_json_add_string (b, "agent_version", gvd_agent_member_string (r->phone_home, "agent_version"));
+  gvd_json_add_string (b, "agent_version",
+                       gvd_agent_member_string (r->phone_home, "agent_version"));
   gvd_json_add_string (b, "kernel", gvd_agent_member_string (r->phone_home, "kernel"));
   gvd_json_add_string (b, "hostname", gvd_agent_member_string (r->phone_home, "hostname"));
   add_member_copy (b, "addresses", latest, TRUE);
