@@ -147,7 +147,7 @@ void gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc fun
 /* Start tracking instance @name (state provisioning). Tracking a known name
  * again with the same uuid does nothing; with another uuid it starts over. */
 void gvd_agent_hub_track (GvdAgentHub *hub, const char *name, const char *uuid);
-/* Stop tracking (the instance was deleted); cancels its timer. */
+/* Stop tracking (the instance was deleted); nothing of it is due after. */
 void gvd_agent_hub_forget (GvdAgentHub *hub, const char *name);
 gboolean gvd_agent_hub_is_tracked (GvdAgentHub *hub, const char *name);
 /* The domain stopped (stopped) or started again (provisioning: waiting for
