@@ -17,7 +17,9 @@
 #include "instance.h"
 #include "api.h"
 #include "capability.h"
+#include "config-file.h"
 #include "daemon.h"
+#include "daemon-timers.h"
 #include "events.h"
 #include "fault-point.h"
 #include "gvd-config.h"
@@ -73,7 +75,7 @@ load_config (const Options *o, GError **error)
   /* The default file is optional (built-in defaults apply); a named one is not. */
   if (o->config_path != NULL || g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      if (!gvd_config_load_file (config, path, error))
+      if (!gvd_config_file_load (config, path, error))
         return NULL;
     }
 
@@ -153,8 +155,8 @@ start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api
   secret = gvd_secret_load_or_create (path, GVD_SECRET_LEN, error);
   if (secret == NULL)
     return FALSE;
-  hub = gvd_agent_hub_new (secret, config->heartbeat_interval, config->missed_heartbeats,
-                           g_main_context_default ());
+  hub = gvd_agent_hub_new (secret, config->heartbeat_interval, config->missed_heartbeats);
+  gvd_daemon_timers_attach_agent (hub, NULL);
   gvd_api_agent_log_health (hub);
   daemon->agent = hub;
   api = gvd_api_new (daemon, "agent", NULL);
@@ -243,7 +245,7 @@ run_daemon (GvdConfig *config)
   GvdDaemon daemon = { 0 };
   g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
   /* daemon.events: freed after everything that emits on it. */
-  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, NULL);
+  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
   /* Freed in reverse order: the listener before the hub it serves. */
   g_autoptr(GvdAgentHub) agent_hub = NULL;
   g_autoptr(GvdApi) agent_api = NULL;
@@ -311,7 +313,8 @@ run_daemon (GvdConfig *config)
    * instances use, so a create can take them over. */
   daemon.reservations = gvd_reservations_new (daemon.claims,
                                               gvd_instance_manager_get_ipam (daemon.instances),
-                                              NULL);
+                                              g_get_monotonic_time);
+  gvd_daemon_timers_attach_reservations (daemon.reservations, NULL);
 
   admin = gvd_api_new (&daemon, "admin", token);
   gvd_api_health_register (admin);

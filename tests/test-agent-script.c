@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "api.h"
+#include "daemon-timers.h"
 
 #include <signal.h>
 #include <string.h>
@@ -57,7 +58,8 @@ setup (void **state)
   f->config->missed_heartbeats = 2;
   f->daemon.config = f->config;
   /* Real timers on the default context: the I/O path under test. */
-  f->hub = gvd_agent_hub_new (secret, 1, 2, g_main_context_default ());
+  f->hub = gvd_agent_hub_new (secret, 1, 2);
+  gvd_daemon_timers_attach_agent (f->hub, g_main_context_default ());
   f->daemon.agent = f->hub;
   f->changes = g_ptr_array_new_with_free_func (g_free);
   gvd_agent_hub_add_watch (f->hub, on_change, f);

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "api.h"
+#include "daemon-timers.h"
 #include "errors.h"
 #include "events.h"
 #include "rate-limit.h"
@@ -404,7 +405,7 @@ setup (void **state)
   g_autoptr(GBytes) secret = test_secret ();
 
   /* interval 10 s, 3 missed: unresponsive 30 s after the last report */
-  f->hub = gvd_agent_hub_new (secret, 10, 3, NULL);
+  f->hub = gvd_agent_hub_new (secret, 10, 3);
   f->changes = g_ptr_array_new_with_free_func (g_free);
   gvd_agent_hub_add_watch (f->hub, record_change, f);
   gvd_agent_hub_track (f->hub, "a", UUID_A);
@@ -518,6 +519,66 @@ hub__no_heartbeat__unresponsive_exactly_after_missed_intervals (void **state)
   gvd_agent_hub_tick (f->hub, last + 300 * SEC);
   assert_int_equal (f->changes->len, 3);
   assert_string_equal (g_ptr_array_index (f->changes, 2), "a: healthy -> unresponsive");
+}
+
+static void
+wakeup_log (gint64 at, gpointer user_data)
+{
+  g_array_append_val ((GArray *) user_data, at);
+}
+
+static gboolean
+asked_for (GArray *asked, gint64 at)
+{
+  for (guint i = 0; i < asked->len; i++)
+    if (g_array_index (asked, gint64, i) == at)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+hub__next_wakeup__earliest_deadline_and_asked_for (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(GArray) asked = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  gvd_agent_hub_set_wakeup (f->hub, wakeup_log, asked, NULL);
+  /* Provisioning has no deadline. */
+  assert_int_equal (gvd_agent_hub_next_wakeup (f->hub), 0);
+  ok_report (f->hub, FALSE, PH, T0 + 5 * SEC);
+  assert_true (report (f->hub, FALSE, "b", TOKEN_B, "{\"instance\": \"b\"}", T0, NULL));
+  /* 30 s after each report; the earliest is b's, and each was asked for. */
+  assert_int_equal (gvd_agent_hub_next_wakeup (f->hub), T0 + 30 * SEC);
+  assert_true (asked_for (asked, T0 + 35 * SEC));
+  assert_true (asked_for (asked, T0 + 30 * SEC));
+  for (guint i = 0; i < asked->len; i++)
+    assert_true (g_array_index (asked, gint64, i) >= T0 + 30 * SEC);
+  gvd_agent_hub_tick (f->hub, T0 + 30 * SEC);
+  assert_int_equal (gvd_agent_hub_get_health (f->hub, "b"), GVD_AGENT_HEALTH_UNRESPONSIVE);
+  assert_int_equal (gvd_agent_hub_next_wakeup (f->hub), T0 + 35 * SEC);
+  gvd_agent_hub_forget (f->hub, "a");
+  assert_int_equal (gvd_agent_hub_next_wakeup (f->hub), 0);
+}
+
+static void
+count_destroy (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+hub__set_wakeup__replaced_or_freed__user_data_destroyed (void **state)
+{
+  g_autoptr(GBytes) secret = test_secret ();
+  GvdAgentHub *hub = gvd_agent_hub_new (secret, 10, 3);
+  guint first = 0, second = 0;
+
+  gvd_agent_hub_set_wakeup (hub, wakeup_log, &first, count_destroy);
+  gvd_agent_hub_set_wakeup (hub, wakeup_log, &second, count_destroy);
+  assert_int_equal (first, 1);
+  assert_int_equal (second, 0);
+  gvd_agent_hub_free (hub);
+  assert_int_equal (second, 1);
 }
 
 static void
@@ -806,12 +867,22 @@ hub__build_json__untracked_adds_nothing (void **state)
   assert_null (root);
 }
 
+/* A hub whose deadlines run on @ctx, as the daemon wires it. */
+static GvdAgentHub *
+hub_on_context (GBytes *secret, guint interval, guint missed, GMainContext *ctx)
+{
+  GvdAgentHub *hub = gvd_agent_hub_new (secret, interval, missed);
+
+  gvd_daemon_timers_attach_agent (hub, ctx);
+  return hub;
+}
+
 static void
 hub__timer__dispatches_unresponsive_on_context (void **state)
 {
   g_autoptr(GBytes) secret = test_secret ();
   g_autoptr(GMainContext) ctx = g_main_context_new ();
-  g_autoptr(GvdAgentHub) hub = gvd_agent_hub_new (secret, 1, 2, ctx);
+  g_autoptr(GvdAgentHub) hub = hub_on_context (secret, 1, 2, ctx);
   g_autoptr(JsonObject) body = parse_object (HB);
   gint64 now = g_get_monotonic_time ();
 
@@ -828,9 +899,41 @@ hub__timer__dispatches_unresponsive_on_context (void **state)
                                                NULL));
   g_main_context_iteration (ctx, FALSE);
   assert_int_equal (gvd_agent_hub_get_health (hub, "a"), GVD_AGENT_HEALTH_HEALTHY);
-  /* Forgetting destroys the timer with the record. */
+  /* Forgetting leaves nothing due: the hub's timer stays quiet. */
   gvd_agent_hub_forget (hub, "a");
   g_main_context_iteration (ctx, FALSE);
+}
+
+/* One source serves every instance of the hub: each turns unresponsive at
+ * its own deadline, none early. */
+static void
+hub__timer__one_source_serves_every_instance (void **state)
+{
+  g_autoptr(GBytes) secret = test_secret ();
+  g_autoptr(GMainContext) ctx = g_main_context_new ();
+  g_autoptr(GvdAgentHub) hub = hub_on_context (secret, 1, 2, ctx);
+  g_autoptr(JsonObject) body_a = parse_object (HB);
+  g_autoptr(JsonObject) body_b = parse_object ("{\"instance\": \"b\"}");
+  gint64 now = g_get_monotonic_time ();
+  gint64 b_deadline;
+
+  gvd_agent_hub_track (hub, "a", UUID_A);
+  gvd_agent_hub_track (hub, "b", UUID_B);
+  /* b's deadline 0.5 s ahead, a's long past (asked for after b's). */
+  assert_true (gvd_agent_hub_handle_heartbeat (hub, "b", TOKEN_B, body_b, now - 1500000, NULL));
+  assert_true (gvd_agent_hub_handle_heartbeat (hub, "a", TOKEN_A, body_a, now - 5 * SEC, NULL));
+  b_deadline = gvd_agent_hub_get_deadline (hub, "b");
+  for (int i = 0; i < 100 && gvd_agent_hub_get_health (hub, "a") != GVD_AGENT_HEALTH_UNRESPONSIVE;
+       i++)
+    g_main_context_iteration (ctx, FALSE);
+  assert_int_equal (gvd_agent_hub_get_health (hub, "a"), GVD_AGENT_HEALTH_UNRESPONSIVE);
+  if (g_get_monotonic_time () < b_deadline)
+    assert_int_equal (gvd_agent_hub_get_health (hub, "b"), GVD_AGENT_HEALTH_HEALTHY);
+  while (gvd_agent_hub_get_health (hub, "b") != GVD_AGENT_HEALTH_UNRESPONSIVE
+         && g_get_monotonic_time () < now + 30 * SEC)
+    g_main_context_iteration (ctx, TRUE);
+  assert_int_equal (gvd_agent_hub_get_health (hub, "b"), GVD_AGENT_HEALTH_UNRESPONSIVE);
+  assert_true (g_get_monotonic_time () >= b_deadline);
 }
 
 /* ---- the daemon secret ---------------------------------------------------------- */
@@ -1178,7 +1281,7 @@ static void
 hub__flapping_heartbeats__bounded_events_other_instance_kept (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, NULL);
+  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
   g_autoptr(JsonObject) ph_b = parse_object ("{\"instance\": \"b\"}");
   g_autoptr(GPtrArray) kept = NULL;
   const gint64 end = T0 + 2 * SEC + 999 * 2 * SEC;
@@ -1243,7 +1346,7 @@ hub__timer__sends_held_back_notification_on_context (void **state)
   g_autoptr(GBytes) secret = test_secret ();
   g_autoptr(GMainContext) ctx = g_main_context_new ();
   /* A 300 s deadline: only the held-back notification is due here. */
-  g_autoptr(GvdAgentHub) hub = gvd_agent_hub_new (secret, 100, 3, ctx);
+  g_autoptr(GvdAgentHub) hub = hub_on_context (secret, 100, 3, ctx);
   gint64 t0 = g_get_monotonic_time () - 100 * SEC;
   ChangeLog cl;
   const GvdAgentHealthChange *c;
@@ -1314,6 +1417,9 @@ main (void)
     HUB_TEST (hub__build_json__view_with_times_and_reports),
     HUB_TEST (hub__build_json__untracked_adds_nothing),
     cmocka_unit_test (hub__timer__dispatches_unresponsive_on_context),
+    cmocka_unit_test (hub__timer__one_source_serves_every_instance),
+    HUB_TEST (hub__next_wakeup__earliest_deadline_and_asked_for),
+    cmocka_unit_test (hub__set_wakeup__replaced_or_freed__user_data_destroyed),
     cmocka_unit_test (rate_limit__burst_then_one_per_period__deterministic),
     cmocka_unit_test (rate_limit__retry_after__whole_seconds_rounded_up),
     cmocka_unit_test (report_validate__name_with_control_characters__refused),

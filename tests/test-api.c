@@ -433,7 +433,7 @@ bounds_setup (void **state)
   f->daemon.config->max_body_bytes = 1024 * 1024;
   f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
   f->daemon.started_at = g_get_monotonic_time ();
-  f->daemon.agent = gvd_agent_hub_new (secret, 10, 3, NULL);
+  f->daemon.agent = gvd_agent_hub_new (secret, 10, 3);
   gvd_agent_hub_track (f->daemon.agent, "a", BOUNDS_UUID);
   f->token = gvd_agent_hub_get_token (f->daemon.agent, "a");
   f->admin = gvd_api_new (&f->daemon, "admin", NULL);

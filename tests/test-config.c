@@ -4,10 +4,12 @@
 
 #include "testlib.h"
 
+#include "config-file.h"
 #include "errors.h"
 #include "gvd-config.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static void
 defaults__new__match_documented_file (void **state)
@@ -263,8 +265,76 @@ load_file__missing__names_path (void **state)
   g_autoptr(GvdConfig) config = gvd_config_new ();
   g_autoptr(GError) error = NULL;
 
-  assert_false (gvd_config_load_file (config, "/nonexistent/gpuvmd.conf", &error));
+  assert_false (gvd_config_file_load (config, "/nonexistent/gpuvmd.conf", &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG));
   assert_non_null (strstr (error->message, "cannot read /nonexistent/gpuvmd.conf"));
+}
+
+static void
+load_file__regular_file__values_applied (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("gvd-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "gpuvmd.conf", NULL);
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  assert_true (g_file_set_contents (path, "[agent]\nheartbeat_interval=7\n", -1, NULL));
+  assert_true (gvd_config_file_load (config, path, &error));
+  assert_null (error);
+  assert_int_equal (config->heartbeat_interval, 7);
+  gvd_test_rm_rf (dir);
+}
+
+static void
+load_file__not_regular__refused_naming_path (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("gvd-config-XXXXXX", NULL);
+  g_autofree char *fifo = g_build_filename (dir, "fifo.conf", NULL);
+  const char *paths[] = { dir, fifo };
+
+  /* A FIFO without a writer would block a plain open(): it must not. */
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(GvdConfig) config = gvd_config_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *want = g_strdup_printf ("cannot read %s: not a regular file", paths[i]);
+
+      assert_false (gvd_config_file_load (config, paths[i], &error));
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG));
+      assert_string_equal (error->message, want);
+    }
+  gvd_test_rm_rf (dir);
+}
+
+static void
+load_file__over_limit__refused_config_unchanged (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("gvd-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "big.conf", NULL);
+  g_autoptr(GString) text = g_string_new ("[agent]\nheartbeat_interval=7\n");
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+  guint before = config->heartbeat_interval;
+
+  /* Valid syntax throughout: only the size is wrong. */
+  while (text->len <= GVD_CONFIG_FILE_MAX)
+    g_string_append (text, "# padding padding padding padding padding padding padding\n");
+  assert_true (g_file_set_contents (path, text->str, text->len, NULL));
+  assert_false (gvd_config_file_load (config, path, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG));
+  assert_non_null (strstr (error->message, path));
+  assert_non_null (strstr (error->message, "larger than 1048576 bytes"));
+  assert_int_equal (config->heartbeat_interval, before);
+
+  /* The same text cut to the limit loads. */
+  g_clear_error (&error);
+  g_string_truncate (text, GVD_CONFIG_FILE_MAX);
+  g_string_truncate (text, strrchr (text->str, '\n') + 1 - text->str);
+  assert_true (g_file_set_contents (path, text->str, text->len, NULL));
+  assert_true (gvd_config_file_load (config, path, &error));
+  assert_int_equal (config->heartbeat_interval, 7);
+  gvd_test_rm_rf (dir);
 }
 
 int
@@ -279,6 +349,9 @@ main (void)
     cmocka_unit_test (parse_listen__forms__host_and_port),
     cmocka_unit_test (parse_cidr__valid__network_and_prefix),
     cmocka_unit_test (load_file__missing__names_path),
+    cmocka_unit_test (load_file__regular_file__values_applied),
+    cmocka_unit_test (load_file__not_regular__refused_naming_path),
+    cmocka_unit_test (load_file__over_limit__refused_config_unchanged),
   };
 
   return cmocka_run_group_tests_name ("config", tests, NULL, NULL);

@@ -169,7 +169,7 @@ setup (void **state)
   g_autofree char *url = NULL;
 
   f->daemon.config = gvd_config_new ();
-  f->daemon.events = gvd_events_new (GVD_EVENTS_RING_SIZE, NULL);
+  f->daemon.events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
   f->api = gvd_api_new (&f->daemon, "admin", TOKEN);
   gvd_api_events_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));

@@ -7,11 +7,11 @@
 #include "testlib.h"
 
 #include "api.h"
+#include "daemon-timers.h"
 #include "errors.h"
 #include "hostinfo.h"
 #include "registry.h"
 #include "reservations.h"
-#include "reservations-priv.h"
 
 #include <string.h>
 
@@ -277,6 +277,67 @@ add__full__conflict_until_an_expired_one_is_dropped (void **state)
   assert_int_equal (list->len, GVD_RESERVATIONS_MAX);
 }
 
+static void
+wakeup_log (gint64 at, gpointer user_data)
+{
+  g_array_append_val ((GArray *) user_data, at);
+}
+
+static void
+count_destroy (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+next_expiry__active_only__earliest_and_asked_for (void **state)
+{
+  Core *c = *state;
+  g_autoptr(GArray) asked = g_array_new (FALSE, FALSE, sizeof (gint64));
+  const gint64 t0 = fake_now;
+  const GvdReservation *r;
+  g_autofree char *early = NULL;
+
+  gvd_reservations_set_wakeup (c->set, wakeup_log, asked, NULL);
+  assert_int_equal (gvd_reservations_next_expiry (c->set), 0);
+  assert_non_null (gvd_reservations_add (c->set, one_gpu, NULL, 60, NULL));
+  r = gvd_reservations_add (c->set, (const char *const[]) { "0000:02:00.0", NULL }, NULL, 20,
+                            NULL);
+  assert_non_null (r);
+  early = g_strdup (r->id);
+  /* Each add asks for its own expiry; the earliest active one is next. */
+  assert_int_equal (asked->len, 2);
+  assert_int_equal (g_array_index (asked, gint64, 0), t0 + 60 * G_USEC_PER_SEC);
+  assert_int_equal (g_array_index (asked, gint64, 1), t0 + 20 * G_USEC_PER_SEC);
+  assert_int_equal (gvd_reservations_next_expiry (c->set), t0 + 20 * G_USEC_PER_SEC);
+  /* Expired ones are not due again. */
+  fake_now = t0 + 20 * G_USEC_PER_SEC;
+  assert_int_equal (gvd_reservations_expire_due (c->set), 1);
+  assert_int_equal (gvd_reservations_next_expiry (c->set), t0 + 60 * G_USEC_PER_SEC);
+  /* A cancelled (or taken) one is not either. */
+  assert_true (gvd_reservations_cancel (c->set, early, NULL));
+  assert_int_equal (gvd_reservations_next_expiry (c->set), t0 + 60 * G_USEC_PER_SEC);
+  fake_now = t0 + 60 * G_USEC_PER_SEC;
+  assert_int_equal (gvd_reservations_expire_due (c->set), 1);
+  assert_int_equal (gvd_reservations_next_expiry (c->set), 0);
+  assert_int_equal (asked->len, 2);
+}
+
+static void
+set_wakeup__replaced_or_freed__user_data_destroyed (void **state)
+{
+  g_autoptr(GHashTable) claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GvdReservations *set = gvd_reservations_new (claims, NULL, fake_clock);
+  guint first = 0, second = 0;
+
+  gvd_reservations_set_wakeup (set, wakeup_log, &first, count_destroy);
+  gvd_reservations_set_wakeup (set, wakeup_log, &second, count_destroy);
+  assert_int_equal (first, 1);
+  assert_int_equal (second, 0);
+  gvd_reservations_free (set);
+  assert_int_equal (second, 1);
+}
+
 static gboolean
 is_expired (gpointer data)
 {
@@ -284,14 +345,46 @@ is_expired (gpointer data)
   return r->state == GVD_RESERVATION_EXPIRED;
 }
 
+/* One source serves the whole set: a later add with an earlier expiry
+ * brings it forward, and the other reservation still expires on time. */
+static void
+timer__earlier_reservation_added__expires_first_later_one_kept (void **state)
+{
+  g_autoptr(GHashTable) claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GvdReservations) set = gvd_reservations_new (claims, NULL, g_get_monotonic_time);
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + 30 * G_USEC_PER_SEC;
+  const GvdReservation *late, *early;
+
+  gvd_daemon_timers_attach_reservations (set, NULL);
+  late = gvd_reservations_add (set, one_gpu, NULL, 2, NULL);
+  early = gvd_reservations_add (set, (const char *const[]) { "0000:02:00.0", NULL }, NULL, 1,
+                                NULL);
+  assert_non_null (late);
+  assert_non_null (early);
+  while (!is_expired ((gpointer) early) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  assert_true (is_expired ((gpointer) early));
+  assert_false (is_expired ((gpointer) late));
+  assert_true (g_get_monotonic_time () - start >= 1 * G_USEC_PER_SEC);
+  while (!is_expired ((gpointer) late) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  assert_true (is_expired ((gpointer) late));
+  assert_true (g_get_monotonic_time () - start >= 2 * G_USEC_PER_SEC);
+  assert_int_equal (g_hash_table_size (claims), 0);
+}
+
 static void
 timer__one_second__expires_on_the_main_loop (void **state)
 {
   g_autoptr(GHashTable) claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(GvdReservations) set = gvd_reservations_new (claims, NULL, NULL);
-  const GvdReservation *r = gvd_reservations_add (set, one_gpu, NULL, 1, NULL);
+  g_autoptr(GvdReservations) set = gvd_reservations_new (claims, NULL, g_get_monotonic_time);
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  const GvdReservation *r;
 
+  /* As the daemon wires it: the expiry runs on the default main context. */
+  gvd_daemon_timers_attach_reservations (set, NULL);
+  r = gvd_reservations_add (set, one_gpu, NULL, 1, NULL);
   assert_non_null (r);
   assert_null (r->mac);
   while (!is_expired ((gpointer) r) && g_get_monotonic_time () < deadline)
@@ -580,7 +673,11 @@ main (void)
                                      core_setup, core_teardown),
     cmocka_unit_test_setup_teardown (add__full__conflict_until_an_expired_one_is_dropped,
                                      core_setup, core_teardown),
+    cmocka_unit_test_setup_teardown (next_expiry__active_only__earliest_and_asked_for, core_setup,
+                                     core_teardown),
+    cmocka_unit_test (set_wakeup__replaced_or_freed__user_data_destroyed),
     cmocka_unit_test (timer__one_second__expires_on_the_main_loop),
+    cmocka_unit_test (timer__earlier_reservation_added__expires_first_later_one_kept),
   };
   const struct CMUnitTest api[] = {
     cmocka_unit_test_setup_teardown (post__named_device__201_claims_and_address, api_setup,

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "clock.h"
+
 G_BEGIN_DECLS
 
 /* Bounds every agent report is held to (see README "Guest agent protocol"). */
@@ -114,14 +116,24 @@ typedef void (*GvdAgentHealthFunc) (GvdAgentHub *hub, const char *name, GvdAgent
 typedef char *(*GvdAgentAddressMapFunc) (const char *name, const char *guest_address,
                                          gpointer user_data);
 
-/* Not thread-safe: use a hub from the thread running @context.
+/* Not thread-safe: use a hub from one thread.
  * @secret: the daemon secret tokens derive from (referenced).
- * @context: where the per-instance "unresponsive" timers run; NULL for no
- * timers at all (tests then drive gvd_agent_hub_tick() with their clock). */
-GvdAgentHub *gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbeats,
-                                GMainContext *context);
+ * The hub runs no timers: whoever owns it calls gvd_agent_hub_tick() when
+ * gvd_agent_hub_set_wakeup() asks (the daemon's timer shell does, tests
+ * call it with their clock). */
+GvdAgentHub *gvd_agent_hub_new (GBytes *secret, guint interval_seconds, guint missed_heartbeats);
 void gvd_agent_hub_free (GvdAgentHub *hub);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdAgentHub, gvd_agent_hub_free)
+
+/* @func is called whenever an instance's next due time (its heartbeat
+ * deadline, or a notification held back by the rate limit) is set: call
+ * gvd_agent_hub_tick() at that time. One at a time: a new call replaces
+ * (and destroys) the previous one; @destroy frees @user_data when replaced
+ * or when the hub is freed. */
+void gvd_agent_hub_set_wakeup (GvdAgentHub *hub, GvdWakeupFunc func, gpointer user_data,
+                               GDestroyNotify destroy);
+/* The earliest time anything is due (monotonic µs), or 0 for nothing. */
+gint64 gvd_agent_hub_next_wakeup (GvdAgentHub *hub);
 
 /* Observe health changes; returns an id for remove_watch (never 0). */
 guint gvd_agent_hub_add_watch (GvdAgentHub *hub, GvdAgentHealthFunc func, gpointer user_data);
@@ -135,7 +147,7 @@ void gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc fun
 /* Start tracking instance @name (state provisioning). Tracking a known name
  * again with the same uuid does nothing; with another uuid it starts over. */
 void gvd_agent_hub_track (GvdAgentHub *hub, const char *name, const char *uuid);
-/* Stop tracking (the instance was deleted); cancels its timer. */
+/* Stop tracking (the instance was deleted); nothing of it is due after. */
 void gvd_agent_hub_forget (GvdAgentHub *hub, const char *name);
 gboolean gvd_agent_hub_is_tracked (GvdAgentHub *hub, const char *name);
 /* The domain stopped (stopped) or started again (provisioning: waiting for
@@ -163,7 +175,8 @@ gboolean gvd_agent_hub_handle_heartbeat (GvdAgentHub *hub, const char *name, con
 
 /* Mark every instance whose heartbeat deadline is at or before @now
  * unresponsive, and send the health notifications held back by the rate
- * limit that are due. The timers call this; tests call it with their clock. */
+ * limit that are due. The timer shell calls this at the wake-up times;
+ * tests call it with their clock. */
 void gvd_agent_hub_tick (GvdAgentHub *hub, gint64 now);
 
 /* Current health; provisioning for an unknown name. */

@@ -142,13 +142,10 @@ gvd_domain_xml_check_object_name (const char *what, const char *s, GError **erro
 void
 gvd_domain_xml_init (void)
 {
-  static gsize done = 0;
-
   /* libxml2 2.9 sets up its globals (encodings, dictionaries) lazily and
-   * not thread-safely; render and parse run in worker threads. */
-  if (g_once_init_enter (&done))
-    {
-      xmlInitParser ();
-      g_once_init_leave (&done, 1);
-    }
+   * not thread-safely, and render and parse run in worker threads: the
+   * daemon's main() calls xmlInitParser() before any thread starts (tests
+   * that render in threads must too). After that first call this is
+   * libxml2's own flag check; the core keeps no once-guard of its own. */
+  xmlInitParser ();
 }

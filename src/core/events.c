@@ -35,9 +35,12 @@ event_free (GvdEvent *event)
 GvdEvents *
 gvd_events_new (guint ring_size, GvdEventsClock clock)
 {
-  GvdEvents *events = g_new0 (GvdEvents, 1);
+  GvdEvents *events;
 
-  events->clock = clock != NULL ? clock : g_get_real_time;
+  g_return_val_if_fail (clock != NULL, NULL);
+
+  events = g_new0 (GvdEvents, 1);
+  events->clock = clock;
   events->ring_size = MAX (ring_size, 1);
   events->ring = g_new0 (GvdEvent *, events->ring_size);
   events->subscribers = g_hash_table_new_full (NULL, NULL, NULL, g_free);

@@ -19,7 +19,8 @@ typedef struct {
 
 typedef struct _GvdEvents GvdEvents;
 
-/* Wall clock in microseconds; NULL in gvd_events_new is g_get_real_time. */
+/* Wall clock in microseconds: the daemon passes g_get_real_time, tests
+ * their own. */
 typedef gint64 (*GvdEventsClock) (void);
 typedef void (*GvdEventsFunc) (const GvdEvent *event, gpointer user_data);
 

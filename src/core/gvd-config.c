@@ -497,22 +497,6 @@ gvd_config_load_data (GvdConfig *config, const char *data, gsize len, const char
 }
 
 gboolean
-gvd_config_load_file (GvdConfig *config, const char *path, GError **error)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) local_error = NULL;
-
-  if (!g_file_get_contents (path, &data, &len, &local_error))
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "cannot read %s: %s", path,
-                   local_error->message);
-      return FALSE;
-    }
-  return gvd_config_load_data (config, data, len, path, error);
-}
-
-gboolean
 gvd_config_listen_is_loopback (const char *listen)
 {
   g_autofree char *host = NULL;

@@ -67,7 +67,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdConfig, gvd_config_free)
  * the file in messages. On failure @config is unchanged. */
 gboolean gvd_config_load_data (GvdConfig *config, const char *data, gsize len,
                                const char *source, GError **error);
-gboolean gvd_config_load_file (GvdConfig *config, const char *path, GError **error);
+/* Reading the file is the host layer's: gvd_config_file_load(). */
 
 /* Cross-key checks after all overrides are applied (e.g. a bridge network
  * needs a source, a non-loopback admin listener needs a token file). */

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Reservations: claims and a MAC/IP held for a bounded time, one owned
- * timer each, expired records remembered for a while. */
+/* Reservations: claims and a MAC/IP held for a bounded time, expired on
+ * the owner's timer, expired records remembered for a while. */
 #include "config.h"
 
 #include "reservations.h"
 #include "json-util.h"
-#include "reservations-priv.h"
 
 #include <string.h>
 
@@ -17,8 +16,6 @@
 
 typedef struct {
   GvdReservation pub;   /* first: a Record is a GvdReservation */
-  GvdReservations *set;
-  GSource *timer;       /* owned; NULL once expired or taken */
 } Record;
 
 struct _GvdReservations {
@@ -26,23 +23,16 @@ struct _GvdReservations {
   GvdIpam *ipam;        /* borrowed; may be NULL */
   GvdClockFunc clock;
   GHashTable *records;  /* id → Record (owned) */
+  GvdWakeupFunc wakeup_func; /* NULL: nobody runs the expiry timer */
+  gpointer wakeup_data;
+  GDestroyNotify wakeup_destroy;
 };
-
-static void
-stop_timer (Record *rec)
-{
-  if (rec->timer == NULL)
-    return;
-  g_source_destroy (rec->timer);
-  g_clear_pointer (&rec->timer, g_source_unref);
-}
 
 static void
 record_free (gpointer data)
 {
   Record *rec = data;
 
-  stop_timer (rec);
   g_free (rec->pub.id);
   g_free (rec->pub.holder);
   g_ptr_array_unref (rec->pub.devices);
@@ -58,11 +48,12 @@ gvd_reservations_new (GHashTable *claims, GvdIpam *ipam, GvdClockFunc clock)
   GvdReservations *set;
 
   g_return_val_if_fail (claims != NULL, NULL);
+  g_return_val_if_fail (clock != NULL, NULL);
 
   set = g_new0 (GvdReservations, 1);
   set->claims = claims;
   set->ipam = ipam;
-  set->clock = clock != NULL ? clock : g_get_monotonic_time;
+  set->clock = clock;
   set->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, record_free);
   return set;
 }
@@ -72,8 +63,42 @@ gvd_reservations_free (GvdReservations *set)
 {
   if (set == NULL)
     return;
+  /* First: the owner's timer must not call into a set being torn down. */
+  gvd_reservations_set_wakeup (set, NULL, NULL, NULL);
   g_hash_table_unref (set->records);
   g_free (set);
+}
+
+void
+gvd_reservations_set_wakeup (GvdReservations *set, GvdWakeupFunc func, gpointer user_data,
+                             GDestroyNotify destroy)
+{
+  gpointer old_data = set->wakeup_data;
+  GDestroyNotify old_destroy = set->wakeup_destroy;
+
+  set->wakeup_func = func;
+  set->wakeup_data = user_data;
+  set->wakeup_destroy = destroy;
+  if (old_destroy != NULL)
+    old_destroy (old_data);
+}
+
+gint64
+gvd_reservations_next_expiry (GvdReservations *set)
+{
+  GHashTableIter iter;
+  gpointer value;
+  gint64 next = 0;
+
+  g_hash_table_iter_init (&iter, set->records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Record *rec = value;
+
+      if (rec->pub.state == GVD_RESERVATION_ACTIVE && (next == 0 || rec->pub.expires_at < next))
+        next = rec->pub.expires_at;
+    }
+  return next;
 }
 
 gint64
@@ -107,22 +132,12 @@ release_holdings (GvdReservations *set, Record *rec)
 static void
 expire (GvdReservations *set, Record *rec)
 {
-  stop_timer (rec);
   release_holdings (set, rec);
   rec->pub.state = GVD_RESERVATION_EXPIRED;
   rec->pub.expired_at = set->clock ();
   /* The one log line of an expiry: it changes what is free on the host. */
   g_message ("reservation %s expired unused after %u s; released %u device(s)", rec->pub.id,
              rec->pub.ttl_seconds, rec->pub.devices->len);
-}
-
-static gboolean
-on_timer (gpointer data)
-{
-  Record *rec = data;
-
-  expire (rec->set, rec); /* destroys and unrefs this source */
-  return G_SOURCE_REMOVE;
 }
 
 /* Forget expired records past their keep time. */
@@ -269,7 +284,6 @@ gvd_reservations_add (GvdReservations *set, const char *const *devices, const ch
     return NULL;
 
   rec = g_new0 (Record, 1);
-  rec->set = set;
   rec->pub.id = g_steal_pointer (&id);
   rec->pub.holder = g_steal_pointer (&holder);
   rec->pub.state = GVD_RESERVATION_ACTIVE;
@@ -284,12 +298,9 @@ gvd_reservations_add (GvdReservations *set, const char *const *devices, const ch
   for (guint i = 0; i < n; i++)
     g_hash_table_insert (set->claims, g_strdup (devices[i]), g_strdup (rec->pub.holder));
 
-  rec->timer = g_timeout_source_new ((guint) ttl_seconds * 1000);
-  g_source_set_name (rec->timer, "gpuvmd reservation expiry");
-  g_source_set_callback (rec->timer, on_timer, rec, NULL);
-  g_source_attach (rec->timer, g_main_context_get_thread_default ());
-
   g_hash_table_insert (set->records, rec->pub.id, rec);
+  if (set->wakeup_func != NULL)
+    set->wakeup_func (rec->pub.expires_at, set->wakeup_data);
   return &rec->pub;
 }
 

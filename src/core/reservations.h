@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reservations: devices (claimed as "reservation:<id>") and a MAC/IP held
  * for a bounded time until an instance create consumes them, or they
- * expire (one owned GSource timer each). */
+ * expire (when the owner's timer calls gvd_reservations_expire_due()). */
 #pragma once
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "clock.h"
 #include "ipam.h"
 
 G_BEGIN_DECLS
@@ -39,19 +40,30 @@ typedef struct {
   gint64 expired_at;     /* 0 while active */
 } GvdReservation;
 
-/* Monotonic microseconds (g_get_monotonic_time by default). */
-typedef gint64 (*GvdClockFunc) (void);
-
 typedef struct _GvdReservations GvdReservations;
 
 /* @claims: the daemon's claims table (address → holder, owned strings),
- * borrowed. @ipam: borrowed; NULL for no MAC/IP. @clock: NULL for the
- * monotonic clock. Timers attach to the thread-default main context. */
+ * borrowed. @ipam: borrowed; NULL for no MAC/IP. @clock: monotonic
+ * microseconds (the daemon passes g_get_monotonic_time). The set runs no
+ * timers: see gvd_reservations_set_wakeup(). */
 GvdReservations *gvd_reservations_new (GHashTable *claims, GvdIpam *ipam, GvdClockFunc clock);
-/* Destroys the timers; leaves claims and IPAM alone (the daemon is going
- * away, or the caller owns their fate). */
+/* Leaves claims and IPAM alone (the daemon is going away, or the caller
+ * owns their fate); destroys the wake-up's user data. */
 void gvd_reservations_free (GvdReservations *reservations);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdReservations, gvd_reservations_free)
+
+/* @func is called with a reservation's expiry time whenever one is added:
+ * call gvd_reservations_expire_due() at that time. One at a time: a new
+ * call replaces (and destroys) the previous one; @destroy frees @user_data
+ * when replaced or when the set is freed. */
+void gvd_reservations_set_wakeup (GvdReservations *reservations, GvdWakeupFunc func,
+                                  gpointer user_data, GDestroyNotify destroy);
+/* The earliest expiry among active reservations (clock µs), or 0. */
+gint64 gvd_reservations_next_expiry (GvdReservations *reservations);
+/* Expire every active reservation whose time is up by the set's clock,
+ * and forget expired ones older than GVD_RESERVATION_KEEP_EXPIRED_SECONDS.
+ * Returns how many expired. */
+guint gvd_reservations_expire_due (GvdReservations *reservations);
 
 /* Claim @devices (already planned: every address the instance will get)
  * and allocate a MAC/IP for @ttl_seconds. DEVICE_IN_USE naming the holder
@@ -71,8 +83,7 @@ GPtrArray *gvd_reservations_list (GvdReservations *reservations);
  * expired one. NOT_FOUND when unknown. */
 gboolean gvd_reservations_cancel (GvdReservations *reservations, const char *id, GError **error);
 
-/* Consume an active reservation at instance create: it is removed and its
- * timer stopped, but its claims (holder "reservation:<id>") and its IPAM
+/* Consume an active reservation at instance create: it is removed, but its claims (holder "reservation:<id>") and its IPAM
  * lease (owner "reservation:<id>") stay for the caller to re-label
  * (overwrite the claims' holder; gvd_ipam_release + gvd_ipam_reserve under
  * the instance name). NOT_FOUND when unknown, INVALID_STATE when expired.

@@ -56,7 +56,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       && strlen (json_node_get_string (node)) <= 128)
     name = json_node_get_string (node);
 
-  hub = gvd_agent_hub_new (secret, 30, 3, NULL);
+  hub = gvd_agent_hub_new (secret, 30, 3);
   gvd_agent_hub_set_address_map (hub, map_address, NULL);
   gvd_agent_hub_track (hub, name, UUID);
   gvd_agent_hub_set_running (hub, name, TRUE, 1000000);
