@@ -149,32 +149,7 @@ start_daemon (const char *variable, const char *step)
   return d;
 }
 
-/* Until recovery (and its sweep) is done, creates answer 503 not_ready. */
-static void
-wait_ready (GvdTestDaemon *d)
-{
-  for (int i = 0; i < 400; i++)
-    {
-      guint status = 0;
-      g_autoptr(JsonNode) n = api (d, "GET", "/v1/devices/available", NULL, &status);
-      if (status == 200)
-        return;
-      g_usleep (50 * 1000);
-    }
-  fail_msg ("gpuvmd did not become ready");
-}
 
-static void
-import_image (GvdTestDaemon *d)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\": \"" IMAGE "\", \"source_path\": \"%s\"}",
-                                           fx.image_file);
-  guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/images", body, &status);
-
-  if (status != 201 && status != 409)
-    fail_msg ("image import answered %u", status);
-}
 
 static gboolean
 domain_exists (const char *name)
@@ -403,8 +378,8 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
       guint status = 0;
       gint64 t0 = g_get_monotonic_time ();
 
-      wait_ready (d);
-      import_image (d);
+      gvd_test_daemon_wait_ready (d, 20000);
+      gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
       first = api (d, "POST", "/v1/instances", body, &status);
       /* No answer: the daemon died at the fault point, by SIGKILL. */
       assert_int_equal (status, 0);
@@ -414,7 +389,7 @@ create__kill9_after_each_step__whole_or_nothing (void **state)
       g_clear_object (&d->proc);
 
       d2 = start_daemon (NULL, NULL);
-      wait_ready (d2);
+      gvd_test_daemon_wait_ready (d2, 20000);
       got = api (d2, "GET", path, NULL, &status);
       if (cc->whole)
         {
@@ -511,8 +486,8 @@ libvirtd_lost__during_create__5xx_then_reconciled (void **state)
   guint status = 0;
   gint64 t0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 20000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   c.d = d;
   c.volumes = PREFIX "lost-create-";
   call_while_libvirtd_dies (&c);
@@ -597,8 +572,8 @@ libvirtd_lost__during_shutdown__5xx_then_reconciled (void **state)
   StateWait w = { NULL, "lost-shut" };
   guint status = 0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 20000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   {
     g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
                                  "{\"name\": \"lost-shut\", \"image\": \"" IMAGE "\","

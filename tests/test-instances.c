@@ -100,33 +100,7 @@ api (GvdTestDaemon *d, const char *method, const char *path, const char *body, g
   return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
-/* Wait until the daemon has reconciled with libvirt (creates answer 503
- * not_ready before that). */
-static void
-wait_ready (GvdTestDaemon *d)
-{
-  for (int i = 0; i < 200; i++)
-    {
-      guint status = 0;
-      g_autoptr(JsonNode) n = api (d, "GET", "/v1/devices/available", NULL, &status);
-      if (status == 200)
-        return;
-      g_usleep (50 * 1000);
-    }
-  fail_msg ("gpuvmd did not become ready");
-}
 
-static void
-import_image (GvdTestDaemon *d)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\": \"" IMAGE "\", \"source_path\": \"%s\"}",
-                                           fx.image_file);
-  guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/images", body, &status);
-
-  if (status != 201 && status != 409)
-    fail_msg ("image import answered %u", status);
-}
 
 static char *
 domain_state (const char *name)
@@ -198,8 +172,8 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
                      " \"autostart\": true, \"console\": {\"vnc\": true}}";
   gint64 t0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   t0 = g_get_monotonic_time ();
   created = api (d, "POST", "/v1/instances", body, &status);
@@ -346,8 +320,8 @@ boot_files__host_paths_and_volumes__only_allowed_ones_rendered (void **state)
   assert_true (g_file_set_contents (kernel, "not really a kernel", -1, NULL));
   assert_int_equal (symlink ("/etc/shadow", link), 0);
   assert_int_equal (mkfifo (fifo, 0600), 0);
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
     {
@@ -406,8 +380,8 @@ recovery__kill9_and_behind_the_back__seen (void **state)
   StateWait w = { NULL, "rec", "shutoff" };
   gint64 t0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   created = api (d, "POST", "/v1/instances",
                  "{\"name\": \"rec\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
   assert_int_equal (status, 201);
@@ -437,7 +411,7 @@ recovery__kill9_and_behind_the_back__seen (void **state)
   }
 
   d2 = gvd_test_daemon_start (fx.config, NULL);
-  wait_ready (d2);
+  gvd_test_daemon_wait_ready (d2, 10000);
   recovered = api (d2, "GET", "/v1/instances/rec", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (recovered, "uuid"), uuid);
@@ -480,8 +454,8 @@ create__each_step_failing__rolls_back_everything (void **state)
   g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config_fixture, NULL);
   guint status = 0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   /* 1. bad image: nothing created. */
   {
@@ -547,8 +521,8 @@ reservation__create_consumes__devices_move_to_instance (void **state)
   JsonArray *gpus;
   guint status = 0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   res = api (d, "POST", "/v1/reservations", "{\"gpus\": 2, \"ttl_seconds\": 60}", &status);
   assert_int_equal (status, 201);
   id = gvd_test_json_string (res, "id");
@@ -620,8 +594,8 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
 
   /* device_timeout goes after the fixture's [host] group: re-open [instances]. */
   d = gvd_test_daemon_start (config, NULL);
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   libvirtd = gvd_test_libvirtd_pid ();
   assert_true (libvirtd > 0);
 
@@ -709,8 +683,8 @@ concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win (void **state)
   GThread *threads[20];
   guint won = 0, in_use = 0;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   for (int i = 0; i < 20; i++)
     {
       racers[i] = (Racer) { d, i, 0 };
@@ -800,8 +774,8 @@ idempotency__dry_runs_not_stored_real_create_replayed (void **state)
   guint64 rss0;
   guint64 rss1;
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   rss0 = daemon_rss_kib (d);
   for (int i = 0; i < 200; i++)
     {
@@ -896,8 +870,8 @@ console__tail_follow_and_hostile_queries__answered (void **state)
     { "POST", "/v1/instances/cons/console", "method_not_allowed", 405 },
   };
 
-  wait_ready (d);
-  import_image (d);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   created = api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 201);
   /* Not asked for: no VNC console (no <graphics> at all) and no autostart. */

@@ -472,6 +472,48 @@ gvd_test_daemon_start (const char *config_text, const char *const *extra_args)
 }
 
 void
+gvd_test_daemon_wait_ready (GvdTestDaemon *d, guint timeout_ms)
+{
+  g_autofree char *url = g_strconcat (d->url, "/v1/devices/available", NULL);
+
+  for (guint waited = 0; waited <= timeout_ms; waited += 50)
+    {
+      guint status = 0;
+      g_autoptr(JsonNode) n = gvd_test_http (d->session, "GET", url, NULL, NULL, &status);
+
+      if (status == 200)
+        return;
+      g_usleep (50 * 1000);
+    }
+  fail_msg ("gpuvmd did not become ready within %u ms", timeout_ms);
+}
+
+void
+gvd_test_daemon_import_image (GvdTestDaemon *d, const char *name, const char *path)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) answer = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *url = g_strconcat (d->url, "/v1/images", NULL);
+  guint status = 0;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, name);
+  json_builder_set_member_name (b, "source_path");
+  json_builder_add_string_value (b, path);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  body = json_generator_to_data (gen, NULL);
+  answer = gvd_test_http (d->session, "POST", url, NULL, body, &status);
+  if (status != 201 && status != 409)
+    fail_msg ("image import of %s answered %u", name, status);
+}
+
+void
 gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean)
 {
   g_autoptr(GError) error = NULL;

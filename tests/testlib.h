@@ -106,6 +106,12 @@ GvdTestDaemon *gvd_test_daemon_start (const char *config_text, const char *const
 SoupSession *gvd_test_daemon_session (GvdTestDaemon *d, guint timeout_s);
 /* A session for the unix socket at @path (URLs http://localhost/...). */
 SoupSession *gvd_test_unix_session (const char *path, guint timeout_s);
+/* Wait (up to @timeout_ms) until @d has reconciled with libvirt: until
+ * then creates answer 503 not_ready. Fails the test when it does not. */
+void gvd_test_daemon_wait_ready (GvdTestDaemon *d, guint timeout_ms);
+/* POST /v1/images {"name": @name, "source_path": @path}: 201, or 409 when
+ * an earlier test imported it already; anything else fails the test. */
+void gvd_test_daemon_import_image (GvdTestDaemon *d, const char *name, const char *path);
 /* SIGTERM and wait; asserts a clean exit when @expect_clean. */
 void gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean);
 void gvd_test_daemon_free (GvdTestDaemon *d);
