@@ -564,7 +564,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       preq->vendor = g_strdup (req->gpu_vendor);
       preq->model = g_strdup (req->gpu_model);
       preq->allow_weakened_isolation = req->allow_weakened_isolation;
-      plan = gvd_vfio_plan_compute (mgr->d->inventory, preq, gvd_claims_get_holders (mgr->d->claims),
+      plan = gvd_vfio_plan_compute (mgr->d->inventory, preq,
+                                    gvd_claims_get_holders (mgr->d->claims),
                                     gvd_claims_get_quarantined (mgr->d->claims), &refusal, &error);
       if (plan == NULL)
         {
