@@ -2,15 +2,12 @@
 /* gpuvmd: options, configuration, signals, the main loop and the wiring. */
 #include "config.h"
 
-#include <errno.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <libxml/parser.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "admin-token.h"
 #include "api.h"
