@@ -98,7 +98,10 @@ main (int argc, char **argv)
   g_autofree char *uri = g_strconcat ("test://", node, NULL);
   g_autoptr(GString) xml = g_string_new ("<node>\n");
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  GvdDaemon d = { 0 };
+  g_autoptr(GvdDaemon) d = NULL;
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autofree char *conf = NULL;
+  g_autoptr(GError) error = NULL;
   gpointer poll_data[2];
   gsize rss_before, rss_after;
   gint64 t0, t1;
@@ -120,45 +123,48 @@ main (int argc, char **argv)
   g_string_append (xml, "</node>\n");
   g_file_set_contents (node, xml->str, xml->len, NULL);
 
-  d.config = gvd_config_new ();
-  d.host_root = gvd_host_root_new (NULL, NULL, NULL);
-  d.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  d.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  d.registry = gvd_registry_new ();
-  gvd_virt_event_loop_start ();
-  d.virt = gvd_virt_conn_new (uri, 5, 3, 5);
-  d.instances = gvd_instance_manager_new (&d);
+  conf = g_strdup_printf ("[daemon]\nstate_dir=%s\n[libvirt]\nuri=%s\n", dir, uri);
+  if (!gvd_config_load_data (config, conf, strlen (conf), "bench", &error)
+      || (d = gvd_daemon_new (g_steal_pointer (&config), NULL, &error)) == NULL)
+    {
+      g_printerr ("daemon: %s\n", error->message);
+      return 1;
+    }
   /* Connected first, so this handler runs before the manager's. */
-  g_signal_connect (d.virt, "connected", G_CALLBACK (on_connected), NULL);
-  gvd_instance_manager_start (d.instances);
+  g_signal_connect (d->virt, "connected", G_CALLBACK (on_connected), NULL);
+  gvd_instance_manager_start (d->instances);
 
   rss_before = rss_kib ();
-  poll_data[0] = d.instances;
+  poll_data[0] = d->instances;
   poll_data[1] = loop;
   g_timeout_add (1, poll_cb, poll_data);
   t0 = g_get_monotonic_time ();
-  gvd_virt_conn_start (d.virt);
+  gvd_virt_conn_start (d->virt);
   g_main_loop_run (loop);
   t1 = g_get_monotonic_time ();
   rss_after = rss_kib ();
 
   {
-    g_autoptr(GPtrArray) list = gvd_instance_manager_list (d.instances);
+    g_autoptr(GPtrArray) list = gvd_instance_manager_list (d->instances);
     printf ("recover: %u instances (1 GPU each) from %s\n", list->len, "libvirt test:/// driver");
     printf ("recover: libvirt test driver open (parses its node file, not gpuvmd): %.1f ms\n",
             (t_connected - t0) / 1000.0);
     printf ("recover: list + read XML + parse metadata + rebuild claims/addresses: %.1f ms "
             "(target < 1000 ms)\n", (t1 - t_connected) / 1000.0);
-    printf ("recover: claims rebuilt: %u\n", g_hash_table_size (d.claims));
+    printf ("recover: claims rebuilt: %u\n", gvd_claims_count (d->claims));
     printf ("recover: RSS %.1f MiB at start, %.1f MiB once libvirt's test driver holds the "
             "domains, %.1f MiB after recovery: gpuvmd's share %.1f MiB (target < 30 MiB)\n",
             rss_before / 1024.0, rss_connected / 1024.0, rss_after / 1024.0,
             (rss_after - rss_connected + rss_before) / 1024.0);
   }
-  gvd_instance_manager_free (d.instances);
-  gvd_virt_conn_close (d.virt);
-  g_object_unref (d.virt);
+  g_clear_pointer (&d, gvd_daemon_free);
   g_unlink (node);
+  for (const char *const *f = (const char *const[]) { "agent-secret", GVD_REGISTRY_FILE_NAME, NULL };
+       *f != NULL; f++)
+    {
+      g_autofree char *path = g_build_filename (dir, *f, NULL);
+      g_unlink (path);
+    }
   g_rmdir (dir);
   return 0;
 }

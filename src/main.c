@@ -2,34 +2,21 @@
 /* gpuvmd: options, configuration, signals, the main loop and the wiring. */
 #include "config.h"
 
-#include <errno.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
-#include <glib/gstdio.h>
 #include <libxml/parser.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "admin-token.h"
-#include "agent.h"
-#include "instance.h"
 #include "api.h"
 #include "capability.h"
 #include "config-file.h"
 #include "daemon.h"
-#include "daemon-timers.h"
-#include "events.h"
 #include "fault-point.h"
 #include "gvd-config.h"
-#include "hostinfo.h"
-#include "registry.h"
-#include "registry-file.h"
-#include "reservations.h"
-#include "secret.h"
 #include "state-dir.h"
-#include "virt-conn.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/gpuvmd/gpuvmd.conf"
 
@@ -114,82 +101,23 @@ load_config (const Options *o, GError **error)
   return g_steal_pointer (&config);
 }
 
-/* The state directory (0700) and the device registry in it. A corrupt
- * registry is fatal: starting without it would forget every name. */
-static GvdRegistry *
-load_registry (const GvdConfig *config, GError **error)
-{
-  g_autofree char *path = g_build_filename (config->state_dir, GVD_REGISTRY_FILE_NAME, NULL);
-
-  if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
-    {
-      int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
-                   config->state_dir, g_strerror (saved));
-      return NULL;
-    }
-  return gvd_registry_load_file (path, error);
-}
-
-/* The agent receiver: the daemon secret tokens derive from (created in
- * the state directory on first start), the health tracker, and the agent
- * listener serving only the agent routes (per-instance tokens, no admin
- * token). */
-static gboolean
-start_agent_receiver (GvdDaemon *daemon, GvdAgentHub **out_hub, GvdApi **out_api,
-                      GError **error)
+/* The agent listener serves only the agent routes (per-instance tokens,
+ * no admin token). */
+static GvdApi *
+start_agent_listener (GvdDaemon *daemon, GError **error)
 {
   const GvdConfig *config = daemon->config;
-  g_autofree char *path = g_build_filename (config->state_dir, "agent-secret", NULL);
-  g_autoptr(GBytes) secret = NULL;
-  g_autoptr(GvdAgentHub) hub = NULL;
-  g_autoptr(GvdApi) api = NULL;
+  g_autoptr(GvdApi) api = gvd_api_new (daemon, "agent", NULL);
 
-  if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
-    {
-      int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
-                   config->state_dir, g_strerror (saved));
-      return FALSE;
-    }
-  secret = gvd_secret_load_or_create (path, GVD_SECRET_LEN, error);
-  if (secret == NULL)
-    return FALSE;
-  hub = gvd_agent_hub_new (secret, config->heartbeat_interval, config->missed_heartbeats);
-  gvd_daemon_timers_attach_agent (hub, NULL);
-  gvd_api_agent_log_health (hub);
-  daemon->agent = hub;
-  api = gvd_api_new (daemon, "agent", NULL);
   gvd_api_set_limits (api, config->agent_max_connections, config->request_timeout);
   /* Guests name the listener as they reach it ([agent] url, e.g.
    * 10.0.2.2:8788 through user-mode networking). */
   if (!gvd_api_add_host_alias (api, config->agent_url, error))
-    {
-      daemon->agent = NULL;
-      return FALSE;
-    }
+    return NULL;
   gvd_api_agent_register (api);
   if (!gvd_api_listen (api, config->agent_listen, error))
-    {
-      daemon->agent = NULL;
-      return FALSE;
-    }
-  *out_hub = g_steal_pointer (&hub);
-  *out_api = g_steal_pointer (&api);
-  return TRUE;
-}
-
-/* Event bus feeds (GET /v1/events). */
-static void
-emit_libvirt_connected (GvdVirtConn *virt, gpointer user_data)
-{
-  gvd_events_emit_reason (user_data, "libvirt.connected", NULL);
-}
-
-static void
-emit_libvirt_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data)
-{
-  gvd_events_emit_reason (user_data, "libvirt.disconnected", why);
+    return NULL;
+  return g_steal_pointer (&api);
 }
 
 /* A TCP admin listener always needs a bearer token: the configured file,
@@ -232,6 +160,13 @@ load_admin_credentials (const GvdConfig *config, char **out_token, char **out_to
 }
 
 static int
+exit_code (const GError *error)
+{
+  return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
+}
+
+/* Takes @config over. */
+static int
 run_daemon (GvdConfig *config)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
@@ -241,15 +176,12 @@ run_daemon (GvdConfig *config)
   g_autoptr(GTlsCertificate) tls = NULL;
   g_autofree char *url = NULL;
   g_autofree char *unix_url = NULL;
-  g_autoptr(GvdApi) admin = NULL;
-  GvdDaemon daemon = { 0 };
-  g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
-  /* daemon.events: freed after everything that emits on it. */
-  g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
-  /* Freed in reverse order: the listener before the hub it serves. */
-  g_autoptr(GvdAgentHub) agent_hub = NULL;
-  g_autoptr(GvdApi) agent_api = NULL;
   g_autofree char *agent_url = NULL;
+  const GvdDaemonOptions options = { .agent_context = g_main_context_default () };
+  /* Freed in reverse order: the listeners before the services they use. */
+  g_autoptr(GvdDaemon) daemon = NULL;
+  g_autoptr(GvdApi) agent_api = NULL;
+  g_autoptr(GvdApi) admin = NULL;
 
   /* Before anything announces itself: a SIGTERM that arrives while the
    * daemon is still starting (a supervisor, a test that reads the "admin"
@@ -263,60 +195,29 @@ run_daemon (GvdConfig *config)
   if (!gvd_state_dir_prepare (config->state_dir, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
+      gvd_config_free (config);
       return 2;
     }
-  daemon.config = config;
-  daemon.started_at = g_get_monotonic_time ();
-  daemon.events = events;
-  if (!start_agent_receiver (&daemon, &agent_hub, &agent_api, &error))
+  daemon = gvd_daemon_new (config, &options, &error);
+  if (daemon == NULL)
     {
       g_printerr ("gpuvmd: %s\n", error->message);
-      return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
+      return exit_code (error);
     }
-  gvd_api_agent_emit_events (agent_hub, events);
+  config = daemon->config;
+  agent_api = start_agent_listener (daemon, &error);
+  if (agent_api == NULL)
+    {
+      g_printerr ("gpuvmd: %s\n", error->message);
+      return exit_code (error);
+    }
   if (!load_admin_credentials (config, &token, &token_path, &tls, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
       return 2;
     }
-  daemon.registry = load_registry (config, &error);
-  if (daemon.registry == NULL)
-    {
-      g_printerr ("gpuvmd: %s\n", error->message);
-      return 1;
-    }
-  daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  daemon.host_root = gvd_host_root_new (config->sysfs_root, config->procfs_root,
-                                        config->devfs_root);
-  /* A failed scan leaves an empty inventory: nothing can be planned, and
-   * the API says so, but the daemon still serves. */
-  inventory = gvd_hostinfo_scan (daemon.host_root,
-                                 (const char *const *) config->host_critical,
-                                 (const char *const *) config->passthrough_devices, &error);
-  if (inventory == NULL)
-    {
-      g_warning ("host PCI inventory scan failed: %s", error->message);
-      g_clear_error (&error);
-      inventory = gvd_inventory_new ();
-    }
-  daemon.inventory = inventory;
 
-  gvd_virt_event_loop_start ();
-  daemon.virt = gvd_virt_conn_new (config->libvirt_uri, config->keepalive_interval,
-                                   config->keepalive_count, config->reconnect_max_delay);
-  g_signal_connect (daemon.virt, "connected", G_CALLBACK (emit_libvirt_connected), events);
-  g_signal_connect (daemon.virt, "disconnected", G_CALLBACK (emit_libvirt_disconnected), events);
-  daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  daemon.idempotency = gvd_api_instances_idempotency_new ();
-  daemon.instances = gvd_instance_manager_new (&daemon);
-  /* Reservations hold devices and a MAC/IP from the same allocator the
-   * instances use, so a create can take them over. */
-  daemon.reservations = gvd_reservations_new (daemon.claims,
-                                              gvd_instance_manager_get_ipam (daemon.instances),
-                                              g_get_monotonic_time);
-  gvd_daemon_timers_attach_reservations (daemon.reservations, NULL);
-
-  admin = gvd_api_new (&daemon, "admin", token);
+  admin = gvd_api_new (daemon, "admin", token);
   gvd_api_health_register (admin);
   gvd_api_plans_register (admin);
   gvd_api_host_register (admin);
@@ -332,20 +233,10 @@ run_daemon (GvdConfig *config)
       || (config->listen != NULL && !gvd_api_listen (admin, config->listen, &error)))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
-      g_clear_pointer (&admin, gvd_api_free);
-      gvd_instance_manager_free (daemon.instances);
-      gvd_idem_cache_free (daemon.idempotency);
-      gvd_reservations_free (daemon.reservations);
-      g_hash_table_unref (daemon.claims);
-      g_object_unref (daemon.virt);
-      gvd_host_root_free (daemon.host_root);
-      gvd_registry_free (daemon.registry);
-      g_hash_table_unref (daemon.quarantined);
-      return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
+      return exit_code (error);
     }
 
-  gvd_instance_manager_start (daemon.instances);
-  gvd_virt_conn_start (daemon.virt);
+  gvd_daemon_start (daemon);
 
   /* One machine-readable line per admin listener on stdout for scripts
    * and tests ("admin unix:PATH", "admin http(s)://HOST:PORT/"), then the
@@ -370,18 +261,8 @@ run_daemon (GvdConfig *config)
 
   g_main_loop_run (loop);
 
-  g_clear_pointer (&admin, gvd_api_free);
-  gvd_instance_manager_free (daemon.instances);
-  gvd_idem_cache_free (daemon.idempotency);
-  gvd_reservations_free (daemon.reservations);
-  g_hash_table_unref (daemon.claims);
-  gvd_virt_conn_close (daemon.virt);
-  g_object_unref (daemon.virt);
-  gvd_host_root_free (daemon.host_root);
-  gvd_registry_free (daemon.registry);
-  g_hash_table_unref (daemon.quarantined);
   if (token != NULL)
-    memset (token, 0, strlen (token));
+    explicit_bzero (token, strlen (token));
   return 0;
 }
 
@@ -456,5 +337,5 @@ main (int argc, char **argv)
       return report->vm_capable && report->passthrough_capable ? 0 : 1;
     }
 
-  return run_daemon (config);
+  return run_daemon (g_steal_pointer (&config));
 }

@@ -21,9 +21,8 @@
 #define WAIT_MS 20000 /* generous: the machine is shared */
 
 typedef struct {
-  GvdConfig *config;
-  GvdDaemon daemon;
-  GvdAgentHub *hub;
+  GvdDaemon *daemon;
+  GvdAgentHub *hub;   /* daemon->agent */
   GvdApi *api;
   char *url;
   char *tmpdir;
@@ -46,27 +45,19 @@ static int
 setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
-  guint8 key[32];
-  g_autoptr(GBytes) secret = NULL;
   g_autoptr(GError) error = NULL;
-
-  for (guint i = 0; i < sizeof key; i++)
-    key[i] = (guint8) g_random_int ();
-  secret = g_bytes_new (key, sizeof key);
-  f->config = gvd_config_new ();
-  f->config->heartbeat_interval = 1;
-  f->config->missed_heartbeats = 2;
-  f->daemon.config = f->config;
   /* Real timers on the default context: the I/O path under test. */
-  f->hub = gvd_agent_hub_new (secret, 1, 2);
-  gvd_daemon_timers_attach_agent (f->hub, g_main_context_default ());
-  f->daemon.agent = f->hub;
+  const GvdDaemonOptions options = { .agent_context = g_main_context_default () };
+
+  f->daemon = gvd_test_daemon_build ("workstation-2gpu",
+                                     "[agent]\nheartbeat_interval=1\nmissed_heartbeats=2\n",
+                                     &options);
+  f->hub = f->daemon->agent;
   f->changes = g_ptr_array_new_with_free_func (g_free);
   gvd_agent_hub_add_watch (f->hub, on_change, f);
-  gvd_api_agent_log_health (f->hub);
   gvd_agent_hub_track (f->hub, "vm1", UUID_1);
   gvd_agent_hub_track (f->hub, "vm2", UUID_2);
-  f->api = gvd_api_new (&f->daemon, "agent", NULL);
+  f->api = gvd_api_new (f->daemon, "agent", NULL);
   gvd_api_agent_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
   f->url = gvd_api_get_url (f->api);
@@ -90,8 +81,7 @@ teardown (void **state)
     }
   g_rmdir (f->tmpdir);
   gvd_api_free (f->api);
-  gvd_agent_hub_free (f->hub);
-  gvd_config_free (f->config);
+  gvd_test_daemon_destroy (f->daemon);
   g_ptr_array_unref (f->changes);
   g_free (f->url);
   g_free (f->tmpdir);

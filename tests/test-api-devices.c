@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* /v1/devices on a real soup server on loopback port 0, with a hand-built
- * daemon: the fixture host workstation-2gpu, claims, quarantine, and a
- * registry in a temporary state directory. */
+/* /v1/devices on a real soup server on loopback port 0, with a daemon built
+ * by gvd_daemon_new on the fixture host workstation-2gpu (claims, quarantine,
+ * and a registry in a temporary state directory). */
 #include "config.h"
 
 #include "testlib.h"
@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 typedef struct {
-  GvdDaemon daemon;
+  GvdDaemon *daemon;
   GvdApi *api;
   char *base;
   char *state_dir;
@@ -38,35 +38,20 @@ request (Fixture *f, const char *method, const char *path, const char *body, gui
 }
 
 static int
-setup_with (void **state, gboolean with_inventory)
+setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *host = gvd_test_data_path ("data", "hosts", "workstation-2gpu", NULL);
-  const char *critical[] = { "0000:02:00.0", NULL };
 
-  f->state_dir = g_dir_make_tmp ("gvd-api-devices-XXXXXX", NULL);
-  assert_non_null (f->state_dir);
+  f->daemon = gvd_test_daemon_build ("workstation-2gpu",
+                                     "[daemon]\nmax_body_bytes=4096\n"
+                                     "[host]\nhost_critical=0000:02:00.0\n", NULL);
+  gvd_claims_set_ready (f->daemon->claims, TRUE);
+  f->state_dir = g_strdup (f->daemon->config->state_dir);
   f->registry_path = g_build_filename (f->state_dir, GVD_REGISTRY_FILE_NAME, NULL);
-  f->daemon.config = gvd_config_new ();
-  g_free (f->daemon.config->state_dir);
-  f->daemon.config->state_dir = g_strdup (f->state_dir);
-  f->daemon.config->max_body_bytes = 4096;
-  f->daemon.host_root = gvd_host_root_new_prefixed (host);
-  if (with_inventory)
-    {
-      f->daemon.inventory = gvd_hostinfo_scan (f->daemon.host_root, critical, NULL, &error);
-      if (f->daemon.inventory == NULL)
-        fail_msg ("scan: %s", error->message);
-    }
-  f->daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.claims_ready = TRUE;
-  f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.registry = gvd_registry_new ();
-  f->daemon.started_at = g_get_monotonic_time ();
 
-  f->api = gvd_api_new (&f->daemon, "admin", NULL);
+  f->api = gvd_api_new (f->daemon, "admin", NULL);
   gvd_api_devices_register (f->api);
   /* The planner's GET /v1/devices/available shares the prefix. */
   gvd_api_plans_register (f->api);
@@ -78,18 +63,6 @@ setup_with (void **state, gboolean with_inventory)
 }
 
 static int
-setup (void **state)
-{
-  return setup_with (state, TRUE);
-}
-
-static int
-setup_no_inventory (void **state)
-{
-  return setup_with (state, FALSE);
-}
-
-static int
 teardown (void **state)
 {
   Fixture *f = *state;
@@ -97,16 +70,10 @@ teardown (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (f->api);
   gvd_test_drain_main_context ();
-  gvd_registry_free (f->daemon.registry);
-  g_hash_table_unref (f->daemon.quarantined);
-  g_hash_table_unref (f->daemon.claims);
-  gvd_inventory_free (f->daemon.inventory);
-  gvd_host_root_free (f->daemon.host_root);
-  gvd_config_free (f->daemon.config);
   /* The disk-full test's tmpfs, when an assertion left it mounted. */
   if (geteuid () == 0)
     gvd_test_umount (f->state_dir);
-  gvd_test_rm_rf (f->state_dir);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->state_dir);
   g_free (f->registry_path);
   g_free (f->base);
@@ -214,7 +181,7 @@ post__bad_input__400_naming_the_problem (void **state)
       assert_int_equal (status, 400);
       gvd_test_assert_error (node, cases[i].code, cases[i].needle);
     }
-  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+  assert_int_equal (gvd_registry_get_size (f->daemon->registry), 0);
   assert_false (g_file_test (f->registry_path, G_FILE_TEST_EXISTS));
 }
 
@@ -242,7 +209,7 @@ post__not_a_candidate__4xx (void **state)
       assert_int_equal (status, cases[i].status);
       gvd_test_assert_error (node, cases[i].code, cases[i].address);
     }
-  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+  assert_int_equal (gvd_registry_get_size (f->daemon->registry), 0);
 }
 
 static void
@@ -272,12 +239,12 @@ post__write_fails__500_registry_unchanged (void **state)
   g_autoptr(JsonNode) list = NULL;
 
   /* The state directory is gone: the temp file cannot be created. */
-  g_free (f->daemon.config->state_dir);
-  f->daemon.config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
+  g_free (f->daemon->config->state_dir);
+  f->daemon->config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
   node = request (f, "POST", "/v1/devices", GPU0, &status);
   assert_int_equal (status, 500);
   gvd_test_assert_error (node, "io_error", "registry");
-  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+  assert_int_equal (gvd_registry_get_size (f->daemon->registry), 0);
   list = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 404);
 }
@@ -313,7 +280,7 @@ write__file_system_full__500_memory_and_file_unchanged (void **state)
     assert_int_equal (status, 500);
     gvd_test_assert_error (node, "io_error", "No space left on device");
     assert_non_null (strstr (gvd_test_json_string (node, "error.message"), "registry.json"));
-    assert_int_equal (gvd_registry_get_size (f->daemon.registry), 0);
+    assert_int_equal (gvd_registry_get_size (f->daemon->registry), 0);
     get = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
     assert_int_equal (status, 404);
     assert_false (g_file_test (f->registry_path, G_FILE_TEST_EXISTS));
@@ -345,17 +312,6 @@ write__file_system_full__500_memory_and_file_unchanged (void **state)
     assert_int_equal (n, 2); /* registry.json and the filler */
   }
   gvd_test_umount (f->state_dir);
-}
-
-static void
-post__no_inventory__503_not_ready (void **state)
-{
-  Fixture *f = *state;
-  guint status;
-  g_autoptr(JsonNode) node = request (f, "POST", "/v1/devices", GPU0, &status);
-
-  assert_int_equal (status, 503);
-  gvd_test_assert_error (node, "not_ready", "inventory");
 }
 
 static void
@@ -434,7 +390,7 @@ in_use__shown_with_holder (void **state)
   g_autoptr(JsonNode) node = NULL;
 
   register_gpu0 (f);
-  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:01:00.0"), g_strdup ("train-7"));
+  gvd_claims_set_holder (f->daemon->claims, "0000:01:00.0", "train-7");
   node = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (node, "state"), "in_use");
@@ -449,11 +405,11 @@ delete__in_use__409_naming_holder (void **state)
   g_autoptr(JsonNode) node = NULL;
 
   register_gpu0 (f);
-  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:01:00.0"), g_strdup ("train-7"));
+  gvd_claims_set_holder (f->daemon->claims, "0000:01:00.0", "train-7");
   node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 409);
   gvd_test_assert_error (node, "device_in_use", "train-7");
-  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
+  assert_int_equal (gvd_registry_get_size (f->daemon->registry), 1);
 }
 
 static void
@@ -465,11 +421,11 @@ delete__claims_not_ready__503_fail_closed (void **state)
   g_autoptr(JsonNode) shown = NULL;
 
   register_gpu0 (f);
-  f->daemon.claims_ready = FALSE;
+  gvd_claims_set_ready (f->daemon->claims, FALSE);
   node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 503);
   gvd_test_assert_error (node, "not_ready", NULL);
-  assert_int_equal (gvd_registry_get_size (f->daemon.registry), 1);
+  assert_int_equal (gvd_registry_get_size (f->daemon->registry), 1);
   shown = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_string_equal (gvd_test_json_string (shown, "state"), "unknown");
 }
@@ -502,11 +458,11 @@ delete__write_fails__500_registry_unchanged (void **state)
   g_autoptr(JsonNode) node = NULL;
 
   register_gpu0 (f);
-  g_free (f->daemon.config->state_dir);
-  f->daemon.config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
+  g_free (f->daemon->config->state_dir);
+  f->daemon->config->state_dir = g_build_filename (f->state_dir, "missing", NULL);
   node = request (f, "DELETE", "/v1/devices/gpu0", NULL, &status);
   assert_int_equal (status, 500);
-  assert_string_equal (gvd_registry_lookup_name (f->daemon.registry, "gpu0"), "0000:01:00.0");
+  assert_string_equal (gvd_registry_lookup_name (f->daemon->registry, "gpu0"), "0000:01:00.0");
 }
 
 static void
@@ -519,9 +475,8 @@ clear__quarantined__200_and_removed (void **state)
   g_autoptr(JsonNode) bare = NULL;
 
   register_gpu0 (f);
-  g_hash_table_insert (f->daemon.quarantined, g_strdup ("0000:01:00.0"),
-                       g_strdup ("did not return to its host driver"));
-  g_hash_table_insert (f->daemon.quarantined, g_strdup ("0000:01:00.1"), g_strdup ("reset failed"));
+  gvd_claims_quarantine (f->daemon->claims, "0000:01:00.0", "did not return to its host driver");
+  gvd_claims_quarantine (f->daemon->claims, "0000:01:00.1", "reset failed");
   shown = request (f, "GET", "/v1/devices/gpu0", NULL, &status);
   assert_string_equal (gvd_test_json_string (shown, "state"), "quarantined");
   assert_string_equal (gvd_test_json_string (shown, "quarantine_reason"),
@@ -530,13 +485,13 @@ clear__quarantined__200_and_removed (void **state)
   node = request (f, "POST", "/v1/devices/gpu0/clear", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (node, "state"), "free");
-  assert_false (g_hash_table_contains (f->daemon.quarantined, "0000:01:00.0"));
+  assert_null (gvd_claims_get_quarantine (f->daemon->claims, "0000:01:00.0"));
 
   /* An unregistered device is cleared by its address. */
   bare = request (f, "POST", "/v1/devices/0000:01:00.1/clear", NULL, &status);
   assert_int_equal (status, 200);
   assert_null (gvd_test_json_string (bare, "name"));
-  assert_int_equal (g_hash_table_size (f->daemon.quarantined), 0);
+  assert_int_equal (gvd_claims_count_quarantined (f->daemon->claims), 0);
 }
 
 static void
@@ -567,8 +522,6 @@ main (void)
     cmocka_unit_test_setup_teardown (post__duplicate__409_already_exists, setup, teardown),
     cmocka_unit_test_setup_teardown (post__write_fails__500_registry_unchanged, setup, teardown),
     cmocka_unit_test_setup_teardown (write__file_system_full__500_memory_and_file_unchanged, setup,
-                                     teardown),
-    cmocka_unit_test_setup_teardown (post__no_inventory__503_not_ready, setup_no_inventory,
                                      teardown),
     cmocka_unit_test_setup_teardown (get__unknown__404_device_not_found, setup, teardown),
     cmocka_unit_test_setup_teardown (routing__wrong_paths_and_methods__404_405, setup, teardown),

@@ -13,7 +13,7 @@
 #include "json-util.h"
 
 typedef struct {
-  GvdDaemon daemon;
+  GvdDaemon *daemon;
   GvdApi *api;
   char *base;
 } Fixture;
@@ -61,11 +61,8 @@ setup (void **state, const char *token)
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
 
-  f->daemon.config = gvd_config_new ();
-  f->daemon.config->max_body_bytes = 2048;
-  f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
-  f->daemon.started_at = g_get_monotonic_time ();
-  f->api = gvd_api_new (&f->daemon, "admin", token);
+  f->daemon = gvd_test_daemon_build ("workstation-2gpu", "[daemon]\nmax_body_bytes=2048\n", NULL);
+  f->api = gvd_api_new (f->daemon, "admin", token);
   gvd_api_health_register (f->api);
   gvd_api_add_route (f->api, "/v1/echo", GVD_API_ROUTE_DEFAULT, echo_handler);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
@@ -97,8 +94,7 @@ teardown (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (f->api);
   gvd_test_drain_main_context ();
-  g_object_unref (f->daemon.virt);
-  gvd_config_free (f->daemon.config);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->base);
   g_free (f);
   return 0;
@@ -382,7 +378,7 @@ json_check_no_nul__escape_in_string__refused (void **state)
 #define BOUNDS_UUID "6f0e3c2a-8a4b-4b1e-9c7d-0123456789ab"
 
 typedef struct {
-  GvdDaemon daemon;
+  GvdDaemon *daemon;
   GvdApi *admin;
   GvdApi *agent;
   char *admin_base;
@@ -421,27 +417,19 @@ static int
 bounds_setup (void **state)
 {
   Bounds *f = g_new0 (Bounds, 1);
-  guint8 key[32];
-  g_autoptr(GBytes) secret = NULL;
 
-  for (guint i = 0; i < sizeof key; i++)
-    key[i] = (guint8) i;
-  secret = g_bytes_new (key, sizeof key);
-  f->daemon.config = gvd_config_new ();
   /* Room for the 200 KB body on the admin listener: the depth check, not
    * the size bound, must refuse it there. */
-  f->daemon.config->max_body_bytes = 1024 * 1024;
-  f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
-  f->daemon.started_at = g_get_monotonic_time ();
-  f->daemon.agent = gvd_agent_hub_new (secret, 10, 3);
-  gvd_agent_hub_track (f->daemon.agent, "a", BOUNDS_UUID);
-  f->token = gvd_agent_hub_get_token (f->daemon.agent, "a");
-  f->admin = gvd_api_new (&f->daemon, "admin", NULL);
+  f->daemon = gvd_test_daemon_build ("workstation-2gpu", "[daemon]\nmax_body_bytes=1048576\n",
+                                     NULL);
+  gvd_agent_hub_track (f->daemon->agent, "a", BOUNDS_UUID);
+  f->token = gvd_agent_hub_get_token (f->daemon->agent, "a");
+  f->admin = gvd_api_new (f->daemon, "admin", NULL);
   gvd_api_health_register (f->admin);
   gvd_api_add_route (f->admin, "/v1/echo", GVD_API_ROUTE_DEFAULT, echo_handler);
   gvd_api_add_route (f->admin, "/v1/echo-empty", GVD_API_ROUTE_DEFAULT, echo_empty_handler);
   f->admin_base = listen_base (f->admin);
-  f->agent = gvd_api_new (&f->daemon, "agent", NULL);
+  f->agent = gvd_api_new (f->daemon, "agent", NULL);
   gvd_api_agent_register (f->agent);
   f->agent_base = listen_base (f->agent);
   *state = f;
@@ -457,9 +445,7 @@ bounds_teardown (void **state)
   gvd_api_free (f->agent);
   gvd_api_free (f->admin);
   gvd_test_drain_main_context ();
-  gvd_agent_hub_free (f->daemon.agent);
-  g_object_unref (f->daemon.virt);
-  gvd_config_free (f->daemon.config);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->admin_base);
   g_free (f->agent_base);
   g_free (f->token);

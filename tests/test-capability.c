@@ -845,23 +845,20 @@ report_to_json__members__round_trip (void **state)
 static void
 api_host__libvirt_down__report_with_libvirt_failed (void **state)
 {
-  g_autofree char *host_dir = gvd_test_data_path ("data", "hosts", "workstation-2gpu", NULL);
+  g_autofree char *pool = pool_path ();
+  g_autofree char *conf = g_strdup_printf ("[storage]\npool_path=%s\n", pool);
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
   g_autoptr(JsonNode) node = NULL;
-  GvdDaemon daemon = { 0 };
+  GvdDaemon *daemon;
   GvdApi *api;
   GvdTestRequest reqs[3] = { { 0 } };
   const char *methods[3] = { "GET", "GET", "POST" };
   JsonArray *checks;
 
-  daemon.config = gvd_config_new ();
-  g_free (daemon.config->pool_path);
-  daemon.config->pool_path = pool_path ();
-  daemon.host_root = gvd_host_root_new_prefixed (host_dir);
   /* Never started: gvd_virt_conn_get fails like a libvirtd that is down. */
-  daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
-  api = gvd_api_new (&daemon, "admin", NULL);
+  daemon = gvd_test_daemon_build ("workstation-2gpu", conf, NULL);
+  api = gvd_api_new (daemon, "admin", NULL);
   gvd_api_host_register (api);
   assert_true (gvd_api_listen (api, "127.0.0.1:0", &error));
   url = gvd_api_get_url (api);
@@ -893,7 +890,9 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
   assert_int_equal (gvd_test_json_int (node, "cpu.count"), 4);
   assert_int_equal (gvd_test_json_int (node, "memory_bytes"), 65536000LL * 1024);
   assert_string_equal (gvd_test_json_string (node, "hostname"), g_get_host_name ());
-  assert_true (JSON_NODE_HOLDS_NULL (gvd_test_json_path (node, "gpus")));
+  /* The fixture's three GPUs, from the inventory the daemon scanned. */
+  assert_int_equal (json_array_get_length (json_node_get_array (gvd_test_json_path (node, "gpus"))),
+                    3);
   checks = json_node_get_array (gvd_test_json_path (node, "checks"));
   assert_int_equal (json_array_get_length (checks), 13);
   assert_string_equal (json_object_get_string_member (json_array_get_object_element (checks, 2),
@@ -909,9 +908,7 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (api);
   gvd_test_drain_main_context ();
-  g_object_unref (daemon.virt);
-  gvd_host_root_free (daemon.host_root);
-  gvd_config_free (daemon.config);
+  gvd_test_daemon_destroy (daemon);
 }
 
 int

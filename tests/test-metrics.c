@@ -204,7 +204,7 @@ render__promtool__check_metrics_passes (void **state)
 #define TOKEN "metrics-token-0123456789"
 
 typedef struct {
-  GvdDaemon daemon;
+  GvdDaemon *daemon;
   GvdApi *api;
   char *base;
 } Fixture;
@@ -215,23 +215,13 @@ setup (void **state)
   Fixture *f = g_new0 (Fixture, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
-  GvdPciDevice *gpu = gvd_pci_device_new ("0000:41:00.0");
-  GvdPciDevice *nic = gvd_pci_device_new ("0000:02:00.0");
 
-  f->daemon.config = gvd_config_new ();
-  f->daemon.virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
-  f->daemon.started_at = g_get_monotonic_time ();
-  f->daemon.inventory = gvd_inventory_new ();
-  gpu->class_code = 0x030200;
-  nic->class_code = 0x020000;
-  gvd_inventory_add_device (f->daemon.inventory, gpu);
-  gvd_inventory_add_device (f->daemon.inventory, nic);
-  gvd_inventory_finish (f->daemon.inventory);
-  f->daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:41:00.0"), g_strdup ("train"));
-  g_hash_table_insert (f->daemon.claims, g_strdup ("0000:41:00.1"), g_strdup ("train"));
-  f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->api = gvd_api_new (&f->daemon, "admin", TOKEN);
+  /* libvirt is not connected: the daemon is built, never started. */
+  f->daemon = gvd_test_daemon_build ("workstation-2gpu", NULL, NULL);
+  gvd_claims_set_holder (f->daemon->claims, "0000:01:00.0", "train");
+  gvd_claims_set_holder (f->daemon->claims, "0000:01:00.1", "train");
+  gvd_claims_quarantine (f->daemon->claims, "0000:02:00.0", "reset failed");
+  f->api = gvd_api_new (f->daemon, "admin", TOKEN);
   gvd_api_metrics_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
   url = gvd_api_get_url (f->api);
@@ -248,11 +238,7 @@ teardown (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (f->api);
   gvd_test_drain_main_context ();
-  g_object_unref (f->daemon.virt);
-  gvd_inventory_free (f->daemon.inventory);
-  g_hash_table_unref (f->daemon.claims);
-  g_hash_table_unref (f->daemon.quarantined);
-  gvd_config_free (f->daemon.config);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->base);
   g_free (f);
   return 0;
@@ -311,12 +297,15 @@ get_metrics__token__200_text_with_devices (void **state)
   assert_true (g_str_has_prefix (c.body, "# HELP gpuvmd_build_info "));
   assert_non_null (strstr (c.body, "\ngpuvmd_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"));
   assert_non_null (strstr (c.body, "\ngpuvmd_libvirt_connected 0\n"));
-  assert_non_null (strstr (c.body, "\ngpuvmd_devices_passthrough_candidates 1\n"));
+  /* The fixture's three GPUs (00:02.0, 01:00.0, 02:00.0); not its NIC. */
+  assert_non_null (strstr (c.body, "\ngpuvmd_devices_passthrough_candidates 3\n"));
   assert_non_null (strstr (c.body, "\ngpuvmd_devices_claimed 2\n"));
-  assert_non_null (strstr (c.body, "\ngpuvmd_devices_quarantined 0\n"));
-  assert_non_null (strstr (c.body, "\ngpuvmd_device_info{address=\"0000:41:00.0\","
+  assert_non_null (strstr (c.body, "\ngpuvmd_devices_quarantined 1\n"));
+  assert_non_null (strstr (c.body, "\ngpuvmd_device_info{address=\"0000:01:00.0\","
                                    "holder=\"train\",quarantined=\"false\"} 1\n"));
-  assert_null (strstr (c.body, "0000:02:00.0"));
+  assert_non_null (strstr (c.body, "\ngpuvmd_device_info{address=\"0000:02:00.0\","
+                                   "holder=\"\",quarantined=\"true\"} 1\n"));
+  assert_null (strstr (c.body, "0000:00:1f.6"));
   g_free (c.url);
   g_free (c.content_type);
   g_free (c.body);

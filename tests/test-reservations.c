@@ -396,8 +396,7 @@ timer__one_second__expires_on_the_main_loop (void **state)
 /* ---- /v1/reservations --------------------------------------------------------- */
 
 typedef struct {
-  GvdDaemon daemon;
-  GvdIpam *ipam;
+  GvdDaemon *daemon;
   GvdApi *api;
   char *base;
 } Fixture;
@@ -424,23 +423,17 @@ api_setup (void **state)
   Fixture *f = g_new0 (Fixture, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *host = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
+  const GvdDaemonOptions options = { .clock = fake_clock };
 
-  f->daemon.config = gvd_config_new ();
-  f->daemon.config->max_body_bytes = 4096;
-  f->daemon.host_root = gvd_host_root_new_prefixed (host);
-  f->daemon.inventory = gvd_hostinfo_scan (f->daemon.host_root, NULL, NULL, &error);
-  if (f->daemon.inventory == NULL)
-    fail_msg ("scan: %s", error->message);
-  f->daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.claims_ready = TRUE;
-  f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.registry = gvd_registry_new ();
-  assert_true (gvd_registry_add (f->daemon.registry, "gpu0", GPU0, NULL));
-  f->ipam = gvd_ipam_new ("10.0.0.0/24", "10.0.0.1", NULL);
-  f->daemon.reservations = gvd_reservations_new (f->daemon.claims, f->ipam, fake_clock);
+  f->daemon = gvd_test_daemon_build ("server-8gpu",
+                                     "[daemon]\nmax_body_bytes=4096\n"
+                                     "[network]\nmode=bridge\nsource=br0\ncidr=10.0.0.0/24\n"
+                                     "gateway=10.0.0.1\n",
+                                     &options);
+  gvd_claims_set_ready (f->daemon->claims, TRUE);
+  assert_true (gvd_registry_add (f->daemon->registry, "gpu0", GPU0, NULL));
 
-  f->api = gvd_api_new (&f->daemon, "admin", NULL);
+  f->api = gvd_api_new (f->daemon, "admin", NULL);
   gvd_api_reservations_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
   url = gvd_api_get_url (f->api);
@@ -457,14 +450,7 @@ api_teardown (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (f->api);
   gvd_test_drain_main_context ();
-  gvd_reservations_free (f->daemon.reservations);
-  gvd_ipam_free (f->ipam);
-  gvd_registry_free (f->daemon.registry);
-  g_hash_table_unref (f->daemon.quarantined);
-  g_hash_table_unref (f->daemon.claims);
-  gvd_inventory_free (f->daemon.inventory);
-  gvd_host_root_free (f->daemon.host_root);
-  gvd_config_free (f->daemon.config);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->base);
   g_free (f);
   return 0;
@@ -501,7 +487,7 @@ post__named_device__201_claims_and_address (void **state)
   assert_int_equal (gvd_test_json_int (node, "ttl_seconds"), 120);
   assert_int_equal (gvd_test_json_int (node, "expires_in_seconds"), 120);
   holder = g_strconcat ("reservation:", gvd_test_json_string (node, "id"), NULL);
-  assert_string_equal (g_hash_table_lookup (f->daemon.claims, GPU0), holder);
+  assert_string_equal (gvd_claims_get_holder (f->daemon->claims, GPU0), holder);
 
   path = g_strconcat ("/v1/reservations/", gvd_test_json_string (node, "id"), NULL);
   shown = request (f, "GET", path, NULL, &status);
@@ -531,7 +517,7 @@ post__gpus__planner_picks_and_claims (void **state)
   assert_int_equal (gvd_test_json_int (node, "ttl_seconds"), GVD_RESERVATION_TTL_DEFAULT);
   holder = g_strconcat ("reservation:", gvd_test_json_string (node, "id"), NULL);
   for (guint i = 0; i < 2; i++)
-    assert_string_equal (g_hash_table_lookup (f->daemon.claims,
+    assert_string_equal (gvd_claims_get_holder (f->daemon->claims,
                                               json_array_get_string_element (gpus, i)),
                          holder);
   /* A held GPU cannot go to another reservation. */
@@ -571,7 +557,7 @@ post__bad_input__4xx (void **state)
         fail_msg ("%s: status %u", cases[i].body, status);
       gvd_test_assert_error (node, cases[i].code, cases[i].needle);
     }
-  assert_int_equal (g_hash_table_size (f->daemon.claims), 0);
+  assert_int_equal (gvd_claims_count (f->daemon->claims), 0);
 }
 
 static void
@@ -581,7 +567,7 @@ post__device_in_use__409_naming_holder (void **state)
   guint status;
   g_autoptr(JsonNode) node = NULL;
 
-  g_hash_table_insert (f->daemon.claims, g_strdup (GPU0), g_strdup ("train-7"));
+  gvd_claims_set_holder (f->daemon->claims, GPU0, "train-7");
   node = request (f, "POST", "/v1/reservations", "{\"devices\": [\"" GPU0 "\"]}", &status);
   assert_int_equal (status, 409);
   gvd_test_assert_error (node, "device_in_use", "train-7");
@@ -594,7 +580,7 @@ post__claims_not_ready__503 (void **state)
   guint status;
   g_autoptr(JsonNode) node = NULL;
 
-  f->daemon.claims_ready = FALSE;
+  gvd_claims_set_ready (f->daemon->claims, FALSE);
   node = request (f, "POST", "/v1/reservations", "{\"gpus\": 1}", &status);
   assert_int_equal (status, 503);
   gvd_test_assert_error (node, "not_ready", NULL);
@@ -614,7 +600,7 @@ delete__active__204_released_then_404 (void **state)
   assert_int_equal (status, 201);
   gone = request (f, "DELETE", path, NULL, &status);
   assert_int_equal (status, 204);
-  assert_int_equal (g_hash_table_size (f->daemon.claims), 0);
+  assert_int_equal (gvd_claims_count (f->daemon->claims), 0);
   again = request (f, "GET", path, NULL, &status);
   assert_int_equal (status, 404);
   gvd_test_assert_error (again, "not_found", NULL);
@@ -631,11 +617,11 @@ get__expired__still_answered_as_expired (void **state)
   g_autofree char *path = g_strconcat ("/v1/reservations/", gvd_test_json_string (node, "id"), NULL);
 
   fake_now += 30 * G_USEC_PER_SEC;
-  assert_int_equal (gvd_reservations_expire_due (f->daemon.reservations), 1);
+  assert_int_equal (gvd_reservations_expire_due (f->daemon->reservations), 1);
   shown = request (f, "GET", path, NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (shown, "state"), "expired");
-  assert_int_equal (g_hash_table_size (f->daemon.claims), 0);
+  assert_int_equal (gvd_claims_count (f->daemon->claims), 0);
 }
 
 static void

@@ -693,3 +693,42 @@ gvd_test_libvirt_cleanup (virConnectPtr conn, const char *domain_prefix, const c
       virStoragePoolFree (pool);
     }
 }
+
+GvdDaemon *
+gvd_test_daemon_build (const char *host, const char *config_text,
+                       const GvdDaemonOptions *options)
+{
+  g_autofree char *root = gvd_test_data_path ("data", "hosts", host, NULL);
+  g_autofree char *state_dir = g_dir_make_tmp ("gvd-test-daemon-XXXXXX", NULL);
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = NULL;
+  GvdDaemon *d;
+
+  assert_non_null (state_dir);
+  base = g_strdup_printf ("[daemon]\nstate_dir=%s\n"
+                          "[libvirt]\nuri=test:///default\n"
+                          "[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\ndevfs_root=%s/dev\n",
+                          state_dir, root, root, root);
+  if (!gvd_config_load_data (config, base, strlen (base), "test", &error)
+      || (config_text != NULL
+          && !gvd_config_load_data (config, config_text, strlen (config_text), "test", &error))
+      || !gvd_config_validate (config, &error))
+    fail_msg ("configuration: %s", error->message);
+  d = gvd_daemon_new (g_steal_pointer (&config), options, &error);
+  if (d == NULL)
+    fail_msg ("gvd_daemon_new: %s", error->message);
+  return d;
+}
+
+void
+gvd_test_daemon_destroy (GvdDaemon *d)
+{
+  g_autofree char *state_dir = NULL;
+
+  if (d == NULL)
+    return;
+  state_dir = g_strdup (d->config->state_dir);
+  gvd_daemon_free (d);
+  gvd_test_rm_rf (state_dir);
+}

@@ -12,6 +12,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "daemon.h"
+
 G_BEGIN_DECLS
 
 /* Exit code automake reads as "skipped". */
@@ -144,5 +146,16 @@ void gvd_test_umount (const char *dir);
 typedef struct _virConnect *virConnectPtr;
 void gvd_test_libvirt_cleanup (virConnectPtr conn, const char *domain_prefix,
                                const char *pool_name);
+
+/* A daemon built in this process by gvd_daemon_new, as main.c builds it:
+ * host root the fixture tests/data/hosts/@host, libvirt test:///default
+ * (not connected until gvd_daemon_start), a new temporary state directory;
+ * @config_text (or NULL) is gpuvmd.conf text applied on top; @options NULL:
+ * agent deadlines off, the monotonic clock. Claims start not ready, as in
+ * the daemon before libvirt answered. */
+GvdDaemon *gvd_test_daemon_build (const char *host, const char *config_text,
+                                  const GvdDaemonOptions *options);
+/* Free @d and remove its state directory. NULL-safe. */
+void gvd_test_daemon_destroy (GvdDaemon *d);
 
 G_END_DECLS

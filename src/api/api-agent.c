@@ -95,11 +95,6 @@ agent_report (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable 
       gvd_api_reply_method_not_allowed (msg, "POST");
       return;
     }
-  if (hub == NULL)
-    {
-      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY, "the agent receiver is not running");
-      return;
-    }
   /* Content-Type, UTF-8 and the nesting depth are checked before json-glib
    * parses anything; the body is at most GVD_AGENT_MAX_BODY (early handler). */
   body = gvd_api_read_object (msg, FALSE, &error);

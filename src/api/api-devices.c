@@ -26,13 +26,13 @@ registry_path (GvdDaemon *d)
 static const char *
 holder_of (GvdDaemon *d, const char *address)
 {
-  return d->claims != NULL ? g_hash_table_lookup (d->claims, address) : NULL;
+  return gvd_claims_get_holder (d->claims, address);
 }
 
 static const char *
 quarantine_of (GvdDaemon *d, const char *address)
 {
-  return d->quarantined != NULL ? g_hash_table_lookup (d->quarantined, address) : NULL;
+  return gvd_claims_get_quarantine (d->claims, address);
 }
 
 /* One device: registry entry (or just an address), holder, quarantine,
@@ -42,13 +42,12 @@ device_to_json (GvdDaemon *d, const char *name, const char *address, JsonBuilder
 {
   const char *holder = holder_of (d, address);
   const char *reason = quarantine_of (d, address);
-  const GvdPciDevice *dev = d->inventory != NULL ? gvd_inventory_lookup (d->inventory, address)
-                                                 : NULL;
+  const GvdPciDevice *dev = gvd_inventory_lookup (d->inventory, address);
   const char *state;
 
   if (reason != NULL)
     state = "quarantined";
-  else if (!d->claims_ready)
+  else if (!gvd_claims_is_ready (d->claims))
     state = "unknown"; /* claims not rebuilt from libvirt yet */
   else if (holder != NULL)
     state = "in_use";
@@ -132,12 +131,6 @@ check_candidate (GvdDaemon *d, const char *address, GError **error)
 {
   const GvdPciDevice *dev;
 
-  if (d->inventory == NULL)
-    {
-      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_NOT_READY,
-                           "the host PCI inventory is not available yet");
-      return FALSE;
-    }
   dev = gvd_inventory_lookup (d->inventory, address);
   if (dev == NULL)
     {
@@ -235,7 +228,7 @@ unregister_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
   const char *holder;
 
   /* Fail closed: until claims are rebuilt, any device may be in use. */
-  if (!d->claims_ready)
+  if (!gvd_claims_is_ready (d->claims))
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY,
                             "device claims are still being rebuilt from libvirt; try again");
@@ -293,7 +286,7 @@ clear_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
       return;
     }
   reason = g_strdup (quarantine_of (d, address));
-  g_hash_table_remove (d->quarantined, address);
+  gvd_claims_clear_quarantine (d->claims, address);
   g_message ("device %s: quarantine cleared (was: %s)", address, reason);
   gvd_events_emit_device (d->events, "device.cleared", address, reason);
   reply_device (d, msg, SOUP_STATUS_OK, entry != NULL ? entry->name : NULL, address);
@@ -310,11 +303,6 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
   if (n > 2 || (n == 2 && !g_str_equal (segments[1], "clear")))
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
-      return;
-    }
-  if (d->registry == NULL)
-    {
-      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY, "the device registry is not loaded");
       return;
     }
 

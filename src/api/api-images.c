@@ -319,8 +319,6 @@ gvd_api_images_register (GvdApi *api)
 {
   GvdDaemon *d = gvd_api_get_daemon (api);
 
-  g_return_if_fail (d->virt != NULL);
-
   if (g_object_get_data (G_OBJECT (d->virt), STATE_KEY) == NULL)
     {
       ImagesState *state = g_new0 (ImagesState, 1);

@@ -17,44 +17,34 @@ snapshot_build (GvdDaemon *d)
 {
   GvdMetricsSnapshot *snap = gvd_metrics_snapshot_new (PACKAGE_VERSION);
 
+  g_autoptr(GPtrArray) list = gvd_instance_manager_list (d->instances);
+
   snap->uptime_seconds = (g_get_monotonic_time () - d->started_at) / G_USEC_PER_SEC;
-  if (d->virt != NULL)
+  snap->libvirt_connected = gvd_virt_conn_get_state (d->virt) == GVD_VIRT_CONNECTED;
+  snap->libvirt_reconnects = gvd_virt_conn_get_reconnects (d->virt);
+  for (guint i = 0; i < list->len; i++)
     {
-      snap->libvirt_connected = gvd_virt_conn_get_state (d->virt) == GVD_VIRT_CONNECTED;
-      snap->libvirt_reconnects = gvd_virt_conn_get_reconnects (d->virt);
+      const GvdInstance *inst = g_ptr_array_index (list, i);
+      const char *name = inst->spec->name;
+      const char *health = NULL;
+
+      if (gvd_agent_hub_is_tracked (d->agent, name))
+        health = gvd_agent_health_to_string (gvd_agent_hub_get_health (d->agent, name));
+      gvd_metrics_snapshot_add_instance (snap, name, inst->spec->domain_name, inst->state,
+                                         health);
     }
-  if (d->instances != NULL)
+  for (guint i = 0; i < d->inventory->devices->len; i++)
     {
-      g_autoptr(GPtrArray) list = gvd_instance_manager_list (d->instances);
+      const GvdPciDevice *dev = g_ptr_array_index (d->inventory->devices, i);
 
-      for (guint i = 0; i < list->len; i++)
-        {
-          const GvdInstance *inst = g_ptr_array_index (list, i);
-          const char *name = inst->spec->name;
-          const char *health = NULL;
-
-          if (d->agent != NULL && gvd_agent_hub_is_tracked (d->agent, name))
-            health = gvd_agent_health_to_string (gvd_agent_hub_get_health (d->agent, name));
-          gvd_metrics_snapshot_add_instance (snap, name, inst->spec->domain_name, inst->state,
-                                             health);
-        }
+      if (!dev->passthrough_candidate)
+        continue;
+      gvd_metrics_snapshot_add_device (snap, dev->address,
+                                       gvd_claims_get_holder (d->claims, dev->address),
+                                       gvd_claims_get_quarantine (d->claims, dev->address) != NULL);
     }
-  if (d->inventory != NULL)
-    {
-      for (guint i = 0; i < d->inventory->devices->len; i++)
-        {
-          const GvdPciDevice *dev = g_ptr_array_index (d->inventory->devices, i);
-
-          if (!dev->passthrough_candidate)
-            continue;
-          gvd_metrics_snapshot_add_device (
-              snap, dev->address,
-              d->claims != NULL ? g_hash_table_lookup (d->claims, dev->address) : NULL,
-              d->quarantined != NULL && g_hash_table_contains (d->quarantined, dev->address));
-        }
-    }
-  snap->devices_claimed = d->claims != NULL ? g_hash_table_size (d->claims) : 0;
-  snap->devices_quarantined = d->quarantined != NULL ? g_hash_table_size (d->quarantined) : 0;
+  snap->devices_claimed = gvd_claims_count (d->claims);
+  snap->devices_quarantined = gvd_claims_count_quarantined (d->claims);
   return snap;
 }
 

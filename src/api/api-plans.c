@@ -17,13 +17,11 @@
 static gboolean
 check_ready (GvdDaemon *d, SoupServerMessage *msg)
 {
-  if (d->inventory == NULL || !d->claims_ready)
+  if (!gvd_claims_is_ready (d->claims))
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY,
-                            d->inventory == NULL
-                              ? "the host inventory has not been scanned yet"
-                              : "device claims are not known yet (reconciling with libvirt): "
-                                "try again shortly");
+                            "device claims are not known yet (reconciling with libvirt): "
+                            "try again shortly");
       return FALSE;
     }
   return TRUE;
@@ -126,8 +124,7 @@ parse_request (GvdDaemon *d, JsonObject *obj, GError **error)
             }
           if (gvd_pci_parse_address (s, NULL, NULL, NULL, NULL, &canon, NULL))
             g_strv_builder_add (b, canon);
-          else if (d->registry != NULL
-                   && (resolved = gvd_registry_lookup_name (d->registry, s)) != NULL)
+          else if ((resolved = gvd_registry_lookup_name (d->registry, s)) != NULL)
             g_strv_builder_add (b, resolved);
           else
             g_strv_builder_add (b, s);
@@ -192,7 +189,8 @@ plans (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
   if (!check_ready (d, msg))
     return;
 
-  plan = gvd_vfio_plan_compute (d->inventory, req, d->claims, d->quarantined, &refusal, &error);
+  plan = gvd_vfio_plan_compute (d->inventory, req, gvd_claims_get_holders (d->claims),
+                                gvd_claims_get_quarantined (d->claims), &refusal, &error);
   if (plan == NULL)
     {
       g_autoptr(JsonNode) details = refusal != NULL ? gvd_plan_refusal_to_json (refusal) : NULL;
@@ -246,10 +244,9 @@ available (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
 
       if (!dev->passthrough_candidate)
         continue;
-      holder = d->claims != NULL ? g_hash_table_lookup (d->claims, dev->address) : NULL;
-      quarantine = d->quarantined != NULL ? g_hash_table_lookup (d->quarantined, dev->address)
-                                          : NULL;
-      name = d->registry != NULL ? gvd_registry_lookup_address (d->registry, dev->address) : NULL;
+      holder = gvd_claims_get_holder (d->claims, dev->address);
+      quarantine = gvd_claims_get_quarantine (d->claims, dev->address);
+      name = gvd_registry_lookup_address (d->registry, dev->address);
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "address");
       json_builder_add_string_value (b, dev->address);

@@ -34,7 +34,7 @@ resolve_device (GvdDaemon *d, const char *text, GError **error)
 
   if (gvd_registry_parse_address (text, &address, NULL))
     return address;
-  if (d->registry != NULL && (by_name = gvd_registry_lookup_name (d->registry, text)) != NULL)
+  if ((by_name = gvd_registry_lookup_name (d->registry, text)) != NULL)
     return g_strdup (by_name);
   g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
                "'%s' is neither a PCI address nor a registered device name", text);
@@ -153,15 +153,14 @@ create_reservation (GvdDaemon *d, SoupServerMessage *msg)
       return;
     }
   /* Fail closed: until claims are rebuilt any device may be in use. */
-  if (d->inventory == NULL || !d->claims_ready)
+  if (!gvd_claims_is_ready (d->claims))
     {
-      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY, "%s",
-                            d->inventory == NULL
-                              ? "the host inventory has not been scanned yet"
-                              : "device claims are still being rebuilt from libvirt; try again");
+      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY,
+                            "device claims are still being rebuilt from libvirt; try again");
       return;
     }
-  plan = gvd_vfio_plan_compute (d->inventory, req, d->claims, d->quarantined, &refusal, &error);
+  plan = gvd_vfio_plan_compute (d->inventory, req, gvd_claims_get_holders (d->claims),
+                                gvd_claims_get_quarantined (d->claims), &refusal, &error);
   if (plan == NULL)
     {
       g_autoptr(JsonNode) details = refusal != NULL ? gvd_plan_refusal_to_json (refusal) : NULL;
@@ -221,11 +220,6 @@ reservations_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHa
   if (n > 1)
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
-      return;
-    }
-  if (d->reservations == NULL)
-    {
-      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY, "reservations are not available");
       return;
     }
   if (n == 0)

@@ -218,8 +218,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       gvd_instance_log_start_refused (spec->name, "create (rolled back)", error);
       forget_create (mgr, spec->name);
-      if (mgr->d->agent != NULL)
-        gvd_agent_hub_forget (mgr->d->agent, spec->name);
+      gvd_agent_hub_forget (mgr->d->agent, spec->name);
       if (!cd->expired)
         g_task_return_error (outer, g_steal_pointer (&error));
       return;
@@ -230,9 +229,8 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_object_steal_data (G_OBJECT (outer), "spec");
   inst->vnc_socket = g_steal_pointer (&cd->vnc_socket);
   g_hash_table_replace (mgr->instances, g_strdup (inst->spec->name), inst);
-  if (mgr->d->agent != NULL)
-    gvd_agent_hub_set_running (mgr->d->agent, inst->spec->name,
-                               g_str_equal (inst->state, "running"), g_get_monotonic_time ());
+  gvd_agent_hub_set_running (mgr->d->agent, inst->spec->name,
+                             g_str_equal (inst->state, "running"), g_get_monotonic_time ());
   g_message ("instance %s: created (%s, domain %s)", inst->spec->name, inst->state,
              inst->spec->domain_name);
   gvd_events_emit_instance (mgr->d->events, "instance.created", inst->spec->name);
@@ -269,7 +267,7 @@ resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
     {
       g_autofree char *norm = gvd_pci_address_canonical (devices[i]);
 
-      if (norm == NULL && mgr->d->registry != NULL)
+      if (norm == NULL)
         norm = g_strdup (gvd_registry_lookup_name (mgr->d->registry, devices[i]));
       if (norm == NULL)
         {
@@ -437,15 +435,12 @@ build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
   if (req->cloud_config != NULL)
     s->extra_cloud_config = json_object_ref (req->cloud_config);
   s->install_nvidia_driver = req->install_nvidia_driver;
-  if (mgr->d->inventory != NULL && mgr->d->inventory->nvidia_driver_version != NULL)
+  if (mgr->d->inventory->nvidia_driver_version != NULL)
     s->nvidia_driver_version = g_strdup (mgr->d->inventory->nvidia_driver_version);
   s->heartbeat_interval = c->heartbeat_interval;
-  if (mgr->d->agent != NULL)
-    {
-      s->agent_url = g_strdup (c->agent_url);
-      gvd_agent_hub_track (mgr->d->agent, s->name, s->uuid);
-      s->agent_token = gvd_agent_hub_get_token (mgr->d->agent, s->name);
-    }
+  s->agent_url = g_strdup (c->agent_url);
+  gvd_agent_hub_track (mgr->d->agent, s->name, s->uuid);
+  s->agent_token = gvd_agent_hub_get_token (mgr->d->agent, s->name);
   return g_steal_pointer (&s);
 }
 
@@ -548,9 +543,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       /* Consumed here: its devices are planned for this instance (the same
        * plan the reservation made) and its lease moves over. If the create
        * then fails, they are released with everything else. */
-      if (mgr->d->reservations == NULL
-          || !gvd_reservations_take (mgr->d->reservations, req->reservation, &devices,
-                                     &reserved_mac, &reserved_ip, &error))
+      if (!gvd_reservations_take (mgr->d->reservations, req->reservation, &devices,
+                                  &reserved_mac, &reserved_ip, &error))
         {
           if (error == NULL)
             g_set_error (&error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no reservation '%s'",
@@ -574,19 +568,14 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     {
       g_autoptr(GvdPlanRequest) preq = gvd_plan_request_new ();
 
-      if (mgr->d->inventory == NULL)
-        {
-          g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_READY,
-                                   "the host's PCI inventory is not available");
-          return;
-        }
       preq->devices = devices[0] != NULL ? g_strdupv (devices) : NULL;
       preq->gpus = req->gpus;
       preq->vendor = g_strdup (req->gpu_vendor);
       preq->model = g_strdup (req->gpu_model);
       preq->allow_weakened_isolation = req->allow_weakened_isolation;
-      plan = gvd_vfio_plan_compute (mgr->d->inventory, preq, mgr->d->claims,
-                                    mgr->d->quarantined, &refusal, &error);
+      plan = gvd_vfio_plan_compute (mgr->d->inventory, preq,
+                                    gvd_claims_get_holders (mgr->d->claims),
+                                    gvd_claims_get_quarantined (mgr->d->claims), &refusal, &error);
       if (plan == NULL)
         {
           if (refusal != NULL)
@@ -616,8 +605,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     {
       JsonNode *doc = dry_run_document (spec, plan, xml, seed);
       forget_create (mgr, name);
-      if (mgr->d->agent != NULL)
-        gvd_agent_hub_forget (mgr->d->agent, name);
+      gvd_agent_hub_forget (mgr->d->agent, name);
       g_task_return_pointer (task, doc, (GDestroyNotify) json_node_unref);
       return;
     }
@@ -657,8 +645,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
 
 fail:
   forget_create (mgr, name);
-  if (mgr->d->agent != NULL)
-    gvd_agent_hub_forget (mgr->d->agent, name);
+  gvd_agent_hub_forget (mgr->d->agent, name);
   g_task_return_error (task, g_steal_pointer (&error));
 }
 

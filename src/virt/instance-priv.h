@@ -13,11 +13,11 @@
 G_BEGIN_DECLS
 
 struct _GvdInstanceManager {
-  GvdDaemon *d;
+  GvdInstanceServices *d; /* a copy of what gvd_instance_manager_new got */
   GHashTable *instances; /* name → GvdInstance */
   GHashTable *creating;  /* names of creates in flight */
   GHashTable *sweeping;  /* names whose orphan volumes recovery is deleting */
-  GvdIpam *ipam;
+  GvdIpam *ipam;         /* d->ipam */
   GvdAgentFiles *agent_files;
   gboolean ready;
   virConnectPtr event_conn;

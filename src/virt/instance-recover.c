@@ -68,8 +68,7 @@ release_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
       {
         g_warning ("device %s quarantined after instance %s stopped: %s", rc->addresses[i],
                    rc->instance, rc->reasons[i]);
-        g_hash_table_replace (rc->mgr->d->quarantined, g_strdup (rc->addresses[i]),
-                              g_strdup (rc->reasons[i]));
+        gvd_claims_quarantine (rc->mgr->d->claims, rc->addresses[i], rc->reasons[i]);
         gvd_events_emit_device (rc->mgr->d->events, "device.quarantined", rc->addresses[i], rc->reasons[i]);
       }
 }
@@ -94,9 +93,7 @@ schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst)
     }
   for (guint i = 0; rc->addresses[i] != NULL; i++)
     {
-      const GvdPciDevice *dev = mgr->d->inventory != NULL
-                                  ? g_hash_table_lookup (mgr->d->inventory->by_address, rc->addresses[i])
-                                  : NULL;
+      const GvdPciDevice *dev = g_hash_table_lookup (mgr->d->inventory->by_address, rc->addresses[i]);
       /* The host driver seen at start-up; vfio-pci there means the device was
        * passed through already, so any host driver is fine. */
       gboolean known = dev != NULL && dev->driver != NULL && !g_str_equal (dev->driver, "vfio-pci");
@@ -406,7 +403,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
 
   /* Claims are rebuilt from libvirt, except those of creates in flight and
    * of reservations, which libvirt does not know about yet. */
-  g_hash_table_iter_init (&iter, mgr->d->claims);
+  g_hash_table_iter_init (&iter, gvd_claims_get_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
       g_hash_table_iter_remove (&iter);
@@ -428,7 +425,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
           char **addrs = info->foreign_hostdevs;
 
           for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
-            g_hash_table_replace (mgr->d->claims, g_strdup (addrs[a]), g_strdup (holder));
+            gvd_claims_set_holder (mgr->d->claims, addrs[a], holder);
           if (addrs != NULL && addrs[0] != NULL)
             foreign++;
           continue;
@@ -444,14 +441,12 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
               && !gvd_ipam_reserve (mgr->ipam, spec->name, nic->mac, nic->ipv4, &ipam_error))
             g_warning ("instance %s: address conflict on recovery: %s", spec->name,
                        ipam_error->message);
-          if (mgr->d->agent != NULL)
-            gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
+          gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
           inst = gvd_instance_new (g_steal_pointer (&spec), info->state);
           g_hash_table_replace (mgr->instances, g_strdup (name), inst);
           g_hash_table_replace (seen, (gpointer) inst->spec->name, (gpointer) inst->spec->name);
-          if (mgr->d->agent != NULL)
-            gvd_agent_hub_set_running (mgr->d->agent, name, g_str_equal (info->state, "running"),
-                                       g_get_monotonic_time ());
+          gvd_agent_hub_set_running (mgr->d->agent, name, g_str_equal (info->state, "running"),
+                                     g_get_monotonic_time ());
         }
       else
         {
@@ -473,8 +468,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
         {
           g_message ("instance %s: its domain is gone from libvirt; forgetting it", (char *) key);
           gvd_ipam_release (mgr->ipam, key);
-          if (mgr->d->agent != NULL)
-            gvd_agent_hub_forget (mgr->d->agent, key);
+          gvd_agent_hub_forget (mgr->d->agent, key);
           g_hash_table_iter_remove (&iter);
         }
     }
@@ -482,7 +476,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   if (!mgr->ready)
     g_message ("recovered %u instance(s) from libvirt; %u other domain(s) hold PCI devices", ours,
                foreign);
-  mgr->d->claims_ready = TRUE;
+  gvd_claims_set_ready (mgr->d->claims, TRUE);
 }
 
 static void

@@ -61,9 +61,8 @@ gvd_instance_set_state (GvdInstanceManager *mgr, GvdInstance *inst, const char *
   g_free (inst->state);
   inst->state = g_strdup (state);
   inst->state_changed_at = g_get_real_time ();
-  if (hub != NULL)
-    gvd_agent_hub_set_running (hub, inst->spec->name, g_str_equal (state, "running"),
-                               g_get_monotonic_time ());
+  gvd_agent_hub_set_running (hub, inst->spec->name, g_str_equal (state, "running"),
+                             g_get_monotonic_time ());
 }
 
 static const char *
@@ -161,13 +160,7 @@ gvd_instance_manager_is_ready (GvdInstanceManager *mgr)
 void
 gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder)
 {
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, mgr->d->claims);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (g_strcmp0 (value, holder) == 0)
-      g_hash_table_iter_remove (&iter);
+  gvd_claims_release (mgr->d->claims, holder);
 }
 
 void
@@ -177,7 +170,7 @@ gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrAr
     {
       const GvdHostdevSpec *h = g_ptr_array_index (hostdevs, i);
       if (h->host_address != NULL)
-        g_hash_table_replace (mgr->d->claims, g_strdup (h->host_address), g_strdup (holder));
+        gvd_claims_set_holder (mgr->d->claims, h->host_address, holder);
     }
 }
 
@@ -250,7 +243,7 @@ gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const char 
                                                  what, seconds);
       g_warning ("device %s: %s", addresses[i], reason);
       gvd_events_emit_device (mgr->d->events, "device.quarantined", addresses[i], reason);
-      g_hash_table_replace (mgr->d->quarantined, g_strdup (addresses[i]), g_steal_pointer (&reason));
+      gvd_claims_quarantine (mgr->d->claims, addresses[i], reason);
     }
 }
 
@@ -280,8 +273,7 @@ gvd_instance_remove (GvdInstanceManager *mgr, const char *name)
 
   gvd_instance_release_claims (mgr, key);
   gvd_ipam_release (mgr->ipam, key);
-  if (mgr->d->agent != NULL)
-    gvd_agent_hub_forget (mgr->d->agent, key);
+  gvd_agent_hub_forget (mgr->d->agent, key);
   g_hash_table_remove (mgr->instances, key);
   gvd_events_emit_instance (mgr->d->events, "instance.deleted", key);
 }
@@ -327,7 +319,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
       const GvdHostdevSpec *h = g_ptr_array_index (s->hostdevs, i);
       const char *reg_name = NULL;
 
-      if (h->host_address != NULL && mgr->d->registry != NULL)
+      if (h->host_address != NULL)
         reg_name = gvd_registry_lookup_address (mgr->d->registry, h->host_address);
       json_builder_begin_object (b);
       gvd_json_add_string (b, "pci_address", h->host_address);
@@ -388,7 +380,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   json_builder_end_object (b);
 
   json_builder_set_member_name (b, "health");
-  if (hub != NULL && gvd_agent_hub_is_tracked (hub, s->name))
+  if (gvd_agent_hub_is_tracked (hub, s->name))
     gvd_agent_hub_build_json (hub, s->name, b, g_get_monotonic_time (), g_get_real_time ());
   else
     {
@@ -414,7 +406,7 @@ probe_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
   /* "responsive": the guest runs, only gpuvmd's agent is dead;
    * "unresponsive": QEMU runs but the guest does not answer (hung). */
-  if (pd->mgr->d->agent != NULL && gvd_agent_hub_is_tracked (pd->mgr->d->agent, pd->name))
+  if (gvd_agent_hub_is_tracked (pd->mgr->d->agent, pd->name))
     gvd_agent_hub_set_guest_agent (pd->mgr->d->agent, pd->name, verdict);
   g_message ("instance %s: gpuvmd agent silent; qemu-guest-agent is %s", pd->name, verdict);
   g_free (pd->name);
@@ -440,26 +432,26 @@ on_health_changed (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health
 /* ---- setup ------------------------------------------------------------------------------- */
 
 GvdInstanceManager *
-gvd_instance_manager_new (GvdDaemon *daemon)
+gvd_instance_manager_new (const GvdInstanceServices *services)
 {
-  GvdInstanceManager *mgr = g_new0 (GvdInstanceManager, 1);
-  g_autoptr(GError) error = NULL;
+  GvdInstanceManager *mgr;
 
-  mgr->d = daemon;
+  g_return_val_if_fail (services != NULL && services->config != NULL
+                        && services->host_root != NULL && services->events != NULL
+                        && services->agent != NULL && services->registry != NULL
+                        && services->inventory != NULL && services->virt != NULL
+                        && services->claims != NULL && services->ipam != NULL
+                        && services->reservations != NULL, NULL);
+  mgr = g_new0 (GvdInstanceManager, 1);
+  mgr->d = g_memdup2 (services, sizeof *services);
   mgr->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) gvd_instance_free);
   mgr->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->sweeping = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->lifecycle_id = -1;
-  mgr->ipam = gvd_ipam_new (daemon->config->network_cidr, daemon->config->network_gateway, &error);
-  if (mgr->ipam == NULL)
-    {
-      g_warning ("address allocation disabled: %s", error->message);
-      mgr->ipam = gvd_ipam_new (NULL, NULL, NULL);
-    }
+  mgr->ipam = services->ipam;
   mgr->agent_files = gvd_agent_files_load (NULL);
-  if (daemon->agent != NULL)
-    mgr->health_watch = gvd_agent_hub_add_watch (daemon->agent, on_health_changed, mgr);
+  mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
   return mgr;
 }
 
@@ -483,7 +475,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   if (mgr->disconnected_id != 0)
     g_signal_handler_disconnect (mgr->d->virt, mgr->disconnected_id);
   gvd_instance_unregister_events (mgr);
-  if (mgr->health_watch != 0 && mgr->d->agent != NULL)
+  if (mgr->health_watch != 0)
     gvd_agent_hub_remove_watch (mgr->d->agent, mgr->health_watch);
   if (mgr->recover_source != NULL)
     {
@@ -493,7 +485,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->instances);
   g_hash_table_unref (mgr->creating);
   g_hash_table_unref (mgr->sweeping);
-  gvd_ipam_free (mgr->ipam);
   gvd_agent_files_free (mgr->agent_files);
+  g_free (mgr->d);
   g_free (mgr);
 }

@@ -8,9 +8,12 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
-#include "daemon.h"
+#include "claims.h"
+#include "gvd-config.h"
+#include "host-root.h"
 #include "instance-request.h"
 #include "instance-spec.h"
+#include "virt-conn.h"
 
 G_BEGIN_DECLS
 
@@ -33,8 +36,29 @@ typedef struct {
 } GvdInstance;
 
 typedef struct _GvdIpam GvdIpam; /* ipam.h */
+typedef struct _GvdInventory GvdInventory; /* inventory.h */
+typedef struct _GvdRegistry GvdRegistry;   /* registry.h */
+typedef struct _GvdReservations GvdReservations; /* reservations.h */
+typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
+typedef struct _GvdEvents GvdEvents;       /* events.h */
 
-GvdInstanceManager *gvd_instance_manager_new (GvdDaemon *daemon);
+/* What the manager works with, all borrowed and all required: they must
+ * outlive the manager (gvd_daemon_new builds them first, in this order). */
+typedef struct {
+  GvdConfig *config;
+  GvdHostRoot *host_root;
+  GvdEvents *events;       /* instance.* and device.quarantined events */
+  GvdAgentHub *agent;      /* tokens and health of the guests' agents */
+  GvdRegistry *registry;   /* device names a request may use */
+  GvdInventory *inventory; /* the host's PCI devices, for the planner */
+  GvdVirtConn *virt;
+  GvdClaims *claims;       /* device claims and quarantine; the manager sets it ready */
+  GvdIpam *ipam;           /* the MAC/IP allocator shared with reservations */
+  GvdReservations *reservations; /* what a create with a reservation takes over */
+} GvdInstanceServices;
+
+/* @services is copied (the pointers in it stay borrowed). */
+GvdInstanceManager *gvd_instance_manager_new (const GvdInstanceServices *services);
 void gvd_instance_manager_free (GvdInstanceManager *mgr);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdInstanceManager, gvd_instance_manager_free)
 
@@ -42,7 +66,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdInstanceManager, gvd_instance_manager_free)
  * current from lifecycle events. */
 void gvd_instance_manager_start (GvdInstanceManager *mgr);
 
-/* The MAC/IP allocator instances and reservations share. */
+/* The MAC/IP allocator instances and reservations share (services->ipam). */
 GvdIpam *gvd_instance_manager_get_ipam (GvdInstanceManager *mgr);
 
 /* TRUE once the first recovery against libvirt has run. */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Device claims and quarantine: which host PCI address is held by whom
+ * (an instance or a reservation) and which are quarantined, and whether the
+ * table has been rebuilt from libvirt yet. Pure; main context only. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _GvdClaims GvdClaims;
+
+GvdClaims *gvd_claims_new (void);
+void gvd_claims_free (GvdClaims *claims);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdClaims, gvd_claims_free)
+
+/* The tables themselves, for the planner (vfio-plan.h) and reservations
+ * (reservations.h), which take them as GHashTables: address → holder and
+ * address → reason, owned strings. Borrowed. */
+GHashTable *gvd_claims_get_holders (GvdClaims *claims);
+GHashTable *gvd_claims_get_quarantined (GvdClaims *claims);
+
+/* The holder of @address, or NULL when it is free. */
+const char *gvd_claims_get_holder (GvdClaims *claims, const char *address);
+void gvd_claims_set_holder (GvdClaims *claims, const char *address, const char *holder);
+/* Drop every claim @holder has. */
+void gvd_claims_release (GvdClaims *claims, const char *holder);
+guint gvd_claims_count (GvdClaims *claims);
+
+/* Why @address is quarantined, or NULL when it is not. */
+const char *gvd_claims_get_quarantine (GvdClaims *claims, const char *address);
+void gvd_claims_quarantine (GvdClaims *claims, const char *address, const char *reason);
+/* FALSE when @address was not quarantined. */
+gboolean gvd_claims_clear_quarantine (GvdClaims *claims, const char *address);
+guint gvd_claims_count_quarantined (GvdClaims *claims);
+
+/* Until the claims have been rebuilt from libvirt (the instance manager's
+ * first reconcile), no device may be considered free. */
+gboolean gvd_claims_is_ready (GvdClaims *claims);
+void gvd_claims_set_ready (GvdClaims *claims, gboolean ready);
+
+G_END_DECLS
