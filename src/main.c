@@ -14,6 +14,7 @@
 
 #include "admin-token.h"
 #include "agent.h"
+#include "metrics-registry.h"
 #include "instance.h"
 #include "api.h"
 #include "capability.h"
@@ -243,6 +244,8 @@ run_daemon (GvdConfig *config)
   g_autofree char *unix_url = NULL;
   g_autoptr(GvdApi) admin = NULL;
   GvdDaemon daemon = { 0 };
+  /* daemon.metrics: freed after every listener that counts into it. */
+  g_autoptr(GvdMetricsRegistry) metrics = gvd_metrics_registry_new ();
   g_autoptr(GvdInventory) inventory = NULL; /* daemon.inventory; freed at exit */
   /* daemon.events: freed after everything that emits on it. */
   g_autoptr(GvdEvents) events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
@@ -268,12 +271,15 @@ run_daemon (GvdConfig *config)
   daemon.config = config;
   daemon.started_at = g_get_monotonic_time ();
   daemon.events = events;
+  daemon.metrics = metrics;
   if (!start_agent_receiver (&daemon, &agent_hub, &agent_api, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);
       return g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG) ? 2 : 1;
     }
   gvd_api_agent_emit_events (agent_hub, events);
+  /* gpu_faults[] and the guest GPU metrics name the host device. */
+  gvd_agent_hub_set_address_map (agent_hub, gvd_api_metrics_map_guest_address, &daemon);
   if (!load_admin_credentials (config, &token, &token_path, &tls, &error))
     {
       g_printerr ("gpuvmd: %s\n", error->message);

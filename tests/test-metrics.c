@@ -7,8 +7,10 @@
 
 #include "api.h"
 #include "hostinfo.h"
+#include "metrics-registry.h"
 #include "metrics.h"
 
+#include <math.h>
 #include <string.h>
 
 static GvdMetricsSnapshot *
@@ -27,6 +29,13 @@ sample_snapshot (void)
   gvd_metrics_snapshot_add_instance (snap, "api", "gvd-api", "running", "degraded");
   gvd_metrics_snapshot_add_device (snap, "0000:41:00.0", "web", FALSE);
   gvd_metrics_snapshot_add_device (snap, "0000:03:00.0", NULL, TRUE);
+  gvd_metrics_snapshot_add_heartbeat_age (snap, "web", 2.5);
+  gvd_metrics_snapshot_add_guest_gpu (snap, &(GvdMetricsGuestGpu){
+      .instance = "web", .index = "0", .guest_address = "0000:01:00.0",
+      .host_address = "0000:41:00.0", .uuid = "GPU-1", .model = "NVIDIA A100-SXM4-40GB",
+      .driver_version = "550.54.15", .utilization_ratio = 0.87,
+      .memory_used_bytes = 1024.0 * 1048576, .memory_total_bytes = 40960.0 * 1048576,
+      .temperature_celsius = 61, .power_watts = NAN });
   return snap;
 }
 
@@ -83,7 +92,36 @@ static const char golden[] =
   "and quarantine.\n"
   "# TYPE gpuvmd_device_info gauge\n"
   "gpuvmd_device_info{address=\"0000:03:00.0\",holder=\"\",quarantined=\"true\"} 1\n"
-  "gpuvmd_device_info{address=\"0000:41:00.0\",holder=\"web\",quarantined=\"false\"} 1\n";
+  "gpuvmd_device_info{address=\"0000:41:00.0\",holder=\"web\",quarantined=\"false\"} 1\n"
+  "# HELP gpuvmd_agent_last_heartbeat_age_seconds Seconds since the guest agent's last "
+  "heartbeat, per instance that sent one.\n"
+  "# TYPE gpuvmd_agent_last_heartbeat_age_seconds gauge\n"
+  "gpuvmd_agent_last_heartbeat_age_seconds{name=\"web\"} 2.5\n"
+  "# HELP gpuvmd_guest_gpu_info One series per GPU a guest agent reports: model, UUID,"
+  " driver version, and the host PCI address passed through at its guest address.\n"
+  "# TYPE gpuvmd_guest_gpu_info gauge\n"
+  "gpuvmd_guest_gpu_info{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\",uuid=\"GPU-1\",model=\"NVIDIA A100-SXM4-40GB\","
+  "driver_version=\"550.54.15\"} 1\n"
+  "# HELP gpuvmd_guest_gpu_utilization_ratio GPU utilisation in the guest (0-1),"
+  " by instance and host PCI address.\n"
+  "# TYPE gpuvmd_guest_gpu_utilization_ratio gauge\n"
+  "gpuvmd_guest_gpu_utilization_ratio{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 0.87\n"
+  "# HELP gpuvmd_guest_gpu_memory_used_bytes GPU memory in use in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_memory_used_bytes gauge\n"
+  "gpuvmd_guest_gpu_memory_used_bytes{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 1073741824\n"
+  "# HELP gpuvmd_guest_gpu_memory_total_bytes GPU memory the guest driver sees.\n"
+  "# TYPE gpuvmd_guest_gpu_memory_total_bytes gauge\n"
+  "gpuvmd_guest_gpu_memory_total_bytes{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 42949672960\n"
+  "# HELP gpuvmd_guest_gpu_temperature_celsius GPU temperature reported in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_temperature_celsius gauge\n"
+  "gpuvmd_guest_gpu_temperature_celsius{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 61\n"
+  "# HELP gpuvmd_guest_gpu_power_watts GPU power draw reported in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_power_watts gauge\n";
 
 static void
 render__sample_snapshot__matches_golden (void **state)
@@ -91,6 +129,8 @@ render__sample_snapshot__matches_golden (void **state)
   g_autoptr(GvdMetricsSnapshot) snap = sample_snapshot ();
   g_autofree char *text = gvd_metrics_render (snap, 0);
 
+  if (!g_str_equal (text, golden))
+    g_file_set_contents ("test-metrics.render.out", text, -1, NULL); /* for review */
   assert_string_equal (text, golden);
 }
 
@@ -171,6 +211,7 @@ static void
 render__promtool__check_metrics_passes (void **state)
 {
   g_autofree char *promtool = g_find_program_in_path ("promtool");
+  g_autoptr(GvdMetricsRegistry) reg = gvd_metrics_registry_new ();
   g_autoptr(GvdMetricsSnapshot) snap = sample_snapshot ();
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
@@ -186,6 +227,13 @@ render__promtool__check_metrics_passes (void **state)
     }
   gvd_metrics_snapshot_add_instance (snap, "x\"\\\n", "d", "crashed", "stopped");
   gvd_metrics_snapshot_add_device (snap, "0000:05:00.0", "h\"o\\l\nder", FALSE);
+  /* Every family: requests, operation histograms, failures, reports. */
+  gvd_metrics_registry_observe_http (reg, "/v1/instances/{name}", "DELETE", 204, 0.3);
+  gvd_metrics_registry_observe_http (reg, "other", "other", 404, 0.0001);
+  gvd_metrics_registry_observe_op (reg, "create", 42, NULL);
+  gvd_metrics_registry_observe_op (reg, "start", 1, "libvirt");
+  gvd_metrics_registry_count_agent_report (reg, "heartbeat", TRUE);
+  snap->registry = reg;
   text = gvd_metrics_render (snap, 0);
   proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                | G_SUBPROCESS_FLAGS_STDERR_MERGE,

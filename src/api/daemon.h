@@ -17,6 +17,7 @@ typedef struct _GvdReservations GvdReservations; /* reservations.h */
 typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
 typedef struct _GvdInstanceManager GvdInstanceManager; /* instance.h */
 typedef struct _GvdEvents GvdEvents;       /* events.h */
+typedef struct _GvdMetricsRegistry GvdMetricsRegistry; /* metrics-registry.h */
 
 typedef struct {
   GvdConfig *config;
@@ -46,6 +47,9 @@ typedef struct {
   GvdIdemCache *idempotency;
   /* The event bus behind GET /v1/events (events.h); NULL-safe to emit on. */
   GvdEvents *events;
+  /* Request, operation and agent-report counters behind /metrics
+   * (metrics-registry.h); NULL: not counted. */
+  GvdMetricsRegistry *metrics;
 } GvdDaemon;
 
 G_END_DECLS
