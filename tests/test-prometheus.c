@@ -438,6 +438,45 @@ prometheus__scrapes_gpuvmd_and_exporter__series_dashboard_and_labels (void **sta
     assert_true (value (mem, 0) == 40960.0 * 1048576);
   }
 
+  /* The live exposition, every family filled, passes the linter. */
+  {
+    g_autofree char *token_file = g_build_filename (fx.tmpdir, "admin.token", NULL);
+    g_autofree char *admin_token = NULL, *metrics_url = NULL, *out = NULL;
+    g_autoptr(SoupSession) s = soup_session_new_with_options ("timeout", 10, NULL);
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) body = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint samples = 0;
+
+    assert_true (g_file_get_contents (token_file, &admin_token, NULL, NULL));
+    g_strstrip (admin_token);
+    metrics_url = g_strconcat (fx.d->tcp_url, "/metrics", NULL);
+    msg = soup_message_new ("GET", metrics_url);
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                  (out = g_strconcat ("Bearer ", admin_token, NULL)));
+    body = soup_session_send_and_read (s, msg, NULL, &error);
+    assert_non_null (body);
+    assert_int_equal (soup_message_get_status (msg), 200);
+    g_clear_pointer (&out, g_free);
+    {
+      g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+      g_autoptr(GSubprocess) again = g_subprocess_new (
+          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+              | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+          &error, fx.promtool, "check", "metrics", NULL);
+
+      assert_true (g_subprocess_communicate_utf8 (again, text, NULL, &out, NULL, &error));
+      if (!g_subprocess_get_successful (again) || (out != NULL && out[0] != '\0'))
+        fail_msg ("promtool check metrics on the live /metrics: %s", out);
+      lines = g_strsplit (text, "\n", -1);
+      for (guint l = 0; lines[l] != NULL; l++)
+        if (lines[l][0] != '#' && lines[l][0] != '\0')
+          samples++;
+      print_message ("live /metrics: %u samples, %zu bytes, promtool check metrics clean\n",
+                     samples, strlen (text));
+    }
+  }
+
   /* The create histogram: both successful creates, the refused one apart. */
   created_hist = query_wait ("gpuvmd_instance_create_duration_seconds_count >= 2", 1);
   assert_non_null (created_hist);
