@@ -279,6 +279,7 @@ setup (void **state)
   g_hash_table_insert (f->daemon.claims, g_strdup ("0000:41:00.0"), g_strdup ("train"));
   g_hash_table_insert (f->daemon.claims, g_strdup ("0000:41:00.1"), g_strdup ("train"));
   f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  f->daemon.metrics = gvd_metrics_registry_new ();
   f->api = gvd_api_new (&f->daemon, "admin", TOKEN);
   gvd_api_metrics_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
@@ -300,6 +301,7 @@ teardown (void **state)
   gvd_inventory_free (f->daemon.inventory);
   g_hash_table_unref (f->daemon.claims);
   g_hash_table_unref (f->daemon.quarantined);
+  gvd_metrics_registry_free (f->daemon.metrics);
   gvd_config_free (f->daemon.config);
   g_free (f->base);
   g_free (f);
@@ -370,6 +372,55 @@ get_metrics__token__200_text_with_devices (void **state)
   g_free (c.body);
 }
 
+static char *
+get_metrics_body (Fixture *f)
+{
+  GetCtx c = { .url = g_strconcat (f->base, "/metrics", NULL) };
+  GThread *thread = g_thread_new ("metrics-get", get_thread, &c);
+
+  while (!g_atomic_int_get (&c.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+  assert_int_equal (c.status, 200);
+  g_free (c.url);
+  g_free (c.content_type);
+  return c.body;
+}
+
+/* Every answered request counts by route template, whoever answered it
+ * (the 401 comes from the router, the 404 from the fallback handler). */
+static void
+get_metrics__after_requests__counted_by_template_and_class (void **state)
+{
+  Fixture *f = *state;
+  GvdTestRequest r[] = {
+    { .method = "GET" },
+    { .method = "GET", .token = TOKEN },
+  };
+  g_autofree char *first = NULL, *second = NULL;
+
+  r[0].url = g_strconcat (f->base, "/metrics", NULL);
+  r[1].url = g_strconcat (f->base, "/no/such/thing-with-a-name", NULL);
+  gvd_test_requests_in_loop (r, 2);
+  assert_int_equal (r[0].status, 401);
+  assert_int_equal (r[1].status, 404);
+  first = get_metrics_body (f);
+  second = get_metrics_body (f);
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"/metrics\",method=\"GET\","
+                                   "code_class=\"2xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"/metrics\",method=\"GET\","
+                                   "code_class=\"4xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"other\",method=\"GET\","
+                                   "code_class=\"4xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_request_duration_seconds_count{route=\"/metrics\","
+                                   "method=\"GET\"} 2\n"));
+  /* The path a client chose never becomes a label. */
+  assert_null (strstr (second, "thing-with-a-name"));
+  assert_non_null (strstr (second, "\n# TYPE gpuvmd_instance_create_duration_seconds histogram\n"));
+  gvd_test_request_clear (&r[0]);
+  gvd_test_request_clear (&r[1]);
+}
+
 static void
 post_metrics__any__405_json (void **state)
 {
@@ -410,6 +461,8 @@ main (void)
     cmocka_unit_test (render__promtool__check_metrics_passes),
     cmocka_unit_test_setup_teardown (get_metrics__token__200_text_with_devices, setup,
                                      teardown),
+    cmocka_unit_test_setup_teardown (get_metrics__after_requests__counted_by_template_and_class,
+                                     setup, teardown),
     cmocka_unit_test_setup_teardown (post_metrics__any__405_json, setup, teardown),
     cmocka_unit_test_setup_teardown (get_metrics__no_token__401, setup, teardown),
   };
