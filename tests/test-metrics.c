@@ -206,6 +206,38 @@ render__over_limit__truncated_with_comment (void **state)
   assert_true (g_str_has_suffix (text, "\n# gpuvmd: 36 series omitted (limit 30)\n"));
 }
 
+/* A guest that reports the same GPU twice cannot make duplicate samples
+ * (Prometheus would refuse the whole scrape). */
+static void
+render__duplicate_guest_gpus__one_series_each (void **state)
+{
+  g_autoptr(GvdMetricsSnapshot) snap = gvd_metrics_snapshot_new ("1");
+  GvdMetricsGuestGpu gpu = { .instance = "vm", .index = "0", .guest_address = "0000:01:00.0",
+                             .utilization_ratio = 0.5, .memory_used_bytes = NAN,
+                             .memory_total_bytes = NAN, .temperature_celsius = NAN,
+                             .power_watts = NAN };
+  GvdMetricsGuestGpu anon = { .instance = "vm", .utilization_ratio = 0.1,
+                              .memory_used_bytes = NAN, .memory_total_bytes = NAN,
+                              .temperature_celsius = NAN, .power_watts = NAN };
+  g_autofree char *text = NULL;
+  guint n = 0;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      gvd_metrics_snapshot_add_guest_gpu (snap, &gpu);
+      gvd_metrics_snapshot_add_guest_gpu (snap, &anon);
+    }
+  text = gvd_metrics_render (snap, 0);
+  for (const char *p = text; (p = strstr (p, "\ngpuvmd_guest_gpu_utilization_ratio{")) != NULL; p++)
+    n++;
+  assert_int_equal (n, 2);
+  assert_non_null (strstr (text, "\ngpuvmd_guest_gpu_utilization_ratio{name=\"vm\",gpu=\"0\","
+                                 "guest_address=\"0000:01:00.0\",host_address=\"\"} 0.5\n"));
+  /* Values the guest did not report are left out, not written as NaN. */
+  assert_null (strstr (text, "gpuvmd_guest_gpu_power_watts{"));
+  assert_null (strstr (text, "NaN"));
+}
+
 /* The real Prometheus linter accepts the output, hostile labels included. */
 static void
 render__promtool__check_metrics_passes (void **state)
@@ -458,6 +490,7 @@ main (void)
     cmocka_unit_test (escape_label__hostile__backslash_quote_newline_escaped),
     cmocka_unit_test (render__hostile_instance__one_line_per_series),
     cmocka_unit_test (render__over_limit__truncated_with_comment),
+    cmocka_unit_test (render__duplicate_guest_gpus__one_series_each),
     cmocka_unit_test (render__promtool__check_metrics_passes),
     cmocka_unit_test_setup_teardown (get_metrics__token__200_text_with_devices, setup,
                                      teardown),

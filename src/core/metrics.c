@@ -400,6 +400,16 @@ render_guest_gpus (Renderer *r, const GvdMetricsSnapshot *snap)
 
   g_ptr_array_set_free_func (sorted, NULL);
   g_ptr_array_sort (sorted, cmp_guest_gpu);
+  /* Two rows with the same labels would be duplicate samples, and
+   * Prometheus drops a whole scrape over one: a guest that reports a GPU
+   * twice (or two without index and bus id) keeps only the first. */
+  for (guint i = 1; i < sorted->len;)
+    {
+      if (cmp_guest_gpu (&sorted->pdata[i - 1], &sorted->pdata[i]) == 0)
+        g_ptr_array_remove_index (sorted, i);
+      else
+        i++;
+    }
   family (r, "gpuvmd_guest_gpu_info", "gauge",
           "One series per GPU a guest agent reports: model, UUID, driver version, and the "
           "host PCI address passed through at its guest address.");
