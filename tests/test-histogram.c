@@ -97,6 +97,8 @@ route_template__names__replaced_by_placeholders (void **state)
                        "/v1/devices/{name}/clear");
   assert_string_equal (gvd_http_route_template ("/v1/agent/heartbeat"), "/v1/agent/heartbeat");
   assert_string_equal (gvd_http_route_template ("/metrics"), "/metrics");
+  assert_string_equal (gvd_http_route_template ("/v1/instances/web/console"),
+                       "/v1/instances/{name}/console");
 }
 
 static void
