@@ -443,6 +443,7 @@ gvd_api_new (GvdDaemon *daemon, const char *name, const char *token)
   api->server = soup_server_new ("server-header", "gpuvmd/" PACKAGE_VERSION " ", NULL);
   soup_server_add_early_handler (api->server, NULL, early_cb, api, NULL);
   soup_server_add_handler (api->server, NULL, not_found_cb, api, NULL);
+  gvd_api_metrics_watch_requests (api->server, daemon);
   return api;
 }
 
