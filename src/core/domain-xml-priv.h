@@ -4,6 +4,7 @@
 
 #include <glib.h>
 
+#include "validate.h"
 #include "xml-util.h"
 
 G_BEGIN_DECLS

@@ -5,6 +5,7 @@
 
 #include "vfio-plan.h"
 #include "json-util.h"
+#include "pci-address.h"
 
 #include <string.h>
 
@@ -455,10 +456,10 @@ resolve_explicit (const GvdInventory *inv, char **devices, GvdPlanRefusal *refus
 
   for (guint i = 0; devices[i] != NULL; i++)
     {
-      g_autofree char *canon = NULL;
+      g_autofree char *canon = gvd_pci_address_canonical (devices[i]);
       const GvdPciDevice *dev;
 
-      if (!gvd_pci_parse_address (devices[i], NULL, NULL, NULL, NULL, &canon, NULL)
+      if (canon == NULL
           || (dev = gvd_inventory_lookup (inv, canon)) == NULL)
         {
           add_reason (refusal, GVD_ERROR_DEVICE_NOT_FOUND, devices[i], NULL, NULL, NULL,

@@ -600,9 +600,8 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
       dev->driver = g_strdup (g_hash_table_lookup (drivers, dev->address));
       for (const char *const *p = passthrough_devices; !listed && p != NULL && *p != NULL; p++)
         {
-          g_autofree char *canon = NULL;
-          listed = gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
-                   && g_str_equal (canon, dev->address);
+          g_autofree char *canon = gvd_pci_address_canonical (*p);
+          listed = canon != NULL && g_str_equal (canon, dev->address);
         }
       /* SR-IOV and mdev only matter for what may be passed through. */
       if ((dev->class_code >> 16) == 0x03 || listed)
@@ -619,10 +618,10 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
 
   for (const char *const *p = passthrough_devices; p != NULL && *p != NULL; p++)
     {
-      g_autofree char *canon = NULL;
+      g_autofree char *canon = gvd_pci_address_canonical (*p);
       GvdPciDevice *dev;
 
-      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
+      if (canon != NULL
           && (dev = g_hash_table_lookup (inv->by_address, canon)) != NULL && !dev->is_bridge)
         dev->passthrough_candidate = TRUE;
     }
@@ -659,9 +658,9 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
 
   for (const char *const *p = host_critical; p != NULL && *p != NULL; p++)
     {
-      g_autofree char *canon = NULL;
+      g_autofree char *canon = gvd_pci_address_canonical (*p);
 
-      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL))
+      if (canon != NULL)
         mark_critical (inv, canon, "listed in [host] host_critical");
     }
   for (guint i = 0; i < inv->devices->len; i++)
