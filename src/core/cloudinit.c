@@ -46,7 +46,6 @@ static const char *const reserved_users[] = {
   "sshd", "_apt", "syslog", NULL,
 };
 
-#define MAX_NAME_LEN 253
 #define MAX_URL_LEN 2048
 #define MAX_TOKEN_LEN 512
 #define MAX_PASSWORD_HASH_LEN 512
@@ -362,7 +361,7 @@ check_identity (const GvdInstanceSpec *spec, GError **error)
     return invalid (error, "uuid", "must be a UUID (it is cloud-init's instance-id)");
   if (spec->name == NULL || spec->name[0] == '\0')
     return invalid (error, "name", "is required");
-  if (!check_text ("name", spec->name, MAX_NAME_LEN, FALSE, error))
+  if (!check_text ("name", spec->name, GVD_INSTANCE_NAME_MAX, FALSE, error))
     return FALSE;
   return gvd_cloudinit_validate_hostname (spec_hostname (spec), error);
 }
