@@ -22,6 +22,7 @@ typedef struct {
   GvdDaemon daemon;
   GvdApi *api;
   char *base;
+  char *state_dir;
 } Fixture;
 
 static JsonNode *
@@ -46,7 +47,11 @@ setup (void **state)
   g_autofree char *host = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
   const char *critical[] = { NULL };
 
+  f->state_dir = g_dir_make_tmp ("gvd-api-device-refs-XXXXXX", NULL);
+  assert_non_null (f->state_dir);
   f->daemon.config = gvd_config_new ();
+  g_free (f->daemon.config->state_dir);
+  f->daemon.config->state_dir = g_strdup (f->state_dir);
   f->daemon.config->max_body_bytes = 4096;
   f->daemon.host_root = gvd_host_root_new_prefixed (host);
   f->daemon.inventory = gvd_hostinfo_scan (f->daemon.host_root, critical, NULL, &error);
@@ -61,6 +66,7 @@ setup (void **state)
   f->daemon.started_at = g_get_monotonic_time ();
 
   f->api = gvd_api_new (&f->daemon, "admin", NULL);
+  gvd_api_devices_register (f->api);
   gvd_api_plans_register (f->api);
   gvd_api_reservations_register (f->api);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
@@ -85,6 +91,8 @@ teardown (void **state)
   gvd_inventory_free (f->daemon.inventory);
   gvd_host_root_free (f->daemon.host_root);
   gvd_config_free (f->daemon.config);
+  gvd_test_rm_rf (f->state_dir);
+  g_free (f->state_dir);
   g_free (f->base);
   g_free (f);
   return 0;
@@ -178,6 +186,33 @@ same_unknown_reference__everywhere__404_device_not_found (void **state)
 }
 
 static void
+registry__short_form__canonical_and_usable_by_name (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *body = body_for ("gpu4");
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) bad = NULL;
+  g_autoptr(JsonNode) plan = NULL;
+  g_autoptr(JsonNode) by_short = NULL;
+  guint status;
+
+  created = request (f, "POST", "/v1/devices",
+                     "{\"name\": \"gpu4\", \"pci_address\": \"04:00.0\"}", &status);
+  assert_int_equal (status, 201);
+  assert_string_equal (gvd_test_json_string (created, "pci_address"), "0000:04:00.0");
+  by_short = request (f, "GET", "/v1/devices/04:00.0", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (by_short, "name"), "gpu4");
+  plan = request (f, "POST", "/v1/plans", body, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (first_string (plan, "gpus"), "0000:04:00.0");
+  bad = request (f, "POST", "/v1/devices",
+                 "{\"name\": \"gpu5\", \"pci_address\": \"4:00.0\"}", &status);
+  assert_int_equal (status, 400);
+  gvd_test_assert_error (bad, "invalid_argument", "pci_address: '4:00.0' is not a PCI address");
+}
+
+static void
 address_not_on_host__plans_and_reservations__404_device_not_found (void **state)
 {
   Fixture *f = *state;
@@ -202,6 +237,8 @@ main (void)
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (same_unknown_reference__everywhere__404_device_not_found,
                                      setup, teardown),
+    cmocka_unit_test_setup_teardown (registry__short_form__canonical_and_usable_by_name, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (
       address_not_on_host__plans_and_reservations__404_device_not_found, setup, teardown),
   };
