@@ -71,6 +71,17 @@ canonical__mixed_case_and_short__lower_full (void **state)
 }
 
 static void
+is_canonical__only_full_lower_case (void **state)
+{
+  assert_true (gvd_pci_address_is_canonical ("0000:0a:1f.3"));
+  assert_false (gvd_pci_address_is_canonical ("0000:0A:1f.3"));
+  assert_false (gvd_pci_address_is_canonical ("0a:1f.3"));
+  assert_false (gvd_pci_address_is_canonical ("0:0:0:0"));
+  assert_false (gvd_pci_address_is_canonical ("1-1:1.0"));
+  assert_false (gvd_pci_address_is_canonical (NULL));
+}
+
+static void
 normalize__bad__invalid_argument_naming_field (void **state)
 {
   g_autoptr(GError) error = NULL;
@@ -92,6 +103,7 @@ main (void)
     cmocka_unit_test (parse__bad_forms__refused_outputs_untouched),
     cmocka_unit_test (parse__short_form__domain_zero),
     cmocka_unit_test (canonical__mixed_case_and_short__lower_full),
+    cmocka_unit_test (is_canonical__only_full_lower_case),
     cmocka_unit_test (normalize__bad__invalid_argument_naming_field),
   };
 

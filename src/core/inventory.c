@@ -352,7 +352,7 @@ gvd_pci_parents_from_path (const char *real_path, const char *address)
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
     {
-      if (!gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL) || g_strcmp0 (parts[i], address) == 0)
+      if (!gvd_pci_address_is_canonical (parts[i]) || g_strcmp0 (parts[i], address) == 0)
         continue;
       g_ptr_array_add (parents, g_strdup (parts[i]));
     }
@@ -365,7 +365,7 @@ gvd_pci_address_in_path (const char *real_path)
   g_auto(GStrv) parts = g_strsplit (real_path != NULL ? real_path : "", "/", 0);
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
-    if (gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL))
+    if (gvd_pci_address_is_canonical (parts[i]))
       return g_strdup (parts[i]);
   return NULL;
 }

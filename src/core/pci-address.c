@@ -82,7 +82,11 @@ gvd_pci_address_normalize (const char *field, const char *text, GError **error)
 gboolean
 gvd_pci_address_is_canonical (const char *text)
 {
-  g_autofree char *canonical = gvd_pci_address_canonical (text);
-
-  return canonical != NULL && strcmp (canonical, text) == 0;
+  /* Allocation-free: scans call this for every sysfs entry. */
+  if (!gvd_pci_address_parse (text, NULL, NULL, NULL, NULL) || strlen (text) != 12)
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
 }

@@ -17,8 +17,9 @@ gboolean gvd_pci_address_parse (const char *text, guint *out_domain, guint *out_
  * form gets its domain 0000), or NULL when @text is not an address. */
 char *gvd_pci_address_canonical (const char *text);
 
-/* Whether @text is an address already in canonical form (what resolved
- * requests, plans, specs and the registry hold). */
+/* Whether @text is an address already in canonical form: what resolved
+ * requests, plans, specs and the registry hold, and how sysfs names
+ * devices (so scans take only these as PCI entries). */
 gboolean gvd_pci_address_is_canonical (const char *text);
 
 /* The canonical form of @text, or INVALID_ARGUMENT naming @field (the

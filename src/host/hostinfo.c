@@ -263,7 +263,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
           g_autofree char *vtarget = g_file_read_link (vlink, NULL);
           g_autofree char *base = vtarget != NULL ? g_path_get_basename (vtarget) : NULL;
 
-          if (base == NULL || !gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
+          if (base == NULL || !gvd_pci_address_is_canonical (base))
             break;
           g_ptr_array_add (dev->virtfns, g_steal_pointer (&base));
         }
@@ -273,7 +273,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
     g_autofree char *ptarget = g_file_read_link (plink, NULL);
     g_autofree char *base = ptarget != NULL ? g_path_get_basename (ptarget) : NULL;
 
-    if (base != NULL && gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
+    if (base != NULL && gvd_pci_address_is_canonical (base))
       dev->physfn = g_steal_pointer (&base);
   }
   read_mdev_types (dev, dir);
@@ -402,7 +402,7 @@ listing_member (const char *member, gpointer data)
 {
   Listing *l = data;
 
-  if (!gvd_pci_address_parse (member, NULL, NULL, NULL, NULL))
+  if (!gvd_pci_address_is_canonical (member))
     return TRUE;
   if (g_hash_table_size (l->map) >= MAX_DEVICES)
     return FALSE;
