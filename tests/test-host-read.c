@@ -47,6 +47,20 @@ read__at_limit_ok_over_refused (void **state)
 }
 
 static void
+read_head__long__first_bytes (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("gvd-host-read-XXXXXX", NULL);
+  g_autofree char *over = write_tmp (dir, "over", 101);
+  gsize len = 0;
+  g_autofree char *h = gvd_host_read_head (over, 100, &len, NULL);
+
+  assert_non_null (h);
+  assert_int_equal (len, 100);
+  assert_int_equal (strlen (h), 100);
+  gvd_test_rm_rf (dir);
+}
+
+static void
 read__missing__noent (void **state)
 {
   g_autoptr(GError) error = NULL;
@@ -90,6 +104,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (read__at_limit_ok_over_refused),
+    cmocka_unit_test (read_head__long__first_bytes),
     cmocka_unit_test (read__missing__noent),
     cmocka_unit_test (read__procfs_size_zero__whole_file),
     cmocka_unit_test (read_small__over_a_page__null),

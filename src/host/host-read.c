@@ -16,8 +16,8 @@ set_errno_error (GError **error, const char *path, int saved)
                g_strerror (saved));
 }
 
-char *
-gvd_host_read (const char *path, gsize max, gsize *out_len, GError **error)
+static char *
+read_bounded (const char *path, gsize max, gboolean head, gsize *out_len, GError **error)
 {
   g_autoptr(GString) buf = NULL;
   char chunk[8192];
@@ -53,7 +53,9 @@ gvd_host_read (const char *path, gsize max, gsize *out_len, GError **error)
       g_string_append_len (buf, chunk, n);
     }
   close (fd);
-  if (buf->len > max)
+  if (buf->len > max && head)
+    g_string_truncate (buf, max);
+  else if (buf->len > max)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                    "%s: longer than %" G_GSIZE_FORMAT " bytes", path, max);
@@ -62,6 +64,18 @@ gvd_host_read (const char *path, gsize max, gsize *out_len, GError **error)
   if (out_len != NULL)
     *out_len = buf->len;
   return g_string_free (g_steal_pointer (&buf), FALSE);
+}
+
+char *
+gvd_host_read (const char *path, gsize max, gsize *out_len, GError **error)
+{
+  return read_bounded (path, max, FALSE, out_len, error);
+}
+
+char *
+gvd_host_read_head (const char *path, gsize max, gsize *out_len, GError **error)
+{
+  return read_bounded (path, max, TRUE, out_len, error);
 }
 
 char *

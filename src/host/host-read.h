@@ -19,6 +19,11 @@ G_BEGIN_DECLS
  * failures are G_FILE_ERROR codes from errno (NOENT for an absent file). */
 char *gvd_host_read (const char *path, gsize max, gsize *out_len, GError **error);
 
+/* The first @max bytes of @path at most, for procfs tables whose head is
+ * what counts (/proc/cpuinfo's first CPU, /proc/interrupts on a host with
+ * thousands of CPUs): never an error for being long. */
+char *gvd_host_read_head (const char *path, gsize max, gsize *out_len, GError **error);
+
 /* A small file (at most GVD_HOST_READ_SMALL bytes), or NULL when it is
  * absent, unreadable or bigger. */
 char *gvd_host_read_small (const char *path);

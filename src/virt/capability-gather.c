@@ -19,11 +19,11 @@
 /* Parent directories walked up from the pool path at most. */
 #define MAX_POOL_DEPTH 256
 
-/* At most GVD_CAPABILITY_MAX_FILE bytes of @path (host-read.h). */
+/* At most the first GVD_CAPABILITY_MAX_FILE bytes of @path (host-read.h). */
 static char *
 read_bounded (const char *path, GError **error)
 {
-  return gvd_host_read (path, GVD_CAPABILITY_MAX_FILE, NULL, error);
+  return gvd_host_read_head (path, GVD_CAPABILITY_MAX_FILE, NULL, error);
 }
 
 static int
