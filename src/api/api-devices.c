@@ -8,6 +8,7 @@
 
 #include "events.h"
 #include "hostinfo.h"
+#include "pci-address.h"
 #include "registry.h"
 #include "registry-file.h"
 
@@ -183,7 +184,7 @@ register_device (GvdDaemon *d, SoupServerMessage *msg)
   if ((name = require_string (obj, "name", &error)) == NULL
       || (raw_address = require_string (obj, "pci_address", &error)) == NULL
       || !gvd_registry_validate_name (name, &error)
-      || !gvd_registry_parse_address (raw_address, &address, &error))
+      || (address = gvd_pci_address_normalize ("pci_address", raw_address, &error)) == NULL)
     {
       gvd_api_reply_error (msg, error);
       return;
@@ -273,7 +274,7 @@ clear_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
   /* A quarantined device need not be registered: accept a bare address. */
   if (entry != NULL)
     address = g_strdup (entry->address);
-  else if (!gvd_registry_parse_address (id, &address, NULL))
+  else if ((address = gvd_pci_address_canonical (id)) == NULL)
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_DEVICE_NOT_FOUND, "no registered device named '%s'",
                             id);

@@ -20,7 +20,7 @@ G_BEGIN_DECLS
 
 /* What gvd_instance_name_valid() accepts, for error messages. */
 #define GVD_AGENT_NAME_RULE \
-  "must be an instance name: 1 to 48 lower-case letters, digits and '-'"
+  "must be an instance name: " GVD_INSTANCE_NAME_RULE
 
 /* Reports one instance's agent may send: a burst, then one per period
  * (half the heartbeat interval, at most 2 s); more is 429 with Retry-After. */

@@ -5,7 +5,7 @@
 
 #include "instance.h"
 #include "instance-priv.h"
-#include "pci-address.h"
+#include "device-ref.h"
 #include "json-util.h"
 
 #include <string.h>
@@ -265,18 +265,13 @@ resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
 
   for (gsize i = 0; devices != NULL && devices[i] != NULL; i++)
     {
-      g_autofree char *norm = gvd_pci_address_canonical (devices[i]);
+      g_autofree char *field = g_strdup_printf ("devices[%" G_GSIZE_FORMAT "]", i);
+      g_autofree char *address = gvd_device_ref_resolve (mgr->d->registry, field, devices[i],
+                                                          error);
 
-      if (norm == NULL)
-        norm = g_strdup (gvd_registry_lookup_name (mgr->d->registry, devices[i]));
-      if (norm == NULL)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
-                       "'%s' is neither a registered device name nor a PCI address "
-                       "(see GET /v1/devices)", devices[i]);
-          return NULL;
-        }
-      g_strv_builder_add (b, norm);
+      if (address == NULL)
+        return NULL;
+      g_strv_builder_add (b, address);
     }
   return g_strv_builder_end (b);
 }
