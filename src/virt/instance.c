@@ -448,7 +448,6 @@ gvd_instance_manager_new (GvdDaemon *daemon)
                                           (GDestroyNotify) gvd_instance_free);
   mgr->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->sweeping = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  mgr->lifecycle_id = -1;
   mgr->ipam = gvd_ipam_new (daemon->config->network_cidr, daemon->config->network_gateway, &error);
   if (mgr->ipam == NULL)
     {
@@ -491,6 +490,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->instances);
   g_hash_table_unref (mgr->creating);
   g_hash_table_unref (mgr->sweeping);
+  g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_ipam_free (mgr->ipam);
   gvd_agent_files_free (mgr->agent_files);
   g_free (mgr);
