@@ -7,6 +7,7 @@
 #include "json-util.h"
 
 #include "events.h"
+#include "fault-point.h"
 #include "hostinfo.h"
 #include "registry.h"
 #include "registry-file.h"
@@ -314,6 +315,7 @@ write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   Mutation *m = task_data;
   GError *error = NULL;
 
+  gvd_fault_point ("registry-write");
   if (!gvd_registry_file_write (m->path, m->data, m->len, &error))
     g_task_return_error (task, error);
   else

@@ -14,6 +14,7 @@
 #include "device-health.h"
 #include "domain-xml.h"
 #include "events.h"
+#include "fault-point.h"
 #include "vfio-plan.h"
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
@@ -304,6 +305,8 @@ register_events (GvdInstanceManager *mgr)
   sub->id = -1;
   sub->pending = TRUE;
   mgr->event_sub = event_sub_ref (sub);
+  if (gvd_virt_conn_get_reconnects (mgr->d->virt) > 0)
+    gvd_fault_point ("reconnect");
   g_task_set_task_data (task, sub, event_sub_unref);
   g_task_run_in_thread (task, register_thread);
 }
