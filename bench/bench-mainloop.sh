@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Main-loop stalls, measured: p99 and max latency at a fixed offered rate
-# (h2load --rps) on the agent heartbeat path and on GET /v1/instances, first
+# Main-loop stalls, measured: p99 and max latency at a paced, steady load
+# (wrk with a per-connection pause) on the agent heartbeat path and on GET /v1/instances, first
 # on a quiet daemon, then while creates (and deletes) run in a loop against
 # the real libvirtd. A blocking call on the main loop shows as max latency.
 #
 #   bench/bench-mainloop.sh [DURATION] [RATE]   (default 15 s per run, 500 requests/s)
 #   GVD_BUILDDIR=/path/to/_build bench/bench-mainloop.sh   (another build)
 #
-# Needs root, a running libvirtd and h2load (Debian: nghttp2-client). Uses its
+# Needs root, a running libvirtd and wrk (Debian: wrk). Uses its
 # own pool (gvdmlbench) and domain prefix (gvdmlbench-) and removes all it
 # made; run it under the libvirt lock when others share libvirtd:
 #   flock /tmp/gvd-libvirt.lock bench/bench-mainloop.sh
@@ -26,7 +26,7 @@ pool_path=/var/tmp/gvdmlbench-pool
 work=$(mktemp -d)
 virsh="virsh -q -c qemu:///system"
 
-command -v h2load >/dev/null || { echo "bench-mainloop: h2load is not installed (Debian: nghttp2-client)" >&2; exit 77; }
+command -v wrk >/dev/null || { echo "bench-mainloop: wrk is not installed (Debian: wrk)" >&2; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "bench-mainloop: needs root (drives the system libvirtd)" >&2; exit 77; }
 $virsh version >/dev/null 2>&1 || { echo "bench-mainloop: libvirtd does not answer" >&2; exit 77; }
 
@@ -108,35 +108,44 @@ create_loop() {
   done
 }
 
-# One fixed-rate run: p50, p99 and max from h2load's per-request log.
+# One paced run: each of the $clients connections sends a request, waits
+# for the answer, then waits $pause_ms (wrk's delay()): about $rate
+# requests/s. (h2load --rps, the obvious tool, does not pace HTTP/1.1 here:
+# nghttp2 1.52 sends back to back whatever --rps says, and its -D runs
+# never end against libsoup.) A main loop that stops shows as the max.
+pause_ms=$((1000 * clients / rate))
 measure() {
-  local what=$1 target=$2
-  shift 2
-  h2load --h1 -c"$clients" --rps "$((rate / clients))" -D "$duration" \
-    --log-file="$work/h2load.log" "$@" "$target" >"$work/h2load.out" 2>&1 || true
-  # Columns: start (us), status, microseconds to the end of the response.
-  local codes
-  codes=$(cut -f2 "$work/h2load.log" | sort | uniq -c | awk '{printf " %s:%s", $2, $1}')
-  cut -f3 "$work/h2load.log" | sort -n | awk -v what="$what" -v codes="$codes" '
-    { lat[NR] = $1 / 1000.0 }
-    END {
-      if (NR == 0) { printf "%-44s no answers\n", what; exit }
-      i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
-      i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-      printf "%-44s %6d requests  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (status%s)\n",
-             what, NR, lat[i50], lat[i99], lat[NR], codes
-    }'
+  local what=$1 target=$2 method=$3 body=${4:-} token=$5
+  cat >"$work/pace.lua" <<LUA
+wrk.method = "$method"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+  if [ -n "$body" ]; then
+    cat >>"$work/pace.lua" <<LUA
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+  fi
+  cat >>"$work/pace.lua" <<LUA
+function delay () return $pause_ms end
+done = function (summary, latency, requests)
+  io.write(string.format("%-44s %6d requests (%4.0f/s)  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  (non-2xx %d, errors %d)\\n",
+    "$what", summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+  wrk -t2 -c"$clients" -d"${duration}s" -s "$work/pace.lua" "$target" | tail -1
 }
 
 heartbeat() {
-  measure "$1" "$agent_url/v1/agent/heartbeat" -d "$work/heartbeat.json" \
-    -H 'Content-Type: application/json' -H "Authorization: Bearer $agent_token"
+  measure "$1" "$agent_url/v1/agent/heartbeat" POST "$(cat "$work/heartbeat.json")" "$agent_token"
 }
 instances() {
-  measure "$1" "$url/v1/instances" -H "Authorization: Bearer $admin_token"
+  measure "$1" "$url/v1/instances" GET "" "$admin_token"
 }
 
-echo "fixed offered rate: $rate requests/s ($clients connections x $((rate / clients))/s), ${duration} s per run"
+echo "paced load: about $rate requests/s ($clients connections, ${pause_ms} ms between a connection's requests), ${duration} s per run"
 heartbeat "POST /v1/agent/heartbeat, quiet"
 instances "GET /v1/instances, quiet"
 create_loop &
