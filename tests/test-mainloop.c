@@ -34,8 +34,10 @@
 
 /* Every probe must answer within this. */
 #define PROBE_BOUND_MS 100
-/* Attempts per probe: one slow answer can be the shared host's scheduler,
- * a main loop waiting for frozen libvirtd is slow every time. */
+/* Attempts per probe: one slow answer can be the shared host's scheduler;
+ * a main loop waiting for frozen libvirtd is slow every time, and each test
+ * checks its operation is still in flight after the probes, so a stall that
+ * ends (a slow write done on the main loop) cannot hide behind a retry. */
 #define PROBE_ATTEMPTS 3
 /* libvirtd is never left frozen longer than this, whatever happens. */
 #define FREEZE_MAX_S 30
@@ -451,6 +453,9 @@ slow_registry_write__libvirtd_frozen__probes_answer_then_persisted (void **state
   t = call_start (&c);
   assert_true (call_pending (&c)); /* the write takes GVD_FAULT_SLOW_MS */
   assert_probes_answer ("registry write in flight, libvirtd frozen");
+  /* Answered during the write, not after it (a main loop that wrote the
+   * file itself would have answered only once the write was done). */
+  assert_true (call_pending (&c));
   {
     /* Not visible before it is on disk. */
     guint status = 0;
