@@ -11,6 +11,7 @@
 #include "testlib.h"
 
 #include "api.h"
+#include "claims.h"
 #include "device-ref.h"
 #include "hostinfo.h"
 #include "registry.h"
@@ -19,10 +20,9 @@
 #include <string.h>
 
 typedef struct {
-  GvdDaemon daemon;
+  GvdDaemon *daemon;
   GvdApi *api;
   char *base;
-  char *state_dir;
 } Fixture;
 
 static JsonNode *
@@ -44,28 +44,14 @@ setup (void **state)
   Fixture *f = g_new0 (Fixture, 1);
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *host = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
-  const char *critical[] = { NULL };
 
-  f->state_dir = g_dir_make_tmp ("gvd-api-device-refs-XXXXXX", NULL);
-  assert_non_null (f->state_dir);
-  f->daemon.config = gvd_config_new ();
-  g_free (f->daemon.config->state_dir);
-  f->daemon.config->state_dir = g_strdup (f->state_dir);
-  f->daemon.config->max_body_bytes = 4096;
-  f->daemon.host_root = gvd_host_root_new_prefixed (host);
-  f->daemon.inventory = gvd_hostinfo_scan (f->daemon.host_root, critical, NULL, &error);
-  if (f->daemon.inventory == NULL)
-    fail_msg ("scan: %s", error->message);
-  f->daemon.claims = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.claims_ready = TRUE;
-  f->daemon.quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  f->daemon.registry = gvd_registry_new ();
-  assert_true (gvd_registry_add (f->daemon.registry, "gpu0", "0000:03:00.0", NULL));
-  f->daemon.reservations = gvd_reservations_new (f->daemon.claims, NULL, NULL);
-  f->daemon.started_at = g_get_monotonic_time ();
+  /* The real daemon's services on the fixture host; libvirt is never
+   * started, so the claims are marked reconciled by hand. */
+  f->daemon = gvd_test_daemon_build ("server-8gpu", "[daemon]\nmax_body_bytes=4096\n", NULL);
+  gvd_claims_set_ready (f->daemon->claims, TRUE);
+  assert_true (gvd_registry_add (f->daemon->registry, "gpu0", "0000:03:00.0", NULL));
 
-  f->api = gvd_api_new (&f->daemon, "admin", NULL);
+  f->api = gvd_api_new (f->daemon, "admin", NULL);
   gvd_api_devices_register (f->api);
   gvd_api_plans_register (f->api);
   gvd_api_reservations_register (f->api);
@@ -84,15 +70,7 @@ teardown (void **state)
   gvd_test_drain_main_context ();
   gvd_api_free (f->api);
   gvd_test_drain_main_context ();
-  gvd_reservations_free (f->daemon.reservations);
-  gvd_registry_free (f->daemon.registry);
-  g_hash_table_unref (f->daemon.quarantined);
-  g_hash_table_unref (f->daemon.claims);
-  gvd_inventory_free (f->daemon.inventory);
-  gvd_host_root_free (f->daemon.host_root);
-  gvd_config_free (f->daemon.config);
-  gvd_test_rm_rf (f->state_dir);
-  g_free (f->state_dir);
+  gvd_test_daemon_destroy (f->daemon);
   g_free (f->base);
   g_free (f);
   return 0;
@@ -153,7 +131,7 @@ same_reference__plans_reservations_instances__same_device (void **state)
       assert_true (status == 200 || status == 204);
 
       /* The instance path's resolver (instance-create.c resolve_devices). */
-      by_instances = gvd_device_ref_resolve (f->daemon.registry, "devices[0]", refs[i], NULL);
+      by_instances = gvd_device_ref_resolve (f->daemon->registry, "devices[0]", refs[i], NULL);
       assert_string_equal (by_instances, "0000:03:00.0");
     }
 }
@@ -179,7 +157,7 @@ same_unknown_reference__everywhere__404_device_not_found (void **state)
       reservation = request (f, "POST", "/v1/reservations", body, &status);
       assert_int_equal (status, 404);
       gvd_test_assert_error (reservation, "device_not_found", "devices[0]");
-      by_instances = gvd_device_ref_resolve (f->daemon.registry, "devices[0]", refs[i], &error);
+      by_instances = gvd_device_ref_resolve (f->daemon->registry, "devices[0]", refs[i], &error);
       assert_null (by_instances);
       assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND));
     }

@@ -46,6 +46,7 @@ typedef struct {
   char *root_volume;
   char *seed_volume;
   guint64 root_size;
+  GvdCloudInitSeed *seed; /* made into seed_iso by the worker */
   GBytes *seed_iso;
   char *xml;
   gboolean start;
@@ -74,6 +75,7 @@ create_data_free (CreateData *cd)
   g_free (cd->image);
   g_free (cd->root_volume);
   g_free (cd->seed_volume);
+  gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
   g_free (cd->state);
@@ -111,7 +113,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autofree char *root_path = NULL;
   g_autofree char *seed_path = NULL;
 
-  if (conn == NULL)
+  /* The ISO first: when it cannot be built, nothing is made to roll back. */
+  if (conn == NULL || (cd->seed_iso = gvd_seed_iso_build (cd->seed, &error)) == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -479,7 +482,6 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   g_autoptr(GvdInstanceSpec) spec = NULL;
   g_autoptr(GvdCloudInitSeed) seed = NULL;
   g_autofree char *xml = NULL;
-  g_autoptr(GBytes) iso = NULL;
   g_autofree char *name = g_strdup (req->name);
   g_autofree char *reserved_mac = NULL;
   g_autofree char *reserved_ip = NULL;
@@ -605,10 +607,6 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       return;
     }
 
-  iso = gvd_seed_iso_build (seed, &error);
-  if (iso == NULL)
-    goto fail;
-
   cd = g_new0 (CreateData, 1);
   cd->mgr = mgr;
   cd->virt = g_object_ref (mgr->d->virt);
@@ -621,7 +619,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
   cd->seed_volume = g_strdup (spec->seed_volume);
   cd->root_size = spec->root_size_bytes;
-  cd->seed_iso = g_steal_pointer (&iso);
+  cd->seed = g_steal_pointer (&seed);
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
   cd->autostart = req->autostart;
