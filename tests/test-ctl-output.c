@@ -414,6 +414,9 @@ static const char *tricky_json =
   " \"star\": \"*x\", \"unicode\": \"Grüße\", \"int\": 42, \"neg\": -7, \"float\": 1.5,"
   " \"t\": true, \"n\": null, \"obj\": {}, \"arr\": [],"
   " \"list\": [1, \"two\", null, [3, [\"deep\"]], {\"k\": \"v\", \"k2\": [1, 2]}, {}],"
+  " \"m1\": \"l1\\nl2\", \"m2\": \"l1\\n\", \"m3\": \"l1\\n\\n\", \"m4\": \"\\nstart\","
+  " \"m5\": \" lead\\nx\", \"m6\": \"a\\n  b\\n\\n c\\n\", \"m7\": \"x\\n  \", \"m8\": \"#!/bin/sh\\n- a: b\\n\","
+  " \"m9\": [\"x\\ny\", {\"k\": \"p\\nq\\n\"}], \"m10\": \"tab\\there\\nx\","
   " \"nested\": {\"a\": {\"b\": [{\"c\": 1}]}}, \"key: odd\": 1, \"\": \"empty key\"}";
 
 static void

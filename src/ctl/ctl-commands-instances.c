@@ -114,16 +114,17 @@ run_create (GvdCtl *ctl, GError **error)
     return FALSE;
   if (dry_run && ctl->format == GVD_CTL_FORMAT_TABLE)
     {
-      g_autoptr(JsonNode) rest = json_node_copy (inst);
       JsonNode *xml = gvd_ctl_json_path (inst, "domain_xml");
+      g_autofree char *text = xml != NULL && JSON_NODE_HOLDS_VALUE (xml)
+                                  && json_node_get_value_type (xml) == G_TYPE_STRING
+                                ? g_strdup (json_node_get_string (xml)) : NULL;
 
       /* For people: the plan and cloud-init as YAML, then the XML as is. */
-      if (JSON_NODE_HOLDS_OBJECT (rest))
-        json_object_remove_member (json_node_get_object (rest), "domain_xml");
-      gvd_ctl_print_object (ctl, rest, NULL);
-      if (xml != NULL && JSON_NODE_HOLDS_VALUE (xml)
-          && json_node_get_value_type (xml) == G_TYPE_STRING)
-        printf ("\n%s", json_node_get_string (xml));
+      if (JSON_NODE_HOLDS_OBJECT (inst))
+        json_object_remove_member (json_node_get_object (inst), "domain_xml");
+      gvd_ctl_print_object (ctl, inst, NULL);
+      if (text != NULL)
+        printf ("\n%s", text);
       return TRUE;
     }
   if (ctl->format == GVD_CTL_FORMAT_TABLE)

@@ -368,6 +368,53 @@ yaml_string (GString *out, const char *s)
     g_string_append (out, s);
 }
 
+/* Whether @s reads back exactly from a literal block ("|"): multi-line
+ * text without control characters, whose first line does not start with a
+ * space (that would need an indentation indicator), and whose last line is
+ * not only blanks. */
+static gboolean
+yaml_block_ok (const char *s)
+{
+  const char *last = strrchr (s, '\n');
+
+  if (last == NULL || s[0] == ' ' || s[0] == '\n')
+    return FALSE;
+  for (const char *p = s; *p != '\0'; p++)
+    if (((guchar) *p < 0x20 && *p != '\n') || *p == 0x7f)
+      return FALSE;
+  for (const char *p = last + 1; *p != '\0'; p++)
+    if (*p != ' ')
+      return TRUE;
+  return last[1] == '\0';
+}
+
+/* A literal block: "|" keeps one final newline, "|-" none, "|+" all. */
+static void
+yaml_literal (GString *out, const char *s, guint indent)
+{
+  gsize len = strlen (s);
+  g_auto(GStrv) lines = NULL;
+  gsize n;
+
+  if (len >= 2 && s[len - 1] == '\n' && s[len - 2] == '\n')
+    g_string_append (out, "|+\n");
+  else if (s[len - 1] == '\n')
+    g_string_append (out, "|\n");
+  else
+    g_string_append (out, "|-\n");
+  lines = g_strsplit (s, "\n", -1);
+  n = g_strv_length (lines);
+  /* A final newline leaves one empty piece: it is the chomping's business. */
+  if (n > 0 && s[len - 1] == '\n')
+    n--;
+  for (gsize i = 0; i < n; i++)
+    {
+      if (lines[i][0] != '\0')
+        g_string_append_printf (out, "%*s%s", (int) indent, "", lines[i]);
+      g_string_append_c (out, '\n');
+    }
+}
+
 static void
 yaml_scalar (GString *out, JsonNode *n)
 {
@@ -404,7 +451,13 @@ yaml_value (GString *out, JsonNode *n, guint indent)
 {
   const char *empty = NULL;
 
-  if (JSON_NODE_HOLDS_VALUE (n) || JSON_NODE_HOLDS_NULL (n))
+  if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+      && yaml_block_ok (json_node_get_string (n)))
+    {
+      g_string_append_c (out, ' ');
+      yaml_literal (out, json_node_get_string (n), indent + 2);
+    }
+  else if (JSON_NODE_HOLDS_VALUE (n) || JSON_NODE_HOLDS_NULL (n))
     {
       g_string_append_c (out, ' ');
       yaml_scalar (out, n);
