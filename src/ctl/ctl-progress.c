@@ -53,6 +53,28 @@ member (JsonObject *o, const char *name)
            ? json_node_get_string (n) : NULL;
 }
 
+/* The steps in order; the shown step only moves forward. */
+static const char *const steps[] = {
+  "requested", "planned", "volumes", "seed", "defined", "started", "ready", NULL,
+};
+
+static void
+advance (Create *c, const char *step)
+{
+  gssize at = -1;
+  gssize now = -1;
+
+  for (gssize i = 0; steps[i] != NULL; i++)
+    {
+      if (step != NULL && g_str_equal (steps[i], step))
+        at = i;
+      if (g_str_equal (steps[i], c->step))
+        now = i;
+    }
+  if (at > now)
+    c->step = steps[at];
+}
+
 static gboolean
 on_event (const char *id, const char *type, const char *data, gpointer user_data)
 {
@@ -67,20 +89,11 @@ on_event (const char *id, const char *type, const char *data, gpointer user_data
   if (g_strcmp0 (member (o, "name"), c->name) != 0)
     return TRUE;
   if (g_str_equal (type, "instance.progress"))
-    {
-      /* Per-step events, when the daemon emits them: {name, step}. */
-      static const char *const steps[] = { "planned", "volumes", "seed", "defined", "started", NULL };
-      const char *step = member (o, "step");
-
-      for (gsize i = 0; step != NULL && steps[i] != NULL; i++)
-        if (g_str_equal (step, steps[i]) && !c->ready)
-          c->step = steps[i];
-    }
-  else if (g_str_equal (type, "instance.created") && !c->ready)
-    c->step = "defined";
-  else if (g_str_equal (type, "instance.state") && g_strcmp0 (member (o, "new"), "running") == 0
-           && !c->ready)
-    c->step = "started";
+    advance (c, member (o, "step")); /* {name, step}: planned ... started */
+  else if (g_str_equal (type, "instance.created"))
+    advance (c, "defined");
+  else if (g_str_equal (type, "instance.state") && g_strcmp0 (member (o, "new"), "running") == 0)
+    advance (c, "started");
   else if (g_str_equal (type, "agent.health"))
     set_health (c, member (o, "new"));
   show (c);
@@ -144,7 +157,7 @@ wait_ready (GvdCtl *ctl, Create *c, GvdCtlStream *stream, guint timeout_s, GErro
   WaitReady w = { c, stream };
   guint tick = g_timeout_add_seconds (1, second_tick, c);
 
-  c->step = c->ready ? "ready" : "started";
+  advance (c, "started");
   while (!c->ready)
     {
       gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
@@ -210,8 +223,7 @@ gvd_ctl_create_with_progress (GvdCtl *ctl, const char *name, JsonNode *body, gbo
     {
       JsonNode *h = gvd_ctl_json_path (inst, "health.health");
 
-      if (!c.ready)
-        c.step = "started";
+      advance (&c, "started");
       if (h != NULL && JSON_NODE_HOLDS_VALUE (h) && json_node_get_value_type (h) == G_TYPE_STRING
           && c.health == NULL)
         set_health (&c, json_node_get_string (h));
