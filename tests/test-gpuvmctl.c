@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define PREFIX "gvdtest-ctl-"
 #define POOL "gvdtest-ctl"
@@ -453,29 +454,83 @@ lifecycle__real_instance__create_list_show_actions_delete (void **state)
   assert_string_equal (stop.out, "instance ctl-life: shutoff\n");
 
   /* The kept events replayed as JSON lines, ids rising: libvirt.connected,
-   * then this instance's (the create, states, agent health) in some order. */
-  ctl (&events, "--socket", s, "events", "--since", "0", "--count", "4", "-o", "json");
+   * the create's steps in order, the create, then states and health. */
+  ctl (&events, "--socket", s, "events", "--since", "0", "--count", "10", "-o", "json");
   expect (&events, 0, "events");
   {
+    static const char *const want[] = { "planned", "volumes", "seed", "defined", "started" };
     g_auto(GStrv) lines = g_strsplit (events.out, "\n", -1);
     gboolean created = FALSE;
+    guint step = 0;
     gint64 last = 0;
 
-    assert_int_equal (g_strv_length (lines), 5);
-    for (gsize i = 0; i < 4; i++)
+    assert_int_equal (g_strv_length (lines), 11);
+    for (gsize i = 0; i < 10; i++)
       {
         g_autoptr(JsonNode) e = json_of (lines[i]);
+        const char *type = gvd_test_json_string (e, "type");
         gint64 id = g_ascii_strtoll (gvd_test_json_string (e, "id"), NULL, 10);
 
         assert_true (id > last);
         last = id;
-        if (g_str_equal (gvd_test_json_string (e, "type"), "instance.created"))
+        if (g_str_equal (type, "instance.progress"))
+          {
+            assert_string_equal (gvd_test_json_string (e, "data.name"), "ctl-life");
+            assert_true (step < G_N_ELEMENTS (want));
+            assert_string_equal (gvd_test_json_string (e, "data.step"), want[step]);
+            assert_false (created); /* every step before the create is told */
+            step++;
+          }
+        if (g_str_equal (type, "instance.created"))
           {
             assert_string_equal (gvd_test_json_string (e, "data.name"), "ctl-life");
             created = TRUE;
           }
       }
+    assert_int_equal (step, G_N_ELEMENTS (want));
     assert_true (created);
+  }
+
+  /* On a terminal (script(1) gives it one) create shows its steps from
+   * /v1/events on stderr; --wait ready then gives up at --timeout, since
+   * this guest has no OS and no agent. */
+  {
+    g_autofree char *script = g_find_program_in_path ("script");
+    g_autofree char *cmd = NULL;
+    g_autofree char *out = NULL;
+    g_auto(Run) del_tty = { 0 };
+    int st = 0;
+
+    if (script != NULL)
+      {
+        cmd = g_strdup_printf ("%s --socket %s create ctl-tty --image " IMAGE " --memory 256M "
+                               "--disk 1G --wait ready --timeout 3",
+                               fx.ctl, s);
+        {
+          const char *argv[] = { script, "-qec", cmd, "/dev/null", NULL };
+          gint64 t0 = g_get_monotonic_time ();
+
+          assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                                     &out, NULL, &st, NULL));
+          print_message ("create --wait ready --timeout 3 on a terminal: %.1f s\n",
+                         (g_get_monotonic_time () - t0) / 1e6);
+        }
+        assert_true (WIFEXITED (st));
+        assert_int_equal (WEXITSTATUS (st), 1);
+        for (gsize i = 0; i < 6; i++)
+          {
+            static const char *const shown[] = { "requested", "planned", "volumes", "seed",
+                                                  "defined", "started" };
+            g_autofree char *line = g_strdup_printf ("creating ctl-tty: %s (", shown[i]);
+
+            if (strstr (out, line) == NULL)
+              fail_msg ("no '%s' on the terminal:\n%s", line, out);
+          }
+        assert_non_null (strstr (out, "gpuvmctl: ctl-tty did not become ready within 3 s"));
+        assert_non_null (strstr (out, "(timeout)"));
+        ctl (&del_tty, "--socket", s, "delete", "ctl-tty");
+        expect (&del_tty, 0, "delete ctl-tty");
+      }
   }
 
   ctl (&del, "--socket", s, "delete", "ctl-life");

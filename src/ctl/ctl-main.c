@@ -44,6 +44,20 @@ find_command (const char *name)
   return NULL;
 }
 
+/* "add, rm, clear" for "device"; NULL when @word starts no command pair. */
+static char *
+sub_commands (const char *word)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autofree char *prefix = g_strconcat (word, " ", NULL);
+
+  for (gsize t = 0; tables[t] != NULL; t++)
+    for (const GvdCtlCommand *c = tables[t]; c->name != NULL; c++)
+      if (g_str_has_prefix (c->name, prefix))
+        g_string_append_printf (s, "%s%s", s->len > 0 ? ", " : "", c->name + strlen (prefix));
+  return s->len > 0 ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
+}
+
 static void
 print_help (void)
 {
@@ -179,7 +193,14 @@ run (int argc, char **argv, GError **error)
     i += 1;
   if (cmd == NULL)
     {
-      g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE, _("unknown command '%s'"), argv[i]);
+      g_autofree char *subs = sub_commands (argv[i]);
+
+      if (subs != NULL)
+        g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE,
+                     _("'%s' needs a sub-command: %s"), argv[i], subs);
+      else
+        g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE, _("unknown command '%s'"),
+                     argv[i]);
       return FALSE;
     }
   {
