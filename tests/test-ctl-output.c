@@ -530,6 +530,18 @@ cell_text__kinds__human_units (void **state)
   assert_string_equal (d, "0.25");
 }
 
+static void
+console_sanitize__escapes_and_controls__dropped_text_kept (void **state)
+{
+  g_autofree char *a = gvd_ctl_console_sanitize (
+    "a\x1b[31mred\x1b[0m\x1b]0;title\x07" "b\rc\x01\td\n\xc2\x9b" "2J\x1b]8;;x\x1b\\e\x7f"
+    "Gr\xc3\xbc\xc3\x9f" "e\x1b" "c!");
+  g_autofree char *unterminated = gvd_ctl_console_sanitize ("ok\x1b[12;3");
+
+  assert_string_equal (a, "aredbc\td\n2JeGr\xc3\xbc\xc3\x9f" "e!");
+  assert_string_equal (unterminated, "ok");
+}
+
 int
 main (void)
 {
@@ -552,6 +564,7 @@ main (void)
     cmocka_unit_test (render_names__list__one_per_line_skipping_missing),
     cmocka_unit_test (format_parse__names__formats_or_usage_error),
     cmocka_unit_test (cell_text__kinds__human_units),
+    cmocka_unit_test (console_sanitize__escapes_and_controls__dropped_text_kept),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -219,13 +219,78 @@ run_delete (GvdCtl *ctl, GError **error)
 
 /* ---- console ------------------------------------------------------------------- */
 
+static void
+write_console_text (GvdCtl *ctl, const char *text)
+{
+  /* What a guest prints reaches a terminal only filtered. */
+  g_autofree char *safe = ctl->tty ? gvd_ctl_console_sanitize (text) : NULL;
+
+  fputs (safe != NULL ? safe : text, stdout);
+  fflush (stdout);
+}
+
+/* {"text"} (or another string member, or the answer as JSON). */
+static void
+write_console_json (GvdCtl *ctl, JsonNode *root)
+{
+  static const char *const members[] = { "text", "log", "data", "content", "output" };
+  JsonNode *lines = gvd_ctl_json_path (root, "lines");
+
+  if (lines != NULL && JSON_NODE_HOLDS_ARRAY (lines))
+    {
+      JsonArray *a = json_node_get_array (lines);
+
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        {
+          JsonNode *l = json_array_get_element (a, i);
+
+          if (JSON_NODE_HOLDS_VALUE (l) && json_node_get_value_type (l) == G_TYPE_STRING)
+            {
+              write_console_text (ctl, json_node_get_string (l));
+              write_console_text (ctl, "\n");
+            }
+        }
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      JsonNode *t = gvd_ctl_json_path (root, members[i]);
+
+      if (t != NULL && JSON_NODE_HOLDS_VALUE (t) && json_node_get_value_type (t) == G_TYPE_STRING)
+        {
+          write_console_text (ctl, json_node_get_string (t));
+          return;
+        }
+    }
+  {
+    g_autofree char *pretty = gvd_ctl_render_json (root);
+    fputs (pretty, stdout);
+  }
+}
+
+/* Followed console: "console" events {"text", "rotated"?}; "end"
+ * {"reason"} when the instance goes away. */
 static gboolean
 print_console_event (const char *id, const char *type, const char *data, gpointer user_data)
 {
-  fputs (data, stdout);
-  if (!g_str_has_suffix (data, "\n"))
-    fputc ('\n', stdout);
-  fflush (stdout);
+  GvdCtl *ctl = user_data;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gboolean json = json_parser_load_from_data (parser, data, -1, NULL);
+
+  if (g_strcmp0 (type, "end") == 0)
+    {
+      JsonNode *why = json ? gvd_ctl_json_path (json_parser_get_root (parser), "reason") : NULL;
+
+      fprintf (stderr, _("gpuvmctl: the console ended (%s)\n"),
+               why != NULL && JSON_NODE_HOLDS_VALUE (why)
+                   && json_node_get_value_type (why) == G_TYPE_STRING
+                 ? json_node_get_string (why) : "end");
+      return FALSE;
+    }
+  if (json)
+    write_console_json (ctl, json_parser_get_root (parser));
+  else
+    write_console_text (ctl, data);
   return TRUE;
 }
 
@@ -235,9 +300,9 @@ stream_ended (gpointer data)
   return gvd_ctl_stream_ended (data, NULL);
 }
 
-/* A console answer: text as is; JSON with the log in a member, or as is. */
+/* A console answer: JSON with the log in a member, or text as is. */
 static void
-print_console (GBytes *bytes, const char *content_type)
+print_console (GvdCtl *ctl, GBytes *bytes, const char *content_type)
 {
   gsize len = 0;
   const char *data = g_bytes_get_data (bytes, &len);
@@ -246,39 +311,13 @@ print_console (GBytes *bytes, const char *content_type)
   if (g_strcmp0 (content_type, "application/json") == 0
       && json_parser_load_from_data (parser, data, (gssize) len, NULL))
     {
-      JsonNode *root = json_parser_get_root (parser);
-      static const char *const members[] = { "text", "log", "data", "content", "output" };
-      JsonNode *lines = gvd_ctl_json_path (root, "lines");
-
-      if (lines != NULL && JSON_NODE_HOLDS_ARRAY (lines))
-        {
-          JsonArray *a = json_node_get_array (lines);
-
-          for (guint i = 0; i < json_array_get_length (a); i++)
-            {
-              JsonNode *l = json_array_get_element (a, i);
-              if (JSON_NODE_HOLDS_VALUE (l) && json_node_get_value_type (l) == G_TYPE_STRING)
-                printf ("%s\n", json_node_get_string (l));
-            }
-          return;
-        }
-      for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
-        {
-          JsonNode *t = gvd_ctl_json_path (root, members[i]);
-
-          if (t != NULL && JSON_NODE_HOLDS_VALUE (t) && json_node_get_value_type (t) == G_TYPE_STRING)
-            {
-              fputs (json_node_get_string (t), stdout);
-              return;
-            }
-        }
-      {
-        g_autofree char *pretty = gvd_ctl_render_json (root);
-        fputs (pretty, stdout);
-      }
+      write_console_json (ctl, json_parser_get_root (parser));
       return;
     }
-  fwrite (data, 1, len, stdout);
+  {
+    g_autofree char *text = g_strndup (data, len);
+    write_console_text (ctl, text);
+  }
 }
 
 static gboolean
@@ -323,7 +362,20 @@ run_console (GvdCtl *ctl, GError **error)
                                                        &type, error);
     if (bytes == NULL)
       return FALSE;
-    print_console (bytes, type);
+    if (ctl->format == GVD_CTL_FORMAT_JSON || ctl->format == GVD_CTL_FORMAT_YAML)
+      {
+        /* Scripts get the API's document ({"instance", "text", "bytes"}). */
+        g_autoptr(JsonParser) parser = json_parser_new ();
+        gsize len = 0;
+        const char *data = g_bytes_get_data (bytes, &len);
+
+        if (json_parser_load_from_data (parser, data, (gssize) len, NULL))
+          {
+            gvd_ctl_print_object (ctl, json_parser_get_root (parser), "instance");
+            return TRUE;
+          }
+      }
+    print_console (ctl, bytes, type);
   }
   return TRUE;
 }

@@ -339,3 +339,52 @@ gvd_ctl_render_names (JsonArray *rows, const char *path)
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
+
+char *
+gvd_ctl_console_sanitize (const char *text)
+{
+  g_autoptr(GString) out = g_string_sized_new (strlen (text));
+  const guchar *p = (const guchar *) text;
+
+  while (*p != '\0')
+    {
+      if (*p == 0x1b)
+        {
+          p++;
+          if (*p == '[')
+            {
+              /* CSI: parameters and intermediates, then one final byte. */
+              for (p++; *p != '\0' && !(*p >= 0x40 && *p <= 0x7e); p++)
+                ;
+              if (*p != '\0')
+                p++;
+            }
+          else if (*p == ']' || *p == 'P' || *p == '_' || *p == '^' || *p == 'X')
+            {
+              /* OSC, DCS, APC, PM, SOS: up to BEL or ST (ESC \\). */
+              for (p++; *p != '\0' && *p != 0x07 && !(p[0] == 0x1b && p[1] == '\\'); p++)
+                ;
+              if (*p == 0x07)
+                p++;
+              else if (*p == 0x1b)
+                p += 2;
+            }
+          else if (*p != '\0')
+            p++;
+          continue;
+        }
+      if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+        {
+          p++;
+          continue;
+        }
+      if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        {
+          p += 2; /* a C1 control (U+0080..U+009F), CSI among them */
+          continue;
+        }
+      g_string_append_c (out, (char) *p);
+      p++;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}

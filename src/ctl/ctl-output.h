@@ -63,4 +63,9 @@ char *gvd_ctl_render_yaml (JsonNode *node);
  * '|'); elements without one are skipped. */
 char *gvd_ctl_render_names (JsonArray *rows, const char *path);
 
+/* Console text made safe for a terminal: escape sequences (CSI, OSC and
+ * the rest), C0 controls but newline and tab, DEL and C1 controls are
+ * dropped, so a guest cannot drive the operator's terminal. */
+char *gvd_ctl_console_sanitize (const char *text);
+
 G_END_DECLS
