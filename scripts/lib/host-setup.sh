@@ -7,7 +7,7 @@
 GVD_BUILD_PACKAGES=(
   build-essential autoconf automake libtool autopoint gettext pkg-config
   libglib2.0-dev libvirt-dev libxml2-dev libsoup-3.0-dev libjson-glib-dev
-  libpci-dev pci.ids libisofs-dev libcmocka-dev
+  libpci-dev pci.ids libisofs-dev libcmocka-dev libsmartcols-dev
 )
 GVD_RUNTIME_PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients

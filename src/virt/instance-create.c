@@ -83,6 +83,44 @@ create_data_free (CreateData *cd)
   g_free (cd);
 }
 
+/* An instance.progress event {name, step} for a create step done; from the
+ * worker it is handed to the main context, which owns the event bus (and
+ * dispatches it before the create's own completion, queued later). */
+typedef struct {
+  GvdEvents *events;
+  char *name;
+  const char *step;
+} Progress;
+
+static gboolean
+progress_emit (gpointer data)
+{
+  Progress *p = data;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, p->name);
+  json_builder_set_member_name (b, "step");
+  json_builder_add_string_value (b, p->step);
+  json_builder_end_object (b);
+  gvd_events_emit (p->events, "instance.progress", json_builder_get_root (b));
+  g_free (p->name);
+  g_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress (GvdInstanceManager *mgr, const char *name, const char *step)
+{
+  Progress *p = g_new0 (Progress, 1);
+
+  p->events = mgr->d->events;
+  p->name = g_strdup (name);
+  p->step = step;
+  g_main_context_invoke (NULL, progress_emit, p);
+}
+
 /* Remove what a create made in libvirt; each step tolerates "not there". */
 static void
 rollback_libvirt (virConnectPtr conn, virDomainPtr dom, const CreateData *cd)
@@ -151,11 +189,13 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("overlay");
+  progress (cd->mgr, cd->name, "volumes");
   seed_path = gvd_storage_upload_volume (conn, cd->pool, cd->seed_volume, cd->seed_iso, "raw",
                                          &error);
   if (seed_path == NULL)
     goto fail;
   gvd_fault_point ("seed");
+  progress (cd->mgr, cd->name, "seed");
   dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == NULL)
     {
@@ -168,6 +208,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("define");
+  progress (cd->mgr, cd->name, "defined");
   /* Part of the definition: a failure rolls the domain back with the rest. */
   if (cd->autostart && virDomainSetAutostart (dom, 1) < 0)
     {
@@ -184,7 +225,10 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   if (cd->start)
-    gvd_fault_point ("start");
+    {
+      gvd_fault_point ("start");
+      progress (cd->mgr, cd->name, "started");
+    }
   cd->state = gvd_instance_domain_state (dom);
   if (cd->start)
     {
@@ -589,7 +633,10 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     goto fail;
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
   if (!req->dry_run)
-    gvd_fault_point ("claimed");
+    {
+      gvd_fault_point ("claimed");
+      progress (mgr, name, "planned");
+    }
 
   seed = gvd_cloudinit_render (spec, mgr->agent_files, &error);
   if (seed == NULL)
