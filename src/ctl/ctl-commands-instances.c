@@ -438,6 +438,8 @@ static const GvdCtlOption create_options[] = {
   { "label", 0, TRUE, TRUE },
   { "user", 0, TRUE, FALSE },
   { "no-start", 0, FALSE, FALSE },
+  { "autostart", 0, FALSE, FALSE },
+  { "vnc", 0, FALSE, FALSE },
   { "dry-run", 0, FALSE, FALSE },
   { "wait", 0, TRUE, FALSE },
   { "timeout", 0, TRUE, FALSE },
@@ -459,7 +461,8 @@ const GvdCtlCommand gvd_ctl_instance_commands[] = {
   { "create",
     "NAME --image IMAGE [--gpus N [--model M] [--vendor V] | --device D... | --reservation ID] "
     "[--vcpus N] [--memory SIZE] [--disk SIZE] [--ssh-key FILE...] [--cloud-config FILE] "
-    "[--label KEY=VALUE...] [--user USER] [--no-start] [--dry-run] [--wait ready] "
+    "[--label KEY=VALUE...] [--user USER] [--no-start] [--autostart] [--vnc] [--dry-run] "
+    "[--wait ready] "
     "[--timeout SECONDS]",
     N_("create and start an instance"), 1, 1, create_options, run_create },
   { "start", "NAME", N_("start an instance"), 1, 1, NULL, run_start },

@@ -252,6 +252,19 @@ gvd_ctl_create_body (const char *name, const GvdCtlArgs *args, GvdCtlReadFile re
       json_builder_set_member_name (b, "start");
       json_builder_add_boolean_value (b, FALSE);
     }
+  if (gvd_ctl_args_has (args, "autostart"))
+    {
+      json_builder_set_member_name (b, "autostart");
+      json_builder_add_boolean_value (b, TRUE);
+    }
+  if (gvd_ctl_args_has (args, "vnc"))
+    {
+      json_builder_set_member_name (b, "console");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "vnc");
+      json_builder_add_boolean_value (b, TRUE);
+      json_builder_end_object (b);
+    }
   if (gvd_ctl_args_has (args, "dry-run"))
     {
       json_builder_set_member_name (b, "dry_run");
