@@ -290,7 +290,7 @@ load_file__not_regular__refused_naming_path (void **state)
 {
   g_autofree char *dir = g_dir_make_tmp ("gvd-config-XXXXXX", NULL);
   g_autofree char *fifo = g_build_filename (dir, "fifo.conf", NULL);
-  const char *paths[] = { dir, fifo };
+  const char *paths[] = { dir, fifo, "/dev/zero" };
 
   /* A FIFO without a writer would block a plain open(): it must not. */
   assert_int_equal (mkfifo (fifo, 0600), 0);
@@ -305,6 +305,20 @@ load_file__not_regular__refused_naming_path (void **state)
       assert_string_equal (error->message, want);
     }
   gvd_test_rm_rf (dir);
+}
+
+/* --config /dev/null: the defaults, as an empty file gives them. */
+static void
+load_file__dev_null__empty_defaults (void **state)
+{
+  g_autoptr(GvdConfig) config = gvd_config_new ();
+  g_autoptr(GvdConfig) defaults = gvd_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  assert_true (gvd_config_file_load (config, "/dev/null", &error));
+  assert_null (error);
+  assert_int_equal (config->heartbeat_interval, defaults->heartbeat_interval);
+  assert_string_equal (config->state_dir, defaults->state_dir);
 }
 
 static void
@@ -351,6 +365,7 @@ main (void)
     cmocka_unit_test (load_file__missing__names_path),
     cmocka_unit_test (load_file__regular_file__values_applied),
     cmocka_unit_test (load_file__not_regular__refused_naming_path),
+    cmocka_unit_test (load_file__dev_null__empty_defaults),
     cmocka_unit_test (load_file__over_limit__refused_config_unchanged),
   };
 

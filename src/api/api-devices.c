@@ -186,12 +186,10 @@ mutation_free (Mutation *m)
   g_free (m);
 }
 
-/* The writer: the requests waiting and the one being written. The main
- * thread alone touches both. */
-static GQueue waiting = G_QUEUE_INIT;
-static Mutation *writing;
-
-static void next_mutation (void);
+/* The writer's state lives in the daemon (registry_waiting: the requests
+ * waiting; registry_writing: the one being written); the main thread alone
+ * touches both. */
+static void next_mutation (GvdDaemon *d);
 
 /* The registry's text with @m applied, memory left as it is. */
 static void
@@ -319,8 +317,8 @@ write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 static void
 write_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  Mutation *m = g_steal_pointer (&writing);
-  GvdDaemon *d = m->daemon;
+  GvdDaemon *d = user_data;
+  Mutation *m = g_steal_pointer (&d->registry_writing);
   g_autoptr(GError) error = NULL;
 
   /* A failed write leaves memory as it was. */
@@ -352,16 +350,16 @@ write_done (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   soup_server_message_unpause (m->msg);
   mutation_free (m);
-  next_mutation ();
+  next_mutation (d);
 }
 
 /* Start the next waiting mutation unless one is being written. */
 static void
-next_mutation (void)
+next_mutation (GvdDaemon *d)
 {
   Mutation *m;
 
-  while (writing == NULL && (m = g_queue_pop_head (&waiting)) != NULL)
+  while (d->registry_writing == NULL && (m = g_queue_pop_head (&d->registry_waiting)) != NULL)
     {
       g_autoptr(GTask) task = NULL;
 
@@ -373,8 +371,8 @@ next_mutation (void)
         }
       serialize_with (m);
       m->path = registry_path (m->daemon);
-      writing = m;
-      task = g_task_new (NULL, NULL, write_done, NULL);
+      d->registry_writing = m;
+      task = g_task_new (NULL, NULL, write_done, d);
       g_task_set_task_data (task, m, NULL);
       g_task_run_in_thread (task, write_thread);
     }
@@ -390,8 +388,8 @@ mutate (GvdDaemon *d, SoupServerMessage *msg, MutationKind kind, const char *id)
   m->kind = kind;
   m->id = g_strdup (id);
   soup_server_message_pause (msg);
-  g_queue_push_tail (&waiting, m);
-  next_mutation ();
+  g_queue_push_tail (&d->registry_waiting, m);
+  next_mutation (d);
 }
 
 static void

@@ -111,6 +111,8 @@ gvd_daemon_new (GvdConfig *config, const GvdDaemonOptions *options, GError **err
   GvdInstanceServices services;
 
   g_return_val_if_fail (config != NULL, NULL);
+
+  g_queue_init (&d->registry_waiting);
   if (options == NULL)
     options = &defaults;
 

@@ -51,6 +51,10 @@ typedef struct _GvdDaemon {
   /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c;
    * bounded in bytes, dry runs never stored). */
   GvdIdemCache *idempotency;
+  /* POST/DELETE /v1/devices, one registry write at a time (api-devices.c;
+   * main thread only): the requests waiting, and the one being written. */
+  GQueue registry_waiting;
+  gpointer registry_writing;
   /* Request, operation and agent-report counters behind /metrics
    * (metrics-registry.h). */
   GvdMetricsRegistry *metrics;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -42,6 +43,14 @@ read_bounded (const char *path, gsize *out_len, GError **error)
       close (fd);
       read_error (error, path, saved);
       return NULL;
+    }
+  /* The null device (1:3) is the usual way to say "no file, defaults":
+   * it reads as empty. Any other device, FIFO or directory is refused. */
+  if (S_ISCHR (st.st_mode) && major (st.st_rdev) == 1 && minor (st.st_rdev) == 3)
+    {
+      close (fd);
+      *out_len = 0;
+      return g_strdup ("");
     }
   if (!S_ISREG (st.st_mode))
     {
