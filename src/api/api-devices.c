@@ -341,8 +341,19 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
     gvd_api_reply_method_not_allowed (msg, "GET, HEAD, DELETE");
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", PREFIX },
+  { "HEAD", PREFIX },
+  { "POST", PREFIX },
+  { "GET", PREFIX "/{id}" },
+  { "HEAD", PREFIX "/{id}" },
+  { "DELETE", PREFIX "/{id}" },
+  { "POST", PREFIX "/{id}/clear" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_devices_register (GvdApi *api)
 {
-  gvd_api_add_route (api, PREFIX, GVD_API_ROUTE_DEFAULT, devices_handler);
+  gvd_api_add_routes (api, PREFIX, GVD_API_ROUTE_DEFAULT, routes, devices_handler);
 }
