@@ -216,7 +216,7 @@ body__chunked__411 (void **state)
   r.url = g_strconcat (f->base, "/v1/echo", NULL);
   node = gvd_test_request_in_loop (&r);
   assert_int_equal (r.status, 411);
-  gvd_test_assert_error (node, "payload_too_large", NULL);
+  gvd_test_assert_error (node, "length_required", NULL);
   gvd_test_request_clear (&r);
 }
 

@@ -449,11 +449,9 @@ early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
     return;
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF)
     {
-      g_autoptr(GError) error =
-        g_error_new (GVD_ERROR, GVD_ERROR_PAYLOAD_TOO_LARGE,
-                     "request bodies need a Content-Length (at most %u bytes)", api->max_body);
-      gvd_api_reply_error (msg, error);
-      soup_server_message_set_status (msg, SOUP_STATUS_LENGTH_REQUIRED, NULL);
+      gvd_api_reply_errorf (msg, GVD_ERROR_LENGTH_REQUIRED,
+                            "request bodies need a Content-Length (at most %u bytes)",
+                            api->max_body);
       return;
     }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
