@@ -281,6 +281,9 @@ async function session() {
   await admin('direct', 'HEAD', '/v1/devices/ghost', { expect: 404 });
   await admin('strict', 'POST', '/v1/devices/gpu0/clear', { expect: 409, code: 'invalid_state' });
   await admin('strict', 'POST', '/v1/devices/ghost/clear', { expect: 404, code: 'device_not_found' });
+  await admin('invalid', 'POST', '/v1/devices/gpu0/clear', { expect: 400, code: 'invalid_argument', body: { force: true } });
+  await admin('lenient', 'POST', '/v1/devices/gpu0/clear', { expect: 415, code: 'unsupported_media_type',
+                                                             headers: { 'Content-Type': 'text/plain' } });
   await admin('strict', 'DELETE', '/v1/devices/ghost', { expect: 404, code: 'device_not_found' });
 
   // plans
