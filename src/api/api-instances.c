@@ -408,6 +408,7 @@ static const GvdApiRoute routes[] = {
   { "POST", "/v1/instances/{name}/reboot" },
   { "POST", "/v1/instances/{name}/reset" },
   { "POST", "/v1/instances/{name}/qmp" },
+  { "GET", "/v1/instances/{name}/console" },
   { NULL, NULL },
 };
 

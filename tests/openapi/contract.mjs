@@ -192,10 +192,12 @@ async function holdConnections(url, n) {
   return () => socks.forEach((s) => s.destroy());
 }
 
-/* Opens the event stream directly and reads until @until(text) holds. */
-function readEvents(headers, until, ms = 5000) {
+const readEvents = (headers, until, ms) => readStream('/v1/events', headers, until, ms);
+
+/* Opens a stream directly and reads until @until(text) holds. */
+function readStream(path, headers, until, ms = 5000) {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL('/v1/events', bases.admin.direct),
+    const req = http.request(new URL(path, bases.admin.direct),
       { headers: { Authorization: `Bearer ${token}`, ...headers }, agent: false }, (res) => {
         let text = '';
         const timer = setTimeout(() => { req.destroy(); resolve({ res, text, timedOut: true }); }, ms);
@@ -370,6 +372,18 @@ async function session() {
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 403, code: 'forbidden', body: { execute: 'human-monitor-command' } });
   await admin('invalid', 'POST', `/v1/instances/${inst}/qmp`, { expect: 400, code: 'invalid_argument',
                                                                body: { execute: 'query-status', id: 1 } });
+  const tail = await admin('strict', 'GET', `/v1/instances/${inst}/console?tail=5`, { expect: 200 });
+  if (typeof tail.json?.text !== 'string') fail('GET console: no text');
+  await admin('invalid', 'GET', `/v1/instances/${inst}/console?tail=lots`, { expect: 400, code: 'invalid_argument' });
+  await admin('invalid', 'GET', `/v1/instances/${inst}/console?follow=maybe`, { expect: 400, code: 'invalid_argument' });
+  await admin('strict', 'GET', '/v1/instances/oa-zz/console', { expect: 404, code: 'not_found' });
+  {
+    const s = await readStream(`/v1/instances/${inst}/console?follow=1&tail=1`, {}, (t) => t.includes('event: console'));
+    nRequests++;
+    if (s.res.statusCode !== 200 || !(s.res.headers['content-type'] ?? '').startsWith('text/event-stream')
+        || !/event: console\ndata: \{/.test(s.text))
+      fail(`GET console?follow=1: ${s.res.statusCode} ${JSON.stringify(s.text.slice(0, 200))}`);
+  }
   await admin('strict', 'POST', `/v1/instances/${inst}/reboot`, { expect: 200 });
   await admin('strict', 'POST', `/v1/instances/${inst}/reset`, { expect: 200 });
   await admin('invalid', 'POST', `/v1/instances/${inst}/shutdown`, { expect: 400, code: 'invalid_argument', body: { timeout_seconds: 0 } });
