@@ -337,7 +337,8 @@ async function session() {
   await admin('strict', 'DELETE', '/v1/images/nope', { expect: 404, code: 'image_not_found' });
 
   // instances
-  const create = { name: inst, image, memory_mib: 256, start: false, labels: { team: 'x' } };
+  const create = { name: inst, image, memory_mib: 256, start: false, autostart: false,
+                   console: { vnc: true }, labels: { team: 'x' } };
   await admin('strict', 'POST', '/v1/instances', { expect: 200, body: { ...create, dry_run: true, gpus: 1 } });
   await admin('strict', 'POST', '/v1/instances', { expect: 201, body: create, headers: { 'Idempotency-Key': 'oa-1' } });
   const replay = await admin('strict', 'POST', '/v1/instances', { expect: 201, body: create, headers: { 'Idempotency-Key': 'oa-1' } });
@@ -355,6 +356,8 @@ async function session() {
   await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument', body: { name: 'Bad_Name', image } });
   await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument', body: { name: 'oa-b', image, vcpus: 0 } });
   await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument', body: { name: 'oa-b', image, colour: 'red' } });
+  await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument',
+                                                    body: { name: 'oa-b', image, console: { sound: true } } });
   await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument', body: { name: 'oa-b', image },
                                                     headers: { 'Idempotency-Key': 'k'.repeat(129) } });
   // libvirt refuses a network that does not exist: its error, kept, as 502.
