@@ -559,6 +559,26 @@ clear__not_quarantined__409_or_404 (void **state)
   gvd_test_assert_error (unknown, "device_not_found", "nope");
 }
 
+static void
+clear__not_json_or_members__415_400 (void **state)
+{
+  Fixture *f = *state;
+  GvdTestRequest r = { .method = "POST", .content_type = "text/plain" };
+  g_autoptr(JsonNode) text = NULL;
+  g_autoptr(JsonNode) members = NULL;
+  guint status;
+
+  register_gpu0 (f);
+  r.url = g_strconcat (f->base, "/v1/devices/gpu0/clear", NULL);
+  text = gvd_test_request_in_loop (&r);
+  assert_int_equal (r.status, 415);
+  gvd_test_assert_error (text, "unsupported_media_type", NULL);
+  gvd_test_request_clear (&r);
+  members = request (f, "POST", "/v1/devices/gpu0/clear", "{\"force\": true}", &status);
+  assert_int_equal (status, 400);
+  gvd_test_assert_error (members, "invalid_argument", "no members");
+}
+
 int
 main (void)
 {
@@ -583,6 +603,7 @@ main (void)
     cmocka_unit_test_setup_teardown (delete__write_fails__500_registry_unchanged, setup, teardown),
     cmocka_unit_test_setup_teardown (clear__quarantined__200_and_removed, setup, teardown),
     cmocka_unit_test_setup_teardown (clear__not_quarantined__409_or_404, setup, teardown),
+    cmocka_unit_test_setup_teardown (clear__not_json_or_members__415_400, setup, teardown),
   };
 
   return cmocka_run_group_tests_name ("api-devices", tests, NULL, NULL);

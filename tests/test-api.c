@@ -54,6 +54,24 @@ echo_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable 
   gvd_api_reply_json (msg, SOUP_STATUS_OK, node);
 }
 
+static const GvdApiRoute table_routes[] = {
+  { "GET", "/v1/table" },
+  { "POST", "/v1/table/{id}/go" },
+  { "DELETE", "/v1/table/{id}" },
+  { "GET", "/v1/table/{id}" },
+  { NULL, NULL },
+};
+
+/* Answers 200 {} to whatever the route table lets through. */
+static void
+table_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, json_object_new ());
+  gvd_api_reply_json (msg, SOUP_STATUS_OK, node);
+}
+
 static int
 setup (void **state, const char *token)
 {
@@ -65,6 +83,7 @@ setup (void **state, const char *token)
   f->api = gvd_api_new (f->daemon, "admin", token);
   gvd_api_health_register (f->api);
   gvd_api_add_route (f->api, "/v1/echo", GVD_API_ROUTE_DEFAULT, echo_handler);
+  gvd_api_add_routes (f->api, "/v1/table", GVD_API_ROUTE_DEFAULT, table_routes, table_handler);
   assert_true (gvd_api_listen (f->api, "127.0.0.1:0", &error));
   url = gvd_api_get_url (f->api);
   assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
@@ -148,6 +167,51 @@ routing__wrong_method__405_with_allow (void **state)
 }
 
 static void
+routing__table__only_its_rows_reach_the_handler (void **state)
+{
+  Fixture *f = *state;
+  struct {
+    const char *method;
+    const char *path;
+    guint status;
+    const char *allow;
+  } cases[] = {
+    { "GET", "/v1/table", 200, NULL },
+    { "GET", "/v1/table/a", 200, NULL },
+    { "DELETE", "/v1/table/a", 200, NULL },
+    { "POST", "/v1/table/a/go", 200, NULL },
+    { "POST", "/v1/table", 405, "GET" },
+    { "PUT", "/v1/table/a", 405, "DELETE, GET" },
+    { "GET", "/v1/table/a/go", 405, "POST" },
+    { "GET", "/v1/table/", 404, NULL },
+    { "GET", "/v1/table//go", 404, NULL },
+    { "GET", "/v1/table/a/b", 404, NULL },
+    { "POST", "/v1/table/a/go/x", 404, NULL },
+    { "GET", "/v1/tablex", 404, NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GvdTestRequest r = { .method = cases[i].method };
+      g_autoptr(JsonNode) node = NULL;
+
+      r.url = g_strconcat (f->base, cases[i].path, NULL);
+      node = gvd_test_request_in_loop (&r);
+      if (r.status != cases[i].status)
+        fail_msg ("%s %s: %u, expected %u", cases[i].method, cases[i].path, r.status,
+                  cases[i].status);
+      if (cases[i].status == 404)
+        gvd_test_assert_error (node, "not_found", NULL);
+      if (cases[i].allow != NULL)
+        {
+          assert_string_equal (r.allow, cases[i].allow);
+          gvd_test_assert_error (node, "method_not_allowed", NULL);
+        }
+      gvd_test_request_clear (&r);
+    }
+}
+
+static void
 body__valid_object__echoed (void **state)
 {
   Fixture *f = *state;
@@ -216,7 +280,7 @@ body__chunked__411 (void **state)
   r.url = g_strconcat (f->base, "/v1/echo", NULL);
   node = gvd_test_request_in_loop (&r);
   assert_int_equal (r.status, 411);
-  gvd_test_assert_error (node, "payload_too_large", NULL);
+  gvd_test_assert_error (node, "length_required", NULL);
   gvd_test_request_clear (&r);
 }
 
@@ -748,6 +812,7 @@ main (void)
     cmocka_unit_test (healthz__libvirt_down__degraded_with_reason),
     cmocka_unit_test (routing__unknown_paths__json_404),
     cmocka_unit_test (routing__wrong_method__405_with_allow),
+    cmocka_unit_test (routing__table__only_its_rows_reach_the_handler),
     cmocka_unit_test (body__valid_object__echoed),
     cmocka_unit_test (body__bad_input__4xx_json_errors),
     cmocka_unit_test (body__over_limit__413_before_reading),

@@ -179,11 +179,17 @@ gvd_api_agent_emit_events (GvdAgentHub *hub, GvdEvents *events)
   return gvd_agent_hub_add_change_watch (hub, emit_health, events);
 }
 
+static const GvdApiRoute routes[] = {
+  { "POST", "/v1/agent/phone-home" },
+  { "POST", "/v1/agent/heartbeat" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_agent_register (GvdApi *api)
 {
   /* Agent bodies have their own bound, whatever max_body_bytes allows on
    * the admin listener: a report is a few KiB. */
   gvd_api_set_max_body (api, GVD_AGENT_MAX_BODY);
-  gvd_api_add_route (api, "/v1/agent", GVD_API_ROUTE_PUBLIC, agent_report);
+  gvd_api_add_routes (api, "/v1/agent", GVD_API_ROUTE_PUBLIC, routes, agent_report);
 }

@@ -447,10 +447,19 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
     }
   if (n == 2)
     {
-      if (method == SOUP_METHOD_POST)
-        clear_device (d, msg, segments[0]);
-      else
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonObject) body = NULL;
+
+      if (method != SOUP_METHOD_POST)
         gvd_api_reply_method_not_allowed (msg, "POST");
+      /* Like every POST: JSON only (no cross-site form posts), no members. */
+      else if ((body = gvd_api_read_object (msg, TRUE, &error)) == NULL)
+        gvd_api_reply_error (msg, error);
+      else if (json_object_get_size (body) > 0)
+        gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                              "clear takes no members (send {} or nothing)");
+      else
+        clear_device (d, msg, segments[0]);
       return;
     }
 
@@ -470,8 +479,19 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
     gvd_api_reply_method_not_allowed (msg, "GET, HEAD, DELETE");
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", PREFIX },
+  { "HEAD", PREFIX },
+  { "POST", PREFIX },
+  { "GET", PREFIX "/{id}" },
+  { "HEAD", PREFIX "/{id}" },
+  { "DELETE", PREFIX "/{id}" },
+  { "POST", PREFIX "/{id}/clear" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_devices_register (GvdApi *api)
 {
-  gvd_api_add_route (api, PREFIX, GVD_API_ROUTE_DEFAULT, devices_handler);
+  gvd_api_add_routes (api, PREFIX, GVD_API_ROUTE_DEFAULT, routes, devices_handler);
 }

@@ -177,8 +177,13 @@ events_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTabl
   stream_events (events, msg, after);
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", PREFIX },
+  { NULL, NULL },
+};
+
 void
 gvd_api_events_register (GvdApi *api)
 {
-  gvd_api_add_route (api, PREFIX, GVD_API_ROUTE_DEFAULT, events_handler);
+  gvd_api_add_routes (api, PREFIX, GVD_API_ROUTE_DEFAULT, routes, events_handler);
 }

@@ -73,8 +73,14 @@ healthz (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *quer
   gvd_api_reply_builder (msg, SOUP_STATUS_OK, b);
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", "/healthz" },
+  { "HEAD", "/healthz" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_health_register (GvdApi *api)
 {
-  gvd_api_add_route (api, "/healthz", GVD_API_ROUTE_PUBLIC, healthz);
+  gvd_api_add_routes (api, "/healthz", GVD_API_ROUTE_PUBLIC, routes, healthz);
 }

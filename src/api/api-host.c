@@ -203,8 +203,14 @@ host (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
   g_task_run_in_thread (task, gather_thread);
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", "/v1/host" },
+  { "HEAD", "/v1/host" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_host_register (GvdApi *api)
 {
-  gvd_api_add_route (api, "/v1/host", GVD_API_ROUTE_DEFAULT, host);
+  gvd_api_add_routes (api, "/v1/host", GVD_API_ROUTE_DEFAULT, routes, host);
 }

@@ -314,6 +314,14 @@ on_connected (GvdVirtConn *virt, gpointer user_data)
   g_atomic_int_set (&state->pool_ready, FALSE);
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", "/v1/images" },
+  { "POST", "/v1/images" },
+  { "GET", "/v1/images/{name}" },
+  { "DELETE", "/v1/images/{name}" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_images_register (GvdApi *api)
 {
@@ -326,5 +334,5 @@ gvd_api_images_register (GvdApi *api)
       g_object_set_data_full (G_OBJECT (d->virt), STATE_KEY, state, g_free);
       g_signal_connect (d->virt, "connected", G_CALLBACK (on_connected), state);
     }
-  gvd_api_add_route (api, "/v1/images", GVD_API_ROUTE_DEFAULT, images_handler);
+  gvd_api_add_routes (api, "/v1/images", GVD_API_ROUTE_DEFAULT, routes, images_handler);
 }

@@ -410,8 +410,23 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
                           "console)", seg[1]);
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", "/v1/instances" },
+  { "POST", "/v1/instances" },
+  { "GET", "/v1/instances/{name}" },
+  { "DELETE", "/v1/instances/{name}" },
+  { "POST", "/v1/instances/{name}/start" },
+  { "POST", "/v1/instances/{name}/shutdown" },
+  { "POST", "/v1/instances/{name}/stop" },
+  { "POST", "/v1/instances/{name}/reboot" },
+  { "POST", "/v1/instances/{name}/reset" },
+  { "POST", "/v1/instances/{name}/qmp" },
+  { "GET", "/v1/instances/{name}/console" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_instances_register (GvdApi *api)
 {
-  gvd_api_add_route (api, "/v1/instances", GVD_API_ROUTE_DEFAULT, instances);
+  gvd_api_add_routes (api, "/v1/instances", GVD_API_ROUTE_DEFAULT, routes, instances);
 }

@@ -139,10 +139,15 @@ metrics (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *quer
                                     strlen (text));
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", "/metrics" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_metrics_register (GvdApi *api)
 {
-  gvd_api_add_route (api, "/metrics", GVD_API_ROUTE_DEFAULT, metrics);
+  gvd_api_add_routes (api, "/metrics", GVD_API_ROUTE_DEFAULT, routes, metrics);
 }
 
 /* ---- hooks the rest of the daemon calls ------------------------------------ */

@@ -289,9 +289,21 @@ available (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
   gvd_api_reply_builder (msg, SOUP_STATUS_OK, b);
 }
 
+static const GvdApiRoute plan_routes[] = {
+  { "POST", "/v1/plans" },
+  { NULL, NULL },
+};
+
+static const GvdApiRoute available_routes[] = {
+  { "GET", "/v1/devices/available" },
+  { "HEAD", "/v1/devices/available" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_plans_register (GvdApi *api)
 {
-  gvd_api_add_route (api, "/v1/plans", GVD_API_ROUTE_DEFAULT, plans);
-  gvd_api_add_route (api, "/v1/devices/available", GVD_API_ROUTE_DEFAULT, available);
+  gvd_api_add_routes (api, "/v1/plans", GVD_API_ROUTE_DEFAULT, plan_routes, plans);
+  gvd_api_add_routes (api, "/v1/devices/available", GVD_API_ROUTE_DEFAULT, available_routes,
+                      available);
 }

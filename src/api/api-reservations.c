@@ -238,8 +238,18 @@ reservations_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHa
     gvd_api_reply_method_not_allowed (msg, "GET, HEAD, DELETE");
 }
 
+static const GvdApiRoute routes[] = {
+  { "GET", PREFIX },
+  { "HEAD", PREFIX },
+  { "POST", PREFIX },
+  { "GET", PREFIX "/{id}" },
+  { "HEAD", PREFIX "/{id}" },
+  { "DELETE", PREFIX "/{id}" },
+  { NULL, NULL },
+};
+
 void
 gvd_api_reservations_register (GvdApi *api)
 {
-  gvd_api_add_route (api, PREFIX, GVD_API_ROUTE_DEFAULT, reservations_handler);
+  gvd_api_add_routes (api, PREFIX, GVD_API_ROUTE_DEFAULT, routes, reservations_handler);
 }

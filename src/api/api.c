@@ -27,6 +27,7 @@ typedef struct {
   GvdApiHandler handler;
   GvdApiRouteFlags flags;
   char *prefix;
+  const GvdApiRoute *table; /* static, or NULL: the handler sees every path */
 } Route;
 
 static void
@@ -341,6 +342,54 @@ transport_allowed (GvdApi *api, SoupServerMessage *msg)
   return TRUE;
 }
 
+/* Does @path fit @tmpl, "{x}" standing for one non-empty segment? */
+static gboolean
+template_match (const char *tmpl, const char *path)
+{
+  while (*tmpl != '\0' && *path != '\0')
+    {
+      if (*tmpl == '{')
+        {
+          const char *close = strchr (tmpl, '}');
+          gsize n = strcspn (path, "/");
+
+          if (close == NULL || n == 0)
+            return FALSE;
+          tmpl = close + 1;
+          path += n;
+          continue;
+        }
+      if (*tmpl++ != *path++)
+        return FALSE;
+    }
+  return *tmpl == '\0' && *path == '\0';
+}
+
+/* The route table decides before the handler runs: FALSE after answering
+ * 404 (no template fits) or 405 (Allow: the methods the table has for it). */
+static gboolean
+table_allows (const Route *route, SoupServerMessage *msg, const char *path)
+{
+  const char *method = soup_server_message_get_method (msg);
+  g_autoptr(GString) allow = g_string_new (NULL);
+
+  for (const GvdApiRoute *r = route->table; r->method != NULL; r++)
+    {
+      if (!template_match (r->path, path))
+        continue;
+      if (g_str_equal (r->method, method))
+        return TRUE;
+      if (allow->len > 0)
+        g_string_append (allow, ", ");
+      g_string_append (allow, r->method);
+    }
+  if (allow->len == 0)
+    gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
+  else
+    gvd_api_reply_method_not_allowed (msg, allow->str);
+  return FALSE;
+}
+
 static void
 route_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
           gpointer user_data)
@@ -366,6 +415,8 @@ route_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
                             "a valid bearer token is required (Authorization: Bearer ...)");
       return;
     }
+  if (route->table != NULL && !table_allows (route, msg, path))
+    return;
   g_debug ("%s %s %s", route->api->name, soup_server_message_get_method (msg), path);
   route->handler (route->api, msg, path, query);
 }
@@ -391,11 +442,9 @@ early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
     return;
   if (enc == SOUP_ENCODING_CHUNKED || enc == SOUP_ENCODING_EOF)
     {
-      g_autoptr(GError) error =
-        g_error_new (GVD_ERROR, GVD_ERROR_PAYLOAD_TOO_LARGE,
-                     "request bodies need a Content-Length (at most %u bytes)", api->max_body);
-      gvd_api_reply_error (msg, error);
-      soup_server_message_set_status (msg, SOUP_STATUS_LENGTH_REQUIRED, NULL);
+      gvd_api_reply_errorf (msg, GVD_ERROR_LENGTH_REQUIRED,
+                            "request bodies need a Content-Length (at most %u bytes)",
+                            api->max_body);
       return;
     }
   if (enc == SOUP_ENCODING_CONTENT_LENGTH
@@ -405,19 +454,40 @@ early_cb (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTab
                           soup_message_headers_get_content_length (headers), api->max_body);
 }
 
-void
-gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags, GvdApiHandler handler)
+static void
+add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags, const GvdApiRoute *table,
+           GvdApiHandler handler)
 {
   Route *route = g_new0 (Route, 1);
+  const char *public = (flags & GVD_API_ROUTE_PUBLIC) ? " public" : "";
 
   route->api = api;
   route->handler = handler;
   route->flags = flags;
   route->prefix = g_strdup (prefix);
+  route->table = table;
+  if (table == NULL)
+    g_debug ("route %s * %s/**%s", api->name, prefix, public);
+  for (const GvdApiRoute *r = table; r != NULL && r->method != NULL; r++)
+    g_debug ("route %s %s %s%s", api->name, r->method, r->path, public);
   soup_server_add_handler (api->server, prefix, route_cb, route, route_free);
   /* libsoup finds early handlers by path like handlers, so each route
    * needs its own for the body bound to apply. */
   soup_server_add_early_handler (api->server, prefix, early_cb, api, NULL);
+}
+
+void
+gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags, GvdApiHandler handler)
+{
+  add_route (api, prefix, flags, NULL, handler);
+}
+
+void
+gvd_api_add_routes (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,
+                    const GvdApiRoute *routes, GvdApiHandler handler)
+{
+  g_return_if_fail (routes != NULL);
+  add_route (api, prefix, flags, routes, handler);
 }
 
 GvdApi *

@@ -57,8 +57,22 @@ GvdDaemon *gvd_api_get_daemon (GvdApi *api);
  * the Content-Length, before buffering); the default is max_body_bytes. */
 void gvd_api_set_max_body (GvdApi *api, guint max_body);
 
+/* One (method, path template) a handler serves; "{x}" in @path matches
+ * one non-empty segment. Tables end with { NULL, NULL }. */
+typedef struct {
+  const char *method;
+  const char *path;
+} GvdApiRoute;
+
+/* Everything under @prefix goes to @handler (no table: prefer the below). */
 void gvd_api_add_route (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,
                         GvdApiHandler handler);
+/* As above, but only the requests @routes names reach @handler: a path no
+ * template matches is 404, a method the path does not serve 405 with the
+ * table's methods in Allow. Each row is logged (g_debug "route NAME METHOD
+ * PATH [public]"): the table the OpenAPI contract test walks. */
+void gvd_api_add_routes (GvdApi *api, const char *prefix, GvdApiRouteFlags flags,
+                         const GvdApiRoute *routes, GvdApiHandler handler);
 
 /* Answers. The JSON node is not consumed. */
 void gvd_api_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);

@@ -47,6 +47,7 @@ static const GvdErrorInfo error_table[GVD_ERROR_N_CODES] = {
   [GVD_ERROR_FORBIDDEN] = { "forbidden", 403 },
   [GVD_ERROR_TOO_MANY_REQUESTS] = { "too_many_requests", 429 },
   [GVD_ERROR_UNAVAILABLE] = { "unavailable", 503 },
+  [GVD_ERROR_LENGTH_REQUIRED] = { "length_required", 411 },
 };
 
 const char *

@@ -44,6 +44,7 @@ typedef enum {
   GVD_ERROR_FORBIDDEN,         /* authenticated, but not allowed (policy) */
   GVD_ERROR_TOO_MANY_REQUESTS, /* rate limit; answers carry Retry-After */
   GVD_ERROR_UNAVAILABLE,       /* a bounded resource is full (connections) */
+  GVD_ERROR_LENGTH_REQUIRED,   /* a request body without Content-Length */
   GVD_ERROR_N_CODES /*< skip >*/
 } GvdErrorCode;
 
