@@ -228,7 +228,8 @@ function openStreams(n) {
   return Promise.all(ready).then(() => () => reqs.forEach((r) => r.destroy()));
 }
 
-const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', 'device.quarantined',
+const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', 'instance.progress',
+                     'device.quarantined',
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
                      'volume.swept'];
 
