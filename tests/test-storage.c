@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage-priv.h"
+#include "storage.h"
 #include "virt-conn.h"
 
 #define POOL "gvdtest-pool"
