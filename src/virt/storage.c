@@ -32,34 +32,60 @@ check_name (const char *what, const char *name, GError **error)
   return FALSE;
 }
 
-/* libxml2 2.9 initialises itself lazily and not thread-safely; the XML
- * functions (storage-xml.c) run in worker threads. */
-static void
-xml_init (void)
-{
-  static gsize done = 0;
-
-  if (g_once_init_enter (&done))
-    {
-      xmlInitParser ();
-      g_once_init_leave (&done, 1);
-    }
-}
-
 /* ---- libvirt helpers ------------------------------------------------------ */
 
-/* Serialises the check-then-act sequences (image in use → delete; base
- * exists → overlay; pool definition) and holds the images being imported,
- * which are hidden until their upload has completed. */
-static GMutex storage_lock;
-static GHashTable *importing; /* "pool/name" → itself */
+struct _GvdStorage {
+  /* Serialises the check-then-act sequences (image in use → delete; base
+   * exists → overlay; pool definition) and guards importing. */
+  GMutex lock;
+  /* The images being imported, hidden until their upload has completed:
+   * "pool/name" → itself. */
+  GHashTable *importing;
+};
+
+static void
+storage_clear (gpointer data)
+{
+  GvdStorage *storage = data;
+
+  g_mutex_clear (&storage->lock);
+  g_hash_table_unref (storage->importing);
+}
+
+GvdStorage *
+gvd_storage_new (void)
+{
+  GvdStorage *storage = g_atomic_rc_box_new0 (GvdStorage);
+
+  /* libxml2 2.9 initialises itself lazily and not thread-safely; the XML
+   * functions (storage-xml.c) run in worker threads. */
+  xmlInitParser ();
+  g_mutex_init (&storage->lock);
+  storage->importing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return storage;
+}
+
+GvdStorage *
+gvd_storage_ref (GvdStorage *storage)
+{
+  g_return_val_if_fail (storage != NULL, NULL);
+
+  return g_atomic_rc_box_acquire (storage);
+}
+
+void
+gvd_storage_unref (GvdStorage *storage)
+{
+  if (storage != NULL)
+    g_atomic_rc_box_release_full (storage, storage_clear);
+}
 
 static gboolean
-is_importing_locked (const char *pool, const char *name)
+is_importing_locked (GvdStorage *storage, const char *pool, const char *name)
 {
   g_autofree char *key = g_strconcat (pool, "/", name, NULL);
 
-  return importing != NULL && g_hash_table_contains (importing, key);
+  return g_hash_table_contains (storage->importing, key);
 }
 
 /* libvirt's error code → ours: a lost connection is "unavailable", the
@@ -81,11 +107,9 @@ set_virt_error (GError **error, GvdErrorCode code, const char *what)
 static virStoragePoolPtr
 lookup_pool (virConnectPtr conn, const char *pool_name, GError **error)
 {
-  virStoragePoolPtr pool;
+  virStoragePoolPtr pool = virStoragePoolLookupByName (conn, pool_name);
   g_autofree char *what = NULL;
 
-  xml_init ();
-  pool = virStoragePoolLookupByName (conn, pool_name);
   if (pool != NULL)
     return pool;
   what = g_strdup_printf ("storage pool '%s'", pool_name);
@@ -309,12 +333,12 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
 }
 
 gboolean
-gvd_storage_ensure_pool (virConnectPtr conn, const char *pool_name, const char *pool_path,
-                         GError **error)
+gvd_storage_ensure_pool (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                         const char *pool_path, GError **error)
 {
   g_autoptr(GMutexLocker) locker = NULL;
 
-  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (storage != NULL && conn != NULL, FALSE);
   g_return_val_if_fail (pool_name != NULL && pool_path != NULL, FALSE);
 
   if (!check_name ("storage pool", pool_name, error))
@@ -325,22 +349,21 @@ gvd_storage_ensure_pool (virConnectPtr conn, const char *pool_name, const char *
                    "storage pool path '%s' is not absolute", pool_path);
       return FALSE;
     }
-  xml_init ();
-  locker = g_mutex_locker_new (&storage_lock);
+  locker = g_mutex_locker_new (&storage->lock);
   return ensure_pool_locked (conn, pool_name, pool_path, error);
 }
 
 /* ---- images -------------------------------------------------------------------- */
 
 GPtrArray *
-gvd_storage_list_images (virConnectPtr conn, const char *pool_name, const char *instance_prefix,
-                         GError **error)
+gvd_storage_list_images (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                         const char *instance_prefix, GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
   g_autoptr(GPtrArray) all = NULL;
   g_autoptr(GPtrArray) images = NULL;
 
-  g_return_val_if_fail (conn != NULL && pool_name != NULL, NULL);
+  g_return_val_if_fail (storage != NULL && conn != NULL && pool_name != NULL, NULL);
 
   pool = lookup_pool (conn, pool_name, error);
   if (pool == NULL)
@@ -356,9 +379,9 @@ gvd_storage_list_images (virConnectPtr conn, const char *pool_name, const char *
 
       if (is_instance_volume (info->name, instance_prefix))
         continue;
-      g_mutex_lock (&storage_lock);
-      hidden = is_importing_locked (pool_name, info->name);
-      g_mutex_unlock (&storage_lock);
+      g_mutex_lock (&storage->lock);
+      hidden = is_importing_locked (storage, pool_name, info->name);
+      g_mutex_unlock (&storage->lock);
       if (!hidden)
         g_ptr_array_add (images, image_from_info (info, all));
     }
@@ -372,17 +395,17 @@ set_image_not_found (GError **error, const char *name)
   g_set_error (error, GVD_ERROR, GVD_ERROR_IMAGE_NOT_FOUND, "no image named '%s'", name);
 }
 
-/* The image's volume and info with storage_lock held; NULL with
+/* The image's volume and info with storage->lock held; NULL with
  * IMAGE_NOT_FOUND for missing, importing and instance volumes. */
 static GvdVolumeInfo *
-image_info_locked (virStoragePoolPtr pool, const char *pool_name, const char *name,
-                   const char *instance_prefix, GError **error)
+image_info_locked (GvdStorage *storage, virStoragePoolPtr pool, const char *pool_name,
+                   const char *name, const char *instance_prefix, GError **error)
 {
   g_autoptr(virStorageVol) vol = NULL;
   g_autoptr(GError) local_error = NULL;
 
   if (!gvd_storage_name_is_valid (name) || is_instance_volume (name, instance_prefix)
-      || is_importing_locked (pool_name, name))
+      || is_importing_locked (storage, pool_name, name))
     {
       set_image_not_found (error, name);
       return NULL;
@@ -400,21 +423,21 @@ image_info_locked (virStoragePoolPtr pool, const char *pool_name, const char *na
 }
 
 GvdImage *
-gvd_storage_get_image (virConnectPtr conn, const char *pool_name, const char *name,
-                       const char *instance_prefix, GError **error)
+gvd_storage_get_image (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                       const char *name, const char *instance_prefix, GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
   g_autoptr(GvdVolumeInfo) info = NULL;
   g_autoptr(GPtrArray) all = NULL;
 
-  g_return_val_if_fail (conn != NULL && pool_name != NULL && name != NULL, NULL);
+  g_return_val_if_fail (storage != NULL && conn != NULL && pool_name != NULL && name != NULL, NULL);
 
   pool = lookup_pool (conn, pool_name, error);
   if (pool == NULL)
     return NULL;
-  g_mutex_lock (&storage_lock);
-  info = image_info_locked (pool, pool_name, name, instance_prefix, error);
-  g_mutex_unlock (&storage_lock);
+  g_mutex_lock (&storage->lock);
+  info = image_info_locked (storage, pool, pool_name, name, instance_prefix, error);
+  g_mutex_unlock (&storage->lock);
   if (info == NULL)
     return NULL;
   all = list_volumes (pool, error);
@@ -730,7 +753,8 @@ open_source (const char *const *import_dirs, const char *source_path, int *out_f
 }
 
 GvdImage *
-gvd_storage_import_image (virConnectPtr conn, const char *pool_name, const char *name,
+gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                          const char *name,
                           const char *source_path, const char *format,
                           const char *instance_prefix, const char *const *import_dirs,
                           GError **error)
@@ -744,7 +768,7 @@ gvd_storage_import_image (virConnectPtr conn, const char *pool_name, const char 
   const char *detected;
   int fd = -1;
 
-  g_return_val_if_fail (conn != NULL && pool_name != NULL, NULL);
+  g_return_val_if_fail (storage != NULL && conn != NULL && pool_name != NULL, NULL);
 
   if (!check_name ("image", name, error))
     return NULL;
@@ -781,26 +805,24 @@ gvd_storage_import_image (virConnectPtr conn, const char *pool_name, const char 
   /* Claim the name so concurrent imports, overlays and listings do not see
    * the volume until its upload is complete. */
   key = g_strconcat (pool_name, "/", name, NULL);
-  g_mutex_lock (&storage_lock);
-  if (importing == NULL)
-    importing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (g_hash_table_contains (importing, key))
+  g_mutex_lock (&storage->lock);
+  if (g_hash_table_contains (storage->importing, key))
     {
-      g_mutex_unlock (&storage_lock);
+      g_mutex_unlock (&storage->lock);
       close (fd);
       g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
                    "image '%s' is already being imported", name);
       return NULL;
     }
-  g_hash_table_add (importing, g_strdup (key));
-  g_mutex_unlock (&storage_lock);
+  g_hash_table_add (storage->importing, g_strdup (key));
+  g_mutex_unlock (&storage->lock);
 
   image = import_image (conn, pool, name, fd, size, detected, error);
   close (fd);
 
-  g_mutex_lock (&storage_lock);
-  g_hash_table_remove (importing, key);
-  g_mutex_unlock (&storage_lock);
+  g_mutex_lock (&storage->lock);
+  g_hash_table_remove (storage->importing, key);
+  g_mutex_unlock (&storage->lock);
   return image;
 }
 
@@ -824,8 +846,9 @@ volume_path (virStorageVolPtr vol, GError **error)
 }
 
 static char *
-create_overlay_locked (virStoragePoolPtr pool, const char *pool_name, const char *vol_name,
-                       const char *base_image, guint64 size_bytes, GError **error)
+create_overlay_locked (GvdStorage *storage, virStoragePoolPtr pool, const char *pool_name,
+                       const char *vol_name, const char *base_image, guint64 size_bytes,
+                       GError **error)
 {
   g_autoptr(GvdVolumeInfo) base = NULL;
   g_autoptr(virStorageVol) vol = NULL;
@@ -833,7 +856,7 @@ create_overlay_locked (virStoragePoolPtr pool, const char *pool_name, const char
   const char *base_format;
   guint64 capacity;
 
-  base = image_info_locked (pool, pool_name, base_image, NULL, error);
+  base = image_info_locked (storage, pool, pool_name, base_image, NULL, error);
   if (base == NULL)
     return NULL;
   base_format = base->format != NULL ? base->format : "raw";
@@ -869,13 +892,14 @@ create_overlay_locked (virStoragePoolPtr pool, const char *pool_name, const char
 }
 
 char *
-gvd_storage_create_overlay (virConnectPtr conn, const char *pool_name, const char *vol_name,
-                            const char *base_image, guint64 size_bytes, GError **error)
+gvd_storage_create_overlay (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                            const char *vol_name, const char *base_image, guint64 size_bytes,
+                            GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
   g_autoptr(GMutexLocker) locker = NULL;
 
-  g_return_val_if_fail (conn != NULL && pool_name != NULL, NULL);
+  g_return_val_if_fail (storage != NULL && conn != NULL && pool_name != NULL, NULL);
 
   if (!check_name ("volume", vol_name, error))
     return NULL;
@@ -896,8 +920,8 @@ gvd_storage_create_overlay (virConnectPtr conn, const char *pool_name, const cha
     return NULL;
   /* Held so that the base cannot be deleted between the check and the
    * overlay's creation. */
-  locker = g_mutex_locker_new (&storage_lock);
-  return create_overlay_locked (pool, pool_name, vol_name, base_image, size_bytes, error);
+  locker = g_mutex_locker_new (&storage->lock);
+  return create_overlay_locked (storage, pool, pool_name, vol_name, base_image, size_bytes, error);
 }
 
 char *
@@ -975,14 +999,14 @@ gvd_storage_delete_volume (virConnectPtr conn, const char *pool_name, const char
 }
 
 static gboolean
-delete_image_locked (virStoragePoolPtr pool, const char *pool_name, const char *name,
-                     const char *instance_prefix, GError **error)
+delete_image_locked (GvdStorage *storage, virStoragePoolPtr pool, const char *pool_name,
+                     const char *name, const char *instance_prefix, GError **error)
 {
   g_autoptr(GvdVolumeInfo) info = NULL;
   g_autoptr(GPtrArray) all = NULL;
   g_autoptr(GvdImage) image = NULL;
 
-  info = image_info_locked (pool, pool_name, name, instance_prefix, error);
+  info = image_info_locked (storage, pool, pool_name, name, instance_prefix, error);
   if (info == NULL)
     return FALSE;
   all = list_volumes (pool, error);
@@ -1005,19 +1029,19 @@ delete_image_locked (virStoragePoolPtr pool, const char *pool_name, const char *
 }
 
 gboolean
-gvd_storage_delete_image (virConnectPtr conn, const char *pool_name, const char *name,
-                          const char *instance_prefix, GError **error)
+gvd_storage_delete_image (GvdStorage *storage, virConnectPtr conn, const char *pool_name,
+                          const char *name, const char *instance_prefix, GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
   g_autoptr(GMutexLocker) locker = NULL;
 
-  g_return_val_if_fail (conn != NULL && pool_name != NULL && name != NULL, FALSE);
+  g_return_val_if_fail (storage != NULL && conn != NULL && pool_name != NULL && name != NULL, FALSE);
 
   pool = lookup_pool (conn, pool_name, error);
   if (pool == NULL)
     return FALSE;
-  locker = g_mutex_locker_new (&storage_lock);
-  return delete_image_locked (pool, pool_name, name, instance_prefix, error);
+  locker = g_mutex_locker_new (&storage->lock);
+  return delete_image_locked (storage, pool, pool_name, name, instance_prefix, error);
 }
 
 /* ---- instance volumes, for recovery's sweep ------------------------------------ */

@@ -9,23 +9,36 @@
 
 G_BEGIN_DECLS
 
+/* What the storage functions share within one daemon: the lock over their
+ * check-then-act sequences (image in use → delete, base exists → overlay,
+ * pool definition) and the set of images being imported (hidden until
+ * complete). Made by whoever wires the daemon; workers hold a reference,
+ * so it outlives a job still running at shutdown. Initialises libxml2. */
+typedef struct _GvdStorage GvdStorage;
+
+GvdStorage *gvd_storage_new (void);
+GvdStorage *gvd_storage_ref (GvdStorage *storage);
+void gvd_storage_unref (GvdStorage *storage);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdStorage, gvd_storage_unref)
+
 /* All functions below do blocking libvirt calls: run them in worker
- * threads. They are thread-safe. */
+ * threads. They are thread-safe. Those that take a GvdStorage serialise
+ * with each other through it. */
 
 /* Make the libvirt dir pool @pool_name at @pool_path exist, built, active
  * and autostarted, and refresh it. A pool of that name with another type or
  * path is GVD_ERROR_CONFLICT (never reused). */
-gboolean gvd_storage_ensure_pool (virConnectPtr conn, const char *pool_name,
-                                  const char *pool_path, GError **error);
+gboolean gvd_storage_ensure_pool (GvdStorage *storage, virConnectPtr conn,
+                                  const char *pool_name, const char *pool_path, GError **error);
 
 /* The pool's images (volumes whose names do not start with
  * @instance_prefix), sorted by name. */
-GPtrArray *gvd_storage_list_images (virConnectPtr conn, const char *pool,
+GPtrArray *gvd_storage_list_images (GvdStorage *storage, virConnectPtr conn, const char *pool,
                                     const char *instance_prefix, GError **error);
 
 /* One image, or GVD_ERROR_IMAGE_NOT_FOUND. */
-GvdImage *gvd_storage_get_image (virConnectPtr conn, const char *pool, const char *name,
-                                 const char *instance_prefix, GError **error);
+GvdImage *gvd_storage_get_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                 const char *name, const char *instance_prefix, GError **error);
 
 /* Copy the local file @source_path into a new volume @name through a
  * libvirt stream. @source_path must be a regular file below one of
@@ -33,7 +46,8 @@ GvdImage *gvd_storage_get_image (virConnectPtr conn, const char *pool, const cha
  * anything else is GVD_ERROR_FORBIDDEN or INVALID_ARGUMENT. @format: "raw", "qcow2", or NULL to detect
  * (qcow2 by its magic, else raw). A qcow2 with a backing file is refused.
  * The partial volume is deleted on any failure. */
-GvdImage *gvd_storage_import_image (virConnectPtr conn, const char *pool, const char *name,
+GvdImage *gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                    const char *name,
                                     const char *source_path, const char *format,
                                     const char *instance_prefix,
                                     const char *const *import_dirs, GError **error);
@@ -41,8 +55,9 @@ GvdImage *gvd_storage_import_image (virConnectPtr conn, const char *pool, const 
 /* A qcow2 volume @vol_name backed by image @base_image, of @size_bytes
  * (0: the base's virtual size; smaller than the base: INVALID_ARGUMENT).
  * Returns its path. */
-char *gvd_storage_create_overlay (virConnectPtr conn, const char *pool, const char *vol_name,
-                                  const char *base_image, guint64 size_bytes, GError **error);
+char *gvd_storage_create_overlay (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                  const char *vol_name, const char *base_image,
+                                  guint64 size_bytes, GError **error);
 
 /* A volume @vol_name holding exactly @data (e.g. a seed ISO built in
  * memory). @format: "raw" or NULL. Returns its path. */
@@ -55,8 +70,9 @@ gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const 
 
 /* Delete image @name: GVD_ERROR_IMAGE_NOT_FOUND when missing (or an
  * instance volume), GVD_ERROR_CONFLICT naming the overlays using it. */
-gboolean gvd_storage_delete_image (virConnectPtr conn, const char *pool, const char *name,
-                                   const char *instance_prefix, GError **error);
+gboolean gvd_storage_delete_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                   const char *name, const char *instance_prefix,
+                                   GError **error);
 
 /* The names and paths (parallel, NULL-terminated) of the pool's volumes
  * whose names start with @instance_prefix, for recovery's sweep of volumes
