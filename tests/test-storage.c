@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -595,6 +597,115 @@ delete_image__in_use__conflict_names_overlay (void **state)
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
 }
 
+/* ---- a lost connection ------------------------------------------------------------- */
+
+/* A unix socket that relays one client to libvirtd until told to hang up,
+ * so the test can cut a live connection without touching the shared
+ * libvirtd. */
+typedef struct {
+  GSocket *listener;
+  int stop[2];
+} Relay;
+
+static gboolean
+relay_copy (int from, int to)
+{
+  char buf[64 * 1024];
+  ssize_t n = read (from, buf, sizeof buf);
+
+  for (ssize_t off = 0; n > 0 && off < n;)
+    {
+      ssize_t w = write (to, buf + off, (size_t) (n - off));
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return FALSE;
+      off += w;
+    }
+  return n > 0;
+}
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *r = data;
+  g_autoptr(GSocket) client = g_socket_accept (r->listener, NULL, NULL);
+  g_autoptr(GSocket) up = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new ("/run/libvirt/libvirt-sock");
+  GPollFD fds[3];
+
+  if (client == NULL || up == NULL || !g_socket_connect (up, addr, NULL, NULL))
+    return NULL;
+  /* GSocket makes its descriptors non-blocking; the relay blocks. */
+  g_unix_set_fd_nonblocking (g_socket_get_fd (client), FALSE, NULL);
+  g_unix_set_fd_nonblocking (g_socket_get_fd (up), FALSE, NULL);
+  fds[0] = (GPollFD) { g_socket_get_fd (client), G_IO_IN, 0 };
+  fds[1] = (GPollFD) { g_socket_get_fd (up), G_IO_IN, 0 };
+  fds[2] = (GPollFD) { r->stop[0], G_IO_IN, 0 };
+  for (;;)
+    {
+      if (g_poll (fds, 3, -1) < 0)
+        continue;
+      if (fds[2].revents != 0)
+        break;
+      if (fds[0].revents != 0 && !relay_copy (fds[0].fd, fds[1].fd))
+        break;
+      if (fds[1].revents != 0 && !relay_copy (fds[1].fd, fds[0].fd))
+        break;
+    }
+  g_socket_close (client, NULL);
+  g_socket_close (up, NULL);
+  return NULL;
+}
+
+static void
+lost_connection__storage_and_instances__same_code (void **state)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "relay.sock", NULL);
+  g_autofree char *uri = g_strdup_printf ("qemu+unix:///system?socket=%s", path);
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr(GError) storage_error = NULL;
+  g_autoptr(GError) instances_error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  virDomainPtr *doms = NULL;
+  virConnectPtr c;
+  Relay r = { 0 };
+  GThread *thread;
+
+  r.listener = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  assert_true (g_socket_bind (r.listener, addr, FALSE, NULL));
+  assert_true (g_socket_listen (r.listener, NULL));
+  assert_true (g_unix_open_pipe (r.stop, FD_CLOEXEC, NULL));
+  thread = g_thread_new ("relay", relay_thread, &r);
+  c = virConnectOpen (uri);
+  assert_non_null (c);
+  /* Alive through the relay... */
+  list = gvd_storage_list_images (storage, c, POOL, PREFIX, &storage_error);
+  assert_non_null (list);
+  /* ...then libvirtd is gone for this connection. */
+  assert_int_equal (write (r.stop[1], "x", 1), 1);
+  g_thread_join (thread);
+
+  /* The storage path (what /v1/images and a create's volumes do). */
+  assert_null (gvd_storage_list_images (storage, c, POOL, PREFIX, &storage_error));
+  assert_non_null (storage_error);
+  /* The instance path: instance-recover.c's listing, set as every
+   * instance-*.c site sets it. */
+  assert_true (virConnectListAllDomains (c, &doms, 0) < 0);
+  gvd_virt_error_set (&instances_error, "cannot list domains");
+  print_message ("storage: %s\ninstances: %s\n", storage_error->message, instances_error->message);
+  assert_int_equal (storage_error->code, GVD_ERROR_LIBVIRT_UNAVAILABLE);
+  assert_int_equal (instances_error->code, storage_error->code);
+  assert_int_equal (gvd_error_code_http_status (storage_error->code), 503);
+
+  virConnectClose (c);
+  close (r.stop[0]);
+  close (r.stop[1]);
+  g_object_unref (r.listener);
+  g_unlink (path);
+}
+
 /* ---- concurrency --------------------------------------------------------------- */
 
 typedef struct {
@@ -887,6 +998,7 @@ main (void)
     cmocka_unit_test_setup (delete_volume__twice__success_both_times, setup),
     cmocka_unit_test_setup (delete_image__in_use__conflict_names_overlay, setup),
     cmocka_unit_test_setup (import_image__same_name_concurrently__exactly_one_wins, setup),
+    cmocka_unit_test_setup (lost_connection__storage_and_instances__same_code, setup),
     cmocka_unit_test (api_images__import_list_show_delete),
     cmocka_unit_test (api_images__bad_requests__4xx_naming_the_problem),
     cmocka_unit_test (api_images__host_files__forbidden_fifo_never_opened),

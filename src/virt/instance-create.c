@@ -158,12 +158,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == NULL)
     {
-      virErrorPtr verr = virGetLastError ();
-      gboolean exists = verr != NULL && verr->code == VIR_ERR_OPERATION_FAILED
-                        && strstr (verr->message != NULL ? verr->message : "", "already exists") != NULL;
-      gvd_virt_set_error (&error, exists ? GVD_ERROR_ALREADY_EXISTS
-                                         : gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt refused the domain definition");
+      gvd_virt_error_set_define (&error, conn, cd->spec != NULL ? cd->spec->domain_name : NULL,
+                                 "libvirt refused the domain definition");
       goto fail;
     }
   gvd_fault_point ("define");
@@ -178,8 +174,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     goto fail;
   if (cd->start && virDomainCreate (dom) < 0)
     {
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt could not start the domain");
+      gvd_virt_error_set (&error, "libvirt could not start the domain");
       goto fail;
     }
   if (cd->start)

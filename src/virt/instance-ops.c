@@ -149,7 +149,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
         if (virDomainGetState (dom, &(int) { 0 }, NULL, 0) < 0)
           {
             g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
-            gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+            gvd_virt_error_set (&error, what);
             break;
           }
         if (!domain_is_off (dom))
@@ -174,7 +174,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_autofree char *what = g_strdup_printf ("%s of instance '%s' failed",
                                                gvd_instance_action_to_string (op->action), op->name);
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+      gvd_virt_error_set (&error, what);
     }
   if (error != NULL)
     {
@@ -339,7 +339,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       if (virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0)
         {
-          gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot power the domain off");
+          gvd_virt_error_set (&error, "cannot power the domain off");
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -347,7 +347,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                            | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
                                            | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
         {
-          gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot undefine the domain");
+          gvd_virt_error_set (&error, "cannot undefine the domain");
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -434,7 +434,7 @@ qmp_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
     }
   if (virDomainQemuMonitorCommand (dom, op->command, &reply, VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT) < 0)
     {
-      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "QMP command failed");
+      gvd_virt_error_set (&error, "QMP command failed");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }

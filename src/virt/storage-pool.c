@@ -24,7 +24,7 @@ check_existing_pool (virStoragePoolPtr pool, const char *pool_name, const char *
 
   if (xml == NULL)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot read the storage pool definition");
+      gvd_virt_error_set (error, "cannot read the storage pool definition");
       return FALSE;
     }
   if (!gvd_storage_parse_pool_xml (xml, &type, &path, error))
@@ -56,7 +56,7 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
 
       if (virGetLastErrorCode () != VIR_ERR_NO_STORAGE_POOL)
         {
-          gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot look up the storage pool");
+          gvd_virt_error_set (error, "cannot look up the storage pool");
           return FALSE;
         }
       xml = gvd_storage_pool_xml (pool_name, pool_path);
@@ -64,7 +64,7 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
       if (pool == NULL)
         {
           g_autofree char *what = g_strdup_printf ("cannot define storage pool '%s'", pool_name);
-          gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+          gvd_virt_error_set (error, what);
           return FALSE;
         }
       g_debug ("defined storage pool %s at %s", pool_name, pool_path);
@@ -75,7 +75,7 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
   active = virStoragePoolIsActive (pool);
   if (active < 0)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot read the storage pool state");
+      gvd_virt_error_set (error, "cannot read the storage pool state");
       return FALSE;
     }
   if (!active)
@@ -84,13 +84,13 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
       if (virStoragePoolBuild (pool, 0) < 0)
         {
           g_autofree char *what = g_strdup_printf ("cannot build storage pool '%s'", pool_name);
-          gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+          gvd_virt_error_set (error, what);
           return FALSE;
         }
       if (virStoragePoolCreate (pool, 0) < 0)
         {
           g_autofree char *what = g_strdup_printf ("cannot start storage pool '%s'", pool_name);
-          gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+          gvd_virt_error_set (error, what);
           return FALSE;
         }
     }
@@ -98,7 +98,7 @@ ensure_pool_locked (virConnectPtr conn, const char *pool_name, const char *pool_
     {
       if (virStoragePoolSetAutostart (pool, 1) < 0)
         {
-          gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot set the storage pool to autostart");
+          gvd_virt_error_set (error, "cannot set the storage pool to autostart");
           return FALSE;
         }
     }
@@ -149,7 +149,7 @@ gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
   if (pool == NULL && virGetLastErrorCode () != VIR_ERR_NO_STORAGE_POOL)
     {
       g_autofree char *what = g_strdup_printf ("storage pool '%s'", pool_name);
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_error_set (error, what);
       return FALSE;
     }
   if (pool != NULL && virStoragePoolIsActive (pool) != 1)
@@ -161,7 +161,7 @@ gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
   n = pool != NULL ? virStoragePoolListAllVolumes (pool, &vols, 0) : 0;
   if (n < 0)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot list volumes");
+      gvd_virt_error_set (error, "cannot list volumes");
       return FALSE;
     }
   for (int i = 0; i < n; i++)

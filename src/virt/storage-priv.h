@@ -19,8 +19,6 @@ struct _GvdStorage {
 /* GVD_ERROR_INVALID_ARGUMENT unless @name is a valid volume name; @what
  * names it ("image", "volume", "storage pool"). */
 gboolean gvd_storage_check_name (const char *what, const char *name, GError **error);
-/* libvirt's last error as @code (a lost connection: unavailable). */
-void gvd_storage_set_virt_error (GError **error, GvdErrorCode code, const char *what);
 virStoragePoolPtr gvd_storage_lookup_pool (virConnectPtr conn, const char *pool_name,
                                           GError **error);
 GvdVolumeInfo *gvd_storage_volume_info (virStorageVolPtr vol, GError **error);

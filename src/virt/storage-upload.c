@@ -117,13 +117,13 @@ upload (virConnectPtr conn, virStorageVolPtr vol, GvdUploadSource *src, GError *
 
   if (st == NULL)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot create a libvirt stream");
+      gvd_virt_error_set (error, "cannot create a libvirt stream");
       return FALSE;
     }
   if (virStorageVolUpload (vol, st, 0, src->length,
                            sparse ? VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM : 0) < 0)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot start the upload");
+      gvd_virt_error_set (error, "cannot start the upload");
       return FALSE;
     }
   /* Both abort the stream themselves on failure. */
@@ -137,7 +137,7 @@ upload (virConnectPtr conn, virStorageVolPtr vol, GvdUploadSource *src, GError *
         g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read the source: %s",
                      g_strerror (src->saved_errno));
       else
-        gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "upload failed");
+        gvd_virt_error_set (error, "upload failed");
       return FALSE;
     }
   if (src->offset != src->length)
@@ -150,7 +150,7 @@ upload (virConnectPtr conn, virStorageVolPtr vol, GvdUploadSource *src, GError *
     }
   if (virStreamFinish (st) < 0)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "upload failed to complete");
+      gvd_virt_error_set (error, "upload failed to complete");
       return FALSE;
     }
   return TRUE;
@@ -175,7 +175,7 @@ gvd_storage_create_and_upload (virConnectPtr conn, virStoragePoolPtr pool, const
   if (vol == NULL)
     {
       g_autofree char *what = g_strdup_printf ("cannot create volume '%s'", name);
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_error_set (error, what);
       return NULL;
     }
   if (!upload (conn, vol, src, error))

@@ -72,22 +72,6 @@ is_importing_locked (GvdStorage *storage, const char *pool, const char *name)
   return g_hash_table_contains (storage->importing, key);
 }
 
-/* libvirt's error code → ours: a lost connection is "unavailable", the
- * rest keep @code. libvirt's message is kept. */
-void
-gvd_storage_set_virt_error (GError **error, GvdErrorCode code, const char *what)
-{
-  const virError *err = virGetLastError ();
-
-  if (err != NULL
-      && (err->code == VIR_ERR_NO_CONNECT || err->code == VIR_ERR_INVALID_CONN
-          || err->domain == VIR_FROM_RPC))
-    code = GVD_ERROR_LIBVIRT_UNAVAILABLE;
-  else if (err != NULL && err->code == VIR_ERR_STORAGE_VOL_EXIST)
-    code = GVD_ERROR_ALREADY_EXISTS;
-  gvd_virt_set_error (error, code, what);
-}
-
 virStoragePoolPtr
 gvd_storage_lookup_pool (virConnectPtr conn, const char *pool_name, GError **error)
 {
@@ -97,7 +81,7 @@ gvd_storage_lookup_pool (virConnectPtr conn, const char *pool_name, GError **err
   if (pool != NULL)
     return pool;
   what = g_strdup_printf ("storage pool '%s'", pool_name);
-  gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+  gvd_virt_error_set (error, what);
   return NULL;
 }
 
@@ -112,7 +96,7 @@ lookup_volume (virStoragePoolPtr pool, const char *name, GError **error)
   if (vol != NULL || virGetLastErrorCode () == VIR_ERR_NO_STORAGE_VOL)
     return vol;
   what = g_strdup_printf ("cannot look up volume '%s'", name);
-  gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+  gvd_virt_error_set (error, what);
   return NULL;
 }
 
@@ -125,7 +109,7 @@ gvd_storage_volume_info (virStorageVolPtr vol, GError **error)
   if (xml == NULL)
     {
       what = g_strdup_printf ("cannot read volume '%s'", virStorageVolGetName (vol));
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_error_set (error, what);
       return NULL;
     }
   return gvd_storage_parse_volume_xml (xml, error);
@@ -144,7 +128,7 @@ list_volumes (virStoragePoolPtr pool, GError **error)
 
   if (n < 0)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot list volumes");
+      gvd_virt_error_set (error, "cannot list volumes");
       return NULL;
     }
   infos = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_volume_info_free);
@@ -340,7 +324,7 @@ gvd_storage_volume_path (virStorageVolPtr vol, GError **error)
 
   if (path == NULL)
     {
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, "cannot read the volume path");
+      gvd_virt_error_set (error, "cannot read the volume path");
       return NULL;
     }
   /* libvirt allocates with malloc; hand out g_malloc memory. */
@@ -389,7 +373,7 @@ create_overlay_locked (GvdStorage *storage, virStoragePoolPtr pool, const char *
   if (vol == NULL)
     {
       g_autofree char *what = g_strdup_printf ("cannot create volume '%s'", vol_name);
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_error_set (error, what);
       return NULL;
     }
   return gvd_storage_volume_path (vol, error);
@@ -444,7 +428,7 @@ delete_volume_by_name (virStoragePoolPtr pool, const char *vol_name, GError **er
   if (virStorageVolDelete (vol, 0) < 0 && virGetLastErrorCode () != VIR_ERR_NO_STORAGE_VOL)
     {
       g_autofree char *what = g_strdup_printf ("cannot delete volume '%s'", vol_name);
-      gvd_storage_set_virt_error (error, GVD_ERROR_LIBVIRT, what);
+      gvd_virt_error_set (error, what);
       return FALSE;
     }
   return TRUE;
