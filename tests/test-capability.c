@@ -7,7 +7,7 @@
 #include "testlib.h"
 
 #include "api.h"
-#include "capability.h"
+#include "capability-gather.h"
 #include "domcaps.h"
 
 #include <string.h>

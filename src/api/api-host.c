@@ -7,7 +7,7 @@
 #include "api.h"
 #include "json-util.h"
 
-#include "capability.h"
+#include "capability-gather.h"
 #include "hostinfo.h"
 
 /* Requests waiting for the gathering in flight; more are refused. */
