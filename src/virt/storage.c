@@ -25,7 +25,7 @@ gvd_storage_check_name (const char *what, const char *name, GError **error)
   return FALSE;
 }
 
-/* ---- libvirt helpers ------------------------------------------------------ */
+/* ---- the storage object ------------------------------------------------- */
 
 static void
 storage_clear (gpointer data)
@@ -71,6 +71,8 @@ is_importing_locked (GvdStorage *storage, const char *pool, const char *name)
 
   return g_hash_table_contains (storage->importing, key);
 }
+
+/* ---- libvirt helpers ------------------------------------------------------ */
 
 virStoragePoolPtr
 gvd_storage_lookup_pool (virConnectPtr conn, const char *pool_name, GError **error)
