@@ -919,22 +919,19 @@ api_host__two_daemons_at_once__each_its_own_report (void **state)
   const char *hosts[2] = { "workstation-2gpu", "amd-gpu" };
   const char *models[2] = { "12th Gen Intel(R) Core(TM) i9-12900K",
                             "AMD Ryzen 9 5950X 16-Core Processor" };
-  GvdDaemon daemons[2] = { { 0 } };
+  g_autofree char *pool = pool_path ();
+  g_autofree char *conf = g_strdup_printf ("[storage]\npool_path=%s\n", pool);
+  GvdDaemon *daemons[2];
   GvdApi *apis[2];
   GvdTestRequest reqs[4] = { { 0 } };
 
   for (guint i = 0; i < 2; i++)
     {
-      g_autofree char *host_dir = gvd_test_data_path ("data", "hosts", hosts[i], NULL);
       g_autofree char *url = NULL;
       g_autoptr(GError) error = NULL;
 
-      daemons[i].config = gvd_config_new ();
-      g_free (daemons[i].config->pool_path);
-      daemons[i].config->pool_path = pool_path ();
-      daemons[i].host_root = gvd_host_root_new_prefixed (host_dir);
-      daemons[i].virt = gvd_virt_conn_new ("test:///default", 5, 3, 5);
-      apis[i] = gvd_api_new (&daemons[i], "admin", NULL);
+      daemons[i] = gvd_test_daemon_build (hosts[i], conf, NULL);
+      apis[i] = gvd_api_new (daemons[i], "admin", NULL);
       gvd_api_host_register (apis[i]);
       assert_true (gvd_api_listen (apis[i], "127.0.0.1:0", &error));
       url = gvd_api_get_url (apis[i]);
@@ -959,9 +956,7 @@ api_host__two_daemons_at_once__each_its_own_report (void **state)
     {
       gvd_api_free (apis[i]);
       gvd_test_drain_main_context ();
-      g_object_unref (daemons[i].virt);
-      gvd_host_root_free (daemons[i].host_root);
-      gvd_config_free (daemons[i].config);
+      gvd_test_daemon_destroy (daemons[i]);
     }
 }
 
