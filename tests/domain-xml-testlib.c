@@ -109,6 +109,7 @@ spec_eight_gpus (void)
       g_ptr_array_add (spec->hostdevs, gvd_test_hostdev (addr, i, 0, i < 4 ? 0 : 1));
     }
   add_label (spec, "job", "llm-pretrain");
+  add_label (spec, "project", "ml-research");
   return spec;
 }
 

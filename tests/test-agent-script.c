@@ -243,6 +243,7 @@ agent__runs__phone_home_heartbeats_unresponsive_recovery (void **state)
   gpu1 = json_array_get_object_element (gpus, 1);
   assert_string_equal (json_object_get_string_member (gpu1, "name"), "NVIDIA GeForce RTX 3090");
   assert_int_equal (json_object_get_int_member (gpu1, "memory_total_mib"), 24576);
+  assert_string_equal (json_object_get_string_member (gpu1, "pci_bus_id"), "00000000:02:00.0");
   /* "[N/A]" and "[Not Supported]" arrive as null, not as strings. */
   assert_true (json_object_get_null_member (gpu1, "utilization_percent"));
   assert_true (json_object_get_null_member (gpu1, "power_draw_w"));

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "rate-limit.h"
 #include "secret.h"
+#include "validate.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -313,7 +314,7 @@ check_string_bound (const char *prefix, const char *suffix, guint len, const cha
 static void
 report_validate__string_bounds__at_limit_ok_over_refused (void **state)
 {
-  check_string_bound ("{\"instance\": ", "}", 48, "instance");
+  check_string_bound ("{\"instance\": ", "}", GVD_INSTANCE_NAME_MAX, "instance");
   check_string_bound ("{\"instance\": \"a\", \"kernel\": ", "}", 256, "kernel");
   check_string_bound ("{\"instance\": \"a\", \"hostname\": ", "}", 256, "hostname");
   check_string_bound ("{\"instance\": \"a\", \"boot_id\": ", "}", 64, "boot_id");

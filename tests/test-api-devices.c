@@ -153,6 +153,54 @@ post__gpu__201_persisted_listed_and_shown (void **state)
   assert_string_equal (gvd_test_json_string (by_address, "name"), "gpu0");
 }
 
+/* Writes run in a worker one at a time: requests sent at once are checked
+ * in turn (one of two same-name registrations wins, the other sees it), and
+ * the file ends exactly as memory. */
+static void
+post__many_at_once__serialised_file_matches_memory (void **state)
+{
+  Fixture *f = *state;
+  GvdTestRequest r[] = {
+    { .method = "POST", .body = GPU0 },
+    { .method = "POST", .body = GPU0 },
+    { .method = "POST", .body = "{\"name\": \"gpu1\", \"pci_address\": \"0000:01:00.0\"}" },
+    { .method = "POST", .body = "{\"name\": \"gpu2\", \"pci_address\": \"0000:01:00.0\"}" },
+  };
+  g_autoptr(GvdRegistry) saved = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  guint created = 0, conflicts = 0, status;
+  JsonArray *devices;
+
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    r[i].url = g_strconcat (f->base, "/v1/devices", NULL);
+  gvd_test_requests_in_loop (r, G_N_ELEMENTS (r));
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    {
+      if (r[i].status == 201)
+        created++;
+      else if (r[i].status == 409)
+        conflicts++;
+      gvd_test_request_clear (&r[i]);
+    }
+  /* One address: the first registration checked wins, each later one
+   * sees it. */
+  assert_int_equal (created, 1);
+  assert_int_equal (conflicts, 3);
+
+  saved = load_saved (f);
+  list = request (f, "GET", "/v1/devices", NULL, &status);
+  assert_int_equal (status, 200);
+  devices = json_node_get_array (gvd_test_json_path (list, "devices"));
+  assert_int_equal (json_array_get_length (devices), 1);
+  assert_int_equal (gvd_registry_get_size (saved), 1);
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonObject *o = json_array_get_object_element (devices, i);
+      assert_string_equal (gvd_registry_lookup_name (saved, json_object_get_string_member (o, "name")),
+                           json_object_get_string_member (o, "pci_address"));
+    }
+}
+
 static void
 post__bad_input__400_naming_the_problem (void **state)
 {
@@ -517,6 +565,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (list__empty__no_devices, setup, teardown),
     cmocka_unit_test_setup_teardown (post__gpu__201_persisted_listed_and_shown, setup, teardown),
+    cmocka_unit_test_setup_teardown (post__many_at_once__serialised_file_matches_memory, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (post__bad_input__400_naming_the_problem, setup, teardown),
     cmocka_unit_test_setup_teardown (post__not_a_candidate__4xx, setup, teardown),
     cmocka_unit_test_setup_teardown (post__duplicate__409_already_exists, setup, teardown),

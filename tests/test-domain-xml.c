@@ -8,6 +8,7 @@
 #include "domain-xml-priv.h"
 #include "domain-xml-testlib.h"
 #include "domain-xml.h"
+#include "domain-xml-compat.h"
 #include "errors.h"
 
 #include <string.h>
@@ -200,6 +201,7 @@ render__hostile_text__escaped_and_round_trips (void **state)
   spec->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_hash_table_insert (spec->labels, g_strdup ("owner"), g_strdup (evil));
   g_hash_table_insert (spec->labels, g_strdup ("name"), g_strdup ("Zoë 日本語 🚀"));
+  g_hash_table_insert (spec->labels, g_strdup ("project"), g_strdup (evil));
   spec->kernel = g_strdup ("/boot/vmlinuz");
   spec->cmdline = g_strdup ("root=/dev/vda init=\"/bin/sh -c 'echo <x> && true'\"");
   spec->requested_devices = g_strdupv ((char **) devices);
@@ -216,6 +218,37 @@ render__hostile_text__escaped_and_round_trips (void **state)
     fail_msg ("parse: %s", error->message);
   gvd_test_assert_spec_equal (spec, back, TRUE);
   assert_string_equal (g_hash_table_lookup (back->labels, "owner"), evil);
+  /* The Nova-shaped owner/project copy is escaped the same way. */
+  assert_non_null (strstr (xml, "<gpuvmd:project>\"'&gt;&lt;script&gt;"));
+  assert_non_null (strstr (xml, "<gpuvmd:flavor name=\"2xA100-80GB-SXM-"));
+}
+
+static void
+flavor_name__shapes__gpus_model_vcpus_memory (void **state)
+{
+  g_autoptr(GvdInstanceSpec) spec = gvd_instance_spec_new ();
+  g_autofree char *none = NULL, *model = NULL, *devices = NULL, *odd = NULL, *junk = NULL;
+  const char *devs[] = { "gpu-a", "gpu-b", "gpu-c", NULL };
+
+  spec->vcpus = 16;
+  spec->memory_mib = 64 * 1024;
+  none = gvd_domain_flavor_name (spec);
+  assert_string_equal (none, "16c-64g");
+  spec->requested_gpus = 2;
+  spec->requested_model = g_strdup ("A100");
+  model = gvd_domain_flavor_name (spec);
+  assert_string_equal (model, "2xA100-16c-64g");
+  spec->requested_gpus = 0;
+  g_clear_pointer (&spec->requested_model, g_free);
+  spec->requested_devices = g_strdupv ((char **) devs);
+  devices = gvd_domain_flavor_name (spec);
+  assert_string_equal (devices, "3xGPU-16c-64g");
+  spec->memory_mib = 1536;
+  odd = gvd_domain_flavor_name (spec);
+  assert_string_equal (odd, "3xGPU-16c-1536m");
+  spec->requested_model = g_strdup ("  <\"';&>  ");
+  junk = gvd_domain_flavor_name (spec);
+  assert_string_equal (junk, "3xGPU-16c-1536m");
 }
 
 static void
@@ -619,6 +652,7 @@ main (void)
     cmocka_unit_test (render__bios_with_aperture__no_ovmf_knob),
     cmocka_unit_test (phys_bits_for__apertures__cover_aligned_window),
     cmocka_unit_test (render__hostile_text__escaped_and_round_trips),
+    cmocka_unit_test (flavor_name__shapes__gpus_model_vcpus_memory),
     cmocka_unit_test (render__control_characters__refused),
     cmocka_unit_test (render__bad_field__invalid_argument),
     cmocka_unit_test (render__nbd_ipv6_host__accepted_unbracketed),

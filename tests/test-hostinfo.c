@@ -59,38 +59,6 @@ assert_strings (const GPtrArray *got, const char *const *want)
 /* ---- pure parsers -------------------------------------------------------------- */
 
 static void
-parse_address__forms__canonical (void **state)
-{
-  g_autofree char *c1 = NULL;
-  g_autofree char *c2 = NULL;
-  guint d, b, s, f;
-
-  assert_true (gvd_pci_parse_address ("0000:41:00.4", &d, &b, &s, &f, &c1, NULL));
-  assert_int_equal (b, 0x41);
-  assert_int_equal (s, 0);
-  assert_int_equal (f, 4);
-  assert_string_equal (c1, "0000:41:00.4");
-  assert_true (gvd_pci_parse_address ("0A:1F.7", &d, &b, &s, &f, &c2, NULL));
-  assert_int_equal (d, 0);
-  assert_string_equal (c2, "0000:0a:1f.7");
-}
-
-static void
-parse_address__bad__invalid_argument (void **state)
-{
-  const char *bad[] = { "", "01:00", "0000:01:00.8", "0000:01:20.0", "0000:100:00.0",
-                        "zz:00.0", "0000:01:00.0x", "10000:01:00.0", "0000:01:00.", NULL };
-
-  for (guint i = 0; bad[i] != NULL; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      if (gvd_pci_parse_address (bad[i], NULL, NULL, NULL, NULL, NULL, &error))
-        fail_msg ("'%s' parsed", bad[i]);
-      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
-    }
-}
-
-static void
 parse_resource__gpu__bars_and_mmio64 (void **state)
 {
   const char *text =
@@ -487,8 +455,6 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (parse_address__forms__canonical),
-    cmocka_unit_test (parse_address__bad__invalid_argument),
     cmocka_unit_test (parse_resource__gpu__bars_and_mmio64),
     cmocka_unit_test (parse_resource__garbage__error),
     cmocka_unit_test (parents_from_path__switch__nearest_first),

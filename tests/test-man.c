@@ -244,11 +244,156 @@ daemon_page__every_help_option__documented (void **state)
   assert_true (tags >= 8);
 }
 
+/* gpuvmctl.1: every command "gpuvmctl --help" lists has its entry (a .TP
+ * tag starting with the command's words) under COMMANDS, every command the
+ * page describes exists, every option is under OPTIONS, and the exit codes
+ * are all there. */
+static char *
+ctl_help (void)
+{
+  g_autofree char *binary = gvd_test_build_path ("src", "ctl", "gpuvmctl", NULL);
+  const char *argv[] = { binary, "--help", NULL };
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_subprocess_launcher_setenv (l, "LC_ALL", "C", TRUE);
+  proc = g_subprocess_launcher_spawnv (l, argv, &error);
+  if (proc == NULL)
+    fail_msg ("%s: %s", binary, error->message);
+  if (!g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error))
+    fail_msg ("gpuvmctl --help: %s", error->message);
+  assert_int_equal (g_subprocess_get_exit_status (proc), 0);
+  return out;
+}
+
+/* The words of a .TP tag line as shown: ".BR devices \" [\" \\-\\-available ]"
+ * → "devices [ --available ]". */
+static char *
+tag_text (const char *line)
+{
+  g_autofree char *text = roff_to_text (line);
+  g_autoptr(GString) s = g_string_new (NULL);
+  const char *p = text;
+
+  if (p[0] == '.')
+    {
+      p = strchr (p, ' ');
+      p = p != NULL ? p + 1 : "";
+    }
+  for (; *p != '\0'; p++)
+    if (*p != '"')
+      g_string_append_c (s, *p);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+static void
+ctl_page__every_help_command_and_option__documented (void **state)
+{
+  g_autofree char *help = ctl_help ();
+  g_autofree char *page = read_page ("gpuvmctl.1");
+  g_auto(GStrv) help_lines = g_strsplit (help, "\n", -1);
+  g_auto(GStrv) lines = g_strsplit (page, "\n", -1);
+  g_autoptr(GPtrArray) commands = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) options = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GString) options_text = g_string_new (NULL);
+  g_autoptr(GRegex) long_opt = g_regex_new ("--[a-z][a-z-]*", 0, 0, NULL);
+  const char *section = "";
+  const char *page_section = "";
+  int depth = 0;
+
+  for (gsize i = 0; help_lines[i] != NULL; i++)
+    {
+      const char *l = help_lines[i];
+
+      if (l[0] != ' ' && l[0] != '\0')
+        section = l;
+      else if (g_str_equal (section, "Commands:") && g_str_has_prefix (l, "  "))
+        {
+          const char *end = strstr (l + 2, "  ");
+          g_ptr_array_add (commands, g_strndup (l + 2, end != NULL ? (gsize) (end - l - 2)
+                                                                      : strlen (l + 2)));
+        }
+      else if (g_str_equal (section, "Options:") && g_str_has_prefix (l, "  -"))
+        {
+          g_autoptr(GMatchInfo) m = NULL;
+
+          g_regex_match (long_opt, l, 0, &m);
+          if (g_match_info_matches (m))
+            g_ptr_array_add (options, g_match_info_fetch (m, 0));
+        }
+    }
+  assert_true (commands->len >= 24);
+  assert_true (options->len >= 8);
+
+  /* The page's command tags (not the create options nested in .RS) and
+   * the text of its OPTIONS and EXIT STATUS sections. */
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      if (is_macro (lines[i], "SH"))
+        page_section = lines[i];
+      if (is_macro (lines[i], "RS"))
+        depth++;
+      if (is_macro (lines[i], "RE"))
+        depth--;
+      if (g_str_equal (page_section, ".SH COMMANDS") && depth == 0 && is_macro (lines[i], "TP")
+          && lines[i + 1] != NULL)
+        g_ptr_array_add (tags, tag_text (lines[i + 1]));
+      if (g_str_equal (page_section, ".SH OPTIONS"))
+        {
+          g_autofree char *t = roff_to_text (lines[i]);
+          g_string_append_printf (options_text, "%s\n", t);
+        }
+    }
+  for (guint c = 0; c < commands->len; c++)
+    {
+      const char *cmd = commands->pdata[c];
+      gboolean found = FALSE;
+
+      for (guint t = 0; t < tags->len && !found; t++)
+        {
+          const char *tag = tags->pdata[t];
+          found = g_str_has_prefix (tag, cmd)
+                  && (tag[strlen (cmd)] == '\0' || tag[strlen (cmd)] == ' ');
+        }
+      if (!found)
+        fail_msg ("gpuvmctl.1 has no COMMANDS entry for '%s'", cmd);
+    }
+  for (guint t = 0; t < tags->len; t++)
+    {
+      gboolean found = FALSE;
+
+      for (guint c = 0; c < commands->len && !found; c++)
+        {
+          const char *cmd = commands->pdata[c];
+          const char *tag = tags->pdata[t];
+          found = g_str_has_prefix (tag, cmd)
+                  && (tag[strlen (cmd)] == '\0' || tag[strlen (cmd)] == ' ');
+        }
+      if (!found)
+        fail_msg ("gpuvmctl.1 describes '%s', which gpuvmctl --help does not list",
+                  (char *) tags->pdata[t]);
+    }
+  for (guint o = 0; o < options->len; o++)
+    if (strstr (options_text->str, options->pdata[o]) == NULL)
+      fail_msg ("gpuvmctl.1 OPTIONS does not document %s", (char *) options->pdata[o]);
+  /* The exit codes --help names, each with its entry. */
+  assert_non_null (strstr (help, "0 ok, 1 API error, 2 usage, 3 daemon not reachable, 4 not found,\n5 conflict"));
+  for (int code = 0; code <= 5; code++)
+    {
+      g_autofree char *entry = g_strdup_printf ("\n.TP\n.B %d\n", code);
+      if (strstr (page, entry) == NULL)
+        fail_msg ("gpuvmctl.1 EXIT STATUS has no entry for %d", code);
+    }
+}
+
 /* The pages format without a single warning (what man --warnings shows). */
 static void
 pages__groff__no_warnings (void **state)
 {
-  static const char *const pages[] = { "gpuvmd.8", "gpuvmd.conf.5" };
+  static const char *const pages[] = { "gpuvmd.8", "gpuvmd.conf.5", "gpuvmctl.1" };
   g_autofree char *groff = g_find_program_in_path ("groff");
 
   if (groff == NULL)
@@ -371,6 +516,7 @@ main (void)
     cmocka_unit_test (parse_conf_page__entries__text_per_key),
     cmocka_unit_test (conf_page__every_key__type_bounds_and_default),
     cmocka_unit_test (daemon_page__every_help_option__documented),
+    cmocka_unit_test (ctl_page__every_help_command_and_option__documented),
     cmocka_unit_test (pages__groff__no_warnings),
     cmocka_unit_test (unit__generated__paths_filled_and_verified),
   };

@@ -7,8 +7,10 @@
 
 #include "api.h"
 #include "hostinfo.h"
+#include "metrics-registry.h"
 #include "metrics.h"
 
+#include <math.h>
 #include <string.h>
 
 static GvdMetricsSnapshot *
@@ -27,6 +29,13 @@ sample_snapshot (void)
   gvd_metrics_snapshot_add_instance (snap, "api", "gvd-api", "running", "degraded");
   gvd_metrics_snapshot_add_device (snap, "0000:41:00.0", "web", FALSE);
   gvd_metrics_snapshot_add_device (snap, "0000:03:00.0", NULL, TRUE);
+  gvd_metrics_snapshot_add_heartbeat_age (snap, "web", 2.5);
+  gvd_metrics_snapshot_add_guest_gpu (snap, &(GvdMetricsGuestGpu){
+      .instance = "web", .index = "0", .guest_address = "0000:01:00.0",
+      .host_address = "0000:41:00.0", .uuid = "GPU-1", .model = "NVIDIA A100-SXM4-40GB",
+      .driver_version = "550.54.15", .utilization_ratio = 0.87,
+      .memory_used_bytes = 1024.0 * 1048576, .memory_total_bytes = 40960.0 * 1048576,
+      .temperature_celsius = 61, .power_watts = NAN });
   return snap;
 }
 
@@ -83,7 +92,36 @@ static const char golden[] =
   "and quarantine.\n"
   "# TYPE gpuvmd_device_info gauge\n"
   "gpuvmd_device_info{address=\"0000:03:00.0\",holder=\"\",quarantined=\"true\"} 1\n"
-  "gpuvmd_device_info{address=\"0000:41:00.0\",holder=\"web\",quarantined=\"false\"} 1\n";
+  "gpuvmd_device_info{address=\"0000:41:00.0\",holder=\"web\",quarantined=\"false\"} 1\n"
+  "# HELP gpuvmd_agent_last_heartbeat_age_seconds Seconds since the guest agent's last "
+  "heartbeat, per instance that sent one.\n"
+  "# TYPE gpuvmd_agent_last_heartbeat_age_seconds gauge\n"
+  "gpuvmd_agent_last_heartbeat_age_seconds{name=\"web\"} 2.5\n"
+  "# HELP gpuvmd_guest_gpu_info One series per GPU a guest agent reports: model, UUID,"
+  " driver version, and the host PCI address passed through at its guest address.\n"
+  "# TYPE gpuvmd_guest_gpu_info gauge\n"
+  "gpuvmd_guest_gpu_info{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\",uuid=\"GPU-1\",model=\"NVIDIA A100-SXM4-40GB\","
+  "driver_version=\"550.54.15\"} 1\n"
+  "# HELP gpuvmd_guest_gpu_utilization_ratio GPU utilisation in the guest (0-1),"
+  " by instance and host PCI address.\n"
+  "# TYPE gpuvmd_guest_gpu_utilization_ratio gauge\n"
+  "gpuvmd_guest_gpu_utilization_ratio{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 0.87\n"
+  "# HELP gpuvmd_guest_gpu_memory_used_bytes GPU memory in use in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_memory_used_bytes gauge\n"
+  "gpuvmd_guest_gpu_memory_used_bytes{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 1073741824\n"
+  "# HELP gpuvmd_guest_gpu_memory_total_bytes GPU memory the guest driver sees.\n"
+  "# TYPE gpuvmd_guest_gpu_memory_total_bytes gauge\n"
+  "gpuvmd_guest_gpu_memory_total_bytes{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 42949672960\n"
+  "# HELP gpuvmd_guest_gpu_temperature_celsius GPU temperature reported in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_temperature_celsius gauge\n"
+  "gpuvmd_guest_gpu_temperature_celsius{name=\"web\",gpu=\"0\",guest_address=\"0000:01:00.0\","
+  "host_address=\"0000:41:00.0\"} 61\n"
+  "# HELP gpuvmd_guest_gpu_power_watts GPU power draw reported in the guest.\n"
+  "# TYPE gpuvmd_guest_gpu_power_watts gauge\n";
 
 static void
 render__sample_snapshot__matches_golden (void **state)
@@ -91,6 +129,8 @@ render__sample_snapshot__matches_golden (void **state)
   g_autoptr(GvdMetricsSnapshot) snap = sample_snapshot ();
   g_autofree char *text = gvd_metrics_render (snap, 0);
 
+  if (!g_str_equal (text, golden))
+    g_file_set_contents ("test-metrics.render.out", text, -1, NULL); /* for review */
   assert_string_equal (text, golden);
 }
 
@@ -166,11 +206,44 @@ render__over_limit__truncated_with_comment (void **state)
   assert_true (g_str_has_suffix (text, "\n# gpuvmd: 36 series omitted (limit 30)\n"));
 }
 
+/* A guest that reports the same GPU twice cannot make duplicate samples
+ * (Prometheus would refuse the whole scrape). */
+static void
+render__duplicate_guest_gpus__one_series_each (void **state)
+{
+  g_autoptr(GvdMetricsSnapshot) snap = gvd_metrics_snapshot_new ("1");
+  GvdMetricsGuestGpu gpu = { .instance = "vm", .index = "0", .guest_address = "0000:01:00.0",
+                             .utilization_ratio = 0.5, .memory_used_bytes = NAN,
+                             .memory_total_bytes = NAN, .temperature_celsius = NAN,
+                             .power_watts = NAN };
+  GvdMetricsGuestGpu anon = { .instance = "vm", .utilization_ratio = 0.1,
+                              .memory_used_bytes = NAN, .memory_total_bytes = NAN,
+                              .temperature_celsius = NAN, .power_watts = NAN };
+  g_autofree char *text = NULL;
+  guint n = 0;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      gvd_metrics_snapshot_add_guest_gpu (snap, &gpu);
+      gvd_metrics_snapshot_add_guest_gpu (snap, &anon);
+    }
+  text = gvd_metrics_render (snap, 0);
+  for (const char *p = text; (p = strstr (p, "\ngpuvmd_guest_gpu_utilization_ratio{")) != NULL; p++)
+    n++;
+  assert_int_equal (n, 2);
+  assert_non_null (strstr (text, "\ngpuvmd_guest_gpu_utilization_ratio{name=\"vm\",gpu=\"0\","
+                                 "guest_address=\"0000:01:00.0\",host_address=\"\"} 0.5\n"));
+  /* Values the guest did not report are left out, not written as NaN. */
+  assert_null (strstr (text, "gpuvmd_guest_gpu_power_watts{"));
+  assert_null (strstr (text, "NaN"));
+}
+
 /* The real Prometheus linter accepts the output, hostile labels included. */
 static void
 render__promtool__check_metrics_passes (void **state)
 {
   g_autofree char *promtool = g_find_program_in_path ("promtool");
+  g_autoptr(GvdMetricsRegistry) reg = gvd_metrics_registry_new ();
   g_autoptr(GvdMetricsSnapshot) snap = sample_snapshot ();
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
@@ -186,6 +259,13 @@ render__promtool__check_metrics_passes (void **state)
     }
   gvd_metrics_snapshot_add_instance (snap, "x\"\\\n", "d", "crashed", "stopped");
   gvd_metrics_snapshot_add_device (snap, "0000:05:00.0", "h\"o\\l\nder", FALSE);
+  /* Every family: requests, operation histograms, failures, reports. */
+  gvd_metrics_registry_observe_http (reg, "/v1/instances/{name}", "DELETE", 204, 0.3);
+  gvd_metrics_registry_observe_http (reg, "other", "other", 404, 0.0001);
+  gvd_metrics_registry_observe_op (reg, "create", 42, NULL);
+  gvd_metrics_registry_observe_op (reg, "start", 1, "libvirt");
+  gvd_metrics_registry_count_agent_report (reg, "heartbeat", TRUE);
+  snap->registry = reg;
   text = gvd_metrics_render (snap, 0);
   proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                | G_SUBPROCESS_FLAGS_STDERR_MERGE,
@@ -311,6 +391,55 @@ get_metrics__token__200_text_with_devices (void **state)
   g_free (c.body);
 }
 
+static char *
+get_metrics_body (Fixture *f)
+{
+  GetCtx c = { .url = g_strconcat (f->base, "/metrics", NULL) };
+  GThread *thread = g_thread_new ("metrics-get", get_thread, &c);
+
+  while (!g_atomic_int_get (&c.done))
+    g_main_context_iteration (NULL, TRUE);
+  g_thread_join (thread);
+  assert_int_equal (c.status, 200);
+  g_free (c.url);
+  g_free (c.content_type);
+  return c.body;
+}
+
+/* Every answered request counts by route template, whoever answered it
+ * (the 401 comes from the router, the 404 from the fallback handler). */
+static void
+get_metrics__after_requests__counted_by_template_and_class (void **state)
+{
+  Fixture *f = *state;
+  GvdTestRequest r[] = {
+    { .method = "GET" },
+    { .method = "GET", .token = TOKEN },
+  };
+  g_autofree char *first = NULL, *second = NULL;
+
+  r[0].url = g_strconcat (f->base, "/metrics", NULL);
+  r[1].url = g_strconcat (f->base, "/no/such/thing-with-a-name", NULL);
+  gvd_test_requests_in_loop (r, 2);
+  assert_int_equal (r[0].status, 401);
+  assert_int_equal (r[1].status, 404);
+  first = get_metrics_body (f);
+  second = get_metrics_body (f);
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"/metrics\",method=\"GET\","
+                                   "code_class=\"2xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"/metrics\",method=\"GET\","
+                                   "code_class=\"4xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_requests_total{route=\"other\",method=\"GET\","
+                                   "code_class=\"4xx\"} 1\n"));
+  assert_non_null (strstr (second, "\ngpuvmd_http_request_duration_seconds_count{route=\"/metrics\","
+                                   "method=\"GET\"} 2\n"));
+  /* The path a client chose never becomes a label. */
+  assert_null (strstr (second, "thing-with-a-name"));
+  assert_non_null (strstr (second, "\n# TYPE gpuvmd_instance_create_duration_seconds histogram\n"));
+  gvd_test_request_clear (&r[0]);
+  gvd_test_request_clear (&r[1]);
+}
+
 static void
 post_metrics__any__405_json (void **state)
 {
@@ -348,9 +477,12 @@ main (void)
     cmocka_unit_test (escape_label__hostile__backslash_quote_newline_escaped),
     cmocka_unit_test (render__hostile_instance__one_line_per_series),
     cmocka_unit_test (render__over_limit__truncated_with_comment),
+    cmocka_unit_test (render__duplicate_guest_gpus__one_series_each),
     cmocka_unit_test (render__promtool__check_metrics_passes),
     cmocka_unit_test_setup_teardown (get_metrics__token__200_text_with_devices, setup,
                                      teardown),
+    cmocka_unit_test_setup_teardown (get_metrics__after_requests__counted_by_template_and_class,
+                                     setup, teardown),
     cmocka_unit_test_setup_teardown (post_metrics__any__405_json, setup, teardown),
     cmocka_unit_test_setup_teardown (get_metrics__no_token__401, setup, teardown),
   };

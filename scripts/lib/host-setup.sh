@@ -7,7 +7,7 @@
 GVD_BUILD_PACKAGES=(
   build-essential autoconf automake libtool autopoint gettext pkg-config
   libglib2.0-dev libvirt-dev libxml2-dev libsoup-3.0-dev libjson-glib-dev
-  libpci-dev pci.ids libisofs-dev libcmocka-dev
+  libpci-dev pci.ids libisofs-dev libcmocka-dev libsmartcols-dev
 )
 GVD_RUNTIME_PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
@@ -15,7 +15,8 @@ GVD_RUNTIME_PACKAGES=(
 )
 GVD_TEST_PACKAGES=(
   libxml2-utils cloud-init genisoimage valgrind python3 iproute2
-  debootstrap e2fsprogs groff-base prometheus openssl clang libclang-rt-14-dev
+  debootstrap e2fsprogs groff-base prometheus prometheus-libvirt-exporter openssl clang
+  libclang-rt-14-dev wrk
 )
 
 gvd_log() { printf '==> %s\n' "$*" >&2; }

@@ -126,12 +126,14 @@ agent_report (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable 
                                     name, bearer_token (msg), body, g_get_monotonic_time (),
                                     &retry_after, &error))
     {
+      gvd_api_agent_count_report (api, heartbeat, FALSE);
       refuse (msg, heartbeat, name, error, retry_after);
       return;
     }
   /* The ready notification logs the phone-home (rate-limited); a line per
    * report would let a guest fill the log. */
   g_debug ("instance %s: agent %s accepted", name, heartbeat ? "heartbeat" : "phone-home");
+  gvd_api_agent_count_report (api, heartbeat, TRUE);
   reply_health (api, msg, hub, name);
 }
 

@@ -7,7 +7,9 @@
 #include "json-util.h"
 
 #include "events.h"
+#include "fault-point.h"
 #include "hostinfo.h"
+#include "pci-address.h"
 #include "registry.h"
 #include "registry-file.h"
 
@@ -98,14 +100,6 @@ list_devices (GvdDaemon *d, SoupServerMessage *msg)
   gvd_api_reply_builder (msg, SOUP_STATUS_OK, b);
 }
 
-static gboolean
-save_registry (GvdDaemon *d, GError **error)
-{
-  g_autofree char *path = registry_path (d);
-
-  return gvd_registry_save_file (d->registry, path, error);
-}
-
 /* A required string member of the request body. */
 static const char *
 require_string (JsonObject *obj, const char *member, GError **error)
@@ -154,10 +148,78 @@ check_candidate (GvdDaemon *d, const char *address, GError **error)
   return TRUE;
 }
 
+/* ---- registry writes ------------------------------------------------------- */
+
+/* Writing the registry (write, fsync, rename, fsync of the directory) can
+ * take long on a busy disk, so it runs in a worker while the request is
+ * paused. One mutating request at a time is checked, written and then
+ * applied to memory; the others wait in arrival order. So writes land in
+ * order, every check sees every earlier change, the file always ends as
+ * memory, and memory never shows a change that is not on disk. */
+typedef enum {
+  MUTATION_REGISTER,
+  MUTATION_UNREGISTER,
+} MutationKind;
+
+typedef struct {
+  GvdDaemon *daemon;
+  SoupServerMessage *msg;
+  MutationKind kind;
+  char *id;          /* unregister: name or address from the path */
+  /* decided by the check, applied after the write */
+  char *name;
+  char *address;
+  char *path;
+  char *data;
+  gsize len;
+} Mutation;
+
 static void
-register_device (GvdDaemon *d, SoupServerMessage *msg)
+mutation_free (Mutation *m)
+{
+  g_object_unref (m->msg);
+  g_free (m->id);
+  g_free (m->name);
+  g_free (m->address);
+  g_free (m->path);
+  g_free (m->data);
+  g_free (m);
+}
+
+/* The writer: the requests waiting and the one being written. The main
+ * thread alone touches both. */
+static GQueue waiting = G_QUEUE_INIT;
+static Mutation *writing;
+
+static void next_mutation (void);
+
+/* The registry's text with @m applied, memory left as it is. */
+static void
+serialize_with (Mutation *m)
+{
+  GvdRegistry *registry = m->daemon->registry;
+
+  if (m->kind == MUTATION_REGISTER)
+    {
+      gvd_registry_add (registry, m->name, m->address, NULL);
+      m->data = gvd_registry_serialize (registry, &m->len);
+      gvd_registry_remove (registry, m->name, NULL);
+    }
+  else
+    {
+      gvd_registry_remove (registry, m->name, NULL);
+      m->data = gvd_registry_serialize (registry, &m->len);
+      gvd_registry_add (registry, m->name, m->address, NULL);
+    }
+}
+
+/* Check a registration; TRUE with m->name and m->address set, else answered. */
+static gboolean
+check_register (Mutation *m)
 {
   static const char *const members[] = { "name", "pci_address", NULL };
+  GvdDaemon *d = m->daemon;
+  SoupServerMessage *msg = m->msg;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) obj = gvd_api_read_object (msg, FALSE, &error);
   g_autoptr(GList) names = NULL;
@@ -167,7 +229,7 @@ register_device (GvdDaemon *d, SoupServerMessage *msg)
   if (obj == NULL)
     {
       gvd_api_reply_error (msg, error);
-      return;
+      return FALSE;
     }
   names = json_object_get_members (obj);
   for (GList *l = names; l != NULL; l = l->next)
@@ -177,90 +239,159 @@ register_device (GvdDaemon *d, SoupServerMessage *msg)
           gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
                                 "unknown field \"%s\" (allowed: name, pci_address)",
                                 (const char *) l->data);
-          return;
+          return FALSE;
         }
     }
   if ((name = require_string (obj, "name", &error)) == NULL
       || (raw_address = require_string (obj, "pci_address", &error)) == NULL
       || !gvd_registry_validate_name (name, &error)
-      || !gvd_registry_parse_address (raw_address, &address, &error))
+      || (address = gvd_pci_address_normalize ("pci_address", raw_address, &error)) == NULL)
     {
       gvd_api_reply_error (msg, error);
-      return;
+      return FALSE;
     }
   if (g_strv_contains (reserved_names, name))
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
                             "the device name '%s' is reserved (GET " PREFIX "/%s is another "
                             "route)", name, name);
-      return;
+      return FALSE;
     }
+  /* Added and taken out again: gvd_registry_add () is the duplicate check. */
   if (!check_candidate (d, address, &error) || !gvd_registry_add (d->registry, name, address, &error))
     {
       gvd_api_reply_error (msg, error);
-      return;
+      return FALSE;
     }
-  /* Persist before answering; a failed write leaves memory as it was. */
-  if (!save_registry (d, &error))
-    {
-      gvd_registry_remove (d->registry, name, NULL);
-      g_message ("device registry: registering %s as '%s' failed: %s", address, name,
-                 error->message);
-      gvd_api_reply_error (msg, error);
-      return;
-    }
-  g_message ("device registry: registered %s as '%s'", address, name);
-  {
-    g_autofree char *location = g_strdup_printf (PREFIX "/%s", name);
-    soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location",
-                                  location);
-  }
-  reply_device (d, msg, SOUP_STATUS_CREATED, name, address);
+  gvd_registry_remove (d->registry, name, NULL);
+  m->name = g_strdup (name);
+  m->address = g_steal_pointer (&address);
+  return TRUE;
 }
 
-static void
-unregister_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
+/* Check an unregistration; TRUE with m->name and m->address set, else answered. */
+static gboolean
+check_unregister (Mutation *m)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *name = NULL;
-  g_autofree char *address = NULL;
+  GvdDaemon *d = m->daemon;
   const GvdRegistryEntry *entry;
   const char *holder;
 
   /* Fail closed: until claims are rebuilt, any device may be in use. */
   if (!gvd_claims_is_ready (d->claims))
     {
-      gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY,
+      gvd_api_reply_errorf (m->msg, GVD_ERROR_NOT_READY,
                             "device claims are still being rebuilt from libvirt; try again");
-      return;
+      return FALSE;
     }
-  entry = gvd_registry_find (d->registry, id);
+  entry = gvd_registry_find (d->registry, m->id);
   if (entry == NULL)
     {
-      gvd_api_reply_errorf (msg, GVD_ERROR_DEVICE_NOT_FOUND, "no registered device named or at '%s'",
-                            id);
-      return;
+      gvd_api_reply_errorf (m->msg, GVD_ERROR_DEVICE_NOT_FOUND,
+                            "no registered device named or at '%s'", m->id);
+      return FALSE;
     }
-  name = g_strdup (entry->name);
-  address = g_strdup (entry->address);
-  holder = holder_of (d, address);
+  holder = holder_of (d, entry->address);
   if (holder != NULL)
     {
-      gvd_api_reply_errorf (msg, GVD_ERROR_DEVICE_IN_USE, "device '%s' (%s) is in use by %s",
-                            name, address, holder);
-      return;
+      gvd_api_reply_errorf (m->msg, GVD_ERROR_DEVICE_IN_USE, "device '%s' (%s) is in use by %s",
+                            entry->name, entry->address, holder);
+      return FALSE;
     }
-  gvd_registry_remove (d->registry, name, NULL);
-  if (!save_registry (d, &error))
+  m->name = g_strdup (entry->name);
+  m->address = g_strdup (entry->address);
+  return TRUE;
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  Mutation *m = task_data;
+  GError *error = NULL;
+
+  gvd_fault_point ("registry-write");
+  if (!gvd_registry_file_write (m->path, m->data, m->len, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+write_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Mutation *m = g_steal_pointer (&writing);
+  GvdDaemon *d = m->daemon;
+  g_autoptr(GError) error = NULL;
+
+  /* A failed write leaves memory as it was. */
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
-      /* Cannot fail: the name and address were registered a moment ago. */
-      gvd_registry_add (d->registry, name, address, NULL);
-      g_message ("device registry: unregistering '%s' failed: %s", name, error->message);
-      gvd_api_reply_error (msg, error);
-      return;
+      if (m->kind == MUTATION_REGISTER)
+        g_message ("device registry: registering %s as '%s' failed: %s", m->address, m->name,
+                   error->message);
+      else
+        g_message ("device registry: unregistering '%s' failed: %s", m->name, error->message);
+      gvd_api_reply_error (m->msg, error);
     }
-  g_message ("device registry: unregistered '%s' (%s)", name, address);
-  soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+  else if (m->kind == MUTATION_REGISTER)
+    {
+      g_autofree char *location = g_strdup_printf (PREFIX "/%s", m->name);
+
+      /* Cannot fail: no other change ran since the check. */
+      gvd_registry_add (d->registry, m->name, m->address, NULL);
+      g_message ("device registry: registered %s as '%s'", m->address, m->name);
+      soup_message_headers_replace (soup_server_message_get_response_headers (m->msg), "Location",
+                                    location);
+      reply_device (d, m->msg, SOUP_STATUS_CREATED, m->name, m->address);
+    }
+  else
+    {
+      gvd_registry_remove (d->registry, m->name, NULL);
+      g_message ("device registry: unregistered '%s' (%s)", m->name, m->address);
+      soup_server_message_set_status (m->msg, SOUP_STATUS_NO_CONTENT, NULL);
+    }
+  soup_server_message_unpause (m->msg);
+  mutation_free (m);
+  next_mutation ();
+}
+
+/* Start the next waiting mutation unless one is being written. */
+static void
+next_mutation (void)
+{
+  Mutation *m;
+
+  while (writing == NULL && (m = g_queue_pop_head (&waiting)) != NULL)
+    {
+      g_autoptr(GTask) task = NULL;
+
+      if (!(m->kind == MUTATION_REGISTER ? check_register (m) : check_unregister (m)))
+        {
+          soup_server_message_unpause (m->msg);
+          mutation_free (m);
+          continue;
+        }
+      serialize_with (m);
+      m->path = registry_path (m->daemon);
+      writing = m;
+      task = g_task_new (NULL, NULL, write_done, NULL);
+      g_task_set_task_data (task, m, NULL);
+      g_task_run_in_thread (task, write_thread);
+    }
+}
+
+static void
+mutate (GvdDaemon *d, SoupServerMessage *msg, MutationKind kind, const char *id)
+{
+  Mutation *m = g_new0 (Mutation, 1);
+
+  m->daemon = d;
+  m->msg = g_object_ref (msg);
+  m->kind = kind;
+  m->id = g_strdup (id);
+  soup_server_message_pause (msg);
+  g_queue_push_tail (&waiting, m);
+  next_mutation ();
 }
 
 static void
@@ -273,7 +404,7 @@ clear_device (GvdDaemon *d, SoupServerMessage *msg, const char *id)
   /* A quarantined device need not be registered: accept a bare address. */
   if (entry != NULL)
     address = g_strdup (entry->address);
-  else if (!gvd_registry_parse_address (id, &address, NULL))
+  else if ((address = gvd_pci_address_canonical (id)) == NULL)
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_DEVICE_NOT_FOUND, "no registered device named '%s'",
                             id);
@@ -311,7 +442,7 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
       if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
         list_devices (d, msg);
       else if (method == SOUP_METHOD_POST)
-        register_device (d, msg);
+        mutate (d, msg, MUTATION_REGISTER, NULL);
       else
         gvd_api_reply_method_not_allowed (msg, "GET, HEAD, POST");
       return;
@@ -336,7 +467,7 @@ devices_handler (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTab
         reply_device (d, msg, SOUP_STATUS_OK, entry->name, entry->address);
     }
   else if (method == SOUP_METHOD_DELETE)
-    unregister_device (d, msg, segments[0]);
+    mutate (d, msg, MUTATION_UNREGISTER, segments[0]);
   else
     gvd_api_reply_method_not_allowed (msg, "GET, HEAD, DELETE");
 }

@@ -25,6 +25,8 @@ typedef struct {
   SoupServerMessage *msg;
   char *name;
   char *idem_key;
+  const char *op;  /* metrics: "create", "start"...; NULL: not counted */
+  gint64 started;
 } Pending;
 
 static Pending *
@@ -35,6 +37,7 @@ pending_new (GvdApi *api, SoupServerMessage *msg, const char *name)
   p->api = api;
   p->msg = g_object_ref (msg);
   p->name = g_strdup (name);
+  p->started = g_get_monotonic_time ();
   soup_server_message_pause (msg);
   return p;
 }
@@ -94,6 +97,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(JsonNode) node = gvd_instance_manager_create_finish (manager (p->api), res, &details,
                                                                  &error);
 
+  gvd_api_metrics_observe_op (p->api, p->op, p->started, error);
   if (node == NULL)
     gvd_api_reply_error_details (p->msg, error, details);
   else
@@ -175,6 +179,7 @@ handle_create (GvdApi *api, SoupServerMessage *msg)
     }
   p = pending_new (api, msg, req->name);
   p->idem_key = req->dry_run ? NULL : g_strdup (key);
+  p->op = req->dry_run ? NULL : "create";
   gvd_instance_manager_create_async (manager (api), req, create_done, p);
 }
 
@@ -190,6 +195,7 @@ action_done (GObject *source, GAsyncResult *res, gpointer user_data)
     gvd_api_reply_error (p->msg, error);
   else
     reply_instance (p->api, p->msg, p->name, SOUP_STATUS_OK);
+  gvd_api_metrics_observe_op (p->api, p->op, p->started, error);
   pending_finish (p);
 }
 
@@ -203,6 +209,7 @@ delete_done (GObject *source, GAsyncResult *res, gpointer user_data)
     gvd_api_reply_error (p->msg, error);
   else
     soup_server_message_set_status (p->msg, SOUP_STATUS_NO_CONTENT, NULL);
+  gvd_api_metrics_observe_op (p->api, p->op, p->started, error);
   pending_finish (p);
 }
 
@@ -229,6 +236,7 @@ handle_action (GvdApi *api, SoupServerMessage *msg, const char *name, GvdInstanc
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = gvd_api_read_object (msg, TRUE, &error);
   guint timeout = 0;
+  Pending *p;
 
   if (body == NULL)
     {
@@ -258,8 +266,9 @@ handle_action (GvdApi *api, SoupServerMessage *msg, const char *name, GvdInstanc
           }
       }
   }
-  gvd_instance_manager_action_async (manager (api), name, action, timeout, action_done,
-                                     pending_new (api, msg, name));
+  p = pending_new (api, msg, name);
+  p->op = gvd_instance_action_to_string (action);
+  gvd_instance_manager_action_async (manager (api), name, action, timeout, action_done, p);
 }
 
 static void
@@ -371,8 +380,12 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
       if (method == SOUP_METHOD_GET)
         reply_instance (api, msg, seg[0], SOUP_STATUS_OK);
       else if (method == SOUP_METHOD_DELETE)
-        gvd_instance_manager_delete_async (manager (api), seg[0], delete_done,
-                                           pending_new (api, msg, seg[0]));
+        {
+          Pending *p = pending_new (api, msg, seg[0]);
+
+          p->op = "delete";
+          gvd_instance_manager_delete_async (manager (api), seg[0], delete_done, p);
+        }
       else
         gvd_api_reply_method_not_allowed (msg, "GET, DELETE");
       return;

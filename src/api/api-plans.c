@@ -6,12 +6,11 @@
 
 #include <string.h>
 
+#include "device-ref.h"
 #include "hostinfo.h"
-#include "registry.h"
 #include "vfio-plan.h"
 
 #define MAX_FILTER_LEN 128
-#define MAX_DEVICE_NAME_LEN 128
 
 /* Fail closed: until the daemon knows its claims, nothing is free. */
 static gboolean
@@ -111,23 +110,19 @@ parse_request (GvdDaemon *d, JsonObject *obj, GError **error)
       for (guint i = 0; i < n; i++)
         {
           JsonNode *e = json_array_get_element (arr, i);
-          g_autofree char *canon = NULL;
-          const char *s, *resolved;
+          g_autofree char *field = g_strdup_printf ("devices[%u]", i);
+          g_autofree char *address = NULL;
 
-          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
-              || (s = json_node_get_string (e))[0] == '\0' || strlen (s) > MAX_DEVICE_NAME_LEN)
+          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
             {
               g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                           "devices[%u] must be a PCI address or a device name (1 to %d bytes)",
-                           i, MAX_DEVICE_NAME_LEN);
+                           "%s must be a PCI address or a device name (a string)", field);
               return NULL;
             }
-          if (gvd_pci_parse_address (s, NULL, NULL, NULL, NULL, &canon, NULL))
-            g_strv_builder_add (b, canon);
-          else if ((resolved = gvd_registry_lookup_name (d->registry, s)) != NULL)
-            g_strv_builder_add (b, resolved);
-          else
-            g_strv_builder_add (b, s);
+          address = gvd_device_ref_resolve (d->registry, field, json_node_get_string (e), error);
+          if (address == NULL)
+            return NULL;
+          g_strv_builder_add (b, address);
         }
       req->devices = g_strv_builder_end (b);
     }

@@ -7,13 +7,12 @@
 
 #include <string.h>
 
+#include "device-ref.h"
 #include "hostinfo.h"
-#include "registry.h"
 #include "reservations.h"
 #include "vfio-plan.h"
 
 #define PREFIX "/v1/reservations"
-#define MAX_DEVICE_TEXT 64
 
 static void
 reply_reservation (GvdReservations *set, SoupServerMessage *msg, guint status,
@@ -23,22 +22,6 @@ reply_reservation (GvdReservations *set, SoupServerMessage *msg, guint status,
 
   gvd_reservation_to_json (r, gvd_reservations_now (set), b);
   gvd_api_reply_builder (msg, status, b);
-}
-
-/* A name from the registry or a PCI address → canonical address. */
-static char *
-resolve_device (GvdDaemon *d, const char *text, GError **error)
-{
-  char *address = NULL;
-  const char *by_name;
-
-  if (gvd_registry_parse_address (text, &address, NULL))
-    return address;
-  if ((by_name = gvd_registry_lookup_name (d->registry, text)) != NULL)
-    return g_strdup (by_name);
-  g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
-               "'%s' is neither a PCI address nor a registered device name", text);
-  return NULL;
 }
 
 static GvdPlanRequest *
@@ -86,18 +69,17 @@ parse_request (GvdDaemon *d, JsonObject *obj, guint *out_ttl, GError **error)
       for (guint i = 0; i < len; i++)
         {
           JsonNode *e = json_array_get_element (arr, i);
-          const char *text;
+          g_autofree char *field = g_strdup_printf ("devices[%u]", i);
           g_autofree char *address = NULL;
 
-          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
-              || (text = json_node_get_string (e))[0] == '\0' || strlen (text) > MAX_DEVICE_TEXT)
+          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
             {
               g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                           "devices[%u] must be a name or PCI address of 1 to %d characters", i,
-                           MAX_DEVICE_TEXT);
+                           "%s must be a PCI address or a device name (a string)", field);
               return NULL;
             }
-          if ((address = resolve_device (d, text, error)) == NULL)
+          address = gvd_device_ref_resolve (d->registry, field, json_node_get_string (e), error);
+          if (address == NULL)
             return NULL;
           g_strv_builder_add (b, address);
         }

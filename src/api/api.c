@@ -8,6 +8,7 @@
 
 #include "json-util.h"
 #include "listener.h"
+#include "token-equal.h"
 
 struct _GvdApi {
   GvdDaemon *daemon;
@@ -202,8 +203,6 @@ static gboolean
 authorized (GvdApi *api, SoupServerMessage *msg)
 {
   const char *auth;
-  gsize want, got;
-  guint diff;
 
   if (api->token == NULL)
     return TRUE;
@@ -212,13 +211,7 @@ authorized (GvdApi *api, SoupServerMessage *msg)
   if (auth == NULL || g_ascii_strncasecmp (auth, "Bearer ", 7) != 0)
     return FALSE;
   auth += 7;
-  /* Constant time in the token's length. */
-  want = strlen (api->token);
-  got = strlen (auth);
-  diff = want ^ got;
-  for (gsize i = 0; i < want; i++)
-    diff |= (guchar) api->token[i] ^ (guchar) (i < got ? auth[i] : 0);
-  return diff == 0;
+  return gvd_token_equal (api->token, auth);
 }
 
 /* "Host: a:80" and "Host: a" name the same http listener. Lower case,
@@ -443,6 +436,7 @@ gvd_api_new (GvdDaemon *daemon, const char *name, const char *token)
   api->server = soup_server_new ("server-header", "gpuvmd/" PACKAGE_VERSION " ", NULL);
   soup_server_add_early_handler (api->server, NULL, early_cb, api, NULL);
   soup_server_add_handler (api->server, NULL, not_found_cb, api, NULL);
+  gvd_api_metrics_watch_requests (api->server, daemon);
   return api;
 }
 

@@ -99,6 +99,19 @@ void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);
 /* GET /metrics: Prometheus text format, admin auth (api-metrics.c). */
 void gvd_api_metrics_register (GvdApi *api);
+/* Count every request @server answers in @daemon->metrics (when set). */
+void gvd_api_metrics_watch_requests (SoupServer *server, GvdDaemon *daemon);
+/* Count an instance operation (@op: "create", "start"...; NULL: not
+ * counted) begun at @started (monotonic µs) and ended with @error (NULL:
+ * success) in the daemon's metrics. */
+void gvd_api_metrics_observe_op (GvdApi *api, const char *op, gint64 started,
+                                 const GError *error);
+/* Count an agent report that authenticated and passed (@accepted) or not. */
+void gvd_api_agent_count_report (GvdApi *api, gboolean heartbeat, gboolean accepted);
+/* A GvdAgentAddressMapFunc over @user_data, the GvdDaemon: the host address
+ * an instance's hostdev has at a guest PCI address. */
+char *gvd_api_metrics_map_guest_address (const char *name, const char *guest_address,
+                                         gpointer user_data);
 GvdIdemCache *gvd_api_instances_idempotency_new (void);
 /* POST /v1/plans and GET /v1/devices/available (api-plans.c). */
 void gvd_api_plans_register (GvdApi *api);

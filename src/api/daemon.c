@@ -13,6 +13,7 @@
 #include "api.h"
 #include "errors.h"
 #include "events.h"
+#include "metrics-registry.h"
 #include "hostinfo.h"
 #include "instance.h"
 #include "inventory.h"
@@ -119,9 +120,12 @@ gvd_daemon_new (GvdConfig *config, const GvdDaemonOptions *options, GError **err
   d->events = gvd_events_new (GVD_EVENTS_RING_SIZE, g_get_real_time);
   if (!ensure_state_dir (config, error))
     return NULL;
+  d->metrics = gvd_metrics_registry_new ();
   d->agent = agent_hub_new (config, options->agent_context, d->events, error);
   if (d->agent == NULL)
     return NULL;
+  /* gpu_faults[] and the guest GPU metrics name the host device. */
+  gvd_agent_hub_set_address_map (d->agent, gvd_api_metrics_map_guest_address, d);
   /* A corrupt registry is fatal: starting without it would forget every
    * name. */
   registry_path = g_build_filename (config->state_dir, GVD_REGISTRY_FILE_NAME, NULL);
@@ -198,5 +202,6 @@ gvd_daemon_free (GvdDaemon *d)
   g_clear_pointer (&d->agent, gvd_agent_hub_free);
   g_clear_pointer (&d->events, gvd_events_free);
   g_clear_pointer (&d->config, gvd_config_free);
+  g_clear_pointer (&d->metrics, gvd_metrics_registry_free);
   g_free (d);
 }

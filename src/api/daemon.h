@@ -21,6 +21,7 @@ typedef struct _GvdInstanceManager GvdInstanceManager; /* instance.h */
 typedef struct _GvdEvents GvdEvents;       /* events.h */
 typedef struct _GvdIpam GvdIpam;           /* ipam.h */
 typedef struct _GvdStorage GvdStorage;     /* storage.h */
+typedef struct _GvdMetricsRegistry GvdMetricsRegistry; /* metrics-registry.h */
 
 /* Every member is set (never NULL) from gvd_daemon_new to gvd_daemon_free;
  * the daemon owns them all. Listed in the order they are built. */
@@ -54,6 +55,9 @@ typedef struct _GvdDaemon {
   /* Idempotency-Key → first answer of POST /v1/instances (api-instances.c;
    * bounded in bytes, dry runs never stored). */
   GvdIdemCache *idempotency;
+  /* Request, operation and agent-report counters behind /metrics
+   * (metrics-registry.h). */
+  GvdMetricsRegistry *metrics;
 } GvdDaemon;
 
 typedef struct {

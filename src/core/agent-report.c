@@ -70,6 +70,7 @@ static const Field gpu_fields[] = {
   NUM ("memory_total_mib", 0, 1e9),
   NUM ("temperature_c", -273, 1000),
   NUM ("power_draw_w", 0, 1e6),
+  STR ("pci_bus_id", 32), /* nvidia-smi pci.bus_id: maps the GPU to its host device */
   END,
 };
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "agent.h"
+#include "token-equal.h"
 
 #include <string.h>
 
@@ -26,17 +27,12 @@ gboolean
 gvd_agent_token_verify (GBytes *secret, const char *uuid, const char *token)
 {
   g_autofree char *want = NULL;
-  gsize got_len;
-  guint diff;
+  gboolean ok;
 
   if (secret == NULL || uuid == NULL || token == NULL)
     return FALSE;
   want = gvd_agent_token_derive (secret, uuid);
-  got_len = strnlen (token, GVD_AGENT_TOKEN_LEN + 1);
-  /* Constant time: always walk the whole expected token. */
-  diff = got_len ^ GVD_AGENT_TOKEN_LEN;
-  for (gsize i = 0; i < GVD_AGENT_TOKEN_LEN; i++)
-    diff |= (guchar) want[i] ^ (guchar) (i < got_len ? token[i] : 0);
+  ok = gvd_token_equal (want, token);
   explicit_bzero (want, strlen (want));
-  return diff == 0;
+  return ok;
 }

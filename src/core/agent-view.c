@@ -102,3 +102,26 @@ gvd_agent_hub_build_json (GvdAgentHub *hub, const char *name, JsonBuilder *b, gi
   json_builder_end_object (b);
   return TRUE;
 }
+
+JsonObject *
+gvd_agent_hub_get_latest (GvdAgentHub *hub, const char *name, gint64 *out_last_heartbeat)
+{
+  GvdAgentRecord *r = g_hash_table_lookup (hub->records, name);
+  JsonObject *latest;
+
+  if (r == NULL)
+    return NULL;
+  latest = r->heartbeat != NULL && r->last_heartbeat >= r->last_phone_home ? r->heartbeat
+                                                                             : r->phone_home;
+  if (out_last_heartbeat != NULL)
+    *out_last_heartbeat = r->last_heartbeat;
+  return latest != NULL ? json_object_ref (latest) : NULL;
+}
+
+char *
+gvd_agent_hub_map_address (GvdAgentHub *hub, const char *name, const char *guest_address)
+{
+  if (hub->map_func == NULL || guest_address == NULL)
+    return NULL;
+  return hub->map_func (name, guest_address, hub->map_data);
+}

@@ -20,7 +20,7 @@ G_BEGIN_DECLS
 
 /* What gvd_instance_name_valid() accepts, for error messages. */
 #define GVD_AGENT_NAME_RULE \
-  "must be an instance name: 1 to 48 lower-case letters, digits and '-'"
+  "must be an instance name: " GVD_INSTANCE_NAME_RULE
 
 /* Reports one instance's agent may send: a burst, then one per period
  * (half the heartbeat interval, at most 2 s); more is 429 with Retry-After. */
@@ -143,6 +143,15 @@ void gvd_agent_hub_remove_watch (GvdAgentHub *hub, guint id);
 
 void gvd_agent_hub_set_address_map (GvdAgentHub *hub, GvdAgentAddressMapFunc func,
                                     gpointer user_data);
+
+/* The latest validated report of @name (heartbeat or phone-home, new
+ * reference) and the monotonic time of its last heartbeat (0: none); NULL
+ * when untracked or nothing arrived yet. */
+JsonObject *gvd_agent_hub_get_latest (GvdAgentHub *hub, const char *name,
+                                      gint64 *out_last_heartbeat);
+/* The host PCI address behind @guest_address in @name, through the address
+ * map; NULL when unknown or no map is set. */
+char *gvd_agent_hub_map_address (GvdAgentHub *hub, const char *name, const char *guest_address);
 
 /* Start tracking instance @name (state provisioning). Tracking a known name
  * again with the same uuid does nothing; with another uuid it starts over. */

@@ -13,6 +13,7 @@
 
 #include "cloudinit-priv.h"
 #include "errors.h"
+#include "validate.h"
 
 /* System accounts a default user must not take over. */
 static const char *const reserved_users[] = {
@@ -22,7 +23,6 @@ static const char *const reserved_users[] = {
   "sshd", "_apt", "syslog", NULL,
 };
 
-#define MAX_NAME_LEN 253
 #define MAX_PASSWORD_HASH_LEN 512
 
 GvdAgentFiles *
@@ -261,12 +261,7 @@ validate_password_hash (const char *hash, GError **error)
 static gboolean
 validate_mac (const char *mac, GError **error)
 {
-  if (strlen (mac) != 17)
-    return invalid (error, "nics.mac", "must be six hex octets separated by ':'");
-  for (guint i = 0; i < 17; i++)
-    if ((i % 3 == 2) ? mac[i] != ':' : !g_ascii_isxdigit (mac[i]))
-      return invalid (error, "nics.mac", "must be six hex octets separated by ':'");
-  return TRUE;
+  return gvd_validate_mac ("nics.mac", mac, NULL, error);
 }
 
 static GInetAddress *
@@ -275,6 +270,10 @@ parse_ip (const char *text, GSocketFamily family)
   g_autoptr(GInetAddress) addr = NULL;
 
   if (strlen (text) > 64)
+    return NULL;
+  /* IPv4 text follows the one rule (validate.h) whatever GIO accepts. */
+  if ((family == G_SOCKET_FAMILY_IPV4 || strchr (text, ':') == NULL)
+      && !gvd_validate_ipv4 ("address", text, NULL, NULL))
     return NULL;
   addr = g_inet_address_new_from_string (text);
   if (addr == NULL || (family != G_SOCKET_FAMILY_INVALID && g_inet_address_get_family (addr) != family))
@@ -295,22 +294,16 @@ static gboolean
 parse_ipv4_cidr (const char *text, char **out_cidr, GInetAddress **out_addr, guint *out_prefix,
                  GError **error)
 {
-  const char *slash = strchr (text, '/');
-  g_autofree char *addr_text = NULL;
-  g_autoptr(GInetAddress) addr = NULL;
   g_autofree char *canon = NULL;
-  guint64 prefix = 0;
+  guint32 ip;
+  guint prefix;
 
-  if (slash == NULL || strlen (text) > 64)
-    return invalid (error, "nics.ipv4", "must be 'a.b.c.d/prefix'");
-  addr_text = g_strndup (text, (gsize) (slash - text));
-  addr = parse_ip (addr_text, G_SOCKET_FAMILY_IPV4);
-  if (addr == NULL || !g_ascii_string_to_unsigned (slash + 1, 10, 1, 32, &prefix, NULL))
-    return invalid (error, "nics.ipv4", "must be 'a.b.c.d/prefix' with prefix 1-32");
-  canon = g_inet_address_to_string (addr);
-  *out_cidr = g_strdup_printf ("%s/%u", canon, (guint) prefix);
-  *out_addr = g_steal_pointer (&addr);
-  *out_prefix = (guint) prefix;
+  if (!gvd_validate_ipv4_cidr ("nics.ipv4", text, 1, 32, &ip, &prefix, error))
+    return FALSE;
+  canon = gvd_ipv4_to_string (ip);
+  *out_cidr = g_strdup_printf ("%s/%u", canon, prefix);
+  *out_addr = g_inet_address_new_from_string (canon);
+  *out_prefix = prefix;
   return TRUE;
 }
 
@@ -341,7 +334,7 @@ check_identity (const GvdInstanceSpec *spec, GError **error)
     return invalid (error, "uuid", "must be a UUID (it is cloud-init's instance-id)");
   if (spec->name == NULL || spec->name[0] == '\0')
     return invalid (error, "name", "is required");
-  if (!check_text ("name", spec->name, MAX_NAME_LEN, FALSE, error))
+  if (!check_text ("name", spec->name, GVD_INSTANCE_NAME_MAX, FALSE, error))
     return FALSE;
   return gvd_cloudinit_validate_hostname (spec_hostname (spec), error);
 }

@@ -9,6 +9,7 @@
 #include <libxml/parser.h>
 
 #include "errors.h"
+#include "validate.h"
 
 #define INVALID(...)                                                          \
   G_STMT_START {                                                              \
@@ -85,19 +86,7 @@ gvd_domain_xml_check_uuid (const char *what, const char *s, GError **error)
 gboolean
 gvd_domain_xml_check_mac (const char *what, const char *s, GError **error)
 {
-  guint first;
-
-  if (!gvd_domain_xml_check_text (what, s, 17, error))
-    return FALSE;
-  for (gsize i = 0; i < 17; i++)
-    if ((i % 3 == 2) ? s[i] != ':' : !g_ascii_isxdigit (s[i]))
-      INVALID ("%s '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", what, s);
-  if (strlen (s) != 17)
-    INVALID ("%s '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)", what, s);
-  first = (guint) (g_ascii_xdigit_value (s[0]) * 16 + g_ascii_xdigit_value (s[1]));
-  if (first & 1)
-    INVALID ("%s '%s' is a multicast address", what, s);
-  return TRUE;
+  return gvd_validate_mac (what, s, NULL, error);
 }
 
 gboolean
@@ -105,27 +94,20 @@ gvd_domain_xml_check_ip (const char *what, const char *s, gboolean v4_only, GErr
 {
   g_autoptr(GInetAddress) addr = NULL;
 
+  if (v4_only || (s != NULL && strchr (s, ':') == NULL))
+    return gvd_validate_ipv4 (what, s, NULL, error);
   if (!gvd_domain_xml_check_text (what, s, 64, error))
     return FALSE;
   addr = g_inet_address_new_from_string (s);
-  if (addr == NULL || (v4_only && g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV4))
-    INVALID ("%s '%s' is not an %s address", what, s, v4_only ? "IPv4" : "IP");
+  if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
+    INVALID ("%s '%s' is not an IP address", what, s);
   return TRUE;
 }
 
 gboolean
 gvd_domain_xml_check_cidr (const char *what, const char *s, GError **error)
 {
-  g_auto(GStrv) parts = NULL;
-  guint64 prefix;
-
-  if (!gvd_domain_xml_check_text (what, s, 64, error))
-    return FALSE;
-  parts = g_strsplit (s, "/", 2);
-  if (g_strv_length (parts) != 2
-      || !g_ascii_string_to_unsigned (parts[1], 10, 1, 32, &prefix, NULL))
-    INVALID ("%s '%s' is not an IPv4 address with a prefix (10.77.0.5/24)", what, s);
-  return gvd_domain_xml_check_ip (what, parts[0], TRUE, error);
+  return gvd_validate_ipv4_cidr (what, s, 1, 32, NULL, NULL, error);
 }
 
 /* A libvirt storage pool or volume name, or similar: no path separators. */

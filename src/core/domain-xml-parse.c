@@ -242,7 +242,7 @@ parse_metadata (xmlXPathContextPtr ctx, xmlNodePtr inst, GvdInstanceSpec *spec, 
   guint64 v;
 
   spec->name = str (ctx, inst, "g:name");
-  if (!gvd_domain_xml_check_text ("metadata name", spec->name, 63, error))
+  if (!gvd_domain_xml_check_text ("metadata name", spec->name, GVD_INSTANCE_NAME_MAX, error))
     return FALSE;
   spec->uuid = str (ctx, inst, "g:uuid");
   spec->created_at = str (ctx, inst, "g:created-at");

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "instance-spec.h"
+#include "validate.h"
 #include "xml-util.h"
 
 G_BEGIN_DECLS

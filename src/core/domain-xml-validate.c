@@ -21,7 +21,8 @@
 static gboolean
 validate_identity (const GvdInstanceSpec *spec, GError **error)
 {
-  if (!gvd_domain_xml_check_token ("instance name", spec->name, 63, "-_.", error)
+  if (!gvd_domain_xml_check_token ("instance name", spec->name, GVD_INSTANCE_NAME_MAX, "-_.",
+                                      error)
       || !gvd_domain_xml_check_token ("domain name", spec->domain_name, 128, "-_.", error)
       || !gvd_domain_xml_check_uuid ("uuid", spec->uuid, error))
     return FALSE;
@@ -47,7 +48,6 @@ validate_hostdevs (const GvdInstanceSpec *spec, GvdDomainLayout *layout, GError 
   for (guint i = 0; i < hostdevs->len; i++)
     {
       const GvdHostdevSpec *h = g_ptr_array_index (hostdevs, i);
-      guint d, b, s, f;
 
       if (h->mdev_uuid != NULL)
         {
@@ -56,10 +56,9 @@ validate_hostdevs (const GvdInstanceSpec *spec, GvdDomainLayout *layout, GError 
           if (h->mdev_type != NULL
               && !gvd_domain_xml_check_token ("mdev type", h->mdev_type, 64, "-_", error))
             return FALSE;
-          if (h->host_address != NULL
-              && !gvd_pci_address_parse (h->host_address, &d, &b, &s, &f))
-            INVALID ("hostdev %u: parent '%s' is not a PCI address (0000:41:00.0)", i,
-                     h->host_address);
+          if (h->host_address != NULL && !gvd_pci_address_is_canonical (h->host_address))
+            INVALID ("hostdev %u: parent '%s' is not a PCI address in canonical form "
+                     "(0000:41:00.0)", i, h->host_address);
           if (!g_hash_table_add (seen, g_ascii_strdown (h->mdev_uuid, -1)))
             INVALID ("mdev %s planned twice", h->mdev_uuid);
         }
@@ -67,8 +66,9 @@ validate_hostdevs (const GvdInstanceSpec *spec, GvdDomainLayout *layout, GError 
         {
           if (!gvd_domain_xml_check_text ("hostdev address", h->host_address, 12, error))
             return FALSE;
-          if (!gvd_pci_address_parse (h->host_address, &d, &b, &s, &f))
-            INVALID ("hostdev %u: '%s' is not a PCI address (0000:41:00.0)", i, h->host_address);
+          if (!gvd_pci_address_is_canonical (h->host_address))
+            INVALID ("hostdev %u: '%s' is not a PCI address in canonical form (0000:41:00.0)", i,
+                     h->host_address);
           if (!g_hash_table_add (seen, g_ascii_strdown (h->host_address, -1)))
             INVALID ("PCI device %s planned twice", h->host_address);
         }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "domain-xml.h"
+#include "domain-xml-compat.h"
 #include "pci-address.h"
 
 #include <string.h>
@@ -233,6 +234,7 @@ render_metadata (Render *r, xmlNodePtr domain)
           prop (e, "key", keys[i]);
         }
     }
+  gvd_domain_xml_render_compat (inst, ns, spec);
 
   if (spec->kernel != NULL)
     {

@@ -5,6 +5,7 @@
 
 #include "gvd-config.h"
 #include "errors.h"
+#include "validate.h"
 #include "pci-address.h"
 #include "qmp-policy.h"
 
@@ -229,34 +230,14 @@ gboolean
 gvd_config_parse_cidr (const char *cidr, guint32 *out_network, guint *out_prefix,
                        GError **error)
 {
-  g_auto(GStrv) parts = g_strsplit (cidr, "/", 2);
-  g_autoptr(GInetAddress) addr = NULL;
-  guint64 prefix;
-  guint32 ip, mask;
+  g_autoptr(GError) local_error = NULL;
 
-  if (g_strv_length (parts) != 2
-      || !g_ascii_string_to_unsigned (parts[1], 10, 8, 30, &prefix, NULL)
-      || (addr = g_inet_address_new_from_string (parts[0])) == NULL
-      || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV4)
+  /* The one IPv4 rule (validate.h), as a configuration error. */
+  if (!gvd_validate_ipv4_network ("cidr", cidr, 8, 30, out_network, out_prefix, &local_error))
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "'%s' is not an IPv4 CIDR with a prefix from /8 to /30 (e.g. 10.77.0.0/24)",
-                   cidr);
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, local_error->message);
       return FALSE;
     }
-  memcpy (&ip, g_inet_address_to_bytes (addr), 4);
-  ip = GUINT32_FROM_BE (ip);
-  mask = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
-  if ((ip & ~mask) != 0)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "'%s' has host bits set: the network address is needed", cidr);
-      return FALSE;
-    }
-  if (out_network != NULL)
-    *out_network = ip;
-  if (out_prefix != NULL)
-    *out_prefix = (guint) prefix;
   return TRUE;
 }
 

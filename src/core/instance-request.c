@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "device-ref.h"
 #include "errors.h"
 
 GvdCreateRequest *
@@ -47,23 +48,6 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->cmdline);
   g_clear_pointer (&req->labels, g_hash_table_unref);
   g_free (req);
-}
-
-gboolean
-gvd_instance_name_valid (const char *name)
-{
-  gsize len = name != NULL ? strlen (name) : 0;
-
-  if (len == 0 || len > GVD_INSTANCE_NAME_MAX)
-    return FALSE;
-  if (!g_ascii_islower (name[0]) && !g_ascii_isdigit (name[0]))
-    return FALSE;
-  if (name[len - 1] == '-')
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    if (!g_ascii_islower (name[i]) && !g_ascii_isdigit (name[i]) && name[i] != '-')
-      return FALSE;
-  return TRUE;
 }
 
 #define INVALID(error, ...) \
@@ -231,12 +215,9 @@ parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
         }
       else if (g_str_equal (m, "ipv4"))
         {
-          g_autoptr(GInetAddress) a = NULL;
-          if (!get_string (v, "network.ipv4", 15, &req->ipv4, error))
+          if (!get_string (v, "network.ipv4", 15, &req->ipv4, error)
+              || !gvd_validate_ipv4 ("'network.ipv4'", req->ipv4, NULL, error))
             return FALSE;
-          a = g_inet_address_new_from_string (req->ipv4);
-          if (a == NULL || g_inet_address_get_family (a) != G_SOCKET_FAMILY_IPV4)
-            return INVALID (error, "'network.ipv4' must be an IPv4 address like 10.0.0.5");
         }
       else
         return INVALID (error, "unknown member 'network.%s'", m);
@@ -359,10 +340,8 @@ check_members (const GvdCreateRequest *req, GError **error)
 
   if (req->name == NULL)
     return INVALID (error, "'name' is required");
-  if (!gvd_instance_name_valid (req->name))
-    return INVALID (error, "'name' must be 1 to %d lower-case letters, digits or '-', starting "
-                           "with a letter or digit and not ending with '-'",
-                    GVD_INSTANCE_NAME_MAX);
+  if (!gvd_validate_instance_name ("name", req->name, error))
+    return FALSE;
   if (req->image == NULL)
     return INVALID (error, "'image' is required (see GET /v1/images)");
   if (has_devices && req->gpus > 0)
@@ -398,7 +377,7 @@ gvd_create_request_parse (JsonObject *body, GError **error)
       else if (g_str_equal (m, "root_disk_gib"))
         ok = get_uint (n, m, 0, 64 * 1024, &req->root_disk_gib, error);
       else if (g_str_equal (m, "devices"))
-        ok = get_strv (n, m, GVD_MAX_DEVICES, 64, &req->devices, error);
+        ok = get_strv (n, m, GVD_MAX_DEVICES, GVD_DEVICE_REF_MAX, &req->devices, error);
       else if (g_str_equal (m, "gpus"))
         ok = get_uint (n, m, 0, GVD_MAX_DEVICES, &v, error) && ((req->gpus = v), TRUE);
       else if (g_str_equal (m, "gpu_vendor"))

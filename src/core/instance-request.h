@@ -7,10 +7,10 @@
 #include <json-glib/json-glib.h>
 
 #include "instance-spec.h"
+#include "validate.h"
 
 G_BEGIN_DECLS
 
-#define GVD_INSTANCE_NAME_MAX 48
 #define GVD_MAX_DEVICES 64
 #define GVD_MAX_SSH_KEYS 32
 #define GVD_MAX_PACKAGES 256
@@ -61,10 +61,5 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdCreateRequest, gvd_create_request_free)
 /* Parse and validate a request body. Unknown members, wrong types and
  * out-of-range values are GVD_ERROR_INVALID_ARGUMENT naming the member. */
 GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
-
-/* Instance names: lower-case letters, digits and '-', starting with a letter
- * or digit, at most GVD_INSTANCE_NAME_MAX: safe as a domain name suffix, a
- * volume name and a hostname. */
-gboolean gvd_instance_name_valid (const char *name);
 
 G_END_DECLS

@@ -38,8 +38,7 @@ gvd_pci_device_new (const char *address)
 
   dev->address = g_strdup (address);
   if (address != NULL)
-    gvd_pci_parse_address (address, &dev->domain, &dev->bus, &dev->slot, &dev->function, NULL,
-                           NULL);
+    gvd_pci_address_parse (address, &dev->domain, &dev->bus, &dev->slot, &dev->function);
   dev->iommu_group = -1;
   dev->numa_node = -1;
   dev->parents = g_ptr_array_new_with_free_func (g_free);
@@ -271,77 +270,6 @@ gvd_inventory_group_peers (const GvdInventory *inv, const char *address)
 
 /* ---- pure parsers ---------------------------------------------------------- */
 
-static gboolean
-parse_hex_field (const char *s, gsize len, guint max, guint *out)
-{
-  guint v = 0;
-
-  if (len == 0 || len > 8)
-    return FALSE;
-  for (gsize i = 0; i < len; i++)
-    {
-      int d = g_ascii_xdigit_value (s[i]);
-      if (d < 0)
-        return FALSE;
-      v = v * 16 + (guint) d;
-    }
-  if (v > max)
-    return FALSE;
-  *out = v;
-  return TRUE;
-}
-
-gboolean
-gvd_pci_parse_address (const char *text, guint *out_domain, guint *out_bus, guint *out_slot,
-                       guint *out_function, char **out_canonical, GError **error)
-{
-  guint domain = 0, bus, slot, function;
-  const char *p, *colon1, *colon2, *dot;
-  gsize len;
-
-  if (text == NULL || (len = strlen (text)) == 0 || len > 16)
-    goto bad;
-  colon1 = strchr (text, ':');
-  if (colon1 == NULL)
-    goto bad;
-  colon2 = strchr (colon1 + 1, ':');
-  p = text;
-  if (colon2 != NULL)
-    {
-      if (!parse_hex_field (p, colon1 - p, 0xffff, &domain))
-        goto bad;
-      p = colon1 + 1;
-      colon1 = colon2;
-    }
-  if (!parse_hex_field (p, colon1 - p, 0xff, &bus))
-    goto bad;
-  p = colon1 + 1;
-  dot = strchr (p, '.');
-  if (dot == NULL || !parse_hex_field (p, dot - p, 0x1f, &slot))
-    goto bad;
-  p = dot + 1;
-  if (strlen (p) != 1 || !parse_hex_field (p, 1, 7, &function))
-    goto bad;
-
-  if (out_domain != NULL)
-    *out_domain = domain;
-  if (out_bus != NULL)
-    *out_bus = bus;
-  if (out_slot != NULL)
-    *out_slot = slot;
-  if (out_function != NULL)
-    *out_function = function;
-  if (out_canonical != NULL)
-    *out_canonical = g_strdup_printf ("%04x:%02x:%02x.%x", domain, bus, slot, function);
-  return TRUE;
-
-bad:
-  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-               "'%s' is not a PCI address (expected DDDD:BB:SS.F, e.g. 0000:01:00.0)",
-               text != NULL ? text : "(null)");
-  return FALSE;
-}
-
 GArray *
 gvd_pci_parse_resource (const char *text, gsize len, GError **error)
 {
@@ -424,7 +352,7 @@ gvd_pci_parents_from_path (const char *real_path, const char *address)
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
     {
-      if (!gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL) || g_strcmp0 (parts[i], address) == 0)
+      if (!gvd_pci_address_is_canonical (parts[i]) || g_strcmp0 (parts[i], address) == 0)
         continue;
       g_ptr_array_add (parents, g_strdup (parts[i]));
     }
@@ -437,7 +365,7 @@ gvd_pci_address_in_path (const char *real_path)
   g_auto(GStrv) parts = g_strsplit (real_path != NULL ? real_path : "", "/", 0);
 
   for (gssize i = (gssize) g_strv_length (parts) - 1; i >= 0; i--)
-    if (gvd_pci_address_parse (parts[i], NULL, NULL, NULL, NULL))
+    if (gvd_pci_address_is_canonical (parts[i]))
       return g_strdup (parts[i]);
   return NULL;
 }

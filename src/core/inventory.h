@@ -127,11 +127,6 @@ void gvd_pci_device_to_json_with_details (const GvdPciDevice *dev, const GvdPciD
 
 /* ---- pure parsers --------------------------------------------------------- */
 
-/* "0000:01:00.0" or "01:00.0" (domain 0) → numbers and the canonical
- * lower-case "dddd:bb:ss.f" form. */
-gboolean gvd_pci_parse_address (const char *text, guint *out_domain, guint *out_bus,
-                                guint *out_slot, guint *out_function, char **out_canonical,
-                                GError **error);
 /* Text of a sysfs `resource` file → its non-empty lines as GvdPciBar. */
 GArray *gvd_pci_parse_resource (const char *text, gsize len, GError **error);
 /* Bytes the 64-bit memory BARs (0-5) of @bars span. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "validate.h"
 #include "gvd-config.h"
 
 typedef struct {
@@ -44,27 +45,6 @@ lease_free (gpointer data)
   g_free (lease);
 }
 
-static char *
-format_ip (guint32 ip)
-{
-  return g_strdup_printf ("%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-                          ip & 0xff);
-}
-
-/* "a.b.c.d" → host-order address. */
-static gboolean
-parse_ipv4 (const char *text, guint32 *out_ip)
-{
-  g_autoptr(GInetAddress) addr = g_inet_address_new_from_string (text);
-  guint32 ip;
-
-  if (addr == NULL || g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV4)
-    return FALSE;
-  memcpy (&ip, g_inet_address_to_bytes (addr), 4);
-  *out_ip = GUINT32_FROM_BE (ip);
-  return TRUE;
-}
-
 static const char *
 printable (const char *s)
 {
@@ -97,7 +77,8 @@ gvd_ipam_new (const char *cidr, const char *gateway, GError **error)
   ipam->hint = ipam->network + 1;
   if (gateway != NULL)
     {
-      if (!parse_ipv4 (gateway, &ipam->gateway) || ipam->gateway <= ipam->network
+      if (!gvd_validate_ipv4 ("[network] gateway", gateway, &ipam->gateway, NULL)
+          || ipam->gateway <= ipam->network
           || ipam->gateway >= ipam->broadcast)
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
@@ -163,23 +144,6 @@ gvd_ipam_derive_mac (const char *seed, guint attempt)
   return g_strdup_printf ("52:54:00:%02x:%02x:%02x", digest[0], digest[1], digest[2]);
 }
 
-/* "xx:xx:xx:xx:xx:xx" (any case, unicast) → lower case. */
-static gboolean
-parse_mac (const char *text, char **out_mac)
-{
-  if (strlen (text) != 17)
-    return FALSE;
-  for (gsize i = 0; i < 17; i++)
-    {
-      if (i % 3 == 2 ? text[i] != ':' : !g_ascii_isxdigit (text[i]))
-        return FALSE;
-    }
-  if ((g_ascii_xdigit_value (text[1]) & 1) != 0)
-    return FALSE; /* multicast */
-  *out_mac = g_ascii_strdown (text, -1);
-  return TRUE;
-}
-
 static gboolean
 check_owner (GvdIpam *ipam, const char *owner, GError **error)
 {
@@ -224,7 +188,7 @@ insert_lease (GvdIpam *ipam, const char *owner, char *mac, gboolean has_ip, guin
   lease->mac = mac;
   if (has_ip)
     {
-      g_autofree char *text = format_ip (ip);
+      g_autofree char *text = gvd_ipv4_to_string (ip);
 
       lease->ip = ip;
       lease->ip_text = g_strdup_printf ("%s/%u", text, ipam->prefix);
@@ -247,10 +211,10 @@ gvd_ipam_reserve (GvdIpam *ipam, const char *owner, const char *mac, const char 
 
   if (!check_owner (ipam, owner, error))
     return FALSE;
-  if (!parse_mac (mac, &canonical_mac))
+  if (!gvd_validate_mac ("MAC", mac, &canonical_mac, NULL))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "MAC '%s' of '%s' is not a unicast MAC of the form xx:xx:xx:xx:xx:xx",
+                   "MAC '%s' of '%s' is not a MAC address a guest can use (" GVD_MAC_RULE ")",
                    printable (mac), owner);
       return FALSE;
     }
@@ -264,7 +228,6 @@ gvd_ipam_reserve (GvdIpam *ipam, const char *owner, const char *mac, const char 
   if (ip != NULL)
     {
       g_auto(GStrv) parts = g_strsplit (ip, "/", 2);
-      guint64 prefix = 0;
 
       if (ipam->cidr == NULL)
         {
@@ -273,10 +236,9 @@ gvd_ipam_reserve (GvdIpam *ipam, const char *owner, const char *mac, const char 
                        printable (ip), owner);
           return FALSE;
         }
-      if (!parse_ipv4 (parts[0], &addr)
-          || (parts[1] != NULL
-              && (!g_ascii_string_to_unsigned (parts[1], 10, 0, 32, &prefix, NULL)
-                  || prefix != ipam->prefix)))
+      if (parts[1] != NULL
+            ? !gvd_validate_ipv4_cidr ("IP", ip, ipam->prefix, ipam->prefix, &addr, NULL, NULL)
+            : !gvd_validate_ipv4 ("IP", ip, &addr, NULL))
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
                        "IP '%s' of '%s' is not an IPv4 address (a.b.c.d or a.b.c.d/%u)",

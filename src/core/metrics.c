@@ -4,9 +4,12 @@
 
 #include "metrics.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "agent.h"
+#include "histogram.h"
+#include "metrics-registry.h"
 
 static void
 instance_free (gpointer p)
@@ -30,6 +33,30 @@ device_free (gpointer p)
   g_free (dev);
 }
 
+static void
+guest_gpu_free (gpointer p)
+{
+  GvdMetricsGuestGpu *gpu = p;
+
+  g_free (gpu->instance);
+  g_free (gpu->index);
+  g_free (gpu->guest_address);
+  g_free (gpu->host_address);
+  g_free (gpu->uuid);
+  g_free (gpu->model);
+  g_free (gpu->driver_version);
+  g_free (gpu);
+}
+
+static void
+heartbeat_age_free (gpointer p)
+{
+  GvdMetricsHeartbeatAge *age = p;
+
+  g_free (age->instance);
+  g_free (age);
+}
+
 GvdMetricsSnapshot *
 gvd_metrics_snapshot_new (const char *version)
 {
@@ -38,6 +65,8 @@ gvd_metrics_snapshot_new (const char *version)
   snap->version = g_strdup (version);
   snap->instances = g_ptr_array_new_with_free_func (instance_free);
   snap->devices = g_ptr_array_new_with_free_func (device_free);
+  snap->guest_gpus = g_ptr_array_new_with_free_func (guest_gpu_free);
+  snap->heartbeat_ages = g_ptr_array_new_with_free_func (heartbeat_age_free);
   return snap;
 }
 
@@ -49,6 +78,8 @@ gvd_metrics_snapshot_free (GvdMetricsSnapshot *snap)
   g_free (snap->version);
   g_ptr_array_unref (snap->instances);
   g_ptr_array_unref (snap->devices);
+  g_ptr_array_unref (snap->guest_gpus);
+  g_ptr_array_unref (snap->heartbeat_ages);
   g_free (snap);
 }
 
@@ -75,6 +106,33 @@ gvd_metrics_snapshot_add_device (GvdMetricsSnapshot *snap, const char *address,
   dev->holder = g_strdup (holder);
   dev->quarantined = quarantined;
   g_ptr_array_add (snap->devices, dev);
+}
+
+void
+gvd_metrics_snapshot_add_guest_gpu (GvdMetricsSnapshot *snap, const GvdMetricsGuestGpu *gpu)
+{
+  GvdMetricsGuestGpu *copy = g_new0 (GvdMetricsGuestGpu, 1);
+
+  *copy = *gpu;
+  copy->instance = g_strdup (gpu->instance != NULL ? gpu->instance : "");
+  copy->index = g_strdup (gpu->index != NULL ? gpu->index : "");
+  copy->guest_address = g_strdup (gpu->guest_address != NULL ? gpu->guest_address : "");
+  copy->host_address = g_strdup (gpu->host_address != NULL ? gpu->host_address : "");
+  copy->uuid = g_strdup (gpu->uuid != NULL ? gpu->uuid : "");
+  copy->model = g_strdup (gpu->model != NULL ? gpu->model : "");
+  copy->driver_version = g_strdup (gpu->driver_version != NULL ? gpu->driver_version : "");
+  g_ptr_array_add (snap->guest_gpus, copy);
+}
+
+void
+gvd_metrics_snapshot_add_heartbeat_age (GvdMetricsSnapshot *snap, const char *instance,
+                                        double seconds)
+{
+  GvdMetricsHeartbeatAge *age = g_new0 (GvdMetricsHeartbeatAge, 1);
+
+  age->instance = g_strdup (instance != NULL ? instance : "");
+  age->seconds = seconds;
+  g_ptr_array_add (snap->heartbeat_ages, age);
 }
 
 void
@@ -127,14 +185,15 @@ family (Renderer *r, const char *name, const char *type, const char *help)
   g_string_append_printf (r->out, "\n# TYPE %s %s\n", name, type);
 }
 
-/* @labels: name, value pairs, NULL-terminated (NULL for none). */
-static void
-sample (Renderer *r, const char *name, const char *const *labels, gint64 value)
+/* @labels: name, value pairs, NULL-terminated (NULL for none). FALSE when
+ * the series is over the limit and dropped. */
+static gboolean
+series_start (Renderer *r, const char *name, const char *const *labels)
 {
   if (r->series >= r->max)
     {
       r->omitted++;
-      return;
+      return FALSE;
     }
   r->series++;
   g_string_append (r->out, name);
@@ -151,7 +210,26 @@ sample (Renderer *r, const char *name, const char *const *labels, gint64 value)
         }
       g_string_append_c (r->out, '}');
     }
-  g_string_append_printf (r->out, " %" G_GINT64_FORMAT "\n", value);
+  g_string_append_c (r->out, ' ');
+  return TRUE;
+}
+
+static void
+sample (Renderer *r, const char *name, const char *const *labels, gint64 value)
+{
+  if (series_start (r, name, labels))
+    g_string_append_printf (r->out, "%" G_GINT64_FORMAT "\n", value);
+}
+
+/* A floating-point sample; NAN values are left out (the guest did not
+ * report them). */
+static void
+sample_double (Renderer *r, const char *name, const char *const *labels, double value)
+{
+  if (isnan (value) || !series_start (r, name, labels))
+    return;
+  gvd_histogram_append_value (r->out, value);
+  g_string_append_c (r->out, '\n');
 }
 
 static void
@@ -276,6 +354,109 @@ render_devices (Renderer *r, const GvdMetricsSnapshot *snap)
     }
 }
 
+static gint
+cmp_guest_gpu (gconstpointer a, gconstpointer b)
+{
+  const GvdMetricsGuestGpu *x = *(GvdMetricsGuestGpu *const *) a;
+  const GvdMetricsGuestGpu *y = *(GvdMetricsGuestGpu *const *) b;
+  int c = strcmp (x->instance, y->instance);
+
+  if (c == 0)
+    c = strcmp (x->guest_address, y->guest_address);
+  return c != 0 ? c : strcmp (x->index, y->index);
+}
+
+static gint
+cmp_heartbeat_age (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(GvdMetricsHeartbeatAge *const *) a)->instance,
+                 (*(GvdMetricsHeartbeatAge *const *) b)->instance);
+}
+
+/* Guest GPU telemetry: what the agent read from nvidia-smi inside the VM,
+ * labelled with the host device behind it (host DCGM cannot see a GPU
+ * passed through to a guest). The instance label is "name", as in
+ * gpuvmd_instance_info: "instance" is Prometheus' target label. */
+static void
+render_guest_gpus (Renderer *r, const GvdMetricsSnapshot *snap)
+{
+  static const struct {
+    const char *name;
+    const char *help;
+    gsize offset;
+  } values[] = {
+    { "gpuvmd_guest_gpu_utilization_ratio", "GPU utilisation in the guest (0-1), by instance "
+      "and host PCI address.", G_STRUCT_OFFSET (GvdMetricsGuestGpu, utilization_ratio) },
+    { "gpuvmd_guest_gpu_memory_used_bytes", "GPU memory in use in the guest.",
+      G_STRUCT_OFFSET (GvdMetricsGuestGpu, memory_used_bytes) },
+    { "gpuvmd_guest_gpu_memory_total_bytes", "GPU memory the guest driver sees.",
+      G_STRUCT_OFFSET (GvdMetricsGuestGpu, memory_total_bytes) },
+    { "gpuvmd_guest_gpu_temperature_celsius", "GPU temperature reported in the guest.",
+      G_STRUCT_OFFSET (GvdMetricsGuestGpu, temperature_celsius) },
+    { "gpuvmd_guest_gpu_power_watts", "GPU power draw reported in the guest.",
+      G_STRUCT_OFFSET (GvdMetricsGuestGpu, power_watts) },
+  };
+  g_autoptr(GPtrArray) sorted = g_ptr_array_copy (snap->guest_gpus, NULL, NULL);
+
+  g_ptr_array_set_free_func (sorted, NULL);
+  g_ptr_array_sort (sorted, cmp_guest_gpu);
+  /* Two rows with the same labels would be duplicate samples, and
+   * Prometheus drops a whole scrape over one: a guest that reports a GPU
+   * twice (or two without index and bus id) keeps only the first. */
+  for (guint i = 1; i < sorted->len;)
+    {
+      if (cmp_guest_gpu (&sorted->pdata[i - 1], &sorted->pdata[i]) == 0)
+        g_ptr_array_remove_index (sorted, i);
+      else
+        i++;
+    }
+  family (r, "gpuvmd_guest_gpu_info", "gauge",
+          "One series per GPU a guest agent reports: model, UUID, driver version, and the "
+          "host PCI address passed through at its guest address.");
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const GvdMetricsGuestGpu *g = g_ptr_array_index (sorted, i);
+      const char *labels[] = { "name", g->instance, "gpu", g->index,
+                               "guest_address", g->guest_address,
+                               "host_address", g->host_address, "uuid", g->uuid,
+                               "model", g->model, "driver_version", g->driver_version, NULL };
+
+      sample (r, "gpuvmd_guest_gpu_info", labels, 1);
+    }
+  for (gsize v = 0; v < G_N_ELEMENTS (values); v++)
+    {
+      family (r, values[v].name, "gauge", values[v].help);
+      for (guint i = 0; i < sorted->len; i++)
+        {
+          const GvdMetricsGuestGpu *g = g_ptr_array_index (sorted, i);
+          const char *labels[] = { "name", g->instance, "gpu", g->index,
+                                   "guest_address", g->guest_address,
+                                   "host_address", g->host_address, NULL };
+
+          sample_double (r, values[v].name, labels,
+                         G_STRUCT_MEMBER (double, g, values[v].offset));
+        }
+    }
+}
+
+static void
+render_heartbeat_ages (Renderer *r, const GvdMetricsSnapshot *snap)
+{
+  g_autoptr(GPtrArray) sorted = g_ptr_array_copy (snap->heartbeat_ages, NULL, NULL);
+
+  g_ptr_array_set_free_func (sorted, NULL);
+  g_ptr_array_sort (sorted, cmp_heartbeat_age);
+  family (r, "gpuvmd_agent_last_heartbeat_age_seconds", "gauge",
+          "Seconds since the guest agent's last heartbeat, per instance that sent one.");
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const GvdMetricsHeartbeatAge *a = g_ptr_array_index (sorted, i);
+      const char *labels[] = { "name", a->instance, NULL };
+
+      sample_double (r, "gpuvmd_agent_last_heartbeat_age_seconds", labels, a->seconds);
+    }
+}
+
 char *
 gvd_metrics_render (const GvdMetricsSnapshot *snap, guint max_series)
 {
@@ -301,8 +482,13 @@ gvd_metrics_render (const GvdMetricsSnapshot *snap, guint max_series)
          "PCI addresses held by instances or reservations.", snap->devices_claimed);
   gauge (&r, "gpuvmd_devices_quarantined", "gauge", "PCI devices in quarantine.",
          snap->devices_quarantined);
+  /* Bounded by construction (fixed label sets): never truncated. */
+  if (snap->registry != NULL)
+    gvd_metrics_registry_render (snap->registry, r.out);
   render_instances (&r, snap);
   render_devices (&r, snap);
+  render_heartbeat_ages (&r, snap);
+  render_guest_gpus (&r, snap);
   if (r.omitted > 0)
     g_string_append_printf (r.out, "# gpuvmd: %u series omitted (limit %u)\n", r.omitted,
                             r.max);

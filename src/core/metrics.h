@@ -25,6 +25,22 @@ typedef struct {
   gboolean quarantined;
 } GvdMetricsDevice;
 
+/* One GPU a guest agent reported (nvidia-smi); NAN: not reported. */
+typedef struct {
+  char *instance;        /* instance name */
+  char *index;           /* nvidia-smi index as text; "" when unknown */
+  char *guest_address;   /* "0000:01:00.0" in the guest; "" when unknown */
+  char *host_address;    /* the host device passed through there; "" when unknown */
+  char *uuid, *model, *driver_version; /* "" when unknown */
+  double utilization_ratio;  /* 0..1 */
+  double memory_used_bytes;
+  double memory_total_bytes;
+  double temperature_celsius;
+  double power_watts;
+} GvdMetricsGuestGpu;
+
+typedef struct _GvdMetricsRegistry GvdMetricsRegistry; /* metrics-registry.h */
+
 typedef struct {
   char *version;
   gint64 uptime_seconds;
@@ -34,7 +50,16 @@ typedef struct {
   GPtrArray *devices;       /* GvdMetricsDevice: the passthrough candidates */
   guint devices_claimed;    /* every claimed address (companions too) */
   guint devices_quarantined;
+  /* Request, operation and agent-report counters; NULL: not rendered. */
+  const GvdMetricsRegistry *registry;
+  GPtrArray *guest_gpus;    /* GvdMetricsGuestGpu */
+  GPtrArray *heartbeat_ages; /* GvdMetricsHeartbeatAge */
 } GvdMetricsSnapshot;
+
+typedef struct {
+  char *instance;
+  double seconds;
+} GvdMetricsHeartbeatAge;
 
 GvdMetricsSnapshot *gvd_metrics_snapshot_new (const char *version);
 void gvd_metrics_snapshot_free (GvdMetricsSnapshot *snap);
@@ -46,6 +71,12 @@ void gvd_metrics_snapshot_add_instance (GvdMetricsSnapshot *snap, const char *na
                                         const char *health);
 void gvd_metrics_snapshot_add_device (GvdMetricsSnapshot *snap, const char *address,
                                       const char *holder, gboolean quarantined);
+
+/* Take a copy of @gpu (its NULL strings become ""). */
+void gvd_metrics_snapshot_add_guest_gpu (GvdMetricsSnapshot *snap, const GvdMetricsGuestGpu *gpu);
+/* Seconds since the last heartbeat of @instance. */
+void gvd_metrics_snapshot_add_heartbeat_age (GvdMetricsSnapshot *snap, const char *instance,
+                                             double seconds);
 
 /* The exposition text, families and series in a fixed (sorted) order, at
  * most @max_series samples (0: GVD_METRICS_MAX_SERIES). */

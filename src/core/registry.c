@@ -80,26 +80,6 @@ gvd_registry_validate_name (const char *name, GError **error)
   return TRUE;
 }
 
-gboolean
-gvd_registry_parse_address (const char *address, char **out_address, GError **error)
-{
-  g_autofree char *canonical = NULL;
-
-  g_return_val_if_fail (address != NULL, FALSE);
-
-  canonical = gvd_pci_address_canonical (address);
-  if (canonical == NULL)
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "'%s' is not a PCI address of the form dddd:bb:ss.f (e.g. 0000:01:00.0)",
-                   g_utf8_validate (address, -1, NULL) ? address : "(not UTF-8)");
-      return FALSE;
-    }
-  if (out_address != NULL)
-    *out_address = g_steal_pointer (&canonical);
-  return TRUE;
-}
-
 /* ---- the table ------------------------------------------------------------ */
 
 gboolean
@@ -113,7 +93,7 @@ gvd_registry_add (GvdRegistry *registry, const char *name, const char *address, 
   g_return_val_if_fail (name != NULL && address != NULL, FALSE);
 
   if (!gvd_registry_validate_name (name, error)
-      || !gvd_registry_parse_address (address, &canonical, error))
+      || (canonical = gvd_pci_address_normalize ("pci_address", address, error)) == NULL)
     return FALSE;
   if ((other = g_hash_table_lookup (registry->by_name, name)) != NULL)
     {
@@ -154,7 +134,7 @@ gvd_registry_find (const GvdRegistry *registry, const char *name_or_address)
   entry = g_hash_table_lookup (registry->by_name, name_or_address);
   if (entry != NULL)
     return entry;
-  if (!gvd_registry_parse_address (name_or_address, &canonical, NULL))
+  if ((canonical = gvd_pci_address_canonical (name_or_address)) == NULL)
     return NULL;
   return g_hash_table_lookup (registry->by_address, canonical);
 }
@@ -203,7 +183,7 @@ gvd_registry_lookup_address (const GvdRegistry *registry, const char *address)
   g_return_val_if_fail (registry != NULL, NULL);
   g_return_val_if_fail (address != NULL, NULL);
 
-  if (!gvd_registry_parse_address (address, &canonical, NULL))
+  if ((canonical = gvd_pci_address_canonical (address)) == NULL)
     return NULL;
   entry = g_hash_table_lookup (registry->by_address, canonical);
   return entry != NULL ? entry->name : NULL;

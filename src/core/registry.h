@@ -29,9 +29,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdRegistry, gvd_registry_free)
  * so a name can never be mistaken for a PCI address. */
 gboolean gvd_registry_validate_name (const char *name, GError **error);
 
-/* "dddd:bb:ss.f" (any case) → the canonical lower-case form. */
-gboolean gvd_registry_parse_address (const char *address, char **out_address, GError **error);
-
 /* ALREADY_EXISTS when @name or @address is registered already (the message
  * names the other entry); INVALID_ARGUMENT for a bad name or address;
  * CONFLICT when the registry is full. */

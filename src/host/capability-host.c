@@ -11,56 +11,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host-read.h"
+
 /* Directory entries counted at most (IOMMU groups, IOMMU units). */
 #define MAX_DIR_ENTRIES 65536
 /* Parent directories walked up from the pool path at most. */
 #define MAX_POOL_DEPTH 256
 
-/* Read at most GVD_CAPABILITY_MAX_FILE bytes of @path. procfs files report
- * size 0, so read until EOF rather than trusting stat. */
+/* At most the first GVD_CAPABILITY_MAX_FILE bytes of @path (host-read.h). */
 static char *
 read_bounded (const char *path, GError **error)
 {
-  g_autoptr(GString) buf = g_string_new (NULL);
-  char chunk[8192];
-  int fd;
-
-  fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", path,
-                   g_strerror (saved));
-      return NULL;
-    }
-  while (buf->len < GVD_CAPABILITY_MAX_FILE)
-    {
-      gsize want = MIN (sizeof chunk, GVD_CAPABILITY_MAX_FILE - buf->len);
-      gssize n = read (fd, chunk, want);
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          int saved = errno;
-
-          close (fd);
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", path,
-                       g_strerror (saved));
-          return NULL;
-        }
-      if (n == 0)
-        break;
-      g_string_append_len (buf, chunk, n);
-    }
-  close (fd);
-  if (memchr (buf->str, '\0', buf->len) != NULL)
-    {
-      /* /proc/cmdline has no NULs, but be safe: text parsers stop there. */
-      g_string_truncate (buf, strlen (buf->str));
-    }
-  return g_string_free (g_steal_pointer (&buf), FALSE);
+  return gvd_host_read_head (path, GVD_CAPABILITY_MAX_FILE, NULL, error);
 }
 
 static int

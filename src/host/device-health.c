@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "host-read.h"
 
 /* Bounds on a procfs scan: a host has far fewer, but a hostile or broken
  * /proc must not make the daemon walk forever. */
@@ -89,7 +90,7 @@ gvd_device_nodes (const GvdHostRoot *root, const char *address)
           g_strv_builder_add (b, node);
         }
     }
-  if (g_file_get_contents (info_path, &info, NULL, NULL) && gvd_nvidia_parse_minor (info, &minor))
+  if ((info = gvd_host_read_small (info_path)) != NULL && gvd_nvidia_parse_minor (info, &minor))
     {
       g_autofree char *node = g_strdup_printf ("/dev/nvidia%u", minor);
       g_strv_builder_add (b, node);
@@ -153,8 +154,9 @@ gvd_device_holders (const GvdHostRoot *root, const char *const *nodes)
           g_autofree char *comm = NULL;
 
           h->pid = (int) g_ascii_strtoll (pid_name, NULL, 10);
-          h->comm = g_file_get_contents (comm_path, &comm, NULL, NULL) ? g_strdup (g_strstrip (comm))
-                                                                       : g_strdup ("?");
+          h->comm = (comm = gvd_host_read_small (comm_path)) != NULL
+                      ? g_strdup (g_strstrip (comm))
+                      : g_strdup ("?");
           h->node = g_strdup (nodes[best]);
           g_ptr_array_add (holders, h);
         }
@@ -215,7 +217,7 @@ gvd_device_check_released (const GvdHostRoot *root, const char *address,
       *out_reason = g_strdup_printf ("%s is gone from the PCI bus after release", address);
       return FALSE;
     }
-  if (!g_file_get_contents (config, &data, &len, NULL) || len < 2)
+  if ((data = gvd_host_read (config, GVD_HOST_READ_SMALL, &len, NULL)) == NULL || len < 2)
     {
       *out_reason = g_strdup_printf ("%s: its config space cannot be read after release", address);
       return FALSE;
@@ -268,7 +270,7 @@ gvd_device_find_persistenced (const GvdHostRoot *root, char **out_reason)
 
   g_return_val_if_fail (out_reason != NULL && *out_reason == NULL, 0);
 
-  if (!g_file_get_contents (pidfile, &data, &len, &error))
+  if ((data = gvd_host_read (pidfile, GVD_HOST_READ_SMALL, &len, &error)) == NULL)
     {
       if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         *out_reason = g_strdup_printf ("cannot read %s: %s", pidfile, error->message);

@@ -9,6 +9,7 @@
 /* Written once by gvd_fault_init () before threads exist, then only read. */
 static char *crash_at;
 static char *stop_at;
+static char *slow_at;
 static gint stop_fired; /* atomic: the stop fires once per process */
 
 static char *
@@ -24,19 +25,27 @@ gvd_fault_init (void)
 {
   g_clear_pointer (&crash_at, g_free);
   g_clear_pointer (&stop_at, g_free);
+  g_clear_pointer (&slow_at, g_free);
   g_atomic_int_set (&stop_fired, 0);
   crash_at = read_step ("GVD_TEST_CRASH_AT");
   stop_at = read_step ("GVD_TEST_STOP_AT");
-  if (crash_at != NULL || stop_at != NULL)
-    g_message ("TEST-ONLY fault injection armed (GVD_TEST_CRASH_AT=%s GVD_TEST_STOP_AT=%s)",
-               crash_at != NULL ? crash_at : "", stop_at != NULL ? stop_at : "");
+  slow_at = read_step ("GVD_TEST_SLOW_AT");
+  if (crash_at != NULL || stop_at != NULL || slow_at != NULL)
+    g_message ("TEST-ONLY fault injection armed (GVD_TEST_CRASH_AT=%s GVD_TEST_STOP_AT=%s "
+               "GVD_TEST_SLOW_AT=%s)", crash_at != NULL ? crash_at : "",
+               stop_at != NULL ? stop_at : "", slow_at != NULL ? slow_at : "");
 }
 
 void
 gvd_fault_point (const char *name)
 {
-  if (G_LIKELY (crash_at == NULL && stop_at == NULL))
+  if (G_LIKELY (crash_at == NULL && stop_at == NULL && slow_at == NULL))
     return;
+  if (g_strcmp0 (slow_at, name) == 0)
+    {
+      g_message ("TEST-ONLY fault point '%s': sleeping %d ms", name, GVD_FAULT_SLOW_MS);
+      g_usleep (GVD_FAULT_SLOW_MS * 1000);
+    }
   if (g_strcmp0 (crash_at, name) == 0)
     {
       g_message ("TEST-ONLY fault point '%s': raising SIGKILL", name);

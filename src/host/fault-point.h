@@ -7,15 +7,22 @@
 
 G_BEGIN_DECLS
 
-/* Read GVD_TEST_CRASH_AT and GVD_TEST_STOP_AT once (main() calls it before
+/* How long GVD_TEST_SLOW_AT makes its step take. */
+#define GVD_FAULT_SLOW_MS 2000
+
+/* Read GVD_TEST_CRASH_AT, GVD_TEST_STOP_AT and GVD_TEST_SLOW_AT once (main() calls it before
  * any thread starts). Each names one step (e.g. "overlay"); unset or empty,
  * every fault point is a single NULL test. Never set them in production. */
 void gvd_fault_init (void);
 
 /* At step @name: raise (SIGKILL) when GVD_TEST_CRASH_AT names it (the
  * daemon dies as under `kill -9`), raise (SIGSTOP) when GVD_TEST_STOP_AT
- * names it, the first time only (the test then acts and sends SIGCONT). Steps in use: "claimed",
- * "pool", "overlay", "seed", "define", "start" (create) and "shutdown". */
+ * names it, the first time only (the test then acts and sends SIGCONT);
+ * sleep GVD_FAULT_SLOW_MS in the calling thread, every time, when
+ * GVD_TEST_SLOW_AT names it (a slow disk or libvirtd: tests/test-mainloop.c).
+ * Steps in use: "claimed", "pool", "overlay", "seed", "define", "start"
+ * (create), "shutdown", "reconnect" (before events are subscribed on a new
+ * connection) and "registry-write". */
 void gvd_fault_point (const char *name);
 
 G_END_DECLS

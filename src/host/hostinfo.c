@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "hostinfo.h"
+#include "host-read.h"
 #include "pci-address.h"
 
 #include <dirent.h>
@@ -26,7 +27,6 @@
 #define MAX_DEVICES 65536
 #define MAX_VIRTFNS 256
 #define MAX_MDEV_TYPES 64
-#define MAX_SMALL_FILE 4096
 
 /* ---- the scan (I/O) ---------------------------------------------------------- */
 
@@ -51,28 +51,11 @@ pci_quiet_cb (char *format, ...)
 {
 }
 
-/* A small text file, or NULL (absent, unreadable or too big). */
-static char *
-read_small (const char *path)
-{
-  char *data = NULL;
-  gsize len;
-
-  if (!g_file_get_contents (path, &data, &len, NULL))
-    return NULL;
-  if (len > MAX_SMALL_FILE)
-    {
-      g_free (data);
-      return NULL;
-    }
-  return data;
-}
-
 static gboolean
 read_uint (const char *dir, const char *name, guint64 *out)
 {
   g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree char *text = read_small (path);
+  g_autofree char *text = gvd_host_read_small (path);
   char *end;
 
   if (text == NULL)
@@ -113,7 +96,7 @@ mark_root_disk (GvdInventory *inv, const GvdHostRoot *root)
   g_autofree char *reason = NULL;
   const char *name;
 
-  if (!g_file_get_contents (mounts_path, &mounts, NULL, NULL))
+  if ((mounts = gvd_host_read (mounts_path, GVD_HOST_READ_LARGE, NULL, NULL)) == NULL)
     return;
   device = gvd_hostinfo_parse_root_device (mounts);
   if (device == NULL || !g_str_has_prefix (device, "/dev/"))
@@ -146,7 +129,7 @@ mark_route_nic (GvdInventory *inv, const GvdHostRoot *root)
   g_autofree char *address = NULL;
   g_autofree char *reason = NULL;
 
-  if (!g_file_get_contents (route_path, &route, NULL, NULL))
+  if ((route = gvd_host_read (route_path, GVD_HOST_READ_LARGE, NULL, NULL)) == NULL)
     return;
   iface = gvd_hostinfo_parse_default_route (route);
   if (iface == NULL || strchr (iface, '/') != NULL || iface[0] == '.')
@@ -184,8 +167,8 @@ read_mdev_types (GvdPciDevice *dev, const char *dir)
       guint64 avail = 0;
 
       t->id = g_strdup (name);
-      t->name = read_small (p_name);
-      t->device_api = read_small (p_api);
+      t->name = gvd_host_read_small (p_name);
+      t->device_api = gvd_host_read_small (p_api);
       if (t->name != NULL)
         g_strstrip (t->name);
       if (t->device_api != NULL)
@@ -205,7 +188,7 @@ read_details (GvdPciDevice *dev, const char *address, const char *dir)
 {
   g_autofree char *target = g_file_read_link (dir, NULL);
   g_autofree char *numa_path = g_build_filename (dir, "numa_node", NULL);
-  g_autofree char *numa = read_small (numa_path);
+  g_autofree char *numa = gvd_host_read_small (numa_path);
   g_autofree char *resource_path = g_build_filename (dir, "resource", NULL);
   g_autofree char *resource = NULL;
   gsize resource_len = 0;
@@ -224,7 +207,9 @@ read_details (GvdPciDevice *dev, const char *address, const char *dir)
       dev->numa_node = n < 0 || n > G_MAXINT ? -1 : (int) n;
     }
   /* BARs matter for what a guest may get; bridges never go. */
-  if (!dev->is_bridge && g_file_get_contents (resource_path, &resource, &resource_len, NULL))
+  if (!dev->is_bridge
+      && (resource = gvd_host_read (resource_path, GVD_HOST_READ_SMALL, &resource_len, NULL))
+           != NULL)
     {
       g_autoptr(GError) error = NULL;
       GArray *bars = gvd_pci_parse_resource (resource, resource_len, &error);
@@ -278,7 +263,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
           g_autofree char *vtarget = g_file_read_link (vlink, NULL);
           g_autofree char *base = vtarget != NULL ? g_path_get_basename (vtarget) : NULL;
 
-          if (base == NULL || !gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
+          if (base == NULL || !gvd_pci_address_is_canonical (base))
             break;
           g_ptr_array_add (dev->virtfns, g_steal_pointer (&base));
         }
@@ -288,7 +273,7 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
     g_autofree char *ptarget = g_file_read_link (plink, NULL);
     g_autofree char *base = ptarget != NULL ? g_path_get_basename (ptarget) : NULL;
 
-    if (base != NULL && gvd_pci_address_parse (base, NULL, NULL, NULL, NULL))
+    if (base != NULL && gvd_pci_address_is_canonical (base))
       dev->physfn = g_steal_pointer (&base);
   }
   read_mdev_types (dev, dir);
@@ -417,7 +402,7 @@ listing_member (const char *member, gpointer data)
 {
   Listing *l = data;
 
-  if (!gvd_pci_address_parse (member, NULL, NULL, NULL, NULL))
+  if (!gvd_pci_address_is_canonical (member))
     return TRUE;
   if (g_hash_table_size (l->map) >= MAX_DEVICES)
     return FALSE;
@@ -600,9 +585,8 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
       dev->driver = g_strdup (g_hash_table_lookup (drivers, dev->address));
       for (const char *const *p = passthrough_devices; !listed && p != NULL && *p != NULL; p++)
         {
-          g_autofree char *canon = NULL;
-          listed = gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
-                   && g_str_equal (canon, dev->address);
+          g_autofree char *canon = gvd_pci_address_canonical (*p);
+          listed = canon != NULL && g_str_equal (canon, dev->address);
         }
       /* SR-IOV and mdev only matter for what may be passed through. */
       if ((dev->class_code >> 16) == 0x03 || listed)
@@ -610,7 +594,7 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
     }
 
   cmdline_path = gvd_host_root_procfs (root, "cmdline", NULL);
-  if (g_file_get_contents (cmdline_path, &cmdline, NULL, NULL))
+  if ((cmdline = gvd_host_read (cmdline_path, GVD_HOST_READ_LARGE, NULL, NULL)) != NULL)
     inv->acs_override = gvd_hostinfo_parse_acs_override (cmdline);
 
   gvd_inventory_finish (inv);
@@ -619,10 +603,10 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
 
   for (const char *const *p = passthrough_devices; p != NULL && *p != NULL; p++)
     {
-      g_autofree char *canon = NULL;
+      g_autofree char *canon = gvd_pci_address_canonical (*p);
       GvdPciDevice *dev;
 
-      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL)
+      if (canon != NULL
           && (dev = g_hash_table_lookup (inv->by_address, canon)) != NULL && !dev->is_bridge)
         dev->passthrough_candidate = TRUE;
     }
@@ -659,9 +643,9 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
 
   for (const char *const *p = host_critical; p != NULL && *p != NULL; p++)
     {
-      g_autofree char *canon = NULL;
+      g_autofree char *canon = gvd_pci_address_canonical (*p);
 
-      if (gvd_pci_parse_address (*p, NULL, NULL, NULL, NULL, &canon, NULL))
+      if (canon != NULL)
         mark_critical (inv, canon, "listed in [host] host_critical");
     }
   for (guint i = 0; i < inv->devices->len; i++)
@@ -676,10 +660,10 @@ gvd_hostinfo_scan (const GvdHostRoot *root, const char *const *host_critical,
   {
     g_autofree char *sys_ver = gvd_host_root_sysfs (root, "module", "nvidia", "version", NULL);
     g_autofree char *proc_ver = gvd_host_root_procfs (root, "driver", "nvidia", "version", NULL);
-    g_autofree char *text = read_small (sys_ver);
+    g_autofree char *text = gvd_host_read_small (sys_ver);
 
     if (text == NULL)
-      text = read_small (proc_ver);
+      text = gvd_host_read_small (proc_ver);
     if (text != NULL)
       inv->nvidia_driver_version = gvd_hostinfo_parse_nvidia_version (text);
   }

@@ -82,5 +82,13 @@ gvd_registry_save_file (const GvdRegistry *registry, const char *path, GError **
   g_return_val_if_fail (path != NULL, FALSE);
 
   data = gvd_registry_serialize (registry, &len);
+  return gvd_registry_file_write (path, data, len, error);
+}
+
+gboolean
+gvd_registry_file_write (const char *path, const char *data, gsize len, GError **error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+
   return gvd_state_file_write (path, data, len, 0600, GVD_STATE_WRITE_REPLACE, error);
 }

@@ -20,5 +20,8 @@ GvdRegistry *gvd_registry_load_file (const char *path, GError **error);
  * final directory fsync fails: the new file is then in place (but maybe not
  * durable) and the error is still reported. */
 gboolean gvd_registry_save_file (const GvdRegistry *registry, const char *path, GError **error);
+/* The same for @data, a gvd_registry_serialize() made earlier: what a worker
+ * writes while the registry itself stays on the main thread. */
+gboolean gvd_registry_file_write (const char *path, const char *data, gsize len, GError **error);
 
 G_END_DECLS

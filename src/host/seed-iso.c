@@ -13,6 +13,7 @@
 #include <libisofs/libisofs.h>
 
 #include "errors.h"
+#include "state-dir.h"
 
 /* libisofs hands the image out in 2048-byte blocks; larger reads lost the
  * tail of the image (NOTES.md). */
@@ -184,7 +185,6 @@ gboolean
 gvd_seed_iso_write_file (const GvdCloudInitSeed *seed, const char *path, GError **error)
 {
   g_autoptr(GBytes) image = NULL;
-  g_autoptr(GError) local_error = NULL;
   gsize len = 0;
   const char *data;
 
@@ -193,11 +193,6 @@ gvd_seed_iso_write_file (const GvdCloudInitSeed *seed, const char *path, GError 
   if (image == NULL)
     return FALSE;
   data = g_bytes_get_data (image, &len);
-  if (!g_file_set_contents_full (path, data, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                 &local_error))
-    {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "seed ISO: %s", local_error->message);
-      return FALSE;
-    }
-  return TRUE;
+  /* The one atomic writer: temporary file, fsync, rename, directory fsync. */
+  return gvd_state_file_write (path, data, len, 0600, GVD_STATE_WRITE_REPLACE, error);
 }

@@ -5,7 +5,7 @@
 
 #include "instance.h"
 #include "instance-priv.h"
-#include "pci-address.h"
+#include "device-ref.h"
 #include "json-util.h"
 
 #include <string.h>
@@ -47,6 +47,7 @@ typedef struct {
   char *root_volume;
   char *seed_volume;
   guint64 root_size;
+  GvdCloudInitSeed *seed; /* made into seed_iso by the worker */
   GBytes *seed_iso;
   char *xml;
   gboolean start;
@@ -76,11 +77,50 @@ create_data_free (CreateData *cd)
   g_free (cd->image);
   g_free (cd->root_volume);
   g_free (cd->seed_volume);
+  gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
   g_free (cd->state);
   g_free (cd->vnc_socket);
   g_free (cd);
+}
+
+/* An instance.progress event {name, step} for a create step done; from the
+ * worker it is handed to the main context, which owns the event bus (and
+ * dispatches it before the create's own completion, queued later). */
+typedef struct {
+  GvdEvents *events;
+  char *name;
+  const char *step;
+} Progress;
+
+static gboolean
+progress_emit (gpointer data)
+{
+  Progress *p = data;
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, p->name);
+  json_builder_set_member_name (b, "step");
+  json_builder_add_string_value (b, p->step);
+  json_builder_end_object (b);
+  gvd_events_emit (p->events, "instance.progress", json_builder_get_root (b));
+  g_free (p->name);
+  g_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress (GvdInstanceManager *mgr, const char *name, const char *step)
+{
+  Progress *p = g_new0 (Progress, 1);
+
+  p->events = mgr->d->events;
+  p->name = g_strdup (name);
+  p->step = step;
+  g_main_context_invoke (NULL, progress_emit, p);
 }
 
 /* Remove what a create made in libvirt; each step tolerates "not there". */
@@ -113,7 +153,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autofree char *root_path = NULL;
   g_autofree char *seed_path = NULL;
 
-  if (conn == NULL)
+  /* The ISO first: when it cannot be built, nothing is made to roll back. */
+  if (conn == NULL || (cd->seed_iso = gvd_seed_iso_build (cd->seed, &error)) == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -150,11 +191,13 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("overlay");
+  progress (cd->mgr, cd->name, "volumes");
   seed_path = gvd_storage_upload_volume (conn, cd->pool, cd->seed_volume, cd->seed_iso, "raw",
                                          &error);
   if (seed_path == NULL)
     goto fail;
   gvd_fault_point ("seed");
+  progress (cd->mgr, cd->name, "seed");
   dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == NULL)
     {
@@ -163,11 +206,11 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("define");
+  progress (cd->mgr, cd->name, "defined");
   /* Part of the definition: a failure rolls the domain back with the rest. */
   if (cd->autostart && virDomainSetAutostart (dom, 1) < 0)
     {
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt could not mark the domain for autostart");
+      gvd_virt_error_set (&error, "libvirt could not mark the domain for autostart");
       goto fail;
     }
   if (cd->start && !gvd_instance_prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
@@ -178,7 +221,10 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   if (cd->start)
-    gvd_fault_point ("start");
+    {
+      gvd_fault_point ("start");
+      progress (cd->mgr, cd->name, "started");
+    }
   cd->state = gvd_instance_domain_state (dom);
   if (cd->start)
     {
@@ -262,18 +308,13 @@ resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error)
 
   for (gsize i = 0; devices != NULL && devices[i] != NULL; i++)
     {
-      g_autofree char *norm = gvd_pci_address_canonical (devices[i]);
+      g_autofree char *field = g_strdup_printf ("devices[%" G_GSIZE_FORMAT "]", i);
+      g_autofree char *address = gvd_device_ref_resolve (mgr->d->registry, field, devices[i],
+                                                          error);
 
-      if (norm == NULL)
-        norm = g_strdup (gvd_registry_lookup_name (mgr->d->registry, devices[i]));
-      if (norm == NULL)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
-                       "'%s' is neither a registered device name nor a PCI address "
-                       "(see GET /v1/devices)", devices[i]);
-          return NULL;
-        }
-      g_strv_builder_add (b, norm);
+      if (address == NULL)
+        return NULL;
+      g_strv_builder_add (b, address);
     }
   return g_strv_builder_end (b);
 }
@@ -481,7 +522,6 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   g_autoptr(GvdInstanceSpec) spec = NULL;
   g_autoptr(GvdCloudInitSeed) seed = NULL;
   g_autofree char *xml = NULL;
-  g_autoptr(GBytes) iso = NULL;
   g_autofree char *name = g_strdup (req->name);
   g_autofree char *reserved_mac = NULL;
   g_autofree char *reserved_ip = NULL;
@@ -589,7 +629,10 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
     goto fail;
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
   if (!req->dry_run)
-    gvd_fault_point ("claimed");
+    {
+      gvd_fault_point ("claimed");
+      progress (mgr, name, "planned");
+    }
 
   seed = gvd_cloudinit_render (spec, mgr->agent_files, &error);
   if (seed == NULL)
@@ -607,10 +650,6 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       return;
     }
 
-  iso = gvd_seed_iso_build (seed, &error);
-  if (iso == NULL)
-    goto fail;
-
   cd = g_new0 (CreateData, 1);
   cd->mgr = mgr;
   cd->virt = g_object_ref (mgr->d->virt);
@@ -624,7 +663,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
   cd->seed_volume = g_strdup (spec->seed_volume);
   cd->root_size = spec->root_size_bytes;
-  cd->seed_iso = g_steal_pointer (&iso);
+  cd->seed = g_steal_pointer (&seed);
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
   cd->autostart = req->autostart;

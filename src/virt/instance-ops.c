@@ -52,6 +52,13 @@ typedef struct {
   GTask *outer;        /* borrowed: the worker's callback holds the ref */
   GSource *deadline;   /* main context only */
   gboolean expired;
+  /* shutdown (main context only, but @off: set by its workers) */
+  guint phase;         /* ShutdownPhase */
+  gboolean stop_seen;  /* a lifecycle event said the domain stopped */
+  gboolean force;      /* power off when the guest has not stopped */
+  gboolean off;        /* the domain is off */
+  gint64 wait_until;   /* monotonic: when the guest's time is up */
+  GSource *timer;
   /* results */
   char *state;
   char *vnc_socket;
@@ -100,6 +107,18 @@ domain_is_off (virDomainPtr dom)
   return state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
 }
 
+/* The state (and VNC socket) an operation answers with (worker). */
+static void
+read_result (OpData *op, virDomainPtr dom)
+{
+  op->state = gvd_instance_domain_state (dom);
+  if (virDomainIsActive (dom) == 1)
+    {
+      g_autofree char *live = virDomainGetXMLDesc (dom, 0);
+      op->vnc_socket = gvd_instance_parse_vnc_socket (live);
+    }
+}
+
 static void
 action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -134,31 +153,8 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       rc = virDomainDestroy (dom);
       break;
     case GVD_ACTION_SHUTDOWN:
-      {
-        gint64 deadline = g_get_monotonic_time () + (gint64) op->timeout * G_USEC_PER_SEC;
-
-        if (virDomainIsActive (dom) != 1)
-          break;
-        if (virDomainShutdown (dom) < 0)
-          g_debug ("ACPI shutdown of %s refused: %s", op->name, virGetLastErrorMessage ());
-        gvd_fault_point ("shutdown");
-        while (!domain_is_off (dom) && g_get_monotonic_time () < deadline)
-          g_usleep (100 * 1000);
-        /* domain_is_off () also holds when libvirt stopped answering: that
-         * is a failed shutdown, not a finished one. */
-        if (virDomainGetState (dom, &(int) { 0 }, NULL, 0) < 0)
-          {
-            g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
-            gvd_virt_error_set (&error, what);
-            break;
-          }
-        if (!domain_is_off (dom))
-          {
-            g_message ("instance %s: no shutdown within %u s, powering off", op->name, op->timeout);
-            rc = virDomainDestroy (dom);
-          }
-        break;
-      }
+      g_assert_not_reached (); /* shutdown_ask_thread and shutdown_finish_thread */
+      break;
     case GVD_ACTION_REBOOT:
     case GVD_ACTION_RESET:
       if (virDomainIsActive (dom) != 1)
@@ -181,12 +177,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  op->state = gvd_instance_domain_state (dom);
-  if (virDomainIsActive (dom) == 1)
-    {
-      g_autofree char *live = virDomainGetXMLDesc (dom, 0);
-      op->vnc_socket = gvd_instance_parse_vnc_socket (live);
-    }
+  read_result (op, dom);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -298,6 +289,257 @@ run_op (GvdInstanceManager *mgr, GTask *outer, OpData *op, GTaskThreadFunc func,
   g_object_unref (inner);
 }
 
+/* ---- shutdown ------------------------------------------------------------------ */
+
+/* A shutdown asks the guest in a worker (virDomainShutdown), then waits on
+ * the main loop, holding no thread, for libvirt's lifecycle event that the
+ * domain stopped (gvd_instance_ops_domain_stopped) or for its timeout; then
+ * a worker reads the final state, powering the domain off when the timeout
+ * came first. */
+typedef enum {
+  SHUTDOWN_ASKING,
+  SHUTDOWN_WAITING,
+  SHUTDOWN_FINISHING,
+} ShutdownPhase;
+
+static void shutdown_finish (OpData *op, gboolean force);
+
+static void
+shutdown_ask_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  OpData *op = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (op->virt, &error);
+  g_autoptr(virDomain) dom = NULL;
+  int state = 0;
+
+  if (conn == NULL || (dom = lookup_domain (conn, op->domain_name, op->name, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (virDomainIsActive (dom) != 1)
+    {
+      op->off = TRUE;
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (virDomainShutdown (dom) < 0)
+    g_debug ("ACPI shutdown of %s refused: %s", op->name, virGetLastErrorMessage ());
+  gvd_fault_point ("shutdown");
+  /* A failed state read means libvirt stopped answering: a failed
+   * shutdown, not a finished one. */
+  if (virDomainGetState (dom, &state, NULL, 0) < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
+      gvd_virt_error_set (&error, what);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  op->off = state == VIR_DOMAIN_SHUTOFF || state == VIR_DOMAIN_CRASHED;
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+shutdown_finish_thread (GTask *task, gpointer source, gpointer task_data,
+                        GCancellable *cancellable)
+{
+  OpData *op = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (op->virt, &error);
+  g_autoptr(virDomain) dom = NULL;
+
+  if (conn == NULL || (dom = lookup_domain (conn, op->domain_name, op->name, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (virDomainGetState (dom, &(int) { 0 }, NULL, 0) < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
+      gvd_virt_error_set (&error, what);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  op->off = domain_is_off (dom);
+  if (!op->off && op->force)
+    {
+      g_message ("instance %s: no shutdown within %u s, powering off", op->name, op->timeout);
+      if (virDomainDestroy (dom) < 0)
+        {
+          g_autofree char *what = g_strdup_printf ("shutdown of instance '%s' failed", op->name);
+          gvd_virt_error_set (&error, what);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      op->off = TRUE;
+    }
+  if (op->off)
+    read_result (op, dom);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* The end of a shutdown, on the main context: @error or the result. */
+static void
+shutdown_complete (OpData *op, GError *error)
+{
+  GvdInstanceManager *mgr = op->mgr;
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, op->name);
+  GTask *outer = op->outer;
+
+  if (mgr->stop_waiters != NULL && g_hash_table_lookup (mgr->stop_waiters, op->name) == op)
+    g_hash_table_remove (mgr->stop_waiters, op->name);
+  gvd_instance_disarm_deadline (&op->timer);
+  gvd_instance_disarm_deadline (&op->deadline);
+  if (inst != NULL)
+    g_clear_pointer (&inst->busy, g_free);
+  if (error == NULL && inst != NULL && op->state != NULL)
+    {
+      gvd_instance_set_state (mgr, inst, op->state);
+      g_free (inst->vnc_socket);
+      inst->vnc_socket = g_steal_pointer (&op->vnc_socket);
+    }
+  if (op->expired)
+    g_clear_error (&error);
+  else if (error != NULL)
+    g_task_return_error (outer, error);
+  else
+    g_task_return_boolean (outer, TRUE);
+  op_data_free (op);
+  g_object_unref (outer);
+}
+
+static gboolean
+shutdown_timer_cb (gpointer data)
+{
+  OpData *op = data;
+
+  g_clear_pointer (&op->timer, g_source_unref);
+  shutdown_finish (op, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Wait (on the main loop) for the stop event or the guest's time to end. */
+static void
+shutdown_wait (OpData *op)
+{
+  gint64 left_ms = (op->wait_until - g_get_monotonic_time ()) / 1000;
+
+  op->phase = SHUTDOWN_WAITING;
+  if (op->stop_seen)
+    {
+      shutdown_finish (op, FALSE);
+      return;
+    }
+  if (left_ms <= 0)
+    {
+      shutdown_finish (op, TRUE);
+      return;
+    }
+  op->timer = g_timeout_source_new ((guint) MIN (left_ms, (gint64) G_MAXUINT));
+  g_source_set_callback (op->timer, shutdown_timer_cb, op, NULL);
+  g_source_attach (op->timer, NULL);
+}
+
+static void
+shutdown_finished (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  OpData *op = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      shutdown_complete (op, error);
+      return;
+    }
+  if (!op->off)
+    {
+      /* Woken early (an event, or libvirt lost and back): keep waiting. */
+      op->stop_seen = FALSE;
+      shutdown_wait (op);
+      return;
+    }
+  shutdown_complete (op, NULL);
+}
+
+static void
+shutdown_finish (OpData *op, gboolean force)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, shutdown_finished, op);
+
+  gvd_instance_disarm_deadline (&op->timer);
+  op->phase = SHUTDOWN_FINISHING;
+  op->force = force;
+  g_task_set_task_data (task, op, NULL);
+  g_task_run_in_thread (task, shutdown_finish_thread);
+}
+
+static void
+shutdown_asked (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  OpData *op = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      shutdown_complete (op, error);
+      return;
+    }
+  if (op->off)
+    {
+      shutdown_finish (op, FALSE);
+      return;
+    }
+  op->wait_until = g_get_monotonic_time () + (gint64) op->timeout * G_USEC_PER_SEC;
+  shutdown_wait (op);
+}
+
+static void
+shutdown_start (GvdInstanceManager *mgr, GTask *outer, OpData *op)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, shutdown_asked, op);
+
+  op->outer = g_object_ref (outer);
+  op->phase = SHUTDOWN_ASKING;
+  /* Listening before asking: the event may come before the worker returns. */
+  if (mgr->stop_waiters == NULL)
+    mgr->stop_waiters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_replace (mgr->stop_waiters, g_strdup (op->name), op);
+  if (op_moves_devices (op))
+    op->deadline = gvd_instance_arm_deadline (mgr->d->config->device_timeout + op->timeout,
+                                              op_deadline_cb, op);
+  g_task_set_task_data (task, op, NULL);
+  g_task_run_in_thread (task, shutdown_ask_thread);
+}
+
+void
+gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name)
+{
+  OpData *op = mgr->stop_waiters != NULL ? g_hash_table_lookup (mgr->stop_waiters, name) : NULL;
+
+  if (op == NULL)
+    return;
+  op->stop_seen = TRUE;
+  if (op->phase == SHUTDOWN_WAITING)
+    shutdown_finish (op, FALSE);
+}
+
+void
+gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (mgr->stop_waiters == NULL)
+    return;
+  /* No event will come over a lost connection: read the state now (which
+   * fails while libvirt is away, as a shutdown then must). */
+  g_hash_table_iter_init (&iter, mgr->stop_waiters);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((OpData *) value)->phase == SHUTDOWN_WAITING)
+      shutdown_finish (value, FALSE);
+}
+
 void
 gvd_instance_manager_action_async (GvdInstanceManager *mgr, const char *name,
                                    GvdInstanceAction action, guint timeout_seconds,
@@ -310,7 +552,10 @@ gvd_instance_manager_action_async (GvdInstanceManager *mgr, const char *name,
     return;
   op->action = action;
   op->timeout = timeout_seconds > 0 ? timeout_seconds : mgr->d->config->shutdown_timeout;
-  run_op (mgr, task, op, action_thread, op_done);
+  if (action == GVD_ACTION_SHUTDOWN)
+    shutdown_start (mgr, task, op);
+  else
+    run_op (mgr, task, op, action_thread, op_done);
 }
 
 gboolean

@@ -20,8 +20,8 @@ struct _GvdInstanceManager {
   GvdIpam *ipam;         /* d->ipam */
   GvdAgentFiles *agent_files;
   gboolean ready;
-  virConnectPtr event_conn;
-  int lifecycle_id;
+  struct _GvdEventSub *event_sub; /* the lifecycle subscription (instance-recover.c) */
+  GHashTable *stop_waiters; /* name → shutdown waiting for its stop (instance-ops.c) */
   gulong connected_id;
   gulong disconnected_id;
   GSource *recover_source;
@@ -61,6 +61,11 @@ void gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const 
                                guint seconds);
 GSource *gvd_instance_arm_deadline (guint seconds, GSourceFunc func, gpointer data);
 void gvd_instance_disarm_deadline (GSource **source);
+
+/* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
+ * @name's domain stopped, or that the connection (and its events) was lost. */
+void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
+void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
 
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);

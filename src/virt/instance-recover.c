@@ -14,6 +14,7 @@
 #include "device-health.h"
 #include "domain-xml.h"
 #include "events.h"
+#include "fault-point.h"
 #include "vfio-plan.h"
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
@@ -121,12 +122,47 @@ instance_name_of (GvdInstanceManager *mgr, const char *domain_name)
 
 /* Runs on the main loop (libvirt's events dispatch on GLib's default
  * context). Only local calls here: the event carries what we need. */
+/* A lifecycle subscription. libvirt holds one reference (its opaque) for as
+ * long as the callback is registered, the manager one while it is current,
+ * and a worker one while it registers or deregisters; @mgr and @pending are
+ * main-context state. */
+typedef struct _GvdEventSub {
+  gint ref;
+  GvdInstanceManager *mgr; /* NULL once the manager dropped it */
+  gboolean pending;        /* the registration worker has not reported yet */
+  virConnectPtr conn;      /* set by the registration worker */
+  int id;
+} GvdEventSub;
+
+static GvdEventSub *
+event_sub_ref (GvdEventSub *sub)
+{
+  g_atomic_int_inc (&sub->ref);
+  return sub;
+}
+
+static void
+event_sub_unref (void *data)
+{
+  GvdEventSub *sub = data;
+
+  if (!g_atomic_int_dec_and_test (&sub->ref))
+    return;
+  if (sub->conn != NULL)
+    virConnectClose (sub->conn);
+  g_free (sub);
+}
+
 static int
 lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
-  GvdInstanceManager *mgr = opaque;
+  GvdEventSub *sub = opaque;
+  GvdInstanceManager *mgr = sub->mgr;
   const char *domain_name = virDomainGetName (dom);
 
+  /* Still delivered while a dropped subscription is being deregistered. */
+  if (mgr == NULL)
+    return 0;
   gvd_instance_note_change (mgr);
   const char *name = instance_name_of (mgr, domain_name);
   GvdInstance *inst = name != NULL ? g_hash_table_lookup (mgr->instances, name) : NULL;
@@ -148,6 +184,7 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
           gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
           g_clear_pointer (&inst->vnc_socket, g_free);
           schedule_release_check (mgr, inst);
+          gvd_instance_ops_domain_stopped (mgr, name);
         }
       break;
     case VIR_DOMAIN_EVENT_CRASHED:
@@ -186,31 +223,116 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
   return 0;
 }
 
+/* Registering and deregistering are RPCs to libvirtd, which may hang (a
+ * frozen or restarting libvirtd): both run in workers. */
+static void
+register_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GvdEventSub *sub = task_data;
+  GvdVirtConn *virt = source;
+
+  sub->conn = gvd_virt_conn_get (virt, NULL);
+  if (sub->conn == NULL)
+    {
+      g_task_return_boolean (task, FALSE); /* lost again: the next connect registers */
+      return;
+    }
+  sub->id = virConnectDomainEventRegisterAny (sub->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                              VIR_DOMAIN_EVENT_CALLBACK (lifecycle_cb),
+                                              event_sub_ref (sub), event_sub_unref);
+  if (sub->id < 0)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_LIBVIRT, "%s",
+                               virGetLastErrorMessage ());
+      event_sub_unref (sub); /* libvirt did not take its reference */
+      return;
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+deregister_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  GvdEventSub *sub = task_data;
+
+  if (sub->conn != NULL && sub->id >= 0)
+    virConnectDomainEventDeregisterAny (sub->conn, sub->id);
+  sub->id = -1;
+  /* Closing the last reference is an RPC too. */
+  if (sub->conn != NULL)
+    virConnectClose (g_steal_pointer (&sub->conn));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+deregister_async (GvdEventSub *sub)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+
+  g_task_set_task_data (task, event_sub_ref (sub), event_sub_unref);
+  g_task_run_in_thread (task, deregister_thread);
+}
+
+static void
+register_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GvdEventSub *sub = g_task_get_task_data (G_TASK (res));
+  g_autoptr(GError) error = NULL;
+
+  sub->pending = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (res), &error))
+    {
+      if (error != NULL && sub->mgr != NULL)
+        g_warning ("cannot subscribe to libvirt lifecycle events: %s", error->message);
+      return;
+    }
+  /* Dropped (a disconnect or a newer connection) while registering. */
+  if (sub->mgr == NULL)
+    deregister_async (sub);
+}
+
 static void
 register_events (GvdInstanceManager *mgr)
 {
-  g_autoptr(GError) error = NULL;
-  virConnectPtr conn = gvd_virt_conn_get (mgr->d->virt, &error);
+  g_autoptr(GTask) task = g_task_new (mgr->d->virt, NULL, register_done, NULL);
+  GvdEventSub *sub = g_new0 (GvdEventSub, 1);
 
-  if (conn == NULL)
+  sub->ref = 1;
+  sub->mgr = mgr;
+  sub->id = -1;
+  sub->pending = TRUE;
+  mgr->event_sub = event_sub_ref (sub);
+  if (gvd_virt_conn_get_reconnects (mgr->d->virt) > 0)
+    gvd_fault_point ("reconnect");
+  g_task_set_task_data (task, sub, event_sub_unref);
+  g_task_run_in_thread (task, register_thread);
+}
+
+/* Drop the current subscription; deregister it in a worker when @wait is
+ * FALSE (the main loop keeps serving), here when TRUE (teardown). */
+static void
+unregister_events (GvdInstanceManager *mgr, gboolean wait)
+{
+  GvdEventSub *sub = g_steal_pointer (&mgr->event_sub);
+
+  if (sub == NULL)
     return;
-  mgr->event_conn = conn;
-  mgr->lifecycle_id = virConnectDomainEventRegisterAny (conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                        VIR_DOMAIN_EVENT_CALLBACK (lifecycle_cb),
-                                                        mgr, NULL);
-  if (mgr->lifecycle_id < 0)
-    g_warning ("cannot subscribe to libvirt lifecycle events: %s", virGetLastErrorMessage ());
+  sub->mgr = NULL;
+  if (wait && !sub->pending && sub->conn != NULL && sub->id >= 0)
+    {
+      virConnectDomainEventDeregisterAny (sub->conn, sub->id);
+      sub->id = -1;
+    }
+  else if (!sub->pending)
+    deregister_async (sub);
+  /* else register_done deregisters it */
+  event_sub_unref (sub);
 }
 
 void
 gvd_instance_unregister_events (GvdInstanceManager *mgr)
 {
-  if (mgr->event_conn == NULL)
-    return;
-  if (mgr->lifecycle_id >= 0)
-    virConnectDomainEventDeregisterAny (mgr->event_conn, mgr->lifecycle_id);
-  mgr->lifecycle_id = -1;
-  virConnectClose (g_steal_pointer (&mgr->event_conn));
+  unregister_events (mgr, TRUE);
 }
 
 /* ---- recovery ---------------------------------------------------------------------------- */
@@ -580,7 +702,7 @@ gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data)
 {
   GvdInstanceManager *mgr = user_data;
 
-  gvd_instance_unregister_events (mgr);
+  unregister_events (mgr, FALSE);
   register_events (mgr);
   gvd_instance_schedule_recovery (mgr, 0);
 }
@@ -590,5 +712,6 @@ gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_
 {
   GvdInstanceManager *mgr = user_data;
 
-  gvd_instance_unregister_events (mgr);
+  unregister_events (mgr, FALSE);
+  gvd_instance_ops_libvirt_lost (mgr);
 }

@@ -448,7 +448,6 @@ gvd_instance_manager_new (const GvdInstanceServices *services)
                                           (GDestroyNotify) gvd_instance_free);
   mgr->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->sweeping = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  mgr->lifecycle_id = -1;
   mgr->ipam = services->ipam;
   mgr->agent_files = gvd_agent_files_load (NULL);
   mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
@@ -485,6 +484,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->instances);
   g_hash_table_unref (mgr->creating);
   g_hash_table_unref (mgr->sweeping);
+  g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
   g_free (mgr->d);
   g_free (mgr);

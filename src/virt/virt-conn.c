@@ -133,6 +133,24 @@ close_reason_string (int reason)
 }
 
 static void
+close_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  virConnectClose (task_data);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Closing the last reference to a connection is an RPC to libvirtd, which
+ * may not answer: never on the main loop. */
+static void
+close_in_worker (virConnectPtr conn)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+
+  g_task_set_task_data (task, conn, NULL);
+  g_task_run_in_thread (task, close_thread);
+}
+
+static void
 drop_connection (GvdVirtConn *self, const char *why)
 {
   virConnectPtr conn;
@@ -143,8 +161,9 @@ drop_connection (GvdVirtConn *self, const char *why)
   if (conn == NULL)
     return;
 
+  /* Local in the remote driver (no RPC). */
   virConnectUnregisterCloseCallback (conn, close_cb);
-  virConnectClose (conn);
+  close_in_worker (conn);
   self->state = GVD_VIRT_DISCONNECTED;
   g_free (self->last_error);
   self->last_error = g_strdup (why);

@@ -85,7 +85,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       if (gvd_pci_address_parse (piece[PIECE_ADDRESS], &d, &b, &s, &f))
         g_assert (canonical != NULL);
-      (void) gvd_pci_parse_address (piece[PIECE_ADDRESS], &d, &b, &s, &f, &canonical2, NULL);
+      /* The canonical form is a fixed point. */
+      if (canonical != NULL)
+        {
+          canonical2 = gvd_pci_address_canonical (canonical);
+          g_assert (canonical2 != NULL && g_str_equal (canonical, canonical2));
+        }
     }
   if (piece[PIECE_CMDLINE] != NULL)
     {

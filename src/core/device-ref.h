@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Device references in requests (a registered name or a PCI address) →
+ * canonical PCI addresses: the one resolver of plans, reservations and
+ * instances (pure). */
+#pragma once
+
+#include <glib.h>
+
+#include "registry.h"
+
+G_BEGIN_DECLS
+
+/* Bytes of one reference: a registry name (GVD_REGISTRY_NAME_MAX) or an
+ * address (12), with room to spare. */
+#define GVD_DEVICE_REF_MAX 64
+
+/* @ref is a PCI address in the one form pci-address.h accepts (short
+ * "bb:ss.f" included) or a name in @registry (may be NULL: addresses only)
+ * → the canonical "dddd:bb:ss.f". Whether the device exists on the host is
+ * the planner's question, not this one's. Errors name @field
+ * ("devices[1]"): INVALID_ARGUMENT for an empty or over-long reference,
+ * DEVICE_NOT_FOUND for one that is neither an address nor a registered
+ * name. */
+char *gvd_device_ref_resolve (const GvdRegistry *registry, const char *field, const char *ref,
+                              GError **error);
+
+G_END_DECLS
