@@ -64,6 +64,7 @@ main (int argc, char **argv)
   guint64 size_mib = argc > 1 ? g_ascii_strtoull (argv[1], NULL, 10) : 256;
   guint rounds = argc > 2 ? (guint) g_ascii_strtoull (argv[2], NULL, 10) : 20;
   g_autoptr(virConnect) conn = NULL;
+  g_autoptr(GvdStorage) storage = gvd_storage_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *src = g_build_filename (g_get_tmp_dir (), "gvdbench-src.img", NULL);
   g_autofree guint8 *chunk = g_malloc (1 << 20);
@@ -100,18 +101,18 @@ main (int argc, char **argv)
     }
 
   t = g_get_monotonic_time ();
-  gvd_storage_ensure_pool (conn, POOL, POOL_PATH, &error);
+  gvd_storage_ensure_pool (storage, conn, POOL, POOL_PATH, &error);
   die_on (error, "ensure_pool");
   printf ("ensure_pool (define, build, start): %.1f ms\n", ms_since (t));
   t = g_get_monotonic_time ();
-  gvd_storage_ensure_pool (conn, POOL, POOL_PATH, &error);
+  gvd_storage_ensure_pool (storage, conn, POOL, POOL_PATH, &error);
   die_on (error, "ensure_pool");
   printf ("ensure_pool (exists, refresh): %.1f ms\n", ms_since (t));
 
   t = g_get_monotonic_time ();
   {
     const char *import_dirs[] = { g_get_tmp_dir (), NULL };
-    image = gvd_storage_import_image (conn, POOL, "base.img", src, NULL, "gpuvm-", import_dirs,
+    image = gvd_storage_import_image (storage, conn, POOL, "base.img", src, NULL, "gpuvm-", import_dirs,
                                       &error);
   }
   die_on (error, "import");
@@ -130,7 +131,7 @@ main (int argc, char **argv)
       g_autofree char *p2 = NULL;
 
       t = g_get_monotonic_time ();
-      p1 = gvd_storage_create_overlay (conn, POOL, root, "base.img", 0, &error);
+      p1 = gvd_storage_create_overlay (storage, conn, POOL, root, "base.img", 0, &error);
       die_on (error, "overlay");
       overlay_ms += ms_since (t);
       t = g_get_monotonic_time ();
@@ -140,7 +141,7 @@ main (int argc, char **argv)
     }
   t = g_get_monotonic_time ();
   {
-    g_autoptr(GPtrArray) list = gvd_storage_list_images (conn, POOL, "gpuvm-", &error);
+    g_autoptr(GPtrArray) list = gvd_storage_list_images (storage, conn, POOL, "gpuvm-", &error);
     die_on (error, "list");
   }
   list_ms = ms_since (t);

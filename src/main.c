@@ -11,7 +11,7 @@
 
 #include "admin-token.h"
 #include "api.h"
-#include "capability.h"
+#include "capability-gather.h"
 #include "config-file.h"
 #include "daemon.h"
 #include "fault-point.h"

@@ -7,7 +7,7 @@
 #include "testlib.h"
 
 #include "api.h"
-#include "capability.h"
+#include "capability-gather.h"
 #include "domcaps.h"
 
 #include <string.h>
@@ -911,6 +911,55 @@ api_host__libvirt_down__report_with_libvirt_failed (void **state)
   gvd_test_daemon_destroy (daemon);
 }
 
+/* The gathering in flight belongs to its daemon: two daemons in one process
+ * asked at once each answer with their own host. */
+static void
+api_host__two_daemons_at_once__each_its_own_report (void **state)
+{
+  const char *hosts[2] = { "workstation-2gpu", "amd-gpu" };
+  const char *models[2] = { "12th Gen Intel(R) Core(TM) i9-12900K",
+                            "AMD Ryzen 9 5950X 16-Core Processor" };
+  g_autofree char *pool = pool_path ();
+  g_autofree char *conf = g_strdup_printf ("[storage]\npool_path=%s\n", pool);
+  GvdDaemon *daemons[2];
+  GvdApi *apis[2];
+  GvdTestRequest reqs[4] = { { 0 } };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *url = NULL;
+      g_autoptr(GError) error = NULL;
+
+      daemons[i] = gvd_test_daemon_build (hosts[i], conf, NULL);
+      apis[i] = gvd_api_new (daemons[i], "admin", NULL);
+      gvd_api_host_register (apis[i]);
+      assert_true (gvd_api_listen (apis[i], "127.0.0.1:0", &error));
+      url = gvd_api_get_url (apis[i]);
+      /* Interleaved: A, B, A, B. */
+      reqs[i].url = g_strconcat (url, "v1/host", NULL);
+      reqs[i + 2].url = g_strconcat (url, "v1/host", NULL);
+      reqs[i].method = reqs[i + 2].method = "GET";
+    }
+  gvd_test_requests_in_loop (reqs, 4);
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (reqs[i].reply, NULL);
+
+      assert_int_equal (reqs[i].status, 200);
+      assert_non_null (node);
+      assert_string_equal (gvd_test_json_string (node, "cpu.model"), models[i % 2]);
+      gvd_test_request_clear (&reqs[i]);
+    }
+  gvd_test_drain_main_context ();
+  for (guint i = 0; i < 2; i++)
+    {
+      gvd_api_free (apis[i]);
+      gvd_test_drain_main_context ();
+      gvd_test_daemon_destroy (daemons[i]);
+    }
+}
+
 int
 main (void)
 {
@@ -947,6 +996,7 @@ main (void)
     cmocka_unit_test (format_verdict__all_pass__yes_yes),
     cmocka_unit_test (report_to_json__members__round_trip),
     cmocka_unit_test (api_host__libvirt_down__report_with_libvirt_failed),
+    cmocka_unit_test (api_host__two_daemons_at_once__each_its_own_report),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

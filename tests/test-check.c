@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "virt-conn.h"
 
@@ -34,12 +35,18 @@ run_check (const char *const *extra)
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *err = NULL;
+  g_autofree char *config = NULL;
   CheckRun *run = g_new0 (CheckRun, 1);
+  int fd;
 
+  /* gpuvmd.conf must be a regular file (no longer /dev/null). */
+  fd = g_file_open_tmp ("gvdtest-check-XXXXXX.conf", &config, &error);
+  assert_true (fd >= 0);
+  close (fd);
   g_ptr_array_add (argv, gvd_test_build_path ("src", "gpuvmd", NULL));
   g_ptr_array_add (argv, g_strdup ("--check"));
   g_ptr_array_add (argv, g_strdup ("--config"));
-  g_ptr_array_add (argv, g_strdup ("/dev/null"));
+  g_ptr_array_add (argv, g_strdup (config));
   for (gsize i = 0; extra != NULL && extra[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (extra[i]));
   g_ptr_array_add (argv, NULL);
@@ -56,6 +63,7 @@ run_check (const char *const *extra)
   if (err != NULL && *err != '\0')
     print_message ("stderr: %s\n", err);
   run->lines = g_strsplit (run->out, "\n", -1);
+  g_unlink (config);
   return run;
 }
 

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "storage-priv.h"
+#include "storage-xml.h"
 
 static void
 pool_xml__dir__round_trips (void **state)

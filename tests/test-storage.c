@@ -8,12 +8,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage-priv.h"
+#include "storage.h"
 #include "virt-conn.h"
 
 #define POOL "gvdtest-pool"
@@ -24,6 +26,7 @@
 #define TINY_VIRTUAL_SIZE (64 * 1024 * 1024)
 
 static virConnectPtr conn;
+static GvdStorage *storage;
 static char *tmpdir;
 /* Sources are imported from the test's temp dir and tests/data/images. */
 static char *import_dirs[3];
@@ -60,6 +63,7 @@ group_setup (void **state)
 
   conn = virConnectOpen ("qemu:///system");
   assert_non_null (conn);
+  storage = gvd_storage_new ();
   remove_pool (POOL);
   remove_pool (API_POOL);
   tmpdir = g_dir_make_tmp ("gvdtest-storage-XXXXXX", &error);
@@ -89,6 +93,7 @@ group_teardown (void **state)
   g_clear_pointer (&tmpdir, g_free);
   g_clear_pointer (&import_dirs[0], g_free);
   g_clear_pointer (&import_dirs[1], g_free);
+  g_clear_pointer (&storage, gvd_storage_unref);
   virConnectClose (conn);
   return 0;
 }
@@ -100,7 +105,7 @@ setup (void **state)
   g_autoptr(GError) error = NULL;
 
   remove_pool (POOL);
-  assert_true (gvd_storage_ensure_pool (conn, POOL, POOL_PATH, &error));
+  assert_true (gvd_storage_ensure_pool (storage, conn, POOL, POOL_PATH, &error));
   return 0;
 }
 
@@ -131,7 +136,7 @@ static GvdImage *
 import_ok (const char *name, const char *source, const char *format)
 {
   g_autoptr(GError) error = NULL;
-  GvdImage *image = gvd_storage_import_image (conn, POOL, name, source, format, PREFIX, IMPORT_DIRS, &error);
+  GvdImage *image = gvd_storage_import_image (storage, conn, POOL, name, source, format, PREFIX, IMPORT_DIRS, &error);
 
   if (error != NULL)
     print_error ("import %s: %s\n", name, error->message);
@@ -193,7 +198,7 @@ ensure_pool__twice__active_autostarted_same_path (void **state)
   int autostart = 0;
 
   /* setup ensured it once (from nothing); again, with a trailing slash. */
-  assert_true (gvd_storage_ensure_pool (conn, POOL, POOL_PATH "/", &error));
+  assert_true (gvd_storage_ensure_pool (storage, conn, POOL, POOL_PATH "/", &error));
   assert_null (error);
   pool = virStoragePoolLookupByName (conn, POOL);
   assert_non_null (pool);
@@ -208,7 +213,7 @@ ensure_pool__twice__active_autostarted_same_path (void **state)
 
   /* An inactive pool is started again. */
   assert_int_equal (virStoragePoolDestroy (pool), 0);
-  assert_true (gvd_storage_ensure_pool (conn, POOL, POOL_PATH, &error));
+  assert_true (gvd_storage_ensure_pool (storage, conn, POOL, POOL_PATH, &error));
   assert_int_equal (virStoragePoolIsActive (pool), 1);
 }
 
@@ -217,13 +222,13 @@ ensure_pool__same_name_other_path__conflict_names_both (void **state)
 {
   g_autoptr(GError) error = NULL;
 
-  assert_false (gvd_storage_ensure_pool (conn, POOL, "/var/tmp/gvdtest-elsewhere", &error));
+  assert_false (gvd_storage_ensure_pool (storage, conn, POOL, "/var/tmp/gvdtest-elsewhere", &error));
   assert_int_equal (error->code, GVD_ERROR_CONFLICT);
   assert_non_null (strstr (error->message, POOL_PATH));
   assert_non_null (strstr (error->message, "/var/tmp/gvdtest-elsewhere"));
   assert_false (g_file_test ("/var/tmp/gvdtest-elsewhere", G_FILE_TEST_EXISTS));
   g_clear_error (&error);
-  assert_false (gvd_storage_ensure_pool (conn, POOL, "relative/path", &error));
+  assert_false (gvd_storage_ensure_pool (storage, conn, POOL, "relative/path", &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_CONFIG);
 }
 
@@ -250,7 +255,7 @@ import_image__raw_and_qcow2__listed_with_format_and_capacity (void **state)
   assert_string_equal (b->format, "qcow2");
   assert_int_equal (b->capacity, TINY_VIRTUAL_SIZE);
 
-  list = gvd_storage_list_images (conn, POOL, PREFIX, &error);
+  list = gvd_storage_list_images (storage, conn, POOL, PREFIX, &error);
   assert_non_null (list);
   assert_int_equal (list->len, 2);
   img = g_ptr_array_index (list, 0);
@@ -315,14 +320,14 @@ import_image__explicit_format__checked_against_content (void **state)
   g_autoptr(GvdImage) ok = import_ok ("q.qcow2", qcow2, "qcow2");
   g_autoptr(GError) error = NULL;
 
-  assert_null (gvd_storage_import_image (conn, POOL, "x", qcow2, "raw", PREFIX, IMPORT_DIRS, &error));
+  assert_null (gvd_storage_import_image (storage, conn, POOL, "x", qcow2, "raw", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_non_null (strstr (error->message, "qcow2"));
   g_clear_error (&error);
-  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "qcow2", PREFIX, IMPORT_DIRS, &error));
+  assert_null (gvd_storage_import_image (storage, conn, POOL, "x", raw, "qcow2", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
-  assert_null (gvd_storage_import_image (conn, POOL, "x", raw, "vmdk", PREFIX, IMPORT_DIRS, &error));
+  assert_null (gvd_storage_import_image (storage, conn, POOL, "x", raw, "vmdk", PREFIX, IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_null (volume_xml ("x"));
 }
@@ -334,12 +339,12 @@ import_image__backing_file__refused_and_removed (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) list = NULL;
 
-  assert_null (gvd_storage_import_image (conn, POOL, "chained.qcow2", path, NULL, PREFIX,
+  assert_null (gvd_storage_import_image (storage, conn, POOL, "chained.qcow2", path, NULL, PREFIX,
                                          IMPORT_DIRS, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_non_null (strstr (error->message, "backing file"));
   assert_null (volume_xml ("chained.qcow2"));
-  list = gvd_storage_list_images (conn, POOL, PREFIX, NULL);
+  list = gvd_storage_list_images (storage, conn, POOL, PREFIX, NULL);
   assert_int_equal (list->len, 0);
 }
 
@@ -388,7 +393,7 @@ import_image__bad_input__clear_errors_nothing_created (void **state)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GError) error = NULL;
-      GvdImage *image = gvd_storage_import_image (conn, POOL, cases[i].name, cases[i].source,
+      GvdImage *image = gvd_storage_import_image (storage, conn, POOL, cases[i].name, cases[i].source,
                                                   NULL, PREFIX, IMPORT_DIRS, &error);
 
       if (image != NULL || error == NULL || error->code != (int) cases[i].code
@@ -398,7 +403,7 @@ import_image__bad_input__clear_errors_nothing_created (void **state)
       assert_int_equal (error->code, cases[i].code);
       assert_non_null (strstr (error->message, cases[i].needle));
     }
-  list = gvd_storage_list_images (conn, POOL, PREFIX, NULL);
+  list = gvd_storage_list_images (storage, conn, POOL, PREFIX, NULL);
   assert_int_equal (list->len, 1);
   g_remove (subdir);
   g_remove (link);
@@ -421,7 +426,7 @@ create_overlay__qcow2_base__backing_store_and_capacity (void **state)
   g_autoptr(GvdImage) shown = NULL;
   GvdImage *img;
 
-  path = gvd_storage_create_overlay (conn, POOL, PREFIX "a-root.qcow2", "base.qcow2",
+  path = gvd_storage_create_overlay (storage, conn, POOL, PREFIX "a-root.qcow2", "base.qcow2",
                                      2 * TINY_VIRTUAL_SIZE, &error);
   assert_null (error);
   assert_string_equal (path, POOL_PATH "/" PREFIX "a-root.qcow2");
@@ -434,7 +439,7 @@ create_overlay__qcow2_base__backing_store_and_capacity (void **state)
   assert_string_equal (info->backing_format, "qcow2");
 
   /* Size 0: the base's virtual size. */
-  path2 = gvd_storage_create_overlay (conn, POOL, PREFIX "b-root.qcow2", "base.qcow2", 0, &error);
+  path2 = gvd_storage_create_overlay (storage, conn, POOL, PREFIX "b-root.qcow2", "base.qcow2", 0, &error);
   assert_non_null (path2);
   g_clear_pointer (&xml, g_free);
   g_clear_pointer (&info, gvd_volume_info_free);
@@ -443,17 +448,17 @@ create_overlay__qcow2_base__backing_store_and_capacity (void **state)
   assert_int_equal (info->capacity, TINY_VIRTUAL_SIZE);
 
   /* Instance volumes are not images; the base knows its users. */
-  list = gvd_storage_list_images (conn, POOL, PREFIX, &error);
+  list = gvd_storage_list_images (storage, conn, POOL, PREFIX, &error);
   assert_int_equal (list->len, 1);
   img = g_ptr_array_index (list, 0);
   assert_string_equal (img->name, "base.qcow2");
   assert_int_equal (img->in_use_by->len, 2);
   assert_string_equal (g_ptr_array_index (img->in_use_by, 0), PREFIX "a-root.qcow2");
   assert_string_equal (g_ptr_array_index (img->in_use_by, 1), PREFIX "b-root.qcow2");
-  shown = gvd_storage_get_image (conn, POOL, "base.qcow2", PREFIX, &error);
+  shown = gvd_storage_get_image (storage, conn, POOL, "base.qcow2", PREFIX, &error);
   assert_non_null (shown);
   assert_int_equal (shown->in_use_by->len, 2);
-  assert_null (gvd_storage_get_image (conn, POOL, PREFIX "a-root.qcow2", PREFIX, &error));
+  assert_null (gvd_storage_get_image (storage, conn, POOL, PREFIX "a-root.qcow2", PREFIX, &error));
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
 }
 
@@ -467,7 +472,7 @@ create_overlay__raw_base__raw_backing_format (void **state)
   g_autofree char *xml = NULL;
   g_autoptr(GvdVolumeInfo) info = NULL;
 
-  path = gvd_storage_create_overlay (conn, POOL, PREFIX "r-root.qcow2", "rawbase.img",
+  path = gvd_storage_create_overlay (storage, conn, POOL, PREFIX "r-root.qcow2", "rawbase.img",
                                      1 << 21, &error);
   assert_non_null (path);
   xml = volume_xml (PREFIX "r-root.qcow2");
@@ -484,32 +489,32 @@ create_overlay__refusals__codes (void **state)
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
 
-  assert_null (gvd_storage_create_overlay (conn, POOL, PREFIX "s-root.qcow2", "base.qcow2",
+  assert_null (gvd_storage_create_overlay (storage, conn, POOL, PREFIX "s-root.qcow2", "base.qcow2",
                                            TINY_VIRTUAL_SIZE - 1, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
   assert_non_null (strstr (error->message, "smaller"));
   assert_null (volume_xml (PREFIX "s-root.qcow2"));
   g_clear_error (&error);
 
-  assert_null (gvd_storage_create_overlay (conn, POOL, PREFIX "s-root.qcow2", "nope.qcow2", 0,
+  assert_null (gvd_storage_create_overlay (storage, conn, POOL, PREFIX "s-root.qcow2", "nope.qcow2", 0,
                                            &error));
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
   assert_non_null (strstr (error->message, "nope.qcow2"));
   g_clear_error (&error);
 
-  assert_null (gvd_storage_create_overlay (conn, POOL, PREFIX "s-root.qcow2", "../base.qcow2",
+  assert_null (gvd_storage_create_overlay (storage, conn, POOL, PREFIX "s-root.qcow2", "../base.qcow2",
                                            0, &error));
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
   g_clear_error (&error);
 
-  path = gvd_storage_create_overlay (conn, POOL, PREFIX "s-root.qcow2", "base.qcow2", 0, &error);
+  path = gvd_storage_create_overlay (storage, conn, POOL, PREFIX "s-root.qcow2", "base.qcow2", 0, &error);
   assert_non_null (path);
-  assert_null (gvd_storage_create_overlay (conn, POOL, PREFIX "s-root.qcow2", "base.qcow2", 0,
+  assert_null (gvd_storage_create_overlay (storage, conn, POOL, PREFIX "s-root.qcow2", "base.qcow2", 0,
                                            &error));
   assert_int_equal (error->code, GVD_ERROR_ALREADY_EXISTS);
   g_clear_error (&error);
 
-  assert_null (gvd_storage_create_overlay (conn, POOL, "bad/name", "base.qcow2", 0, &error));
+  assert_null (gvd_storage_create_overlay (storage, conn, POOL, "bad/name", "base.qcow2", 0, &error));
   assert_int_equal (error->code, GVD_ERROR_INVALID_ARGUMENT);
 }
 
@@ -540,7 +545,7 @@ upload_volume__bytes__read_back_identical (void **state)
   assert_int_equal (error->code, GVD_ERROR_ALREADY_EXISTS);
   g_clear_error (&error);
   /* Seeds are instance volumes: not images. */
-  list = gvd_storage_list_images (conn, POOL, PREFIX, NULL);
+  list = gvd_storage_list_images (storage, conn, POOL, PREFIX, NULL);
   assert_int_equal (list->len, 0);
 }
 
@@ -568,12 +573,12 @@ delete_image__in_use__conflict_names_overlay (void **state)
   g_autofree char *qcow2 = fixture ("tiny.qcow2");
   g_autoptr(GvdImage) base = import_ok ("base.qcow2", qcow2, NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree char *path = gvd_storage_create_overlay (conn, POOL, PREFIX "c-root.qcow2",
+  g_autofree char *path = gvd_storage_create_overlay (storage, conn, POOL, PREFIX "c-root.qcow2",
                                                       "base.qcow2", 0, &error);
   g_autofree char *still_there = NULL;
 
   assert_non_null (path);
-  assert_false (gvd_storage_delete_image (conn, POOL, "base.qcow2", PREFIX, &error));
+  assert_false (gvd_storage_delete_image (storage, conn, POOL, "base.qcow2", PREFIX, &error));
   assert_int_equal (error->code, GVD_ERROR_CONFLICT);
   assert_non_null (strstr (error->message, PREFIX "c-root.qcow2"));
   still_there = volume_xml ("base.qcow2");
@@ -581,15 +586,124 @@ delete_image__in_use__conflict_names_overlay (void **state)
   g_clear_error (&error);
 
   /* Instance volumes cannot be deleted as images. */
-  assert_false (gvd_storage_delete_image (conn, POOL, PREFIX "c-root.qcow2", PREFIX, &error));
+  assert_false (gvd_storage_delete_image (storage, conn, POOL, PREFIX "c-root.qcow2", PREFIX, &error));
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
   g_clear_error (&error);
 
   assert_true (gvd_storage_delete_volume (conn, POOL, PREFIX "c-root.qcow2", &error));
-  assert_true (gvd_storage_delete_image (conn, POOL, "base.qcow2", PREFIX, &error));
+  assert_true (gvd_storage_delete_image (storage, conn, POOL, "base.qcow2", PREFIX, &error));
   assert_null (volume_xml ("base.qcow2"));
-  assert_false (gvd_storage_delete_image (conn, POOL, "base.qcow2", PREFIX, &error));
+  assert_false (gvd_storage_delete_image (storage, conn, POOL, "base.qcow2", PREFIX, &error));
   assert_int_equal (error->code, GVD_ERROR_IMAGE_NOT_FOUND);
+}
+
+/* ---- a lost connection ------------------------------------------------------------- */
+
+/* A unix socket that relays one client to libvirtd until told to hang up,
+ * so the test can cut a live connection without touching the shared
+ * libvirtd. */
+typedef struct {
+  GSocket *listener;
+  int stop[2];
+} Relay;
+
+static gboolean
+relay_copy (int from, int to)
+{
+  char buf[64 * 1024];
+  ssize_t n = read (from, buf, sizeof buf);
+
+  for (ssize_t off = 0; n > 0 && off < n;)
+    {
+      ssize_t w = write (to, buf + off, (size_t) (n - off));
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return FALSE;
+      off += w;
+    }
+  return n > 0;
+}
+
+static gpointer
+relay_thread (gpointer data)
+{
+  Relay *r = data;
+  g_autoptr(GSocket) client = g_socket_accept (r->listener, NULL, NULL);
+  g_autoptr(GSocket) up = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new ("/run/libvirt/libvirt-sock");
+  GPollFD fds[3];
+
+  if (client == NULL || up == NULL || !g_socket_connect (up, addr, NULL, NULL))
+    return NULL;
+  /* GSocket makes its descriptors non-blocking; the relay blocks. */
+  g_unix_set_fd_nonblocking (g_socket_get_fd (client), FALSE, NULL);
+  g_unix_set_fd_nonblocking (g_socket_get_fd (up), FALSE, NULL);
+  fds[0] = (GPollFD) { g_socket_get_fd (client), G_IO_IN, 0 };
+  fds[1] = (GPollFD) { g_socket_get_fd (up), G_IO_IN, 0 };
+  fds[2] = (GPollFD) { r->stop[0], G_IO_IN, 0 };
+  for (;;)
+    {
+      if (g_poll (fds, 3, -1) < 0)
+        continue;
+      if (fds[2].revents != 0)
+        break;
+      if (fds[0].revents != 0 && !relay_copy (fds[0].fd, fds[1].fd))
+        break;
+      if (fds[1].revents != 0 && !relay_copy (fds[1].fd, fds[0].fd))
+        break;
+    }
+  g_socket_close (client, NULL);
+  g_socket_close (up, NULL);
+  return NULL;
+}
+
+static void
+lost_connection__storage_and_instances__same_code (void **state)
+{
+  g_autofree char *path = g_build_filename (tmpdir, "relay.sock", NULL);
+  g_autofree char *uri = g_strdup_printf ("qemu+unix:///system?socket=%s", path);
+  g_autoptr(GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr(GError) storage_error = NULL;
+  g_autoptr(GError) instances_error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  virDomainPtr *doms = NULL;
+  virConnectPtr c;
+  Relay r = { 0 };
+  GThread *thread;
+
+  r.listener = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, NULL);
+  assert_true (g_socket_bind (r.listener, addr, FALSE, NULL));
+  assert_true (g_socket_listen (r.listener, NULL));
+  assert_true (g_unix_open_pipe (r.stop, FD_CLOEXEC, NULL));
+  thread = g_thread_new ("relay", relay_thread, &r);
+  c = virConnectOpen (uri);
+  assert_non_null (c);
+  /* Alive through the relay... */
+  list = gvd_storage_list_images (storage, c, POOL, PREFIX, &storage_error);
+  assert_non_null (list);
+  /* ...then libvirtd is gone for this connection. */
+  assert_int_equal (write (r.stop[1], "x", 1), 1);
+  g_thread_join (thread);
+
+  /* The storage path (what /v1/images and a create's volumes do). */
+  assert_null (gvd_storage_list_images (storage, c, POOL, PREFIX, &storage_error));
+  assert_non_null (storage_error);
+  /* The instance path: instance-recover.c's listing, set as every
+   * instance-*.c site sets it. */
+  assert_true (virConnectListAllDomains (c, &doms, 0) < 0);
+  gvd_virt_error_set (&instances_error, "cannot list domains");
+  print_message ("storage: %s\ninstances: %s\n", storage_error->message, instances_error->message);
+  assert_int_equal (storage_error->code, GVD_ERROR_LIBVIRT_UNAVAILABLE);
+  assert_int_equal (instances_error->code, storage_error->code);
+  assert_int_equal (gvd_error_code_http_status (storage_error->code), 503);
+
+  virConnectClose (c);
+  close (r.stop[0]);
+  close (r.stop[1]);
+  g_object_unref (r.listener);
+  g_unlink (path);
 }
 
 /* ---- concurrency --------------------------------------------------------------- */
@@ -606,7 +720,7 @@ import_thread (gpointer data)
   ImportThread *t = data;
   g_autoptr(virConnect) c = virConnectOpen ("qemu:///system");
 
-  t->image = gvd_storage_import_image (c, POOL, "race.img", t->source, NULL, PREFIX, IMPORT_DIRS, &t->error);
+  t->image = gvd_storage_import_image (storage, c, POOL, "race.img", t->source, NULL, PREFIX, IMPORT_DIRS, &t->error);
   return NULL;
 }
 
@@ -720,7 +834,7 @@ api_images__import_list_show_delete (void **state)
   g_clear_pointer (&node, json_node_unref);
 
   /* In use by an overlay: shown, and not deletable. */
-  overlay = gvd_storage_create_overlay (conn, API_POOL, PREFIX "api-root.qcow2", "tiny.qcow2", 0,
+  overlay = gvd_storage_create_overlay (storage, conn, API_POOL, PREFIX "api-root.qcow2", "tiny.qcow2", 0,
                                         &error);
   assert_non_null (overlay);
   node = gvd_test_http (session, "GET", one, NULL, NULL, &status);
@@ -884,6 +998,7 @@ main (void)
     cmocka_unit_test_setup (delete_volume__twice__success_both_times, setup),
     cmocka_unit_test_setup (delete_image__in_use__conflict_names_overlay, setup),
     cmocka_unit_test_setup (import_image__same_name_concurrently__exactly_one_wins, setup),
+    cmocka_unit_test_setup (lost_connection__storage_and_instances__same_code, setup),
     cmocka_unit_test (api_images__import_list_show_delete),
     cmocka_unit_test (api_images__bad_requests__4xx_naming_the_problem),
     cmocka_unit_test (api_images__host_files__forbidden_fifo_never_opened),

@@ -1,29 +1,38 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* GET /v1/host: the capability report, versions, host facts and GPUs. The
  * facts (files, libvirt calls) are gathered on a worker thread while the
- * request is paused; concurrent requests share one gathering. */
+ * request is paused; concurrent requests of one daemon share one
+ * gathering. */
 #include "config.h"
 
 #include "api.h"
 #include "json-util.h"
 
-#include "capability.h"
+#include "capability-gather.h"
 #include "hostinfo.h"
 
 /* Requests waiting for the gathering in flight; more are refused. */
 #define MAX_WAITING 256
 
+#define STATE_KEY "gvd-api-host-state"
+
+typedef struct _HostJob HostJob;
+
+/* The route's state, one per daemon: kept on its GvdVirtConn, which every
+ * job holds a reference to. Main thread only. */
 typedef struct {
+  HostJob *in_flight;    /* the gathering in flight, or NULL */
+} HostState;
+
+struct _HostJob {
   GvdDaemon *daemon;
+  HostState *state;
   GvdHostRoot *root;
   char *pool_path;
   char *uri;
   GvdVirtConn *virt;
   GPtrArray *waiting;    /* SoupServerMessage *, paused */
-} HostJob;
-
-/* The gathering in flight, or NULL. Main thread only. */
-static HostJob *in_flight;
+};
 
 static void
 host_job_free (HostJob *job)
@@ -139,8 +148,8 @@ gather_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(JsonNode) node = NULL;
 
   /* Requests arriving from now on start a new gathering. */
-  if (in_flight == job)
-    in_flight = NULL;
+  if (job->state->in_flight == job)
+    job->state->in_flight = NULL;
   report = gvd_capability_evaluate (facts);
   node = host_to_json (facts, report, job->daemon);
   for (guint i = 0; i < job->waiting->len; i++)
@@ -158,6 +167,7 @@ host (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
 {
   GvdDaemon *d = gvd_api_get_daemon (api);
   const char *method = soup_server_message_get_method (msg);
+  HostState *state = g_object_get_data (G_OBJECT (d->virt), STATE_KEY);
   g_autoptr(GTask) task = NULL;
   HostJob *job;
 
@@ -172,29 +182,30 @@ host (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *query)
       return;
     }
 
-  if (in_flight != NULL)
+  if (state->in_flight != NULL)
     {
-      if (in_flight->waiting->len >= MAX_WAITING)
+      if (state->in_flight->waiting->len >= MAX_WAITING)
         {
           gvd_api_reply_errorf (msg, GVD_ERROR_NOT_READY,
                                 "too many host reports pending (%u); retry shortly",
                                 MAX_WAITING);
           return;
         }
-      g_ptr_array_add (in_flight->waiting, g_object_ref (msg));
+      g_ptr_array_add (state->in_flight->waiting, g_object_ref (msg));
       soup_server_message_pause (msg);
       return;
     }
 
   job = g_new0 (HostJob, 1);
   job->daemon = d;
+  job->state = state;
   job->root = gvd_host_root_copy (d->host_root);
   job->pool_path = g_strdup (d->config->pool_path);
   job->uri = g_strdup (gvd_virt_conn_get_uri (d->virt));
   job->virt = g_object_ref (d->virt);
   job->waiting = g_ptr_array_new_with_free_func (g_object_unref);
   g_ptr_array_add (job->waiting, g_object_ref (msg));
-  in_flight = job;
+  state->in_flight = job;
 
   soup_server_message_pause (msg);
   task = g_task_new (NULL, NULL, gather_done, NULL);
@@ -212,5 +223,11 @@ static const GvdApiRoute routes[] = {
 void
 gvd_api_host_register (GvdApi *api)
 {
+  GvdDaemon *d = gvd_api_get_daemon (api);
+
+  g_return_if_fail (d->virt != NULL);
+
+  if (g_object_get_data (G_OBJECT (d->virt), STATE_KEY) == NULL)
+    g_object_set_data_full (G_OBJECT (d->virt), STATE_KEY, g_new0 (HostState, 1), g_free);
   gvd_api_add_routes (api, "/v1/host", GVD_API_ROUTE_DEFAULT, routes, host);
 }

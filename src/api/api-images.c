@@ -28,6 +28,7 @@ typedef enum {
 typedef struct {
   ImagesOp op;
   GvdVirtConn *virt;
+  GvdStorage *storage;
   ImagesState *state;
   char *pool_name;
   char *pool_path;
@@ -42,6 +43,7 @@ static void
 images_job_free (ImagesJob *job)
 {
   g_clear_object (&job->virt);
+  g_clear_pointer (&job->storage, gvd_storage_unref);
   g_free (job->pool_name);
   g_free (job->pool_path);
   g_free (job->prefix);
@@ -73,7 +75,7 @@ run_job (ImagesJob *job, GError **error)
     return NULL;
   if (!g_atomic_int_get (&job->state->pool_ready))
     {
-      if (!gvd_storage_ensure_pool (conn, job->pool_name, job->pool_path, error))
+      if (!gvd_storage_ensure_pool (job->storage, conn, job->pool_name, job->pool_path, error))
         return NULL;
       g_atomic_int_set (&job->state->pool_ready, TRUE);
     }
@@ -82,8 +84,9 @@ run_job (ImagesJob *job, GError **error)
     {
     case OP_LIST:
       {
-        g_autoptr(GPtrArray) images = gvd_storage_list_images (conn, job->pool_name,
-                                                               job->prefix, error);
+        g_autoptr(GPtrArray) images = gvd_storage_list_images (job->storage, conn,
+                                                               job->pool_name, job->prefix,
+                                                               error);
         g_autoptr(JsonBuilder) b = json_builder_new ();
 
         if (images == NULL)
@@ -99,13 +102,14 @@ run_job (ImagesJob *job, GError **error)
       }
     case OP_GET:
       {
-        g_autoptr(GvdImage) image = gvd_storage_get_image (conn, job->pool_name, job->name,
-                                                           job->prefix, error);
+        g_autoptr(GvdImage) image = gvd_storage_get_image (job->storage, conn, job->pool_name,
+                                                           job->name, job->prefix, error);
         return image != NULL ? image_node (image) : NULL;
       }
     case OP_IMPORT:
       {
-        g_autoptr(GvdImage) image = gvd_storage_import_image (conn, job->pool_name, job->name,
+        g_autoptr(GvdImage) image = gvd_storage_import_image (job->storage, conn,
+                                                              job->pool_name, job->name,
                                                               job->source_path, job->format,
                                                               job->prefix,
                                                               (const char *const *) job->import_dirs,
@@ -116,7 +120,8 @@ run_job (ImagesJob *job, GError **error)
         return image != NULL ? image_node (image) : NULL;
       }
     case OP_DELETE:
-      if (!gvd_storage_delete_image (conn, job->pool_name, job->name, job->prefix, error))
+      if (!gvd_storage_delete_image (job->storage, conn, job->pool_name, job->name, job->prefix,
+                                     error))
         return NULL;
       g_message ("deleted image %s", job->name);
       return json_node_new (JSON_NODE_NULL);
@@ -168,6 +173,7 @@ start_job (GvdApi *api, SoupServerMessage *msg, ImagesJob *job_in)
   g_autoptr(GTask) task = NULL;
 
   job->virt = g_object_ref (d->virt);
+  job->storage = gvd_storage_ref (d->storage);
   job->state = g_object_get_data (G_OBJECT (d->virt), STATE_KEY);
   job->pool_name = g_strdup (d->config->pool_name);
   job->pool_path = g_strdup (d->config->pool_path);

@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "registry-file.h"
 #include "secret.h"
+#include "storage.h"
 
 /* Event bus feeds (GET /v1/events). */
 static void
@@ -141,6 +142,7 @@ gvd_daemon_new (GvdConfig *config, const GvdDaemonOptions *options, GError **err
                                config->keepalive_count, config->reconnect_max_delay);
   g_signal_connect (d->virt, "connected", G_CALLBACK (emit_libvirt_connected), d->events);
   g_signal_connect (d->virt, "disconnected", G_CALLBACK (emit_libvirt_disconnected), d->events);
+  d->storage = gvd_storage_new ();
 
   d->claims = gvd_claims_new ();
   d->ipam = ipam_new (config);
@@ -161,6 +163,7 @@ gvd_daemon_new (GvdConfig *config, const GvdDaemonOptions *options, GError **err
     .registry = d->registry,
     .inventory = d->inventory,
     .virt = d->virt,
+    .storage = d->storage,
     .claims = d->claims,
     .ipam = d->ipam,
     .reservations = d->reservations,
@@ -194,6 +197,7 @@ gvd_daemon_free (GvdDaemon *d)
       gvd_virt_conn_close (d->virt);
       g_clear_object (&d->virt);
     }
+  g_clear_pointer (&d->storage, gvd_storage_unref);
   g_clear_pointer (&d->inventory, gvd_inventory_free);
   g_clear_pointer (&d->host_root, gvd_host_root_free);
   g_clear_pointer (&d->registry, gvd_registry_free);

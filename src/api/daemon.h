@@ -20,6 +20,7 @@ typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
 typedef struct _GvdInstanceManager GvdInstanceManager; /* instance.h */
 typedef struct _GvdEvents GvdEvents;       /* events.h */
 typedef struct _GvdIpam GvdIpam;           /* ipam.h */
+typedef struct _GvdStorage GvdStorage;     /* storage.h */
 typedef struct _GvdMetricsRegistry GvdMetricsRegistry; /* metrics-registry.h */
 
 /* Every member is set (never NULL) from gvd_daemon_new to gvd_daemon_free;
@@ -38,6 +39,9 @@ typedef struct _GvdDaemon {
   /* Host PCI inventory, scanned at start (empty when the scan failed). */
   GvdInventory *inventory;
   GvdVirtConn *virt;
+  /* Storage's lock and the images being imported, shared by /v1/images and
+   * the instance manager (storage.h). */
+  GvdStorage *storage;
   /* Device claims (address → instance or reservation) and quarantine
    * (address → reason; POST /v1/devices/{id}/clear removes an entry),
    * rebuilt from libvirt by the instance manager (claims.h). */

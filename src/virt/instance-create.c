@@ -37,6 +37,7 @@ forget_create (GvdInstanceManager *mgr, const char *name)
 typedef struct {
   GvdInstanceManager *mgr;
   GvdVirtConn *virt;
+  GvdStorage *storage;
   GvdHostRoot *root;
   char **addresses;
   char *name;
@@ -67,6 +68,7 @@ static void
 create_data_free (CreateData *cd)
 {
   g_clear_object (&cd->virt);
+  g_clear_pointer (&cd->storage, gvd_storage_unref);
   gvd_host_root_free (cd->root);
   g_strfreev (cd->addresses);
   g_free (cd->name);
@@ -157,14 +159,14 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  if (!gvd_storage_ensure_pool (conn, cd->pool, cd->pool_path, &error))
+  if (!gvd_storage_ensure_pool (cd->storage, conn, cd->pool, cd->pool_path, &error))
     goto fail;
   gvd_fault_point ("pool");
   if (cd->root_size == 0 && cd->spec != NULL)
     {
       /* The overlay gets the image's size: record it, so that the metadata
        * (and a recovery from it) knows the root disk's size. */
-      g_autoptr(GvdImage) base = gvd_storage_get_image (conn, cd->pool, cd->image, NULL, &error);
+      g_autoptr(GvdImage) base = gvd_storage_get_image (cd->storage, conn, cd->pool, cd->image, NULL, &error);
       char *xml;
 
       if (base == NULL)
@@ -176,7 +178,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_free (cd->xml);
       cd->xml = xml;
     }
-  root_path = gvd_storage_create_overlay (conn, cd->pool, cd->root_volume, cd->image,
+  root_path = gvd_storage_create_overlay (cd->storage, conn, cd->pool, cd->root_volume, cd->image,
                                           cd->root_size, &error);
   if (root_path == NULL)
     {
@@ -199,12 +201,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   dom = virDomainDefineXMLFlags (conn, cd->xml, VIR_DOMAIN_DEFINE_VALIDATE);
   if (dom == NULL)
     {
-      virErrorPtr verr = virGetLastError ();
-      gboolean exists = verr != NULL && verr->code == VIR_ERR_OPERATION_FAILED
-                        && strstr (verr->message != NULL ? verr->message : "", "already exists") != NULL;
-      gvd_virt_set_error (&error, exists ? GVD_ERROR_ALREADY_EXISTS
-                                         : gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt refused the domain definition");
+      gvd_virt_error_set_define (&error, conn, cd->spec != NULL ? cd->spec->domain_name : NULL,
+                                 "libvirt refused the domain definition");
       goto fail;
     }
   gvd_fault_point ("define");
@@ -212,16 +210,14 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   /* Part of the definition: a failure rolls the domain back with the rest. */
   if (cd->autostart && virDomainSetAutostart (dom, 1) < 0)
     {
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt could not mark the domain for autostart");
+      gvd_virt_error_set (&error, "libvirt could not mark the domain for autostart");
       goto fail;
     }
   if (cd->start && !gvd_instance_prepare_devices (cd->root, (const char *const *) cd->addresses, &error))
     goto fail;
   if (cd->start && virDomainCreate (dom) < 0)
     {
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT),
-                          "libvirt could not start the domain");
+      gvd_virt_error_set (&error, "libvirt could not start the domain");
       goto fail;
     }
   if (cd->start)
@@ -657,6 +653,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd = g_new0 (CreateData, 1);
   cd->mgr = mgr;
   cd->virt = g_object_ref (mgr->d->virt);
+  cd->storage = gvd_storage_ref (mgr->d->storage);
   cd->root = gvd_host_root_copy (mgr->d->host_root);
   cd->addresses = gvd_instance_hostdev_addresses (spec);
   cd->name = g_strdup (name);

@@ -170,7 +170,7 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_autofree char *what = g_strdup_printf ("%s of instance '%s' failed",
                                                gvd_instance_action_to_string (op->action), op->name);
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+      gvd_virt_error_set (&error, what);
     }
   if (error != NULL)
     {
@@ -332,7 +332,7 @@ shutdown_ask_thread (GTask *task, gpointer source, gpointer task_data, GCancella
   if (virDomainGetState (dom, &state, NULL, 0) < 0)
     {
       g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+      gvd_virt_error_set (&error, what);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -357,7 +357,7 @@ shutdown_finish_thread (GTask *task, gpointer source, gpointer task_data,
   if (virDomainGetState (dom, &(int) { 0 }, NULL, 0) < 0)
     {
       g_autofree char *what = g_strdup_printf ("shutdown of instance '%s'", op->name);
-      gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+      gvd_virt_error_set (&error, what);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -368,7 +368,7 @@ shutdown_finish_thread (GTask *task, gpointer source, gpointer task_data,
       if (virDomainDestroy (dom) < 0)
         {
           g_autofree char *what = g_strdup_printf ("shutdown of instance '%s' failed", op->name);
-          gvd_virt_set_error (&error, gvd_virt_error_code (GVD_ERROR_LIBVIRT), what);
+          gvd_virt_error_set (&error, what);
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -584,7 +584,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       if (virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0)
         {
-          gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot power the domain off");
+          gvd_virt_error_set (&error, "cannot power the domain off");
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -592,7 +592,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                            | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
                                            | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
         {
-          gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot undefine the domain");
+          gvd_virt_error_set (&error, "cannot undefine the domain");
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -679,7 +679,7 @@ qmp_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *canc
     }
   if (virDomainQemuMonitorCommand (dom, op->command, &reply, VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT) < 0)
     {
-      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "QMP command failed");
+      gvd_virt_error_set (&error, "QMP command failed");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }

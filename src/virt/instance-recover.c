@@ -476,7 +476,7 @@ recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   n = virConnectListAllDomains (conn, &doms, 0);
   if (n < 0)
     {
-      gvd_virt_set_error (&error, GVD_ERROR_LIBVIRT, "cannot list domains");
+      gvd_virt_error_set (&error, "cannot list domains");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }

@@ -41,6 +41,7 @@ typedef struct _GvdRegistry GvdRegistry;   /* registry.h */
 typedef struct _GvdReservations GvdReservations; /* reservations.h */
 typedef struct _GvdAgentHub GvdAgentHub;   /* agent.h */
 typedef struct _GvdEvents GvdEvents;       /* events.h */
+typedef struct _GvdStorage GvdStorage;     /* storage.h */
 
 /* What the manager works with, all borrowed and all required: they must
  * outlive the manager (gvd_daemon_new builds them first, in this order). */
@@ -52,6 +53,7 @@ typedef struct {
   GvdRegistry *registry;   /* device names a request may use */
   GvdInventory *inventory; /* the host's PCI devices, for the planner */
   GvdVirtConn *virt;
+  GvdStorage *storage;     /* what creates share with /v1/images */
   GvdClaims *claims;       /* device claims and quarantine; the manager sets it ready */
   GvdIpam *ipam;           /* the MAC/IP allocator shared with reservations */
   GvdReservations *reservations; /* what a create with a reservation takes over */

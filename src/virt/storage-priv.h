@@ -1,41 +1,50 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* storage.c's pure parts, exported for unit tests: pool and volume XML
- * (libxml2) and format detection. */
+/* What storage.c, storage-pool.c, storage-upload.c and storage-import.c
+ * share: the GvdStorage object and the volume helpers. */
 #pragma once
 
 #include "storage.h"
 
 G_BEGIN_DECLS
 
-/* What gpuvmd reads from a volume's XML. */
+struct _GvdStorage {
+  /* Serialises the check-then-act sequences (image in use → delete; base
+   * exists → overlay; pool definition) and guards importing. */
+  GMutex lock;
+  /* The images being imported, hidden until their upload has completed:
+   * "pool/name" → itself. */
+  GHashTable *importing;
+};
+
+/* GVD_ERROR_INVALID_ARGUMENT unless @name is a valid volume name; @what
+ * names it ("image", "volume", "storage pool"). */
+gboolean gvd_storage_check_name (const char *what, const char *name, GError **error);
+virStoragePoolPtr gvd_storage_lookup_pool (virConnectPtr conn, const char *pool_name,
+                                          GError **error);
+GvdVolumeInfo *gvd_storage_volume_info (virStorageVolPtr vol, GError **error);
+gboolean gvd_storage_is_instance_volume (const char *name, const char *instance_prefix);
+/* @info as an image; its users are the volumes of @all backed by it. */
+GvdImage *gvd_storage_image_from_info (const GvdVolumeInfo *info, GPtrArray *all);
+/* TRUE, with *error set (ALREADY_EXISTS or the lookup's), unless the
+ * volume is known not to exist. */
+gboolean gvd_storage_volume_exists (virStoragePoolPtr pool, const char *name, GError **error);
+/* The volume's path in g_malloc memory. */
+char *gvd_storage_volume_path (virStorageVolPtr vol, GError **error);
+
+/* storage-upload.c */
 typedef struct {
-  char *name;
-  char *path;
-  char *format;          /* <target><format type=...>; NULL when absent */
-  guint64 capacity;
-  guint64 allocation;
-  char *backing_path;    /* <backingStore><path>; NULL when none */
-  char *backing_format;
-} GvdVolumeInfo;
+  int fd;            /* source file, or -1 */
+  GBytes *bytes;     /* or source bytes */
+  guint64 offset;
+  guint64 length;    /* never send more than this */
+  int saved_errno;
+} GvdUploadSource;
 
-void gvd_volume_info_free (GvdVolumeInfo *info);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdVolumeInfo, gvd_volume_info_free)
-
-/* <pool type='dir'><name/><target><path/></target></pool> */
-char *gvd_storage_pool_xml (const char *name, const char *path);
-
-/* The type and target path of a pool's XML. */
-gboolean gvd_storage_parse_pool_xml (const char *xml, char **out_type, char **out_path,
-                                     GError **error);
-
-/* A volume: @format as <target><format>; with @backing_path, a
- * <backingStore> of @backing_format. */
-char *gvd_storage_volume_xml (const char *name, guint64 capacity, const char *format,
-                              const char *backing_path, const char *backing_format);
-
-GvdVolumeInfo *gvd_storage_parse_volume_xml (const char *xml, GError **error);
-
-/* "qcow2" when @head starts with qcow2's magic "QFI\xfb", else "raw". */
-const char *gvd_storage_detect_format (const guint8 *head, gsize len);
+void gvd_storage_delete_quietly (virStorageVolPtr vol);
+/* A new raw volume of @src->length bytes filled from @src; deleted on
+ * failure. */
+virStorageVolPtr gvd_storage_create_and_upload (virConnectPtr conn, virStoragePoolPtr pool,
+                                                const char *name, GvdUploadSource *src,
+                                                GError **error);
 
 G_END_DECLS

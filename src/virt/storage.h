@@ -3,51 +3,42 @@
  * in-memory volumes (seed ISOs) uploaded through streams. */
 #pragma once
 
-#include <json-glib/json-glib.h>
 #include <libvirt/libvirt.h>
 
-#include "errors.h"
+#include "storage-xml.h"
 
 G_BEGIN_DECLS
 
-/* Largest volume gpuvmd creates or imports (64 TiB). */
-#define GVD_STORAGE_MAX_BYTES (G_GUINT64_CONSTANT (64) << 40)
+/* What the storage functions share within one daemon: the lock over their
+ * check-then-act sequences (image in use → delete, base exists → overlay,
+ * pool definition) and the set of images being imported (hidden until
+ * complete). Made by whoever wires the daemon; workers hold a reference,
+ * so it outlives a job still running at shutdown. Initialises libxml2. */
+typedef struct _GvdStorage GvdStorage;
 
-/* A base image: a volume of the pool that is not an instance volume. */
-typedef struct {
-  char *name;         /* volume name, e.g. "debian-12.qcow2" */
-  char *path;
-  char *format;       /* "qcow2", "raw", ... as libvirt reads it */
-  guint64 capacity;   /* virtual size, bytes */
-  guint64 allocation; /* bytes used on the host */
-  GPtrArray *in_use_by; /* char *: volumes whose backing store is this image */
-} GvdImage;
-
-GvdImage *gvd_image_new (void);
-void gvd_image_free (GvdImage *image);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdImage, gvd_image_free)
-
-/* Write @image as one JSON object: name, path, format, capacity_bytes,
- * allocation_bytes, in_use_by. */
-void gvd_image_write_json (const GvdImage *image, JsonBuilder *b);
+GvdStorage *gvd_storage_new (void);
+GvdStorage *gvd_storage_ref (GvdStorage *storage);
+void gvd_storage_unref (GvdStorage *storage);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdStorage, gvd_storage_unref)
 
 /* All functions below do blocking libvirt calls: run them in worker
- * threads. They are thread-safe. */
+ * threads. They are thread-safe. Those that take a GvdStorage serialise
+ * with each other through it. */
 
 /* Make the libvirt dir pool @pool_name at @pool_path exist, built, active
  * and autostarted, and refresh it. A pool of that name with another type or
  * path is GVD_ERROR_CONFLICT (never reused). */
-gboolean gvd_storage_ensure_pool (virConnectPtr conn, const char *pool_name,
-                                  const char *pool_path, GError **error);
+gboolean gvd_storage_ensure_pool (GvdStorage *storage, virConnectPtr conn,
+                                  const char *pool_name, const char *pool_path, GError **error);
 
 /* The pool's images (volumes whose names do not start with
  * @instance_prefix), sorted by name. */
-GPtrArray *gvd_storage_list_images (virConnectPtr conn, const char *pool,
+GPtrArray *gvd_storage_list_images (GvdStorage *storage, virConnectPtr conn, const char *pool,
                                     const char *instance_prefix, GError **error);
 
 /* One image, or GVD_ERROR_IMAGE_NOT_FOUND. */
-GvdImage *gvd_storage_get_image (virConnectPtr conn, const char *pool, const char *name,
-                                 const char *instance_prefix, GError **error);
+GvdImage *gvd_storage_get_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                 const char *name, const char *instance_prefix, GError **error);
 
 /* Copy the local file @source_path into a new volume @name through a
  * libvirt stream. @source_path must be a regular file below one of
@@ -55,7 +46,8 @@ GvdImage *gvd_storage_get_image (virConnectPtr conn, const char *pool, const cha
  * anything else is GVD_ERROR_FORBIDDEN or INVALID_ARGUMENT. @format: "raw", "qcow2", or NULL to detect
  * (qcow2 by its magic, else raw). A qcow2 with a backing file is refused.
  * The partial volume is deleted on any failure. */
-GvdImage *gvd_storage_import_image (virConnectPtr conn, const char *pool, const char *name,
+GvdImage *gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                    const char *name,
                                     const char *source_path, const char *format,
                                     const char *instance_prefix,
                                     const char *const *import_dirs, GError **error);
@@ -63,8 +55,9 @@ GvdImage *gvd_storage_import_image (virConnectPtr conn, const char *pool, const 
 /* A qcow2 volume @vol_name backed by image @base_image, of @size_bytes
  * (0: the base's virtual size; smaller than the base: INVALID_ARGUMENT).
  * Returns its path. */
-char *gvd_storage_create_overlay (virConnectPtr conn, const char *pool, const char *vol_name,
-                                  const char *base_image, guint64 size_bytes, GError **error);
+char *gvd_storage_create_overlay (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                  const char *vol_name, const char *base_image,
+                                  guint64 size_bytes, GError **error);
 
 /* A volume @vol_name holding exactly @data (e.g. a seed ISO built in
  * memory). @format: "raw" or NULL. Returns its path. */
@@ -77,8 +70,9 @@ gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const 
 
 /* Delete image @name: GVD_ERROR_IMAGE_NOT_FOUND when missing (or an
  * instance volume), GVD_ERROR_CONFLICT naming the overlays using it. */
-gboolean gvd_storage_delete_image (virConnectPtr conn, const char *pool, const char *name,
-                                   const char *instance_prefix, GError **error);
+gboolean gvd_storage_delete_image (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                   const char *name, const char *instance_prefix,
+                                   GError **error);
 
 /* The names and paths (parallel, NULL-terminated) of the pool's volumes
  * whose names start with @instance_prefix, for recovery's sweep of volumes
@@ -87,8 +81,5 @@ gboolean gvd_storage_delete_image (virConnectPtr conn, const char *pool, const c
 gboolean gvd_storage_list_instance_volumes (virConnectPtr conn, const char *pool_name,
                                             const char *instance_prefix, GStrv *out_names,
                                             GStrv *out_paths, GError **error);
-
-/* Whether @name is a valid volume name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$. */
-gboolean gvd_storage_name_is_valid (const char *name);
 
 G_END_DECLS

@@ -38,27 +38,6 @@ gvd_virt_event_loop_start (void)
     }
 }
 
-void
-gvd_virt_set_error (GError **error, GvdErrorCode code, const char *what)
-{
-  const char *msg = virGetLastErrorMessage ();
-
-  g_set_error (error, GVD_ERROR, code, "%s: %s", what,
-               msg != NULL ? msg : "unknown libvirt error");
-}
-
-GvdErrorCode
-gvd_virt_error_code (GvdErrorCode code)
-{
-  const virError *err = virGetLastError ();
-
-  if (err != NULL
-      && (err->code == VIR_ERR_NO_CONNECT || err->code == VIR_ERR_INVALID_CONN
-          || err->domain == VIR_FROM_RPC))
-    return GVD_ERROR_LIBVIRT_UNAVAILABLE;
-  return code;
-}
-
 char *
 gvd_virt_format_version (unsigned long v)
 {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The libvirt connection: opened off the main loop, kept alive, reopened
- * with backoff when libvirtd goes away; libvirt errors as GErrors. */
+ * with backoff when libvirtd goes away (its errors: virt-error.h). */
 #pragma once
 
 #include <glib-object.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "errors.h"
+#include "virt-error.h"
 
 G_BEGIN_DECLS
 
@@ -21,12 +21,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (virStream, virStreamFree)
  * default main context. Must run before any connection is opened and the
  * daemon must run that context; idempotent. */
 void gvd_virt_event_loop_start (void);
-
-/* Set @error to @code with "@what: <libvirt's last error message>". */
-void gvd_virt_set_error (GError **error, GvdErrorCode code, const char *what);
-/* @code, or GVD_ERROR_LIBVIRT_UNAVAILABLE when libvirt's last error says the
- * connection itself is gone (libvirtd died or restarted mid-call). */
-GvdErrorCode gvd_virt_error_code (GvdErrorCode code);
 
 /* "9.0.0" from libvirt's major * 1000000 + minor * 1000 + micro. */
 char *gvd_virt_format_version (unsigned long version);

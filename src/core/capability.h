@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host capability checks for VMs and GPU passthrough (like virt-host-validate):
- * gather facts (files below the host root, libvirt) → evaluate (pure) →
- * a report of checks, each pass/warn/fail with a detail and a remedy. */
+ * facts (gathered by src/host/capability-host.c and
+ * src/virt/capability-gather.c) → evaluate → a report of checks, each
+ * pass/warn/fail with a detail and a remedy. Pure. */
 #pragma once
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <libvirt/libvirt.h>
 
 #include "domcaps.h"
-#include "gvd-config.h"
-#include "host-root.h"
 
 G_BEGIN_DECLS
 
@@ -149,7 +147,7 @@ const char *gvd_host_facts_virttype (const GvdHostFacts *facts);
 /* Store @xml as the domain capabilities (parsed), or a parse error. */
 void gvd_host_facts_set_domcaps (GvdHostFacts *facts, const char *xml, gsize len);
 
-/* ---- pure parsers (capability.c) ------------------------------------------ */
+/* ---- pure parsers (capability-parse.c) -------------------------------------- */
 
 /* Files larger than this are read only up to it. */
 #define GVD_CAPABILITY_MAX_FILE (4 * 1024 * 1024)
@@ -170,7 +168,7 @@ guint64 gvd_capability_parse_meminfo (const char *text);
  * Interrupt Remapping bit (3) set. */
 gboolean gvd_capability_ecap_has_ir (const char *text);
 
-/* ---- evaluate (pure) ------------------------------------------------------ */
+/* ---- evaluate (capability-eval.c) ------------------------------------------------ */
 
 GvdCapReport *gvd_capability_evaluate (const GvdHostFacts *facts);
 
@@ -185,21 +183,5 @@ char *gvd_cap_report_format_verdict (const GvdCapReport *report);
  * "checks" into the open object of @b. */
 void gvd_cap_report_to_json (const GvdCapReport *report, JsonBuilder *b);
 const char *gvd_cpu_vendor_to_string (GvdCpuVendor vendor); /* "intel" */
-
-/* ---- gathering (I/O, capability-gather.c) --------------------------------- */
-
-/* Read devfs, procfs and sysfs below @root and probe @pool_path. */
-void gvd_capability_gather_host (GvdHostFacts *facts, const GvdHostRoot *root,
-                                 const char *pool_path);
-/* Versions and domain capabilities from @conn; @conn NULL means libvirt is
- * unreachable and @conn_error (may be NULL) says why. Call after
- * gvd_capability_gather_host: the virttype depends on /dev/kvm. When libvirt
- * refuses kvm although /dev/kvm is usable, that is recorded in kvm_refused
- * and the qemu (TCG) capabilities are asked for instead. Blocking. */
-void gvd_capability_gather_libvirt (GvdHostFacts *facts, const char *uri, virConnectPtr conn,
-                                    const GError *conn_error);
-/* For `gpuvmd --check`: gather everything for @config (opening its libvirt
- * URI synchronously) and evaluate. @out_facts may be NULL. Blocking. */
-GvdCapReport *gvd_capability_check_host (const GvdConfig *config, GvdHostFacts **out_facts);
 
 G_END_DECLS
