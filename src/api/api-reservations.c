@@ -53,37 +53,10 @@ parse_request (GvdDaemon *d, JsonObject *obj, guint *out_ttl, GError **error)
     }
   if (devices != NULL)
     {
-      g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
-      JsonArray *arr;
-      guint len;
-
-      if (!JSON_NODE_HOLDS_ARRAY (devices)
-          || (len = json_array_get_length (arr = json_node_get_array (devices))) == 0
-          || len > GVD_PLAN_MAX_DEVICES)
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                       "\"devices\" must be an array of 1 to %d names or PCI addresses",
-                       GVD_PLAN_MAX_DEVICES);
-          return NULL;
-        }
-      for (guint i = 0; i < len; i++)
-        {
-          JsonNode *e = json_array_get_element (arr, i);
-          g_autofree char *field = g_strdup_printf ("devices[%u]", i);
-          g_autofree char *address = NULL;
-
-          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
-            {
-              g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                           "%s must be a PCI address or a device name (a string)", field);
-              return NULL;
-            }
-          address = gvd_device_ref_resolve (d->registry, field, json_node_get_string (e), error);
-          if (address == NULL)
-            return NULL;
-          g_strv_builder_add (b, address);
-        }
-      req->devices = g_strv_builder_end (b);
+      req->devices = gvd_device_ref_resolve_array (d->registry, devices, GVD_PLAN_MAX_DEVICES,
+                                                   error);
+      if (req->devices == NULL)
+        return NULL;
     }
   else
     {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "registry.h"
 
@@ -23,5 +24,11 @@ G_BEGIN_DECLS
  * name. */
 char *gvd_device_ref_resolve (const GvdRegistry *registry, const char *field, const char *ref,
                               GError **error);
+
+/* A request's "devices" member: an array of 1 to @max references, each
+ * resolved as above → NULL-terminated canonical addresses. Errors name the
+ * member or the element ("devices[2]"). */
+char **gvd_device_ref_resolve_array (const GvdRegistry *registry, JsonNode *devices, guint max,
+                                     GError **error);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "instance.h"
 #include "instance-priv.h"
+#include "console-text.h"
 #include "device-ref.h"
 #include "json-util.h"
 
@@ -458,7 +459,7 @@ build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdPlan *plan,
       if (plan->numa_nodes->len == 1)
         s->numa_node = g_array_index (plan->numa_nodes, int, 0);
     }
-  s->console_log = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", s->domain_name);
+  s->console_log = gvd_console_log_path (GVD_CONSOLE_LOG_DIR, s->domain_name);
   s->vnc = req->console_vnc;
   s->autostart = req->autostart;
   s->kernel = g_strdup (req->kernel);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "fuzz-common.h"
+#include "console-text.h"
 
 #include "api.h"
 #include "cloudinit.h"
@@ -71,7 +72,7 @@ spec_from_request (const GvdCreateRequest *req)
     }
   g_ptr_array_add (s->nics, g_steal_pointer (&nic));
 
-  s->console_log = g_strdup_printf ("/var/log/libvirt/qemu/%s-console.log", s->domain_name);
+  s->console_log = gvd_console_log_path (GVD_CONSOLE_LOG_DIR, s->domain_name);
   s->vnc = req->console_vnc;
   s->autostart = req->autostart;
   s->kernel = g_strdup (req->kernel);
