@@ -7,8 +7,10 @@
 #include <libvirt/libvirt.h>
 
 #include "agent-files.h"
+#include "cloudinit.h"
 #include "instance.h"
 #include "ipam.h"
+#include "vfio-plan.h"
 
 G_BEGIN_DECLS
 
@@ -61,6 +63,19 @@ void gvd_instance_mark_wedged (GvdInstanceManager *mgr, char **addresses, const 
                                guint seconds);
 GSource *gvd_instance_arm_deadline (guint seconds, GSourceFunc func, gpointer data);
 void gvd_instance_disarm_deadline (GSource **source);
+
+/* instance-build.c: a create request → a spec (decides, does nothing) */
+/* Registry names → PCI addresses; addresses pass through (normalised). */
+char **gvd_instance_resolve_devices (GvdInstanceManager *mgr, char **devices, GError **error);
+/* boot.kernel/initrd as the host path QEMU will open (@path below
+ * [storage] import_dirs, or image @volume of the pool). */
+char *gvd_instance_resolve_boot_file (GvdInstanceManager *mgr, const char *field,
+                                      const char *path, const char *volume, GError **error);
+GvdInstanceSpec *gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                          GvdPlan *plan, const char *reserved_mac,
+                                          const char *reserved_ip, GError **error);
+JsonNode *gvd_instance_dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan,
+                                         const char *xml, const GvdCloudInitSeed *seed);
 
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */
