@@ -72,6 +72,13 @@ gvd_libvirt_prepare() {
   # Debian ships qemu.conf with libvirt-daemon-system (which wants systemd);
   # libvirtd's built-in defaults apply to every key we do not set.
   [ -f /etc/libvirt/qemu.conf ] || printf '# written by gpuvmd scripts/lib/host-setup.sh\n' >/etc/libvirt/qemu.conf
+  # Debian's udev rule makes /dev/kvm root:kvm 0660; without udev it can be
+  # root-only, and then libvirt 9.0 finds KVM "enabled when probing but not
+  # available now" on every lookup and re-probes QEMU each time (seconds per
+  # define). Give it the permissions a Debian host has.
+  if [ -c /dev/kvm ]; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+  fi
   gvd_qemu_conf_set security_driver '"none"'
   gvd_qemu_conf_set cgroup_controllers '[ ]'
 }
