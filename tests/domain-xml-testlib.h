@@ -23,9 +23,7 @@ GvdInstanceSpec *gvd_test_spec_minimal (const char *name);
 GvdHostdevSpec *gvd_test_hostdev (const char *address, guint group, guint function, int clique);
 
 /* Assert @got carries what the metadata and domain promise to give back from
- * @want (cmocka failure naming the field otherwise). @with_secrets: compare
- * the VNC password too (libvirt hides it without VIR_DOMAIN_XML_SECURE). */
-void gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *got,
-                                 gboolean with_secrets);
+ * @want (cmocka failure naming the field otherwise). */
+void gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *got);
 
 G_END_DECLS

@@ -93,7 +93,7 @@ define__golden_case__libvirt_reformatted_xml_parses_to_same_spec (void **state)
   back = gvd_domain_xml_parse (desc, &error);
   if (back == NULL)
     fail_msg ("parse: %s\n%s", error->message, desc);
-  gvd_test_assert_spec_equal (spec, back, TRUE);
+  gvd_test_assert_spec_equal (spec, back);
 
   for (guint i = 0; i < spec->hostdevs->len; i++)
     n_pci += ((GvdHostdevSpec *) g_ptr_array_index (spec->hostdevs, i))->mdev_uuid == NULL;

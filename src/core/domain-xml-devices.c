@@ -276,8 +276,6 @@ render_consoles (Render *r, xmlNodePtr devices)
        * user-mode networking's 10.0.2.2, every guest could reach it. */
       node = child (devices, NULL, "graphics");
       prop (node, "type", "vnc");
-      if (spec->vnc_password != NULL)
-        prop (node, "passwd", spec->vnc_password);
       target = child (node, NULL, "listen");
       prop (target, "type", "socket");
       node = child (child (devices, NULL, "video"), NULL, "model");

@@ -130,16 +130,8 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   spec->kernel = gvd_xp_str (ctx, root, "os/kernel");
   spec->initrd = gvd_xp_str (ctx, root, "os/initrd");
   spec->cmdline = gvd_xp_str (ctx, root, "os/cmdline");
-  /* libvirt writes its defaults out; NULL means "libvirt's default". */
-  spec->on_reboot = gvd_xp_str (ctx, root, "on_reboot");
-  if (g_strcmp0 (spec->on_reboot, "restart") == 0)
-    g_clear_pointer (&spec->on_reboot, g_free);
-  spec->on_crash = gvd_xp_str (ctx, root, "on_crash");
-  if (g_strcmp0 (spec->on_crash, "destroy") == 0)
-    g_clear_pointer (&spec->on_crash, g_free);
   spec->console_log = gvd_xp_str (ctx, root, "devices/serial/log/@file");
   spec->vnc = gvd_xp_exists (ctx, root, "devices/graphics[@type='vnc']");
-  spec->vnc_password = gvd_xp_str (ctx, root, "devices/graphics[@type='vnc']/@passwd");
   return TRUE;
 }
 

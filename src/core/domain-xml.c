@@ -258,10 +258,6 @@ render_machine (Render *r, xmlNodePtr domain)
 
   prop (child (domain, NULL, "clock"), "offset", "utc");
   text_child (domain, NULL, "on_poweroff", "destroy");
-  if (spec->on_reboot != NULL)
-    text_child (domain, NULL, "on_reboot", spec->on_reboot);
-  if (spec->on_crash != NULL)
-    text_child (domain, NULL, "on_crash", spec->on_crash);
 }
 
 char *

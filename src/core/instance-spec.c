@@ -115,8 +115,6 @@ gvd_instance_spec_free (GvdInstanceSpec *spec)
   g_strfreev (spec->requested_devices);
   g_free (spec->requested_model);
   g_free (spec->cpuset);
-  g_free (spec->on_crash);
-  g_free (spec->on_reboot);
   g_ptr_array_unref (spec->disks);
   g_free (spec->seed_pool);
   g_free (spec->seed_volume);
@@ -124,7 +122,6 @@ gvd_instance_spec_free (GvdInstanceSpec *spec)
   g_ptr_array_unref (spec->hostdevs);
   g_ptr_array_unref (spec->shares);
   g_free (spec->console_log);
-  g_free (spec->vnc_password);
   g_free (spec->kernel);
   g_free (spec->initrd);
   g_free (spec->cmdline);

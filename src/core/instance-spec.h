@@ -114,8 +114,6 @@ typedef struct {
   char *cpuset;        /* vCPU pinning, e.g. "0-7"; NULL: none */
   guint iothreads;
   guint64 mmio64_mib;  /* 64-bit PCI MMIO aperture for large BARs; 0: default */
-  char *on_crash;      /* libvirt values; NULL: libvirt default */
-  char *on_reboot;
 
   /* devices */
   GPtrArray *disks;    /* GvdDiskSpec; disks[0] is the root disk */
@@ -129,7 +127,6 @@ typedef struct {
   /* libvirt's autostart flag (not in the XML: libvirt keeps it, recovery
    * reads it back with virDomainGetAutostart). */
   gboolean autostart;
-  char *vnc_password;  /* NULL: none */
 
   /* direct kernel boot (all NULL: boot from disk) */
   char *kernel;
