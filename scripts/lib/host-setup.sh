@@ -60,6 +60,24 @@ gvd_daemon_running() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
+# A /dev/kvm that cannot run the vCPU gpuvmd asks for (host-passthrough) is
+# worse than none: libvirt offers KVM, gpuvmd renders type='kvm', and every
+# start dies in QEMU (seen on nested machines: "failed to set MSR 0x10a",
+# an assertion in kvm_buf_set_msrs). Probe it once; when it fails, move the
+# node aside so libvirt and gpuvmd agree on TCG. A host whose KVM works is
+# not touched.
+gvd_kvm_check() {
+  local out rc=0
+  command -v qemu-system-x86_64 >/dev/null || return 0
+  out=$(printf '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n' \
+          | timeout 30 qemu-system-x86_64 -accel kvm -cpu host -machine q35 -display none \
+              -nodefaults -S -qmp stdio 2>&1) || rc=$?
+  [ "$rc" = 0 ] && return 0
+  gvd_log "KVM is present but cannot run a host-passthrough vCPU (exit $rc: $(printf '%s' "$out" | grep -m1 -i error))"
+  gvd_log "moving /dev/kvm to /dev/kvm.unusable: libvirt and gpuvmd will use TCG"
+  mv /dev/kvm /dev/kvm.unusable
+}
+
 # libvirtd's QEMU driver wants its user and group even when running as root,
 # and this container has no systemd, no cgroup delegation and no LSM.
 gvd_libvirt_prepare() {
@@ -78,6 +96,7 @@ gvd_libvirt_prepare() {
   # define). Give it the permissions a Debian host has.
   if [ -c /dev/kvm ]; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    gvd_kvm_check
   fi
   gvd_qemu_conf_set security_driver '"none"'
   gvd_qemu_conf_set cgroup_controllers '[ ]'
