@@ -265,6 +265,38 @@ startup_errors__german__translated_exit_codes_kept (void **state)
   g_unlink (conf);
 }
 
+/* A state directory others may write to: refused before anything starts,
+ * with the whole sentence (owner, mode, fix) in German. */
+static void
+startup_errors__german__untrusted_state_dir (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gvdtest-i18n-XXXXXX", &error);
+  g_autofree char *conf = config_file ("");
+  const char *args[] = { "--config", conf, "--state-dir", dir, NULL };
+  g_autoptr(Run) en = NULL;
+  g_autoptr(Run) de = NULL;
+  g_autofree char *en_want = NULL;
+  g_autofree char *de_want = NULL;
+
+  assert_non_null (dir);
+  assert_int_equal (g_chmod (dir, 0777), 0);
+  en = run_gpuvmd (FALSE, args);
+  de = run_gpuvmd (TRUE, args);
+  print_message ("%s%s", en->err, de->err);
+  assert_int_equal (en->status, 2);
+  assert_int_equal (de->status, 2);
+  en_want = g_strdup_printf ("state directory %s is owned by uid %u", dir, (guint) geteuid ());
+  de_want = g_strdup_printf ("Zustandsverzeichnis %s gehört uid %u", dir, (guint) geteuid ());
+  assert_non_null (strstr (en->err, en_want));
+  assert_non_null (strstr (de->err, de_want));
+  assert_non_null (strstr (de->err, "und hat den Modus 0777; es muss"));
+  assert_non_null (strstr (de->err, "Abhilfe: chown root:root"));
+  assert_null (strstr (de->err, "Fix:"));
+  g_rmdir (dir);
+  g_unlink (conf);
+}
+
 /* A host without KVM, IOMMU or libvirt: many failures, every kind of text. */
 static GvdHostFacts *
 bare_facts (void)
@@ -338,6 +370,7 @@ main (void)
     cmocka_unit_test (check__german__every_row_translated_same_shape),
     cmocka_unit_test (help__german__options_and_summary_translated),
     cmocka_unit_test (startup_errors__german__translated_exit_codes_kept),
+    cmocka_unit_test (startup_errors__german__untrusted_state_dir),
     cmocka_unit_test (report__german_locale__api_english_check_german),
   };
 
