@@ -92,7 +92,9 @@ load_config (const Options *o, GError **error)
         g_key_file_set_string (kf, "host", "devfs_root", dev);
       }
     data = g_key_file_to_data (kf, &len, NULL);
-    if (!gvd_config_load_data (config, data, len, "command line", error))
+    /* TRANSLATORS: where a configuration value came from, as a file
+     * name would be: "command line: [daemon] listen: ...". */
+    if (!gvd_config_load_data (config, data, len, _("command line"), error))
       return NULL;
   }
 
@@ -157,6 +159,22 @@ load_admin_credentials (const GvdConfig *config, char **out_token, char **out_to
   *out_token_path = g_steal_pointer (&path);
   *out_tls = g_steal_pointer (&tls);
   return TRUE;
+}
+
+/* Messages for people (--help, --check, startup errors) in the locale's
+ * language. The catalogs are in $(localedir); GVD_TEST_LOCALEDIR, a
+ * test-only override like GVD_TEST_CRASH_AT, points at the build tree's so
+ * `make check` can run the built gpuvmd in another language. The API, the
+ * log and the machine-readable lines stay English. */
+static void
+setup_gettext (void)
+{
+  const char *dir = g_getenv ("GVD_TEST_LOCALEDIR");
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, dir != NULL && dir[0] != '\0' ? dir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
 }
 
 static int
@@ -273,9 +291,10 @@ main (int argc, char **argv)
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GvdConfig) config = NULL;
-  const GOptionEntry entries[] = {
+  g_autofree char *config_help = NULL;
+  GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o.config_path,
-      N_("Configuration file (default " DEFAULT_CONFIG ")"), N_("FILE") },
+      NULL /* config_help */, N_("FILE") },
     { "socket", 's', 0, G_OPTION_ARG_FILENAME, &o.socket_path,
       N_("Admin API unix socket, overrides [daemon] socket (empty: none)"), N_("PATH") },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &o.listen,
@@ -296,11 +315,12 @@ main (int argc, char **argv)
    * parse domain XML concurrently, so do it once, here. */
   xmlInitParser ();
   gvd_fault_init ();
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  setup_gettext ();
 
+  /* The default path depends on the build (sysconfdir): not in the msgid. */
+  /* TRANSLATORS: --help for --config; %s: the default configuration file. */
+  config_help = g_strdup_printf (_("Configuration file (default %s)"), DEFAULT_CONFIG);
+  entries[0].description = config_help;
   ctx = g_option_context_new (NULL);
   g_option_context_set_summary (ctx, _("Run GPU-passthrough virtual machines on libvirt."));
   g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);

@@ -7,6 +7,7 @@
 #include "daemon-timers.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "agent.h"
@@ -42,7 +43,7 @@ ensure_state_dir (const GvdConfig *config, GError **error)
   if (g_mkdir_with_parents (config->state_dir, 0700) < 0)
     {
       int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot create the state directory %s: %s"),
                    config->state_dir, g_strerror (saved));
       return FALSE;
     }

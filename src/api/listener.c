@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <glib/gi18n-lib.h>
 #include <gio/gunixsocketaddress.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -418,8 +419,9 @@ gvd_listener_new_tcp (SoupServer *server, const char *name, const char *listen,
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (l->service), sa, G_SOCKET_TYPE_STREAM,
                                       G_SOCKET_PROTOCOL_TCP, NULL, &effective, &local_error))
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "%s listener cannot listen on %s: %s", name,
-                   listen, local_error->message);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                   /* TRANSLATORS: %s: the listener (admin or agent); %s: its address. */
+                   _("%s listener cannot listen on %s: %s"), name, listen, local_error->message);
       return NULL;
     }
   authority = format_authority (addr,
@@ -441,19 +443,19 @@ check_socket_dir (const char *path, GError **error)
     {
       if (errno != ENOENT)
         {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "socket directory %s: %s", dir,
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("socket directory %s: %s"), dir,
                        g_strerror (errno));
           return FALSE;
         }
       if (g_mkdir_with_parents (dir, 0755) < 0 || g_chmod (dir, 0755) < 0)
         {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the socket directory %s: %s",
-                       dir, g_strerror (errno));
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                       _("cannot create the socket directory %s: %s"), dir, g_strerror (errno));
           return FALSE;
         }
       if (g_lstat (dir, &st) < 0)
         {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "socket directory %s: %s", dir,
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("socket directory %s: %s"), dir,
                        g_strerror (errno));
           return FALSE;
         }
@@ -461,14 +463,14 @@ check_socket_dir (const char *path, GError **error)
   if (!S_ISDIR (st.st_mode))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "socket directory %s is not a directory", dir);
+                   _("socket directory %s is not a directory"), dir);
       return FALSE;
     }
   if (st.st_uid != geteuid () || (st.st_mode & 022) != 0)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "socket directory %s is owned by uid %u with mode %04o: it must be owned by "
-                   "uid %u and writable by no one else (chown %u %s; chmod 755 %s)",
+                   _("socket directory %s is owned by uid %u with mode %04o: it must be owned "
+                     "by uid %u and writable by no one else (chown %u %s; chmod 755 %s)"),
                    dir, (guint) st.st_uid, (guint) (st.st_mode & 07777), (guint) geteuid (),
                    (guint) geteuid (), dir, dir);
       return FALSE;
@@ -497,7 +499,7 @@ clear_stale_socket (const char *path, GError **error)
   if (!S_ISSOCK (st.st_mode))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "%s exists and is not a socket: refusing to replace it", path);
+                   _("%s exists and is not a socket: refusing to replace it"), path);
       return FALSE;
     }
   probe = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
@@ -515,12 +517,12 @@ clear_stale_socket (const char *path, GError **error)
   if (in_use)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "%s is in use: another gpuvmd is serving on it", path);
+                   _("%s is in use: another gpuvmd is serving on it"), path);
       return FALSE;
     }
   if (g_unlink (path) < 0 && errno != ENOENT)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot remove the stale socket %s: %s", path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot remove the stale socket %s: %s"), path,
                    g_strerror (errno));
       return FALSE;
     }
@@ -561,7 +563,7 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
   if (strlen (path) >= 108)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "socket path %s is too long (at most 107 bytes)", path);
+                   _("socket path %s is too long (at most 107 bytes)"), path);
       return NULL;
     }
   if (!check_socket_dir (path, error) || !clear_stale_socket (path, error))
@@ -582,7 +584,9 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
                        &local_error);
   if (sock == NULL)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "%s listener: %s", name, local_error->message);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                   /* TRANSLATORS: %s: the listener (admin or agent); %s: the error. */
+                   _("%s listener: %s"), name, local_error->message);
       return NULL;
     }
   addr = g_unix_socket_address_new (path);
@@ -593,7 +597,9 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
   umask (old_umask);
   if (!bound)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "%s listener cannot bind %s: %s", name, path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                   /* TRANSLATORS: %s: the listener (admin or agent); %s: the socket. */
+                   _("%s listener cannot bind %s: %s"), name, path,
                    local_error->message);
       return NULL;
     }
@@ -605,7 +611,7 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
     }
   if (l->have_gid && (chown (path, (uid_t) -1, l->gid) < 0 || g_chmod (path, 0660) < 0))
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot give %s to group %s: %s", path, group,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot give %s to group %s: %s"), path, group,
                    g_strerror (errno));
       return NULL;
     }
@@ -613,8 +619,9 @@ gvd_listener_new_unix (SoupServer *server, const char *name, const char *path, c
   if (!g_socket_listen (sock, &local_error)
       || !g_socket_listener_add_socket (G_SOCKET_LISTENER (l->service), sock, NULL, &local_error))
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "%s listener cannot listen on %s: %s", name,
-                   path, local_error->message);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                   /* TRANSLATORS: %s: the listener (admin or agent); %s: the socket. */
+                   _("%s listener cannot listen on %s: %s"), name, path, local_error->message);
       return NULL;
     }
   l->url = g_strdup_printf ("unix:%s", path);

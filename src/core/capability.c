@@ -5,6 +5,7 @@
 
 #include "capability.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 const char *const gvd_capability_vfio_modules[GVD_CAPABILITY_N_VFIO_MODULES] = {
@@ -162,20 +163,77 @@ gvd_host_facts_set_domcaps (GvdHostFacts *facts, const char *xml, gsize len)
 
 /* ---- output ------------------------------------------------------------------- */
 
+/* The table and the verdict are for people: they speak the locale's
+ * language (the API's JSON does not, see gvd_cap_report_to_json). */
+
 char *
 gvd_cap_report_format_verdict (const GvdCapReport *report)
 {
+  g_autofree char *failures = NULL;
+  g_autofree char *warnings = NULL;
+  const char *vms, *passthrough;
   guint nf, nw;
 
   g_return_val_if_fail (report != NULL, NULL);
   nf = report->failures->len;
   nw = report->warnings->len;
-  return g_strdup_printf ("VMs %s, GPU passthrough %s (%u failure%s, %u warning%s)",
-                          report->vm_capable    ? "yes"
-                          : report->vm_emulated ? "slow (no KVM: TCG emulation)"
-                                                : "no",
-                          report->passthrough_capable ? "yes" : "no", nf, nf == 1 ? "" : "s",
-                          nw, nw == 1 ? "" : "s");
+  /* TRANSLATORS: whether VMs can run, in the verdict line "VMs yes, GPU
+   * passthrough no (...)". */
+  vms = report->vm_capable    ? C_("verdict", "yes")
+        : report->vm_emulated ? C_("verdict", "slow (no KVM: TCG emulation)")
+                              : C_("verdict", "no");
+  /* TRANSLATORS: whether GPUs can be passed through, in the verdict line. */
+  passthrough = report->passthrough_capable ? C_("verdict", "yes") : C_("verdict", "no");
+  /* TRANSLATORS: the number of failed checks, in the verdict line. */
+  failures = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u failure", "%u failures", nf), nf);
+  /* TRANSLATORS: the number of checks that warned, in the verdict line. */
+  warnings = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u warning", "%u warnings", nw), nw);
+  /* TRANSLATORS: the verdict of `gpuvmd --check`. The first %s is whether
+   * VMs can run (yes, no, slow (...)), the second whether GPU passthrough
+   * works (yes, no), then "%u failures" and "%u warnings". */
+  return g_strdup_printf (_("VMs %s, GPU passthrough %s (%s, %s)"), vms, passthrough, failures,
+                          warnings);
+}
+
+/* Display columns of @s (UTF-8: a translation's "Ü" is one column). */
+static int
+text_width (const char *s)
+{
+  return (int) g_utf8_strlen (s, -1);
+}
+
+/* @s, then spaces up to @width columns. */
+static void
+append_padded (GString *out, const char *s, int width)
+{
+  g_string_append (out, s);
+  for (int w = text_width (s); w < width; w++)
+    g_string_append_c (out, ' ');
+}
+
+static const char *
+status_label (GvdCheckStatus status)
+{
+  switch (status)
+    {
+    case GVD_CHECK_PASS:
+      /* TRANSLATORS: a check's status in the `gpuvmd --check` table. */
+      return C_("check status", "PASS");
+    case GVD_CHECK_WARN:
+      return C_("check status", "WARN");
+    case GVD_CHECK_FAIL:
+      break;
+    }
+  return C_("check status", "FAIL");
+}
+
+static const char *
+category_label (GvdCheckCategory category)
+{
+  /* TRANSLATORS: what a failed check blocks, in the `gpuvmd --check`
+   * table: running VMs at all, or GPU passthrough. */
+  return category == GVD_CHECK_VM ? C_("check category", "vm")
+                                  : C_("check category", "passthrough");
 }
 
 char *
@@ -183,33 +241,54 @@ gvd_cap_report_format_table (const GvdCapReport *report)
 {
   g_autoptr(GString) out = g_string_new (NULL);
   g_autofree char *verdict = NULL;
-  int name_w = (int) strlen ("CHECK");
-  const int status_w = 7, cat_w = 13;
+  /* TRANSLATORS: column headings of the `gpuvmd --check` table; the CHECK
+   * column holds the checks' fixed names (kvm_device, iommu_groups...). */
+  const char *h_status = C_("check table", "STATUS");
+  const char *h_category = C_("check table", "CATEGORY");
+  const char *h_check = C_("check table", "CHECK");
+  const char *h_detail = C_("check table", "DETAIL");
+  int status_w = text_width (h_status), cat_w = text_width (h_category);
+  int name_w = text_width (h_check);
 
   g_return_val_if_fail (report != NULL, NULL);
 
+  status_w = MAX (status_w, text_width (status_label (GVD_CHECK_PASS)));
+  status_w = MAX (status_w, text_width (status_label (GVD_CHECK_WARN)));
+  status_w = MAX (status_w, text_width (status_label (GVD_CHECK_FAIL))) + 1;
+  cat_w = MAX (cat_w, text_width (category_label (GVD_CHECK_VM)));
+  cat_w = MAX (cat_w, text_width (category_label (GVD_CHECK_PASSTHROUGH))) + 2;
   for (guint i = 0; i < report->checks->len; i++)
     {
       const GvdCheck *c = g_ptr_array_index (report->checks, i);
 
-      name_w = MAX (name_w, (int) strlen (c->name));
+      name_w = MAX (name_w, text_width (c->name));
     }
-  g_string_append_printf (out, "%-*s%-*s%-*s  %s\n", status_w, "STATUS", cat_w, "CATEGORY",
-                          name_w, "CHECK", "DETAIL");
+  append_padded (out, h_status, status_w);
+  append_padded (out, h_category, cat_w);
+  append_padded (out, h_check, name_w);
+  g_string_append_printf (out, "  %s\n", h_detail);
   for (guint i = 0; i < report->checks->len; i++)
     {
       const GvdCheck *c = g_ptr_array_index (report->checks, i);
-      g_autofree char *status = g_ascii_strup (gvd_check_status_to_string (c->status), -1);
 
-      g_string_append_printf (out, "%-*s%-*s%-*s  %s\n", status_w, status, cat_w,
-                              gvd_check_category_to_string (c->category), name_w, c->name,
-                              c->detail != NULL ? c->detail : "");
+      append_padded (out, status_label (c->status), status_w);
+      append_padded (out, category_label (c->category), cat_w);
+      append_padded (out, c->name, name_w);
+      g_string_append_printf (out, "  %s\n", c->detail != NULL ? c->detail : "");
       if (c->status != GVD_CHECK_PASS && c->remedy != NULL)
-        g_string_append_printf (out, "%*s  remedy: %s\n", status_w + cat_w + name_w, "",
-                                c->remedy);
+        {
+          append_padded (out, "", status_w + cat_w + name_w + 2);
+          /* TRANSLATORS: under a check that failed or warned: what to do. */
+          g_string_append_printf (out, _("remedy: %s"), c->remedy);
+          g_string_append_c (out, '\n');
+        }
     }
   verdict = gvd_cap_report_format_verdict (report);
-  g_string_append_printf (out, "\nverdict: %s\n", verdict);
+  g_string_append_c (out, '\n');
+  /* TRANSLATORS: the last line of `gpuvmd --check`; %s is the verdict
+   * ("VMs yes, GPU passthrough no (...)"). */
+  g_string_append_printf (out, _("verdict: %s"), verdict);
+  g_string_append_c (out, '\n');
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
@@ -223,6 +302,8 @@ add_names (JsonBuilder *b, const char *member, const GPtrArray *names)
   json_builder_end_array (b);
 }
 
+/* The API's words: fixed English ids and, unless the report was evaluated
+ * localized, English details and remedies, whatever the daemon's locale. */
 void
 gvd_cap_report_to_json (const GvdCapReport *report, JsonBuilder *b)
 {

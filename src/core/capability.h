@@ -57,6 +57,9 @@ typedef struct {
   gboolean passthrough_capable;
   GPtrArray *warnings;   /* char *: names of the checks that warned */
   GPtrArray *failures;   /* char *: names of the checks that failed */
+  /* Details and remedies in the locale's language (`gpuvmd --check`), not
+   * in the API's English. */
+  gboolean localized;
 } GvdCapReport;
 
 void gvd_cap_report_free (GvdCapReport *report);
@@ -170,10 +173,15 @@ gboolean gvd_capability_ecap_has_ir (const char *text);
 
 /* ---- evaluate (capability-eval.c) ------------------------------------------------ */
 
+/* Details and remedies in English: the API's report, whatever the locale. */
 GvdCapReport *gvd_capability_evaluate (const GvdHostFacts *facts);
+/* The same checks, with details and remedies from the message catalog of
+ * the current locale: for a person reading `gpuvmd --check`. */
+GvdCapReport *gvd_capability_evaluate_localized (const GvdHostFacts *facts);
 
 /* An aligned table (status, category, check, detail; remedy lines under the
- * non-pass checks) followed by a verdict line. */
+ * non-pass checks) followed by a verdict line. For people: the headings,
+ * labels and verdict are in the locale's language. */
 char *gvd_cap_report_format_table (const GvdCapReport *report);
 /* "VMs yes, GPU passthrough no (3 failures, 1 warning)"; "VMs slow (no KVM:
  * TCG emulation), GPU passthrough yes (…)" when only KVM is missing. */

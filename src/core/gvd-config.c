@@ -10,6 +10,7 @@
 #include "qmp-policy.h"
 
 #include <gio/gio.h>
+#include <glib/gi18n-lib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,7 +211,7 @@ gvd_config_parse_listen (const char *listen, char **out_host, guint16 *out_port,
   if (*host != '\0' && !g_hostname_is_ip_address (host) && g_strcmp0 (host, "localhost") != 0)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "'%s': the address must be an IP address or localhost", listen);
+                   _("'%s': the address must be an IP address or localhost"), listen);
       return FALSE;
     }
   if (out_host != NULL)
@@ -221,7 +222,7 @@ gvd_config_parse_listen (const char *listen, char **out_host, guint16 *out_port,
 
 bad:
   g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-               "'%s' is not an address and port (expected e.g. 127.0.0.1:8787 or [::1]:8787)",
+               _("'%s' is not an address and port (expected e.g. 127.0.0.1:8787 or [::1]:8787)"),
                listen);
   return FALSE;
 }
@@ -273,22 +274,23 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       for (gsize i = 0; list[i] != NULL; i++)
         g_strstrip (list[i]);
       if (g_strv_length (list) > spec->max)
-        FAIL ("at most %u entries", spec->max);
+        FAIL (_("at most %u entries"), spec->max);
       for (gsize i = 0; list[i] != NULL; i++)
         {
           if (spec->type == KEY_ADDRS && !gvd_pci_address_parse (list[i], NULL, NULL, NULL, NULL))
-            FAIL ("'%s' is not a PCI address (expected dddd:bb:ss.f, e.g. 0000:01:00.0)", list[i]);
+            FAIL (_("'%s' is not a PCI address (expected dddd:bb:ss.f, e.g. 0000:01:00.0)"),
+                  list[i]);
           if (list[i][0] == '\0')
-            FAIL ("empty entry in list");
+            FAIL (_("empty entry in list"));
           if (spec->type == KEY_PATHS && !g_path_is_absolute (list[i]))
-            FAIL ("'%s' is not an absolute path", list[i]);
+            FAIL (_("'%s' is not an absolute path"), list[i]);
           if (spec->type == KEY_PATHS && (strstr (list[i], "/./") != NULL
                                           || strstr (list[i], "/../") != NULL
                                           || g_str_has_suffix (list[i], "/.")
                                           || g_str_has_suffix (list[i], "/..")))
-            FAIL ("'%s' has a '.' or '..' component", list[i]);
+            FAIL (_("'%s' has a '.' or '..' component"), list[i]);
           if (spec->type == KEY_QMP_NAMES && !gvd_qmp_name_valid (list[i]))
-            FAIL ("'%s' is not a QMP command name (letters, digits, '-' and '_', at most %d)",
+            FAIL (_("'%s' is not a QMP command name (letters, digits, '-' and '_', at most %d)"),
                   list[i], GVD_QMP_NAME_MAX);
         }
       g_strfreev (*(char ***) field);
@@ -307,7 +309,7 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       {
         guint64 v;
         if (!g_ascii_string_to_unsigned (value, 10, spec->min, spec->max, &v, NULL))
-          FAIL ("'%s' is not a whole number from %u to %u", value, spec->min, spec->max);
+          FAIL (_("'%s' is not a whole number from %u to %u"), value, spec->min, spec->max);
         *(guint *) field = (guint) v;
         return TRUE;
       }
@@ -318,22 +320,22 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
             *(GvdNetworkMode *) field = i;
             return TRUE;
           }
-      FAIL ("'%s' is not one of user, bridge, network", value);
+      FAIL (_("'%s' is not one of user, bridge, network"), value);
     case KEY_STRING:
       if (*value == '\0')
-        FAIL ("must not be empty");
+        FAIL (_("must not be empty"));
       break;
     case KEY_PATH:
       if (!g_path_is_absolute (value))
-        FAIL ("'%s' is not an absolute path", value);
+        FAIL (_("'%s' is not an absolute path"), value);
       break;
     case KEY_OPT_PATH:
       if (*value != '\0' && !g_path_is_absolute (value))
-        FAIL ("'%s' is not an absolute path", value);
+        FAIL (_("'%s' is not an absolute path"), value);
       break;
     case KEY_PREFIX:
       if (!valid_prefix (value))
-        FAIL ("'%s' must be 1-32 characters of letters, digits, '-', '_' or '.'", value);
+        FAIL (_("'%s' must be 1-32 characters of letters, digits, '-', '_' or '.'"), value);
       break;
     case KEY_LISTEN:
       if (!gvd_config_parse_listen (value, NULL, NULL, &local_error))
@@ -349,7 +351,7 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       break;
     case KEY_URL:
       if (!g_str_has_prefix (value, "http://") && !g_str_has_prefix (value, "https://"))
-        FAIL ("'%s' is not an http:// or https:// URL", value);
+        FAIL (_("'%s' is not an http:// or https:// URL"), value);
       if (!g_uri_is_valid (value, G_URI_FLAGS_NONE, &local_error))
         FAIL ("%s", local_error->message);
       break;
@@ -416,7 +418,8 @@ load_keyfile (GvdConfig *config, GKeyFile *kf, const char *source, GError **erro
       if (!group_known (groups[g]))
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                       "%s: unknown group [%s]", source, groups[g]);
+                       /* TRANSLATORS: %s: the file (or "command line"); [%s]: a group. */
+                       _("%s: unknown group [%s]"), source, groups[g]);
           return FALSE;
         }
       names = g_key_file_get_keys (kf, groups[g], NULL, NULL);
@@ -426,7 +429,9 @@ load_keyfile (GvdConfig *config, GKeyFile *kf, const char *source, GError **erro
           if (spec == NULL)
             {
               g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                           "%s: unknown key '%s' in group [%s]", source, names[k], groups[g]);
+                           /* TRANSLATORS: %s: the file; '%s': the key; [%s]: its group. */
+                           _("%s: unknown key '%s' in group [%s]"), source, names[k],
+                           groups[g]);
               return FALSE;
             }
           if (!apply_key (work, spec, kf, source, error))
@@ -496,31 +501,35 @@ gvd_config_validate (const GvdConfig *config, GError **error)
 {
   if (config->network_mode != GVD_NETWORK_USER && config->network_source == NULL)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "[network] mode = %s needs [network] source (the %s name)",
-                   gvd_network_mode_to_string (config->network_mode),
-                   config->network_mode == GVD_NETWORK_BRIDGE ? "bridge" : "libvirt network");
+      if (config->network_mode == GVD_NETWORK_BRIDGE)
+        g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                             _("[network] mode = bridge needs [network] source (the bridge "
+                               "name)"));
+      else
+        g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                             _("[network] mode = network needs [network] source (the libvirt "
+                               "network name)"));
       return FALSE;
     }
   if (config->network_cidr != NULL && config->network_mode == GVD_NETWORK_USER)
     {
       g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                           "[network] cidr is for bridge or network mode: user-mode "
-                           "networking assigns guest addresses itself");
+                           _("[network] cidr is for bridge or network mode: user-mode "
+                             "networking assigns guest addresses itself"));
       return FALSE;
     }
   if (config->listen == NULL && config->socket_path == NULL)
     {
       g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                           "[daemon] socket and [daemon] listen are both empty: the admin API "
-                           "would be unreachable");
+                           _("[daemon] socket and [daemon] listen are both empty: the admin "
+                             "API would be unreachable"));
       return FALSE;
     }
   if ((config->tls_cert_file == NULL) != (config->tls_key_file == NULL))
     {
       g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                           "[daemon] tls_cert_file and [daemon] tls_key_file go together: "
-                           "set both or neither");
+                           _("[daemon] tls_cert_file and [daemon] tls_key_file go together: "
+                             "set both or neither"));
       return FALSE;
     }
   /* A bearer token crosses the network in the clear without TLS. */
@@ -528,8 +537,8 @@ gvd_config_validate (const GvdConfig *config, GError **error)
       && !gvd_config_listen_is_loopback (config->listen))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "[daemon] listen = %s is not a loopback address: set [daemon] "
-                   "tls_cert_file and tls_key_file so the admin API is served over TLS",
+                   _("[daemon] listen = %s is not a loopback address: set [daemon] "
+                     "tls_cert_file and tls_key_file so the admin API is served over TLS"),
                    config->listen);
       return FALSE;
     }
@@ -537,8 +546,8 @@ gvd_config_validate (const GvdConfig *config, GError **error)
       && !g_str_has_suffix (config->listen, ":0"))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "[daemon] listen and [agent] listen are both %s: the agent listener "
-                   "must be separate from the admin API",
+                   _("[daemon] listen and [agent] listen are both %s: the agent listener "
+                     "must be separate from the admin API"),
                    config->listen);
       return FALSE;
     }

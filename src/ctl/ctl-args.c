@@ -6,6 +6,7 @@
 #include "ctl-args.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 #include <string.h>
 
 #include "ctl-error.h"
@@ -196,8 +197,7 @@ gvd_ctl_parse_uint (const char *text, const char *what, guint64 min, guint64 max
   if (text == NULL || !g_ascii_string_to_unsigned (text, 10, min, max, &v, NULL))
     {
       g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE,
-                   _("%s must be a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-                     " (got '%s')"),
+                   _("%s must be a whole number from %" PRIu64 " to %" PRIu64 " (got '%s')"),
                    what, min, max, text != NULL ? text : "");
       return FALSE;
     }

@@ -5,6 +5,7 @@
 #include "admin-token.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -58,7 +59,7 @@ gvd_admin_token_load (const char *path, gboolean create, GError **error)
     {
       if (errno != ENOENT)
         {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "admin token file %s: %s", path,
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("admin token file %s: %s"), path,
                        g_strerror (errno));
           return NULL;
         }
@@ -68,7 +69,7 @@ gvd_admin_token_load (const char *path, gboolean create, GError **error)
   fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     {
-      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "admin token file %s: %s", path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, _("admin token file %s: %s"), path,
                    g_strerror (errno));
       return NULL;
     }
@@ -88,7 +89,7 @@ gvd_admin_token_load (const char *path, gboolean create, GError **error)
           int saved = errno;
           close (fd);
           explicit_bzero (buf, sizeof buf);
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read %s: %s", path,
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot read %s: %s"), path,
                        g_strerror (saved));
           return NULL;
         }
@@ -104,7 +105,7 @@ gvd_admin_token_load (const char *path, gboolean create, GError **error)
     {
       explicit_bzero (token, strlen (token));
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "admin token in %s must be one word of at least %d characters", path,
+                   _("admin token in %s must be one word of at least %d characters"), path,
                    TOKEN_MIN_LEN);
       return NULL;
     }

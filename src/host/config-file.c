@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -15,7 +16,7 @@
 static gboolean
 read_error (GError **error, const char *path, int saved_errno)
 {
-  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, "cannot read %s: %s", path,
+  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, _("cannot read %s: %s"), path,
                g_strerror (saved_errno));
   return FALSE;
 }
@@ -56,7 +57,7 @@ read_bounded (const char *path, gsize *out_len, GError **error)
     {
       close (fd);
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "cannot read %s: not a regular file", path);
+                   _("cannot read %s: not a regular file"), path);
       return NULL;
     }
   /* One byte more than allowed: a file that grows while read is still
@@ -82,7 +83,7 @@ read_bounded (const char *path, gsize *out_len, GError **error)
         {
           close (fd);
           g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                       "cannot read %s: larger than %d bytes", path, GVD_CONFIG_FILE_MAX);
+                       _("cannot read %s: larger than %d bytes"), path, GVD_CONFIG_FILE_MAX);
           return NULL;
         }
     }

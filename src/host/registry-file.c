@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +35,8 @@ gvd_registry_load_file (const char *path, GError **error)
       if (saved == ENOENT)
         return gvd_registry_new ();
       g_set_error (error, GVD_ERROR, saved == ELOOP ? GVD_ERROR_INVALID_CONFIG : GVD_ERROR_IO,
-                   "cannot read the device registry %s: %s", path, g_strerror (saved));
+                   _("cannot read the device registry %s: %s"), path,
+                   g_strerror (saved));
       return NULL;
     }
   if (!gvd_state_file_check_fd (fd, path, GVD_STATE_FILE_PUBLIC, error))
@@ -46,7 +48,7 @@ gvd_registry_load_file (const char *path, GError **error)
     {
       close (fd);
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "the device registry %s is not a regular file of at most %d bytes", path,
+                   _("the device registry %s is not a regular file of at most %d bytes"), path,
                    GVD_REGISTRY_MAX_FILE_BYTES);
       return NULL;
     }
@@ -61,8 +63,9 @@ gvd_registry_load_file (const char *path, GError **error)
         {
           int saved = errno;
           close (fd);
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read the device registry %s: %s",
-                       path, n == 0 ? "short read" : g_strerror (saved));
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                       _("cannot read the device registry %s: %s"), path,
+                       n == 0 ? _("short read") : g_strerror (saved));
           return NULL;
         }
       len += (gsize) n;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -77,7 +78,7 @@ gvd_secret_load_or_create (const char *path, gsize len, GError **error)
   if (fd < 0)
     {
       g_set_error (error, GVD_ERROR, errno == ELOOP ? GVD_ERROR_INVALID_CONFIG : GVD_ERROR_IO,
-                   "cannot open secret %s: %s", path, g_strerror (errno));
+                   _("cannot open secret %s: %s"), path, g_strerror (errno));
       return NULL;
     }
   /* The very file we read: a regular file, ours, 0600 at most. A secret
@@ -91,7 +92,7 @@ gvd_secret_load_or_create (const char *path, gsize len, GError **error)
     {
       int saved = errno;
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read secret %s: %s", path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot read secret %s: %s"), path,
                    g_strerror (saved));
       return NULL;
     }
@@ -99,9 +100,9 @@ gvd_secret_load_or_create (const char *path, gsize len, GError **error)
     {
       close (fd);
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "secret %s has %lld bytes, not %" G_GSIZE_FORMAT
-                   ": remove it to create a new one (tokens change)",
-                   path, (long long) st.st_size, len);
+                   _("secret %s has %lld bytes, not %lu: remove it to create a new one "
+                     "(tokens change)"),
+                   path, (long long) st.st_size, (gulong) len);
       return NULL;
     }
   buf = g_malloc (len);
@@ -116,8 +117,8 @@ gvd_secret_load_or_create (const char *path, gsize len, GError **error)
           int saved = errno;
           close (fd);
           explicit_bzero (buf, len);
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot read secret %s: %s", path,
-                       n == 0 ? "short read" : g_strerror (saved));
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot read secret %s: %s"), path,
+                       n == 0 ? _("short read") : g_strerror (saved));
           return NULL;
         }
       got += (gsize) n;

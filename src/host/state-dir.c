@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <pwd.h>
 #include <string.h>
@@ -28,17 +29,6 @@ describe_uid (uid_t uid)
   return g_strdup_printf ("uid %u", (guint) uid);
 }
 
-static void
-set_untrusted (GError **error, const char *what, const char *path, const struct stat *st,
-               const char *rule, const char *fix)
-{
-  g_autofree char *owner = describe_uid (st->st_uid);
-
-  g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-               "%s %s is owned by %s with mode %04o; %s. Fix: %s", what, path, owner,
-               (guint) (st->st_mode & 07777), rule, fix);
-}
-
 gboolean
 gvd_state_file_check_fd (int fd, const char *path, guint forbidden_mode, GError **error)
 {
@@ -50,28 +40,34 @@ gvd_state_file_check_fd (int fd, const char *path, guint forbidden_mode, GError 
   if (fstat (fd, &st) < 0)
     {
       int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot check %s: %s", path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot check %s: %s"), path,
                    g_strerror (saved));
       return FALSE;
     }
   if (!S_ISREG (st.st_mode))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "state file %s is not a regular file (a symlink, directory or device); "
-                   "remove it", path);
+                   _("state file %s is not a regular file (a symlink, directory or device); "
+                     "remove it"), path);
       return FALSE;
     }
   if (st.st_uid != euid || (st.st_mode & forbidden_mode) != 0)
     {
+      g_autofree char *owner = describe_uid (st.st_uid);
       g_autofree char *want = describe_uid (euid);
-      g_autofree char *rule = g_strdup_printf ("it must be owned by %s and have mode %04o or "
-                                               "less", want, 0666 & ~forbidden_mode);
       g_autofree char *ids = euid == 0 ? g_strdup ("root:root")
                                        : g_strdup_printf ("%u:%u", (guint) euid,
                                                           (guint) getegid ());
-      g_autofree char *fix = g_strdup_printf ("chown %s %s && chmod 600 %s (or remove it if you "
-                                              "did not create it)", ids, path, path);
-      set_untrusted (error, "state file", path, &st, rule, fix);
+
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   /* TRANSLATORS: the file, its owner ("uid 1000 (alice)") and mode, the
+                    * owner it needs and the loosest mode allowed, then the fix: a command
+                    * with the owner (root:root) and the file twice. */
+                   _("state file %s is owned by %s with mode %04o; it must be owned by %s and "
+                     "have mode %04o or less. Fix: chown %s %s && chmod 600 %s (or remove it "
+                     "if you did not create it)"),
+                   path, owner, (guint) (st.st_mode & 07777), want, 0666 & ~forbidden_mode,
+                   ids, path, path);
       return FALSE;
     }
   return TRUE;
@@ -99,7 +95,7 @@ gvd_state_file_check (const char *path, guint forbidden_mode, gboolean *out_exis
             *out_exists = FALSE;
           return TRUE;
         }
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot check %s: %s", path,
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot check %s: %s"), path,
                    g_strerror (saved));
       return FALSE;
     }
@@ -126,18 +122,23 @@ check_ancestors (const char *path, GError **error)
       if (stat (dir, &st) < 0)
         {
           int saved = errno;
-          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot check %s: %s", dir,
+          g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot check %s: %s"), dir,
                        g_strerror (saved));
           return FALSE;
         }
       if ((st.st_uid != 0 && st.st_uid != euid)
           || ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0))
         {
-          g_autofree char *fix = g_strdup_printf ("chown root:root %s && chmod go-w %s, or "
-                                                  "choose a state_dir elsewhere", dir, dir);
-          set_untrusted (error, "the state directory's parent", dir, &st,
-                         "every parent must be owned by root and not writable by group or "
-                         "others (unless sticky)", fix);
+          g_autofree char *owner = describe_uid (st.st_uid);
+
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                       /* TRANSLATORS: the directory, its owner ("uid 1000 (alice)") and
+                        * mode, then the directory twice in the fix. */
+                       _("the state directory's parent %s is owned by %s with mode %04o; every "
+                         "parent must be owned by root and not writable by group or others "
+                         "(unless sticky). Fix: chown root:root %s && chmod go-w %s, or choose "
+                         "a state_dir elsewhere"),
+                       dir, owner, (guint) (st.st_mode & 07777), dir, dir);
           return FALSE;
         }
       parent = g_path_get_dirname (dir);
@@ -162,14 +163,14 @@ gvd_state_dir_prepare (const char *path, GError **error)
   if (!g_path_is_absolute (path))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                   "state directory %s is not an absolute path", path);
+                   _("state directory %s is not an absolute path"), path);
       return FALSE;
     }
   parent = g_path_get_dirname (path);
   if (g_mkdir_with_parents (parent, 0755) < 0 || (mkdir (path, 0700) < 0 && errno != EEXIST))
     {
       int saved = errno;
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot create the state directory %s: %s",
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot create the state directory %s: %s"),
                    path, g_strerror (saved));
       return FALSE;
     }
@@ -183,11 +184,11 @@ gvd_state_dir_prepare (const char *path, GError **error)
 
       if (saved == ELOOP || saved == ENOTDIR)
         g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
-                     "state directory %s is a symlink or not a directory; it must be a real "
-                     "directory owned by root. Fix: remove it (gpuvmd creates it, mode 0700)",
+                     _("state directory %s is a symlink or not a directory; it must be a real "
+                       "directory owned by root. Fix: remove it (gpuvmd creates it, mode 0700)"),
                      path);
       else
-        g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot open the state directory %s: %s",
+        g_set_error (error, GVD_ERROR, GVD_ERROR_IO, _("cannot open the state directory %s: %s"),
                      path, g_strerror (saved));
       return FALSE;
     }
@@ -195,19 +196,23 @@ gvd_state_dir_prepare (const char *path, GError **error)
     {
       int saved = errno;
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_IO, "cannot check the state directory %s: %s",
-                   path, g_strerror (saved));
+      g_set_error (error, GVD_ERROR, GVD_ERROR_IO,
+                   _("cannot check the state directory %s: %s"), path, g_strerror (saved));
       return FALSE;
     }
   close (fd);
   if (st.st_uid != geteuid () || (st.st_mode & 022) != 0)
     {
+      g_autofree char *owner = describe_uid (st.st_uid);
       g_autofree char *want = describe_uid (geteuid ());
-      g_autofree char *rule = g_strdup_printf ("it must be owned by %s and not writable by "
-                                               "group or others", want);
-      g_autofree char *fix = g_strdup_printf ("chown root:root %s && chmod 700 %s (and check "
-                                              "that nobody planted files in it)", path, path);
-      set_untrusted (error, "state directory", path, &st, rule, fix);
+
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   /* TRANSLATORS: the directory, its owner ("uid 1000 (alice)") and mode,
+                    * the owner it needs, then the directory twice in the fix. */
+                   _("state directory %s is owned by %s with mode %04o; it must be owned by %s "
+                     "and not writable by group or others. Fix: chown root:root %s && chmod "
+                     "700 %s (and check that nobody planted files in it)"),
+                   path, owner, (guint) (st.st_mode & 07777), want, path, path);
       return FALSE;
     }
 

@@ -80,7 +80,7 @@ gvd_capability_check_host (const GvdConfig *config, GvdHostFacts **out_facts)
                          virGetLastErrorMessage ());
   gvd_capability_gather_libvirt (facts, config->libvirt_uri, conn, error);
 
-  report = gvd_capability_evaluate (facts);
+  report = gvd_capability_evaluate_localized (facts);
   if (out_facts != NULL)
     *out_facts = g_steal_pointer (&facts);
   return report;

@@ -19,7 +19,8 @@ G_BEGIN_DECLS
 void gvd_capability_gather_libvirt (GvdHostFacts *facts, const char *uri, virConnectPtr conn,
                                     const GError *conn_error);
 /* For `gpuvmd --check`: gather everything for @config (opening its libvirt
- * URI synchronously) and evaluate. @out_facts may be NULL. Blocking. */
+ * URI synchronously) and evaluate, in the locale's language (a report for
+ * a person, never for the API). @out_facts may be NULL. Blocking. */
 GvdCapReport *gvd_capability_check_host (const GvdConfig *config, GvdHostFacts **out_facts);
 
 G_END_DECLS
