@@ -119,6 +119,12 @@ serve (GOutputStream *out, const char *path)
               && send_all (out, size, strlen (size)) && send_all (out, tiny, len)
               && send_all (out, "\r\n0\r\n\r\n", 7));
     }
+  else if (g_str_equal (path, "/img/image.qcow2.xz"))
+    {
+      static const guint8 xz[64] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+
+      (void) (send_head (out, "200 OK", "", sizeof xz) && send_all (out, xz, sizeof xz));
+    }
   else if (g_str_equal (path, "/img/huge.raw"))
     send_head (out, "200 OK", "", G_GINT64_CONSTANT (1) << 40);
   else if (g_str_equal (path, "/img/redirect-ok"))
@@ -511,6 +517,8 @@ download__failures__clear_errors_nothing_left (void **state)
   g_autofree char *wrong = g_strnfill (64, 'a');
   g_autofree char *sha512 = g_strnfill (128, 'b');
   g_autofree char *backing_digest = sha256_of (srv.backing);
+  static const guint8 xz[64] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+  g_autofree char *xz_digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256, xz, sizeof xz);
   const struct {
     const char *name;
     const char *path;
@@ -539,6 +547,8 @@ download__failures__clear_errors_nothing_left (void **state)
       "redirects" },
     { "as-raw", "/img/tiny.qcow2", "sha256", digest, "raw", 400, "invalid_argument",
       "'format'" },
+    { "compressed", "/img/image.qcow2.xz", "sha256", xz_digest, NULL, 400, "invalid_argument",
+      "xz-compressed" },
     { "chained", "/img/backing.qcow2", "sha256", backing_digest, NULL, 400, "invalid_argument",
       "backing file" },
   };

@@ -162,6 +162,25 @@ digest_parse__lengths_and_digits__checked_lower_cased (void **state)
 }
 
 static void
+compression__magics__named (void **state)
+{
+  const guint8 xz[] = { 0xfd, '7', 'z', 'X', 'Z', 0 };
+  const guint8 gz[] = { 0x1f, 0x8b, 8, 0 };
+  const guint8 zst[] = { 0x28, 0xb5, 0x2f, 0xfd };
+  const guint8 bz[] = { 'B', 'Z', 'h', '9' };
+  const guint8 qcow2[] = { 'Q', 'F', 'I', 0xfb };
+  const guint8 zeros[4] = { 0 };
+
+  assert_string_equal (gvd_image_compression (xz, sizeof xz), "xz");
+  assert_string_equal (gvd_image_compression (gz, sizeof gz), "gzip");
+  assert_string_equal (gvd_image_compression (zst, sizeof zst), "zstd");
+  assert_string_equal (gvd_image_compression (bz, sizeof bz), "bzip2");
+  assert_null (gvd_image_compression (qcow2, sizeof qcow2));
+  assert_null (gvd_image_compression (zeros, sizeof zeros));
+  assert_null (gvd_image_compression (xz, 3)); /* too short to tell */
+}
+
+static void
 journal__add_list_remove__round_trip (void **state)
 {
   g_autoptr(GError) error = NULL;
@@ -213,6 +232,7 @@ main (void)
     cmocka_unit_test (url_check__too_long__refused_with_limit),
     cmocka_unit_test (url_allowed__prefixes__host_port_path_boundaries),
     cmocka_unit_test (digest_parse__lengths_and_digits__checked_lower_cased),
+    cmocka_unit_test (compression__magics__named),
     cmocka_unit_test (journal__add_list_remove__round_trip),
   };
 

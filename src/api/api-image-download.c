@@ -357,6 +357,13 @@ on_read (GObject *source, GAsyncResult *res, gpointer user_data)
                  dl->display_url, got, dl->req->digest);
           return;
         }
+      if (gvd_image_compression (dl->head, dl->head_len) != NULL)
+        {
+          failf (dl, GVD_ERROR_INVALID_ARGUMENT, "'url': %s is %s-compressed: gpuvmd does not "
+                 "decompress images; give the URL of the uncompressed raw or qcow2 image",
+                 dl->display_url, gvd_image_compression (dl->head, dl->head_len));
+          return;
+        }
       detected = gvd_storage_detect_format (dl->head, dl->head_len);
       if (dl->req->format != NULL && !g_str_equal (dl->req->format, detected))
         {

@@ -177,3 +177,23 @@ gvd_image_digest_parse (const char *algorithm, const char *hex, GChecksumType *o
     *out_hex = g_ascii_strdown (hex, -1);
   return TRUE;
 }
+
+const char *
+gvd_image_compression (const guint8 *head, gsize len)
+{
+  static const struct {
+    const char *name;
+    guint8 magic[4];
+    gsize n;
+  } magics[] = {
+    { "xz", { 0xfd, '7', 'z', 'X' }, 4 },
+    { "gzip", { 0x1f, 0x8b }, 2 },
+    { "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4 },
+    { "bzip2", { 'B', 'Z', 'h' }, 3 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (magics); i++)
+    if (len >= magics[i].n && memcmp (head, magics[i].magic, magics[i].n) == 0)
+      return magics[i].name;
+  return NULL;
+}

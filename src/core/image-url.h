@@ -32,4 +32,9 @@ gboolean gvd_image_url_allowed (const char *url, const char *const *allow);
 gboolean gvd_image_digest_parse (const char *algorithm, const char *hex, GChecksumType *out_type,
                                  char **out_hex, GError **error);
 
+/* The compression @head (a file's first bytes) starts with: "xz", "gzip",
+ * "zstd" or "bzip2"; NULL for none of them. gpuvmd does not decompress:
+ * such a download would become a raw image of compressed bytes. */
+const char *gvd_image_compression (const guint8 *head, gsize len);
+
 G_END_DECLS
