@@ -793,10 +793,10 @@ download__guest_image__identical (void **state)
 {
   g_autoptr(GvdTestDaemon) d = NULL;
   g_autoptr(SoupSession) session = NULL;
-  g_autofree char *url = src_url ("/img/guest");
+  g_autofree char *url = NULL;
   g_autofree char *digest = NULL;
   g_autofree char *body = NULL;
-  g_autofree char *pool_file = g_build_filename (POOL_PATH, "guest.img", NULL);
+  g_autofree char *pool_file = NULL;
   g_autoptr(GMappedFile) got = NULL;
   g_autoptr(JsonNode) node = NULL;
   gint64 t0;
@@ -806,9 +806,12 @@ download__guest_image__identical (void **state)
 
   if (srv.guest == NULL)
     {
+      /* Before any allocation: skip () jumps over the cleanups. */
       print_message ("  GVD_TEST_GUEST_IMAGE unset: skipped\n");
       skip ();
     }
+  url = src_url ("/img/guest");
+  pool_file = g_build_filename (POOL_PATH, "guest.img", NULL);
   len = g_mapped_file_get_length (srv.guest);
   digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
                                         (const guchar *) g_mapped_file_get_contents (srv.guest),
