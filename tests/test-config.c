@@ -41,6 +41,10 @@ defaults__new__match_documented_file (void **state)
   assert_int_equal (config->shutdown_timeout, 60);
   assert_int_equal (config->device_timeout, 120);
   assert_int_equal (g_strv_length (config->host_critical), 0);
+  /* No URL may be downloaded until the operator allows some. */
+  assert_int_equal (g_strv_length (config->url_allow), 0);
+  assert_int_equal (config->max_download_mib, 16384);
+  assert_int_equal (config->stall_timeout, 60);
   assert_true (gvd_config_validate (config, &error));
 
   /* data/gpuvmd.conf documents every default as "#key=value": uncomment
@@ -88,7 +92,9 @@ load__full_file__every_value_applied (void **state)
     "dns=1.1.1.1,9.9.9.9\n"
     "[agent]\nlisten=0.0.0.0:8788\nurl=https://gpu-host:8788\nheartbeat_interval=5\n"
     "missed_heartbeats=4\n"
-    "[instances]\nshutdown_timeout=0\n";
+    "[instances]\nshutdown_timeout=0\n"
+    "[images]\nurl_allow=https://cloud.debian.org/images/, http://10.0.0.5:8080/img\n"
+    "max_download_mib=1024\nstall_timeout=5\n";
 
   assert_true (gvd_config_load_data (config, text, -1, "test.conf", &error));
   assert_null (error);
@@ -113,6 +119,10 @@ load__full_file__every_value_applied (void **state)
   assert_string_equal (config->agent_url, "https://gpu-host:8788");
   assert_int_equal (config->missed_heartbeats, 4);
   assert_int_equal (config->shutdown_timeout, 0);
+  assert_int_equal (g_strv_length (config->url_allow), 2);
+  assert_string_equal (config->url_allow[1], "http://10.0.0.5:8080/img");
+  assert_int_equal (config->max_download_mib, 1024);
+  assert_int_equal (config->stall_timeout, 5);
   assert_true (gvd_config_validate (config, &error));
 }
 
@@ -131,6 +141,11 @@ static const BadCase bad_cases[] = {
   { "[daemon]\nmax_body_bytes=-5\n", "'-5' is not a whole number" },
   { "[daemon]\nlistn=127.0.0.1:1\n", "unknown key 'listn' in group [daemon]" },
   { "[deamon]\nlisten=127.0.0.1:1\n", "unknown group [deamon]" },
+  { "[images]\nurl_allow=ftp://mirror/\n", "[images] url_allow: 'url_allow': 'ftp://mirror/' is not an http" },
+  { "[images]\nurl_allow=https://u:p@mirror/\n", "user info" },
+  { "[images]\nurl_allow=https://mirror/a/../b\n", "'..'" },
+  { "[images]\nstall_timeout=0\n", "from 1 to 3600" },
+  { "[images]\nmax_download_mib=0\n", "from 1 to 16777216" },
   { "[libvirt]\nuri=\n", "[libvirt] uri: must not be empty" },
   { "[libvirt]\ndomain_prefix=gpu vm\n", "'gpu vm' must be 1-32 characters" },
   { "[libvirt]\ndomain_prefix=a/b\n", "must be 1-32 characters" },

@@ -203,6 +203,9 @@ usage_and_unreachable__no_daemon__exit_2_and_3 (void **state)
     (const char *[]) { "create", "x", "--image", "i", "--memory", "lots", NULL },
     (const char *[]) { "--socket", "/s", "--url", "http://127.0.0.1:1", "list", NULL },
     (const char *[]) { "image", "import", "x", "https://example.com/x.qcow2", NULL },
+    (const char *[]) { "image", "import", "x", "https://example.com/x.qcow2", "--sha256", "a",
+                       "--sha512", "b", NULL },
+    (const char *[]) { "image", "import", "x", "/srv/x.qcow2", "--sha256", "a", NULL },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -332,6 +335,16 @@ host_side__fixture_host__tables_json_names_and_codes (void **state)
     ctl (&list, "--socket", s, "images", "-o", "name");
     expect (&list, 0, "images -o name");
     assert_string_equal (list.out, IMAGE "\n");
+  }
+  /* A URL goes to the daemon with its digest; [images] url_allow is empty
+   * here, so the daemon refuses it. */
+  {
+    g_auto(Run) url = { 0 };
+
+    ctl (&url, "--socket", s, "image", "import", "from-url", "https://example.com/x.qcow2",
+         "--sha256", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    expect_api_error (&url, 1, "forbidden");
+    assert_non_null (strstr (url.err, "url_allow"));
   }
   /* A dry run with a GPU: the document as JSON, the hostdev in the XML. */
   ctl (&dry, "--socket", s, "create", "ctl-dry", "--image", IMAGE, "--gpus", "1", "--memory",

@@ -16,6 +16,7 @@
 #include "events.h"
 #include "metrics-registry.h"
 #include "hostinfo.h"
+#include "import-journal.h"
 #include "instance.h"
 #include "inventory.h"
 #include "ipam.h"
@@ -144,6 +145,12 @@ gvd_daemon_new (GvdConfig *config, const GvdDaemonOptions *options, GError **err
   g_signal_connect (d->virt, "connected", G_CALLBACK (emit_libvirt_connected), d->events);
   g_signal_connect (d->virt, "disconnected", G_CALLBACK (emit_libvirt_disconnected), d->events);
   d->storage = gvd_storage_new ();
+  {
+    /* Imports in progress, so that a crash's half-written volumes are
+     * swept at the next start (api-images.c). */
+    g_autofree char *journal = g_build_filename (config->state_dir, GVD_IMPORT_JOURNAL_DIR, NULL);
+    gvd_storage_set_journal_dir (d->storage, journal);
+  }
 
   d->claims = gvd_claims_new ();
   d->ipam = ipam_new (config);

@@ -8,6 +8,7 @@
 #include "validate.h"
 #include "pci-address.h"
 #include "qmp-policy.h"
+#include "image-url.h"
 
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
@@ -30,6 +31,7 @@ typedef enum {
   KEY_URL,
   KEY_PATHS,    /* list of absolute paths */
   KEY_QMP_NAMES, /* list of QMP command names */
+  KEY_URL_PREFIXES, /* list of http(s) URL prefixes (image-url.h) */
 } KeyType;
 
 typedef struct {
@@ -63,6 +65,9 @@ static const KeySpec keys[] = {
   { "storage", "pool", KEY_PREFIX, F (pool_name), 0, 0, "gpuvmd" },
   { "storage", "pool_path", KEY_PATH, F (pool_path), 0, 0, "/var/lib/gpuvmd/pool" },
   { "storage", "import_dirs", KEY_PATHS, F (import_dirs), 0, 32, "/var/lib/gpuvmd/import" },
+  { "images", "url_allow", KEY_URL_PREFIXES, F (url_allow), 0, 64, "" },
+  { "images", "max_download_mib", KEY_UINT, F (max_download_mib), 1, 16777216, "16384" },
+  { "images", "stall_timeout", KEY_UINT, F (stall_timeout), 1, 3600, "60" },
   { "host", "sysfs_root", KEY_PATH, F (sysfs_root), 0, 0, "/sys" },
   { "host", "procfs_root", KEY_PATH, F (procfs_root), 0, 0, "/proc" },
   { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
@@ -104,8 +109,9 @@ static const char *const type_names[] = {
   [KEY_URL] = "URL",
   [KEY_PATHS] = "list of absolute paths",
   [KEY_QMP_NAMES] = "list of QMP command names",
+  [KEY_URL_PREFIXES] = "list of URL prefixes",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_QMP_NAMES + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_URL_PREFIXES + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -138,13 +144,14 @@ static gboolean
 is_string_key (KeyType type)
 {
   return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE
-         && type != KEY_PATHS && type != KEY_QMP_NAMES;
+         && type != KEY_PATHS && type != KEY_QMP_NAMES && type != KEY_URL_PREFIXES;
 }
 
 static gboolean
 is_strv_key (KeyType type)
 {
-  return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES;
+  return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES
+         || type == KEY_URL_PREFIXES;
 }
 
 static void
@@ -292,6 +299,9 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
           if (spec->type == KEY_QMP_NAMES && !gvd_qmp_name_valid (list[i]))
             FAIL (_("'%s' is not a QMP command name (letters, digits, '-' and '_', at most %d)"),
                   list[i], GVD_QMP_NAME_MAX);
+          if (spec->type == KEY_URL_PREFIXES
+              && !gvd_image_url_check (spec->key, list[i], &local_error))
+            FAIL ("%s", local_error->message);
         }
       g_strfreev (*(char ***) field);
       *(char ***) field = g_steal_pointer (&list);
@@ -360,6 +370,7 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
     case KEY_STRV:
     case KEY_PATHS:
     case KEY_QMP_NAMES:
+    case KEY_URL_PREFIXES:
     default:
       break;
     }

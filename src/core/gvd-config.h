@@ -34,6 +34,10 @@ typedef struct {
   char *pool_name;
   char *pool_path;
   char **import_dirs;         /* image sources, kernels and initrds only below these */
+  /* [images] */
+  char **url_allow;           /* URL prefixes imports may download from; empty: none */
+  guint max_download_mib;     /* largest download */
+  guint stall_timeout;        /* seconds a download may go without a byte */
   /* [host] */
   char *sysfs_root;
   char *procfs_root;

@@ -45,6 +45,9 @@ gvd_image_write_json (const GvdImage *image, JsonBuilder *b)
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "name");
   json_builder_add_string_value (b, image->name);
+  /* "importing" is the state of a download (api-image-download.c). */
+  json_builder_set_member_name (b, "state");
+  json_builder_add_string_value (b, "ready");
   json_builder_set_member_name (b, "path");
   json_builder_add_string_value (b, image->path);
   json_builder_set_member_name (b, "format");

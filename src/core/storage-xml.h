@@ -26,8 +26,8 @@ GvdImage *gvd_image_new (void);
 void gvd_image_free (GvdImage *image);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdImage, gvd_image_free)
 
-/* Write @image as one JSON object: name, path, format, capacity_bytes,
- * allocation_bytes, in_use_by. */
+/* Write @image as one JSON object: name, state ("ready"), path, format,
+ * capacity_bytes, allocation_bytes, in_use_by. */
 void gvd_image_write_json (const GvdImage *image, JsonBuilder *b);
 
 /* Whether @name is a valid volume name: ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$. */

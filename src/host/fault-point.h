@@ -22,7 +22,8 @@ void gvd_fault_init (void);
  * GVD_TEST_SLOW_AT names it (a slow disk or libvirtd: tests/test-mainloop.c).
  * Steps in use: "claimed", "pool", "overlay", "seed", "define", "start"
  * (create), "shutdown", "reconnect" (before events are subscribed on a new
- * connection) and "registry-write". */
+ * connection), "registry-write" and "image-write" (a URL import's first
+ * chunk written to its volume). */
 void gvd_fault_point (const char *name);
 
 G_END_DECLS

@@ -12,13 +12,15 @@
 #include <unistd.h>
 
 #include "host-file.h"
+#include "import-journal.h"
 #include "storage-priv.h"
 #include "virt-conn.h"
 
 /* After the upload libvirt re-reads the volume and probes its format: the
  * result must be what we meant to import. */
-static GvdVolumeInfo *
-verify_import (virStoragePoolPtr pool, virStorageVolPtr vol, const char *want, GError **error)
+GvdVolumeInfo *
+gvd_storage_verify_import (virStoragePoolPtr pool, virStorageVolPtr vol, const char *want,
+                           GError **error)
 {
   g_autoptr(GvdVolumeInfo) info = gvd_storage_volume_info (vol, error);
   const char *got;
@@ -57,6 +59,52 @@ verify_import (virStoragePoolPtr pool, virStorageVolPtr vol, const char *want, G
   return g_steal_pointer (&info);
 }
 
+gboolean
+gvd_storage_claim (GvdStorage *storage, virStoragePoolPtr pool, const char *pool_name,
+                   const char *name, GError **error)
+{
+  g_autofree char *key = g_strconcat (pool_name, "/", name, NULL);
+
+  g_mutex_lock (&storage->lock);
+  if (g_hash_table_contains (storage->importing, key))
+    {
+      g_mutex_unlock (&storage->lock);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                   "image '%s' is already being imported", name);
+      return FALSE;
+    }
+  g_hash_table_add (storage->importing, g_strdup (key));
+  g_mutex_unlock (&storage->lock);
+
+  /* Journalled before the volume exists, so that no crash can leave a
+   * volume the next start does not know to be unfinished. */
+  if (gvd_storage_volume_exists (pool, name, error)
+      || (storage->journal_dir != NULL
+          && !gvd_import_journal_add (storage->journal_dir, pool_name, name, error)))
+    {
+      g_mutex_lock (&storage->lock);
+      g_hash_table_remove (storage->importing, key);
+      g_mutex_unlock (&storage->lock);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+gvd_storage_release (GvdStorage *storage, const char *pool_name, const char *name,
+                     GError **error)
+{
+  g_autofree char *key = g_strconcat (pool_name, "/", name, NULL);
+  gboolean ok = TRUE;
+
+  if (storage->journal_dir != NULL)
+    ok = gvd_import_journal_remove (storage->journal_dir, name, error);
+  g_mutex_lock (&storage->lock);
+  g_hash_table_remove (storage->importing, key);
+  g_mutex_unlock (&storage->lock);
+  return ok;
+}
+
 static GvdImage *
 import_image (virConnectPtr conn, virStoragePoolPtr pool, const char *name, int fd,
               guint64 length, const char *format, GError **error)
@@ -65,12 +113,10 @@ import_image (virConnectPtr conn, virStoragePoolPtr pool, const char *name, int 
   g_autoptr(virStorageVol) vol = NULL;
   g_autoptr(GvdVolumeInfo) info = NULL;
 
-  if (gvd_storage_volume_exists (pool, name, error))
-    return NULL;
   vol = gvd_storage_create_and_upload (conn, pool, name, &src, error);
   if (vol == NULL)
     return NULL;
-  info = verify_import (pool, vol, format, error);
+  info = gvd_storage_verify_import (pool, vol, format, error);
   if (info == NULL)
     {
       gvd_storage_delete_quietly (vol);
@@ -131,7 +177,7 @@ gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, const char *p
                           GError **error)
 {
   g_autoptr(virStoragePool) pool = NULL;
-  g_autofree char *key = NULL;
+  g_autoptr(GError) release_error = NULL;
   GvdImage *image;
   char head[4];
   gsize head_got = 0;
@@ -175,24 +221,19 @@ gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, const char *p
 
   /* Claim the name so concurrent imports, overlays and listings do not see
    * the volume until its upload is complete. */
-  key = g_strconcat (pool_name, "/", name, NULL);
-  g_mutex_lock (&storage->lock);
-  if (g_hash_table_contains (storage->importing, key))
+  if (!gvd_storage_claim (storage, pool, pool_name, name, error))
     {
-      g_mutex_unlock (&storage->lock);
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
-                   "image '%s' is already being imported", name);
       return NULL;
     }
-  g_hash_table_add (storage->importing, g_strdup (key));
-  g_mutex_unlock (&storage->lock);
-
   image = import_image (conn, pool, name, fd, size, detected, error);
   close (fd);
-
-  g_mutex_lock (&storage->lock);
-  g_hash_table_remove (storage->importing, key);
-  g_mutex_unlock (&storage->lock);
+  if (!gvd_storage_release (storage, pool_name, name, &release_error) && image != NULL)
+    {
+      /* Kept, the volume would be swept at the next start: say so now. */
+      gvd_storage_delete_volume (conn, pool_name, name, NULL);
+      g_clear_pointer (&image, gvd_image_free);
+      g_propagate_error (error, g_steal_pointer (&release_error));
+    }
   return image;
 }

@@ -14,7 +14,26 @@ struct _GvdStorage {
   /* The images being imported, hidden until their upload has completed:
    * "pool/name" → itself. */
   GHashTable *importing;
+  /* Where imports are journalled (import-journal.h), or NULL: set once,
+   * before any worker uses the object. */
+  char *journal_dir;
 };
+
+/* Claim @name of @pool for an import: hidden from listings, overlays and
+ * other imports until released; ALREADY_EXISTS when another import holds
+ * it or the volume exists. With a journal, the claim is recorded there
+ * before this returns (the volume may then be created). */
+gboolean gvd_storage_claim (GvdStorage *storage, virStoragePoolPtr pool, const char *pool_name,
+                            const char *name, GError **error);
+/* Release the claim (and its journal entry); the volume is either
+ * verified or deleted by now. FALSE when the journal entry could not be
+ * removed: a kept volume must then be deleted (the next start would). */
+gboolean gvd_storage_release (GvdStorage *storage, const char *pool_name, const char *name,
+                              GError **error);
+/* What libvirt reads back from an uploaded volume: @want ("raw" or
+ * "qcow2"), no backing file; else INVALID_ARGUMENT. */
+GvdVolumeInfo *gvd_storage_verify_import (virStoragePoolPtr pool, virStorageVolPtr vol,
+                                          const char *want, GError **error);
 
 /* GVD_ERROR_INVALID_ARGUMENT unless @name is a valid volume name; @what
  * names it ("image", "volume", "storage pool"). */

@@ -34,6 +34,7 @@ storage_clear (gpointer data)
 
   g_mutex_clear (&storage->lock);
   g_hash_table_unref (storage->importing);
+  g_free (storage->journal_dir);
 }
 
 GvdStorage *
@@ -62,6 +63,15 @@ gvd_storage_unref (GvdStorage *storage)
 {
   if (storage != NULL)
     g_atomic_rc_box_release_full (storage, storage_clear);
+}
+
+void
+gvd_storage_set_journal_dir (GvdStorage *storage, const char *dir)
+{
+  g_return_if_fail (storage != NULL);
+
+  g_free (storage->journal_dir);
+  storage->journal_dir = g_strdup (dir);
 }
 
 static gboolean

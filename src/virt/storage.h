@@ -20,6 +20,10 @@ GvdStorage *gvd_storage_new (void);
 GvdStorage *gvd_storage_ref (GvdStorage *storage);
 void gvd_storage_unref (GvdStorage *storage);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdStorage, gvd_storage_unref)
+/* Journal imports in @dir (import-journal.h) so that a volume a crash left
+ * half-written is swept at the next start (gvd_storage_sweep_imports);
+ * NULL: no journal. Call before any worker uses @storage. */
+void gvd_storage_set_journal_dir (GvdStorage *storage, const char *dir);
 
 /* All functions below do blocking libvirt calls: run them in worker
  * threads. They are thread-safe. Those that take a GvdStorage serialise
@@ -51,6 +55,33 @@ GvdImage *gvd_storage_import_image (GvdStorage *storage, virConnectPtr conn, con
                                     const char *source_path, const char *format,
                                     const char *instance_prefix,
                                     const char *const *import_dirs, GError **error);
+
+/* An import fed piece by piece (a download): the volume @name of @length
+ * bytes is created (claimed and journalled as gvd_storage_import_image
+ * does, hidden until finished) and a libvirt upload stream opened on it. */
+typedef struct _GvdStorageSink GvdStorageSink;
+
+GvdStorageSink *gvd_storage_sink_open (GvdStorage *storage, virConnectPtr conn, const char *pool,
+                                       const char *name, guint64 length,
+                                       const char *instance_prefix, GError **error);
+/* Send @len bytes; more than the length given at open is refused. */
+gboolean gvd_storage_sink_write (GvdStorageSink *sink, const void *data, gsize len,
+                                 GError **error);
+/* Finish the stream once every byte was written, check that libvirt reads
+ * the volume as @format ("raw" or "qcow2") without a backing file, and
+ * release it as an image. On failure the volume is deleted. Either way
+ * the sink is done: free it next. */
+GvdImage *gvd_storage_sink_finish (GvdStorageSink *sink, const char *format, GError **error);
+/* Abort the stream and delete the volume unless it was finished, release
+ * the name, free. NULL-safe. */
+void gvd_storage_sink_free (GvdStorageSink *sink);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdStorageSink, gvd_storage_sink_free)
+
+/* Delete the volumes the import journal names and no import of this
+ * process holds (a crash left them half-written), and their entries.
+ * @out_swept gets "pool/name" of each volume deleted or found gone. */
+gboolean gvd_storage_sweep_imports (GvdStorage *storage, virConnectPtr conn, GStrv *out_swept,
+                                    GError **error);
 
 /* A qcow2 volume @vol_name backed by image @base_image, of @size_bytes
  * (0: the base's virtual size; smaller than the base: INVALID_ARGUMENT).

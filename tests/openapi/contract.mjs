@@ -231,7 +231,8 @@ function openStreams(n) {
 const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', 'instance.progress',
                      'device.quarantined',
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
-                     'volume.swept'];
+                     'volume.swept', 'image.progress', 'image.imported', 'image.failed',
+                     'image.swept'];
 
 async function session() {
   const image = 'oa-base.raw';
@@ -332,6 +333,11 @@ async function session() {
   await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument',
                                                  body: { name: 'x', source_path: imageFile, format: 'vmdk' } });
   await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument', body: { name: 'x' } });
+  // a URL needs a digest, and [images] url_allow is empty here: every URL is refused
+  await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument',
+                                                 body: { name: 'u', url: 'https://example.com/x.img' } });
+  await admin('strict', 'POST', '/v1/images', { expect: 403, code: 'forbidden',
+                                                body: { name: 'u', url: 'https://example.com/x.img', sha256: '0'.repeat(64) } });
   await admin('strict', 'GET', '/v1/images', { expect: 200 });
   await admin('strict', 'GET', `/v1/images/${image}`, { expect: 200 });
   await admin('strict', 'GET', '/v1/images/nope', { expect: 404, code: 'image_not_found' });
