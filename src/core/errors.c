@@ -48,6 +48,7 @@ static const GvdErrorInfo error_table[GVD_ERROR_N_CODES] = {
   [GVD_ERROR_TOO_MANY_REQUESTS] = { "too_many_requests", 429 },
   [GVD_ERROR_UNAVAILABLE] = { "unavailable", 503 },
   [GVD_ERROR_LENGTH_REQUIRED] = { "length_required", 411 },
+  [GVD_ERROR_INSUFFICIENT_CPUS] = { "insufficient_cpus", 409 },
 };
 
 const char *
