@@ -317,7 +317,7 @@ alloc__whole_host_exhausted_cpu_by_cpu__every_cpu_once (void **state)
     }
   assert_null (gvd_cpu_alloc (topo, &req, held, &error));
   assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_CPUS));
-  assert_non_null (strstr (error->message, "needs 1 host cores with 2 free threads each on NUMA node 0"));
+  assert_non_null (strstr (error->message, "needs 1 host core with 2 free threads each on NUMA node 0"));
   assert_non_null (strstr (error->message, "0 are free"));
 }
 

@@ -370,12 +370,13 @@ refuse (const GvdCpuTopology *topo, const GvdCpuRequest *req, const NodeView *be
     }
   if (t > 1)
     g_set_error (error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_CPUS,
-                 "'cpu.policy': dedicated needs %u host cores with %u free threads each on %s%s; "
-                 "%u are free%s", req->vcpus / t, t, where, several ? " (the roomiest node)" : "",
+                 "'cpu.policy': dedicated needs %u host core%s with %u free threads each on %s%s; "
+                 "%u are free%s", req->vcpus / t, req->vcpus / t == 1 ? "" : "s", t, where, several ? " (the roomiest node)" : "",
                  capacity (best, t) / t, why);
   else
     g_set_error (error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_CPUS,
-                 "'cpu.policy': dedicated needs %u CPUs on %s%s; %u %s free%s", req->vcpus, where,
+                 "'cpu.policy': dedicated needs %u CPU%s on %s%s; %u %s free%s", req->vcpus,
+                 req->vcpus == 1 ? "" : "s", where,
                  several ? " (the roomiest node)" : "", best->free->len,
                  best->free->len == 1 ? "is" : "are", why);
   return FALSE;
