@@ -192,7 +192,7 @@ server__define_only__libvirt_keeps_pins_topology_numatune (void **state)
   g_autoptr(JsonNode) gone = NULL;
   g_autoptr(virDomain) dom = NULL;
   g_autofree char *xml = NULL;
-  const int pins[] = { 1, 17, 2, 18 };
+  const int pins[] = { 8, 24, 9, 25 };
   const char *body = "{\"name\": \"big\", \"image\": \"" IMAGE "\", \"vcpus\": 4, "
                      "\"memory_mib\": 256, \"root_disk_gib\": 1, \"start\": false, "
                      "\"cpu\": {\"policy\": \"dedicated\", \"threads_per_core\": 2}}";
@@ -201,8 +201,9 @@ server__define_only__libvirt_keeps_pins_topology_numatune (void **state)
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   /* The fixture's 32 CPUs do not exist here: define, never start. No GPU:
-   * the roomiest node (0, the lower of two equals); core 0 has the
-   * reserved CPU 0, so two whole cores 1 and 2 with their siblings. */
+   * the roomiest node. Node 0's core 0 holds the reserved CPU 0, so node 0
+   * has 7 whole free cores and node 1 has 8: node 1, its cores 8 and 9
+   * with their siblings 24 and 25; the emulator on the reserved CPU 0. */
   created = api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, json_to_string (created, FALSE));
@@ -211,10 +212,10 @@ server__define_only__libvirt_keeps_pins_topology_numatune (void **state)
   dom = virDomainLookupByName (fx.conn, PREFIX "big");
   assert_non_null (dom);
   xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
-  assert_non_null (strstr (xml, "<vcpupin vcpu='1' cpuset='17'/>"));
-  assert_non_null (strstr (xml, "<vcpupin vcpu='3' cpuset='18'/>"));
+  assert_non_null (strstr (xml, "<vcpupin vcpu='1' cpuset='24'/>"));
+  assert_non_null (strstr (xml, "<vcpupin vcpu='3' cpuset='25'/>"));
   assert_non_null (strstr (xml, "<emulatorpin cpuset='0'/>"));
-  assert_non_null (strstr (xml, "<memory mode='strict' nodeset='0'/>"));
+  assert_non_null (strstr (xml, "<memory mode='strict' nodeset='1'/>"));
   assert_non_null (strstr (xml, "cores='2' threads='2'"));
   gone = api (d, "DELETE", "/v1/instances/big", NULL, &status);
   assert_true (status == 200 || status == 204);
