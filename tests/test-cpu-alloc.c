@@ -437,6 +437,67 @@ pinned_cpus__hostile_cpuset__error (void **state)
   assert_non_null (error);
 }
 
+static char *
+golden (void)
+{
+  g_autofree char *path = gvd_test_data_path ("data", "domain", "eight-gpus.xml", NULL);
+  char *xml = NULL;
+
+  assert_true (g_file_get_contents (path, &xml, NULL, NULL));
+  return xml;
+}
+
+static void
+parse__golden_pins__read_back_in_vcpu_order (void **state)
+{
+  g_autofree char *xml = golden ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GvdInstanceSpec) spec = gvd_domain_xml_parse (xml, &error);
+  g_autofree char *emu = NULL;
+
+  if (spec == NULL)
+    fail_msg ("%s", error->message);
+  assert_int_equal (spec->vcpu_pins->len, 64);
+  assert_int_equal (g_array_index (spec->vcpu_pins, guint, 0), 32);
+  assert_int_equal (g_array_index (spec->vcpu_pins, guint, 1), 96);
+  assert_int_equal (g_array_index (spec->vcpu_pins, guint, 63), 127);
+  emu = fmt (spec->emulator_pins);
+  assert_string_equal (emu, "0,64");
+}
+
+static void
+parse__edited_pins__refused_naming_the_vcpu (void **state)
+{
+  static const struct {
+    const char *from, *to, *needle;
+  } cases[] = {
+    { "<vcpupin vcpu=\"1\" cpuset=\"96\"/>", "<vcpupin vcpu=\"1\" cpuset=\"96-97\"/>",
+      "vCPU 1: '96-97' is not one host CPU" },
+    { "<vcpupin vcpu=\"5\" cpuset=\"98\"/>", "", "vCPU 5 has no vcpupin" },
+    { "<vcpupin vcpu=\"5\" cpuset=\"98\"/>", "<vcpupin vcpu=\"64\" cpuset=\"98\"/>", "vcpu" },
+    { "<vcpupin vcpu=\"5\" cpuset=\"98\"/>", "<vcpupin vcpu=\"4\" cpuset=\"98\"/>",
+      "vCPU 4" },
+    { "<vcpupin vcpu=\"5\" cpuset=\"98\"/>", "<vcpupin vcpu=\"5\" cpuset=\"x\"/>",
+      "not a CPU list" },
+    { "<vcpu placement=\"static\">64</vcpu>", "<vcpu placement=\"static\">0</vcpu>", "" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *xml = golden ();
+      g_autoptr(GString) s = g_string_new (xml);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GvdInstanceSpec) spec = NULL;
+
+      assert_true (g_string_replace (s, cases[i].from, cases[i].to, 1) == 1);
+      spec = gvd_domain_xml_parse (s->str, &error);
+      if (spec != NULL)
+        fail_msg ("case %" G_GSIZE_FORMAT " parsed", i);
+      if (strstr (error->message, cases[i].needle) == NULL)
+        fail_msg ("case %" G_GSIZE_FORMAT ": '%s' lacks '%s'", i, error->message, cases[i].needle);
+    }
+}
+
 int
 main (void)
 {
@@ -457,6 +518,8 @@ main (void)
     cmocka_unit_test (request_cpu__hostile__refused_naming_field),
     cmocka_unit_test (pinned_cpus__foreign_domain__vcpupin_and_emulatorpin_union),
     cmocka_unit_test (pinned_cpus__hostile_cpuset__error),
+    cmocka_unit_test (parse__golden_pins__read_back_in_vcpu_order),
+    cmocka_unit_test (parse__edited_pins__refused_naming_the_vcpu),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

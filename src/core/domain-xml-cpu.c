@@ -96,6 +96,8 @@ gvd_domain_xml_parse_cputune (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstan
 
   if (nodes == NULL || nodes->nodeNr == 0)
     return TRUE; /* shared vCPUs */
+  if (spec->vcpus == 0 || spec->vcpus > GVD_DOMAIN_XML_MAX_VCPUS)
+    INVALID ("vcpupin in a domain of %u vCPUs", spec->vcpus);
   pins = g_array_sized_new (FALSE, TRUE, sizeof (guint), spec->vcpus);
   g_array_set_size (pins, spec->vcpus);
   set = g_new0 (gboolean, spec->vcpus);
