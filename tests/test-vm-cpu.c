@@ -153,6 +153,21 @@ rig__start_pinned_refuse_second_restart_rebuilds_delete_frees (void **state)
   assert_int_equal (vcpu0, 0x2);
   assert_int_equal (emulator, 0x1);
 
+  /* GET /v1/host shows the reserved CPU and who holds CPU 1. */
+  {
+    g_autoptr(JsonNode) host = api (d, "GET", "/v1/host", NULL, &status);
+    JsonArray *held;
+    JsonObject *first;
+
+    assert_int_equal (status, 200);
+    assert_int_array (host, "cpu.reserved", zero, 1);
+    held = json_node_get_array (gvd_test_json_path (host, "cpu.dedicated"));
+    assert_int_equal (json_array_get_length (held), 1);
+    first = json_array_get_object_element (held, 0);
+    assert_int_equal (json_object_get_int_member (first, "cpu"), 1);
+    assert_string_equal (json_object_get_string_member (first, "holder"), "a");
+  }
+
   /* No CPU left for a second one. */
   refused = api (d, "POST", "/v1/instances", body_b, &status);
   assert_int_equal (status, 409);
