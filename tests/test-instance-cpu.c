@@ -155,7 +155,6 @@ dry_run_xml (Fixture *f, const char *name, const char *device, guint vcpus)
 static char *
 pins_of (const char *xml)
 {
-  g_autoptr(GArray) all = NULL;
   g_autoptr(GArray) vcpu = g_array_new (FALSE, FALSE, sizeof (guint));
   const char *p = xml;
 
@@ -169,8 +168,6 @@ pins_of (const char *xml)
       g_array_append_val (vcpu, cpu);
       p = c;
     }
-  all = gvd_domain_xml_pinned_cpus (xml, NULL);
-  assert_non_null (all);
   return gvd_cpulist_format ((guint *) vcpu->data, vcpu->len);
 }
 
@@ -291,6 +288,34 @@ recover__pinned_domain__claims_rebuilt_next_create_gets_other_cpus_or_refused (v
   wait_for (no_cpu_claims, f);
 }
 
+static void
+recover__pins_edited_outside__instance_kept_its_cpus_claimed (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *xml = dry_run_xml (f, "edited", GPU_NODE1, 2);
+  g_autoptr(GString) s = g_string_new (xml);
+  g_autoptr(virDomain) dom = NULL;
+  gpointer data[2] = { f, (gpointer) "edited" };
+  GvdInstance *inst;
+
+  /* As after `virsh vcpupin edited 1 24-25 --config`: not gpuvmd's shape,
+   * but the instance is still recovered and every CPU named is taken. */
+  assert_int_equal (g_string_replace (s, "<vcpupin vcpu=\"1\" cpuset=\"24\"/>",
+                                      "<vcpupin vcpu=\"1\" cpuset=\"24-25\"/>", 1), 1);
+  dom = virDomainDefineXML (f->conn, s->str);
+  if (dom == NULL)
+    fail_msg ("define: %s", virGetLastErrorMessage ());
+  wait_for (has_instance, data);
+  inst = gvd_instance_manager_lookup (f->d->instances, "edited");
+  assert_null (inst->spec->vcpu_pins);
+  assert_int_equal (gvd_claims_count_cpus (f->d->claims), 3);
+  assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 8), "edited");
+  assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 24), "edited");
+  assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 25), "edited");
+  assert_int_equal (virDomainUndefine (dom), 0);
+  wait_for (no_cpu_claims, f);
+}
+
 static gboolean
 foreign_claimed (gpointer data)
 {
@@ -375,6 +400,8 @@ main (void)
         teardown),
     cmocka_unit_test_setup_teardown (recover__foreign_pins__claimed_then_released, setup,
                                      teardown),
+    cmocka_unit_test_setup_teardown (
+        recover__pins_edited_outside__instance_kept_its_cpus_claimed, setup, teardown),
     cmocka_unit_test_setup_teardown (create__rolled_back__cpu_claims_released, setup, teardown),
   };
 

@@ -83,6 +83,43 @@ read_cpuset (const char *what, const char *text, GError **error)
   return gvd_cpulist_parse (what, plain->str, error);
 }
 
+/* gpuvmd's shape: one vcpupin of one host CPU for each vCPU. */
+static gboolean
+read_pins (xmlXPathContextPtr ctx, xmlNodeSetPtr nodes, guint vcpus, GArray **out_pins,
+           GError **error)
+{
+  g_autoptr(GArray) pins = NULL;
+  g_autofree gboolean *set = NULL;
+
+  if (vcpus == 0 || vcpus > GVD_DOMAIN_XML_MAX_VCPUS)
+    INVALID ("vcpupin in a domain of %u vCPUs", vcpus);
+  pins = g_array_sized_new (FALSE, TRUE, sizeof (guint), vcpus);
+  g_array_set_size (pins, vcpus);
+  set = g_new0 (gboolean, vcpus);
+  for (int i = 0; i < nodes->nodeNr; i++)
+    {
+      g_autofree char *cpuset = gvd_xp_str (ctx, nodes->nodeTab[i], "@cpuset");
+      g_autoptr(GArray) cpus = NULL;
+      guint64 vcpu;
+
+      if (!gvd_xp_num (ctx, nodes->nodeTab[i], "@vcpu", vcpus - 1, 0, &vcpu, error))
+        return FALSE;
+      if (cpuset == NULL)
+        INVALID ("vcpupin of vCPU %u has no cpuset", (guint) vcpu);
+      if ((cpus = read_cpuset ("vcpupin", cpuset, error)) == NULL)
+        return FALSE;
+      if (cpus->len != 1 || set[vcpu])
+        INVALID ("vcpupin of vCPU %u: '%s' is not one host CPU", (guint) vcpu, cpuset);
+      g_array_index (pins, guint, vcpu) = g_array_index (cpus, guint, 0);
+      set[vcpu] = TRUE;
+    }
+  for (guint i = 0; i < vcpus; i++)
+    if (!set[i])
+      INVALID ("vCPU %u has no vcpupin while others do", i);
+  *out_pins = g_steal_pointer (&pins);
+  return TRUE;
+}
+
 gboolean
 gvd_domain_xml_parse_cputune (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec,
                               GError **error)
@@ -90,51 +127,33 @@ gvd_domain_xml_parse_cputune (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstan
   g_autoptr(xmlXPathObject) obj = NULL;
   g_autoptr(GArray) pins = NULL;
   g_autoptr(GArray) emulator = NULL;
-  g_autofree gboolean *set = NULL;
   g_autofree char *emu = gvd_xp_str (ctx, root, "cputune/emulatorpin/@cpuset");
   xmlNodeSetPtr nodes = gvd_xp_nodes (ctx, root, "cputune/vcpupin", &obj);
 
+  g_autoptr(GError) local_error = NULL;
+
   if (nodes == NULL || nodes->nodeNr == 0)
     return TRUE; /* shared vCPUs */
-  if (spec->vcpus == 0 || spec->vcpus > GVD_DOMAIN_XML_MAX_VCPUS)
-    INVALID ("vcpupin in a domain of %u vCPUs", spec->vcpus);
-  pins = g_array_sized_new (FALSE, TRUE, sizeof (guint), spec->vcpus);
-  g_array_set_size (pins, spec->vcpus);
-  set = g_new0 (gboolean, spec->vcpus);
-  for (int i = 0; i < nodes->nodeNr; i++)
+  /* Pins edited outside gpuvmd (virsh vcpupin with a range, a vCPU left
+   * out) must not make the instance unrecoverable: it comes back without
+   * pins, and recovery still claims every CPU its vcpupins name
+   * (gvd_domain_xml_pinned_cpus). */
+  if (!read_pins (ctx, nodes, spec->vcpus, &pins, &local_error)
+      || (emu != NULL && (emulator = read_cpuset ("emulatorpin", emu, &local_error)) == NULL))
     {
-      g_autofree char *cpuset = gvd_xp_str (ctx, nodes->nodeTab[i], "@cpuset");
-      g_autoptr(GArray) cpus = NULL;
-      guint64 vcpu;
-
-      if (!gvd_xp_num (ctx, nodes->nodeTab[i], "@vcpu", spec->vcpus - 1, 0, &vcpu, error))
-        return FALSE;
-      if (cpuset == NULL || (cpus = read_cpuset ("vcpupin", cpuset, error)) == NULL)
-        {
-          if (cpuset == NULL)
-            INVALID ("vcpupin of vCPU %u has no cpuset", (guint) vcpu);
-          return FALSE;
-        }
-      /* gpuvmd pins each vCPU to one CPU; anything else was edited in. */
-      if (cpus->len != 1 || set[vcpu])
-        INVALID ("vcpupin of vCPU %u: '%s' is not one host CPU", (guint) vcpu, cpuset);
-      g_array_index (pins, guint, vcpu) = g_array_index (cpus, guint, 0);
-      set[vcpu] = TRUE;
+      g_debug ("domain %s: %s: recovered without vCPU pins", spec->domain_name,
+               local_error->message);
+      return TRUE;
     }
-  for (guint i = 0; i < spec->vcpus; i++)
-    if (!set[i])
-      INVALID ("vCPU %u has no vcpupin while others do", i);
-  if (emu == NULL)
+  if (emulator == NULL)
     emulator = g_array_copy (pins);
-  else if ((emulator = read_cpuset ("emulatorpin", emu, error)) == NULL)
-    return FALSE;
   spec->vcpu_pins = g_steal_pointer (&pins);
   spec->emulator_pins = g_steal_pointer (&emulator);
   return TRUE;
 }
 
 GArray *
-gvd_domain_xml_pinned_cpus (const char *xml, GError **error)
+gvd_domain_xml_pinned_cpus (const char *xml, gboolean with_emulator, GError **error)
 {
   g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
   g_autoptr(xmlXPathContext) ctx = NULL;
@@ -147,7 +166,9 @@ gvd_domain_xml_pinned_cpus (const char *xml, GError **error)
     return NULL;
   ctx = xmlXPathNewContext (doc);
   set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc),
-                      "/domain/cputune/vcpupin/@cpuset | /domain/cputune/emulatorpin/@cpuset", &obj);
+                      with_emulator
+                        ? "/domain/cputune/vcpupin/@cpuset | /domain/cputune/emulatorpin/@cpuset"
+                        : "/domain/cputune/vcpupin/@cpuset", &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     {
       xmlChar *text = xmlNodeGetContent (set->nodeTab[i]);

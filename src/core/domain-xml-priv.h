@@ -51,7 +51,8 @@ gboolean gvd_domain_xml_validate_layout (const GvdInstanceSpec *spec, GvdDomainL
  * host CPU per vCPU). */
 gboolean gvd_domain_xml_validate_cpu_pins (const GvdInstanceSpec *spec, GError **error);
 /* <cputune>'s vcpupin/emulatorpin under @root into @spec (vcpus read first);
- * no vcpupin: shared vCPUs, pins stay NULL. */
+ * no vcpupin, or pins not in gpuvmd's shape (one CPU per vCPU): pins stay
+ * NULL. */
 gboolean gvd_domain_xml_parse_cputune (xmlXPathContextPtr ctx, xmlNodePtr root,
                                        GvdInstanceSpec *spec, GError **error);
 
