@@ -94,7 +94,20 @@ spec_eight_gpus (void)
   spec->memory_mib = 512 * 1024;
   spec->hugepages = TRUE;
   spec->numa_node = 1;
-  spec->cpuset = g_strdup ("32-63,96-127");
+  /* Dedicated: guest core k is host core 32+k of node 1 with its sibling
+   * 96+k; the emulator threads on the host's reserved CPUs. */
+  spec->vcpu_pins = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint k = 0; k < 32; k++)
+    {
+      guint a = 32 + k, b = 96 + k;
+      g_array_append_val (spec->vcpu_pins, a);
+      g_array_append_val (spec->vcpu_pins, b);
+    }
+  spec->emulator_pins = g_array_new (FALSE, FALSE, sizeof (guint));
+  {
+    guint e[] = { 0, 64 };
+    g_array_append_vals (spec->emulator_pins, e, 2);
+  }
   spec->iothreads = 2;
   spec->mmio64_mib = 1024 * 1024;
   spec->requested_gpus = 8;
@@ -332,7 +345,16 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
   uint_eq ("memory_mib", want->memory_mib, got->memory_mib);
   uint_eq ("hugepages", want->hugepages, got->hugepages);
   uint_eq ("numa_node", (guint64) (gint64) want->numa_node, (guint64) (gint64) got->numa_node);
-  str_eq ("cpuset", want->cpuset, got->cpuset);
+  uint_eq ("vcpu_pins", want->vcpu_pins != NULL ? want->vcpu_pins->len : 0,
+           got->vcpu_pins != NULL ? got->vcpu_pins->len : 0);
+  for (guint i = 0; want->vcpu_pins != NULL && i < want->vcpu_pins->len; i++)
+    uint_eq ("vcpu_pins[i]", g_array_index (want->vcpu_pins, guint, i),
+             g_array_index (got->vcpu_pins, guint, i));
+  uint_eq ("emulator_pins", want->emulator_pins != NULL ? want->emulator_pins->len : 0,
+           got->emulator_pins != NULL ? got->emulator_pins->len : 0);
+  for (guint i = 0; want->emulator_pins != NULL && i < want->emulator_pins->len; i++)
+    uint_eq ("emulator_pins[i]", g_array_index (want->emulator_pins, guint, i),
+             g_array_index (got->emulator_pins, guint, i));
   uint_eq ("iothreads", want->iothreads, got->iothreads);
   uint_eq ("mmio64_mib", want->mmio64_mib, got->mmio64_mib);
 

@@ -339,7 +339,12 @@ MUTATION (m_mdev_uuid, GvdHostdevSpec *h = add_gpu (s, "0000:41:00.0", 0, 0);
 MUTATION (m_topology, s->vcpus = 8; s->sockets = 2; s->cores = 3; s->threads = 1)
 MUTATION (m_vcpus, s->vcpus = 0)
 MUTATION (m_memory, s->memory_mib = 16)
-MUTATION (m_cpuset, s->cpuset = g_strdup ("0-3;reboot"))
+MUTATION (m_pins_count, s->vcpus = 2; s->vcpu_pins = g_array_new (FALSE, TRUE, sizeof (guint));
+          g_array_set_size (s->vcpu_pins, 1); s->emulator_pins = g_array_copy (s->vcpu_pins))
+MUTATION (m_pins_twice, s->vcpus = 2; s->vcpu_pins = g_array_new (FALSE, TRUE, sizeof (guint));
+          g_array_set_size (s->vcpu_pins, 2); s->emulator_pins = g_array_copy (s->vcpu_pins))
+MUTATION (m_pins_alone, s->vcpu_pins = g_array_new (FALSE, TRUE, sizeof (guint));
+          g_array_set_size (s->vcpu_pins, 1))
 MUTATION (m_numa, s->numa_node = 5000)
 MUTATION (m_no_disk, g_ptr_array_set_size (s->disks, 0))
 MUTATION (m_native_cache, root_disk (s)->io = GVD_DISK_IO_NATIVE)
@@ -408,7 +413,9 @@ static const BadCase bad_cases[] = {
   { "topology", m_topology, "topology" },
   { "no vcpus", m_vcpus, "vcpus" },
   { "memory", m_memory, "memory" },
-  { "cpuset", m_cpuset, "cpuset" },
+  { "pins for too few vCPUs", m_pins_count, "vCPU pins" },
+  { "one CPU for two vCPUs", m_pins_twice, "two vCPUs" },
+  { "vCPU pins without emulator pins", m_pins_alone, "go together" },
   { "numa node", m_numa, "NUMA" },
   { "no disks", m_no_disk, "root disk" },
   { "io=native without cache=none", m_native_cache, "cache=none" },

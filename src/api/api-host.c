@@ -9,6 +9,9 @@
 #include "json-util.h"
 
 #include "capability-gather.h"
+#include "cpu-alloc.h"
+
+#include <stdlib.h>
 #include "hostinfo.h"
 
 /* Requests waiting for the gathering in flight; more are refused. */
@@ -92,6 +95,46 @@ add_gpus (JsonBuilder *b, const GvdInventory *inventory)
   json_builder_end_array (b);
 }
 
+static int
+compare_cpu (gconstpointer a, gconstpointer b)
+{
+  guint x = GPOINTER_TO_UINT (*(gconstpointer *) a), y = GPOINTER_TO_UINT (*(gconstpointer *) b);
+
+  return x < y ? -1 : x > y;
+}
+
+/* The host CPUs kept from dedicated instances and those pinned by domains
+ * (main thread: the claims live there). */
+static void
+add_cpu_claims (JsonBuilder *b, const GvdDaemon *daemon)
+{
+  g_autoptr(GArray) reserved = gvd_cpulist_parse ("reserved_cpus",
+                                                  daemon->config->reserved_cpus != NULL
+                                                      ? daemon->config->reserved_cpus : "",
+                                                  NULL);
+  GHashTable *held = gvd_claims_get_cpu_holders (daemon->claims);
+  guint n = 0;
+  g_autofree gpointer *cpus = g_hash_table_get_keys_as_array (held, &n);
+
+  json_builder_set_member_name (b, "reserved");
+  json_builder_begin_array (b);
+  for (guint i = 0; reserved != NULL && i < reserved->len; i++)
+    json_builder_add_int_value (b, g_array_index (reserved, guint, i));
+  json_builder_end_array (b);
+  qsort (cpus, n, sizeof (gpointer), compare_cpu);
+  json_builder_set_member_name (b, "dedicated");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "cpu");
+      json_builder_add_int_value (b, GPOINTER_TO_UINT (cpus[i]));
+      gvd_json_add_string (b, "holder", g_hash_table_lookup (held, cpus[i]));
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+}
+
 static JsonNode *
 host_to_json (const GvdHostFacts *facts, const GvdCapReport *report, const GvdDaemon *daemon)
 {
@@ -107,6 +150,7 @@ host_to_json (const GvdHostFacts *facts, const GvdCapReport *report, const GvdDa
   json_builder_add_string_value (b, gvd_cpu_vendor_to_string (facts->cpu.vendor));
   json_builder_set_member_name (b, "count");
   json_builder_add_int_value (b, facts->cpu.count);
+  add_cpu_claims (b, daemon);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "memory_bytes");
   if (facts->mem_total_bytes != 0)

@@ -7,6 +7,7 @@
 struct _GvdClaims {
   GHashTable *holders;     /* address → holder */
   GHashTable *quarantined; /* address → reason */
+  GHashTable *cpus;        /* GUINT_TO_POINTER (cpu) → holder */
   gboolean ready;
 };
 
@@ -17,6 +18,7 @@ gvd_claims_new (void)
 
   claims->holders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   claims->quarantined = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  claims->cpus = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   return claims;
 }
 
@@ -27,6 +29,7 @@ gvd_claims_free (GvdClaims *claims)
     return;
   g_hash_table_unref (claims->holders);
   g_hash_table_unref (claims->quarantined);
+  g_hash_table_unref (claims->cpus);
   g_free (claims);
 }
 
@@ -65,6 +68,35 @@ gvd_claims_release (GvdClaims *claims, const char *holder)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (g_strcmp0 (value, holder) == 0)
       g_hash_table_iter_remove (&iter);
+  g_hash_table_iter_init (&iter, claims->cpus);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (value, holder) == 0)
+      g_hash_table_iter_remove (&iter);
+}
+
+GHashTable *
+gvd_claims_get_cpu_holders (GvdClaims *claims)
+{
+  return claims->cpus;
+}
+
+const char *
+gvd_claims_get_cpu_holder (GvdClaims *claims, guint cpu)
+{
+  return g_hash_table_lookup (claims->cpus, GUINT_TO_POINTER (cpu));
+}
+
+void
+gvd_claims_set_cpu_holder (GvdClaims *claims, guint cpu, const char *holder)
+{
+  g_return_if_fail (holder != NULL);
+  g_hash_table_replace (claims->cpus, GUINT_TO_POINTER (cpu), g_strdup (holder));
+}
+
+guint
+gvd_claims_count_cpus (GvdClaims *claims)
+{
+  return g_hash_table_size (claims->cpus);
 }
 
 guint

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Device claims and quarantine: which host PCI address is held by whom
+/* Device claims and quarantine: which host PCI address (and which dedicated
+ * host CPU) is held by whom
  * (an instance or a reservation) and which are quarantined, and whether the
  * table has been rebuilt from libvirt yet. Pure; main context only. */
 #pragma once
@@ -33,6 +34,13 @@ void gvd_claims_quarantine (GvdClaims *claims, const char *address, const char *
 /* FALSE when @address was not quarantined. */
 gboolean gvd_claims_clear_quarantine (GvdClaims *claims, const char *address);
 guint gvd_claims_count_quarantined (GvdClaims *claims);
+
+/* Dedicated host CPUs: CPU number → holder, like devices (the same holder
+ * names; gvd_claims_release drops both). */
+GHashTable *gvd_claims_get_cpu_holders (GvdClaims *claims); /* GUINT_TO_POINTER (cpu) → holder */
+const char *gvd_claims_get_cpu_holder (GvdClaims *claims, guint cpu);
+void gvd_claims_set_cpu_holder (GvdClaims *claims, guint cpu, const char *holder);
+guint gvd_claims_count_cpus (GvdClaims *claims);
 
 /* Until the claims have been rebuilt from libvirt (the instance manager's
  * first reconcile), no device may be considered free. */

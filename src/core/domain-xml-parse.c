@@ -99,7 +99,6 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   if (!gvd_xp_num (ctx, root, "vcpu", GVD_DOMAIN_XML_MAX_VCPUS, 1, &v, error))
     return FALSE;
   spec->vcpus = (guint) v;
-  spec->cpuset = gvd_xp_str (ctx, root, "vcpu/@cpuset");
   if (!gvd_xp_num (ctx, root, "cpu/topology/@sockets", GVD_DOMAIN_XML_MAX_VCPUS, 0, &v, error))
     return FALSE;
   spec->sockets = (guint) v;
@@ -109,6 +108,8 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   if (!gvd_xp_num (ctx, root, "cpu/topology/@threads", GVD_DOMAIN_XML_MAX_VCPUS, 0, &v, error))
     return FALSE;
   spec->threads = (guint) v;
+  if (!gvd_domain_xml_parse_cputune (ctx, root, spec, error))
+    return FALSE;
   spec->hugepages = gvd_xp_exists (ctx, root, "memoryBacking/hugepages");
   spec->numa_node = -1;
   if (nodeset != NULL && g_ascii_string_to_unsigned (nodeset, 10, 0, 1023, &v, NULL))

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libxml/xpath.h>
 
 #include "instance-spec.h"
 #include "validate.h"
@@ -45,6 +46,15 @@ typedef struct {
 /* gvd_domain_xml_validate(), also filling @layout (may be NULL). */
 gboolean gvd_domain_xml_validate_layout (const GvdInstanceSpec *spec, GvdDomainLayout *layout,
                                          GError **error);
+
+/* domain-xml-cpu.c: vCPU and emulator pins (both or neither; one distinct
+ * host CPU per vCPU). */
+gboolean gvd_domain_xml_validate_cpu_pins (const GvdInstanceSpec *spec, GError **error);
+/* <cputune>'s vcpupin/emulatorpin under @root into @spec (vcpus read first);
+ * no vcpupin, or pins not in gpuvmd's shape (one CPU per vCPU): pins stay
+ * NULL. */
+gboolean gvd_domain_xml_parse_cputune (xmlXPathContextPtr ctx, xmlNodePtr root,
+                                       GvdInstanceSpec *spec, GError **error);
 
 /* Guest physical address bits for @mmio_mib of 64-bit MMIO above
  * @memory_mib of RAM (at least 40, at most 52). */

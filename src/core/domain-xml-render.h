@@ -87,6 +87,10 @@ pci_address (xmlNodePtr parent, guint bus, guint slot, guint function, gboolean 
     prop (a, "multifunction", "on");
 }
 
+/* domain-xml-cpu.c: <cputune> with a <vcpupin> per vCPU and the
+ * <emulatorpin>, when the spec has pins. */
+void gvd_domain_xml_render_cputune (xmlNodePtr domain, const GvdInstanceSpec *spec);
+
 /* domain-xml-devices.c: <devices>' children, in order (disks, controllers,
  * shares, NICs, consoles, hostdevs). */
 void gvd_domain_xml_render_devices (Render *r, xmlNodePtr devices);

@@ -182,14 +182,8 @@ validate_machine (const GvdInstanceSpec *spec, GError **error)
     INVALID ("NUMA node %d out of range", spec->numa_node);
   if (spec->mmio64_mib > G_GUINT64_CONSTANT (64) * 1024 * 1024)
     INVALID ("mmio64 aperture larger than 64 TiB");
-  if (spec->cpuset != NULL)
-    {
-      if (!gvd_domain_xml_check_text ("cpuset", spec->cpuset, 256, error))
-        return FALSE;
-      for (const char *p = spec->cpuset; *p != '\0'; p++)
-        if (!g_ascii_isdigit (*p) && *p != ',' && *p != '-' && *p != '^')
-          INVALID ("cpuset '%s' is not a CPU list (e.g. 0-7,16)", spec->cpuset);
-    }
+  if (!gvd_domain_xml_validate_cpu_pins (spec, error))
+    return FALSE;
   if (spec->kernel != NULL)
     {
       if (!gvd_domain_xml_check_path ("kernel", spec->kernel, error)

@@ -173,10 +173,9 @@ render_machine (Render *r, xmlNodePtr domain)
 
   node = text_childf (domain, NULL, "vcpu", "%u", spec->vcpus);
   prop (node, "placement", "static");
-  if (spec->cpuset != NULL)
-    prop (node, "cpuset", spec->cpuset);
   if (spec->iothreads > 0)
     text_childf (domain, NULL, "iothreads", "%u", spec->iothreads);
+  gvd_domain_xml_render_cputune (domain, spec);
   if (spec->numa_node >= 0)
     {
       node = child (child (domain, NULL, "numatune"), NULL, "memory");

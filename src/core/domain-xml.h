@@ -53,4 +53,9 @@ char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
  * NULL-terminated, possibly empty. Recovery keeps volumes a domain uses. */
 char **gvd_domain_xml_disk_sources (const char *xml, GError **error);
 
+/* Every host CPU any domain XML, gpuvmd's or not, pins a vCPU (and, with
+ * @with_emulator, its emulator threads) to (<cputune> vcpupin,
+ * emulatorpin), distinct, possibly empty. Recovery counts them as claimed. */
+GArray *gvd_domain_xml_pinned_cpus (const char *xml, gboolean with_emulator, GError **error);
+
 G_END_DECLS

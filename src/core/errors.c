@@ -49,6 +49,7 @@ static const GvdErrorInfo error_table[GVD_ERROR_N_CODES] = {
   [GVD_ERROR_UNAVAILABLE] = { "unavailable", 503 },
   [GVD_ERROR_LENGTH_REQUIRED] = { "length_required", 411 },
   [GVD_ERROR_DOWNLOAD_FAILED] = { "download_failed", 502 },
+  [GVD_ERROR_INSUFFICIENT_CPUS] = { "insufficient_cpus", 409 },
 };
 
 const char *

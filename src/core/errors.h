@@ -46,6 +46,7 @@ typedef enum {
   GVD_ERROR_UNAVAILABLE,       /* a bounded resource is full (connections) */
   GVD_ERROR_LENGTH_REQUIRED,   /* a request body without Content-Length */
   GVD_ERROR_DOWNLOAD_FAILED,   /* a server gpuvmd downloads from failed (image URLs) */
+  GVD_ERROR_INSUFFICIENT_CPUS, /* too few free dedicated CPUs on the NUMA node */
   GVD_ERROR_N_CODES /*< skip >*/
 } GvdErrorCode;
 

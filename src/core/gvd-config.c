@@ -9,6 +9,7 @@
 #include "pci-address.h"
 #include "qmp-policy.h"
 #include "image-url.h"
+#include "cpu-alloc.h"
 
 #include <gio/gio.h>
 #include <glib/gi18n-lib.h>
@@ -27,6 +28,7 @@ typedef enum {
   KEY_PREFIX,   /* domain name prefix */
   KEY_NETMODE,
   KEY_OPT_CIDR,
+  KEY_CPULIST,  /* host CPU list ("0-1,8") or empty (none) */
   KEY_OPT_STRING,
   KEY_URL,
   KEY_PATHS,    /* list of absolute paths */
@@ -73,6 +75,7 @@ static const KeySpec keys[] = {
   { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
   { "host", "host_critical", KEY_ADDRS, F (host_critical), 0, 256, "" },
   { "host", "passthrough_devices", KEY_ADDRS, F (passthrough_devices), 0, 256, "" },
+  { "host", "reserved_cpus", KEY_CPULIST, F (reserved_cpus), 0, 0, "0" },
   { "network", "mode", KEY_NETMODE, F (network_mode), 0, 0, "user" },
   { "network", "source", KEY_OPT_STRING, F (network_source), 0, 0, "" },
   { "network", "cidr", KEY_OPT_CIDR, F (network_cidr), 0, 0, "" },
@@ -105,6 +108,7 @@ static const char *const type_names[] = {
   [KEY_PREFIX] = "name",
   [KEY_NETMODE] = "network mode",
   [KEY_OPT_CIDR] = "IPv4 CIDR or empty",
+  [KEY_CPULIST] = "CPU list or empty",
   [KEY_OPT_STRING] = "string or empty",
   [KEY_URL] = "URL",
   [KEY_PATHS] = "list of absolute paths",
@@ -359,6 +363,13 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       if (*value != '\0' && !gvd_config_parse_cidr (value, NULL, NULL, &local_error))
         FAIL ("%s", local_error->message);
       break;
+    case KEY_CPULIST:
+      {
+        g_autoptr(GArray) cpus = gvd_cpulist_parse ("reserved_cpus", value, &local_error);
+        if (cpus == NULL)
+          FAIL ("%s", local_error->message);
+        break;
+      }
     case KEY_URL:
       if (!g_str_has_prefix (value, "http://") && !g_str_has_prefix (value, "https://"))
         FAIL (_("'%s' is not an http:// or https:// URL"), value);

@@ -44,6 +44,7 @@ typedef struct {
   char *devfs_root;
   char **host_critical;       /* PCI addresses never passed through */
   char **passthrough_devices; /* PCI addresses allowed besides GPUs */
+  char *reserved_cpus;        /* host CPUs kept from dedicated instances; NULL: none */
   /* [network] */
   GvdNetworkMode network_mode;
   char *network_source;       /* bridge or libvirt network name */

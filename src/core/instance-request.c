@@ -350,7 +350,7 @@ check_members (const GvdCreateRequest *req, GError **error)
     return INVALID (error, "'reservation' already names the devices: drop 'devices'/'gpus'");
   if ((req->gpu_vendor != NULL || req->gpu_model != NULL) && req->gpus == 0)
     return INVALID (error, "'gpu_vendor' and 'gpu_model' filter 'gpus': set 'gpus'");
-  return TRUE;
+  return gvd_create_request_check_cpu (req, error);
 }
 
 GvdCreateRequest *
@@ -419,6 +419,8 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = get_bool (n, m, &req->autostart, error);
       else if (g_str_equal (m, "console"))
         ok = parse_console (n, req, error);
+      else if (g_str_equal (m, "cpu"))
+        ok = gvd_create_request_parse_cpu (n, req, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

@@ -52,6 +52,10 @@ typedef struct {
   gboolean dry_run;         /* default FALSE */
   gboolean autostart;       /* libvirt starts the domain when libvirtd starts */
   gboolean console_vnc;     /* a VNC console (a unix socket); default FALSE */
+  /* cpu (instance-request-cpu.c) */
+  gboolean cpu_dedicated;   /* "policy": "dedicated": pinned host CPUs */
+  guint cpu_threads_per_core; /* guest topology; 0: not given (1) */
+  guint cpu_sockets;        /* 0: not given (1) */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
@@ -61,5 +65,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdCreateRequest, gvd_create_request_free)
 /* Parse and validate a request body. Unknown members, wrong types and
  * out-of-range values are GVD_ERROR_INVALID_ARGUMENT naming the member. */
 GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
+
+/* instance-request-cpu.c: the "cpu" member, and its rules against "vcpus"
+ * once every member is read. */
+#define GVD_MAX_THREADS_PER_CORE 8
+#define GVD_MAX_SOCKETS 16
+gboolean gvd_create_request_parse_cpu (JsonNode *node, GvdCreateRequest *req, GError **error);
+gboolean gvd_create_request_check_cpu (const GvdCreateRequest *req, GError **error);
 
 G_END_DECLS

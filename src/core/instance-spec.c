@@ -114,7 +114,8 @@ gvd_instance_spec_free (GvdInstanceSpec *spec)
   g_clear_pointer (&spec->labels, g_hash_table_unref);
   g_strfreev (spec->requested_devices);
   g_free (spec->requested_model);
-  g_free (spec->cpuset);
+  g_clear_pointer (&spec->vcpu_pins, g_array_unref);
+  g_clear_pointer (&spec->emulator_pins, g_array_unref);
   g_ptr_array_unref (spec->disks);
   g_free (spec->seed_pool);
   g_free (spec->seed_volume);

@@ -111,7 +111,10 @@ typedef struct {
   guint64 memory_mib;
   gboolean hugepages;
   int numa_node;       /* -1: no numatune */
-  char *cpuset;        /* vCPU pinning, e.g. "0-7"; NULL: none */
+  /* Dedicated CPUs (cpu.policy): vCPU i runs on host CPU vcpu_pins[i], the
+   * emulator threads on emulator_pins; both NULL for shared vCPUs. */
+  GArray *vcpu_pins;     /* guint, vcpus entries */
+  GArray *emulator_pins; /* guint */
   guint iothreads;
   guint64 mmio64_mib;  /* 64-bit PCI MMIO aperture for large BARs; 0: default */
 

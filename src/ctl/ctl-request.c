@@ -257,6 +257,14 @@ gvd_ctl_create_body (const char *name, const GvdCtlArgs *args, GvdCtlReadFile re
       json_builder_set_member_name (b, "autostart");
       json_builder_add_boolean_value (b, TRUE);
     }
+  if (gvd_ctl_args_has (args, "dedicated-cpus"))
+    {
+      json_builder_set_member_name (b, "cpu");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "policy");
+      json_builder_add_string_value (b, "dedicated");
+      json_builder_end_object (b);
+    }
   if (gvd_ctl_args_has (args, "vnc"))
     {
       json_builder_set_member_name (b, "console");

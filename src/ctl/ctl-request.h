@@ -16,7 +16,7 @@ typedef char *(*GvdCtlReadFile) (const char *path, GError **error);
 /* POST /v1/instances from `create NAME` options: --image, --gpus, --model,
  * --vendor, --device..., --reservation, --vcpus, --memory, --disk,
  * --ssh-key FILE..., --cloud-config FILE (a JSON object), --label K=V...,
- * --user, --no-start, --autostart, --vnc, --dry-run. */
+ * --user, --no-start, --autostart, --vnc, --dedicated-cpus, --dry-run. */
 JsonNode *gvd_ctl_create_body (const char *name, const GvdCtlArgs *args, GvdCtlReadFile read_file,
                                GError **error);
 /* POST /v1/plans from `plan`: --gpus N [--model M] [--vendor V] or

@@ -419,6 +419,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   if (spec == NULL)
     goto fail;
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
+  gvd_instance_claim_cpus (mgr, name, spec->vcpu_pins);
   if (!req->dry_run)
     {
       gvd_fault_point ("claimed");

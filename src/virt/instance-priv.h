@@ -77,6 +77,14 @@ GvdInstanceSpec *gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCrea
 JsonNode *gvd_instance_dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan,
                                          const char *xml, const GvdCloudInitSeed *seed);
 
+/* instance-cpu.c: the guest CPU topology and, for "cpu.policy":
+ * "dedicated", host CPUs on the plan's NUMA node (refused with
+ * insufficient_cpus); claims; the "cpu" member of the instance JSON. */
+gboolean gvd_instance_build_cpu (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                 const GvdPlan *plan, GvdInstanceSpec *spec, GError **error);
+void gvd_instance_claim_cpus (GvdInstanceManager *mgr, const char *holder, const GArray *cpus);
+void gvd_instance_write_cpu_json (const GvdInstanceSpec *spec, JsonBuilder *b);
+
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);

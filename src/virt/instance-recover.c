@@ -344,6 +344,7 @@ typedef struct {
   char *state;
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  GArray *pinned_cpus;     /* guint: host CPUs its vcpupins (not ours: and emulatorpin) name */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -355,6 +356,7 @@ domain_info_free (DomainInfo *info)
   g_free (info->state);
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
+  g_clear_pointer (&info->pinned_cpus, g_array_unref);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -407,6 +409,9 @@ read_domain (virDomainPtr dom, const char *prefix)
     }
   if (info->spec == NULL)
     info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+  /* Ours: the vCPUs' CPUs as the domain has them now (the emulator runs on
+   * shared reserved CPUs); another domain's: every CPU it pins. */
+  info->pinned_cpus = gvd_domain_xml_pinned_cpus (xml, info->spec == NULL, NULL);
   info->disks = gvd_domain_xml_disk_sources (xml, NULL);
   info->vnc_socket = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_socket (xml) : NULL;
   free (xml);
@@ -529,6 +534,10 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
       g_hash_table_iter_remove (&iter);
+  g_hash_table_iter_init (&iter, gvd_claims_get_cpu_holders (mgr->d->claims));
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (!g_hash_table_contains (mgr->creating, value))
+      g_hash_table_iter_remove (&iter);
 
   for (guint i = 0; i < infos->len; i++)
     {
@@ -548,6 +557,8 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
 
           for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
             gvd_claims_set_holder (mgr->d->claims, addrs[a], holder);
+          /* And the host CPUs it pins vCPUs or emulator threads to. */
+          gvd_instance_claim_cpus (mgr, holder, info->pinned_cpus);
           if (addrs != NULL && addrs[0] != NULL)
             foreign++;
           continue;
@@ -578,6 +589,8 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
       g_free (inst->vnc_socket);
       inst->vnc_socket = g_steal_pointer (&info->vnc_socket);
       gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
+      gvd_instance_claim_cpus (mgr, inst->spec->name, inst->spec->vcpu_pins);
+      gvd_instance_claim_cpus (mgr, inst->spec->name, info->pinned_cpus);
       ours++;
     }
 

@@ -224,6 +224,39 @@ class Host:
             write(os.path.join(t, "device_api"), api + "\n")
             os.makedirs(os.path.join(t, "devices"), exist_ok=True)
 
+    def cpus(self, nodes, cores, threads):
+        """@nodes NUMA nodes of @cores cores with @threads threads each, numbered
+        as Linux does on x86: first thread of every core, then the second...
+        (CPU c's siblings are c, c + nodes*cores, ...)."""
+        base = os.path.join(self.sys, "devices", "system")
+        per_thread = nodes * cores
+        total = per_thread * threads
+
+        def cpulist(cpus):
+            cpus = sorted(cpus)
+            out, i = [], 0
+            while i < len(cpus):
+                j = i
+                while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+                    j += 1
+                out.append(str(cpus[i]) if i == j else "%d-%d" % (cpus[i], cpus[j]))
+                i = j + 1
+            return ",".join(out)
+
+        write(os.path.join(base, "cpu", "online"), "0-%d\n" % (total - 1))
+        write(os.path.join(base, "cpu", "possible"), "0-%d\n" % (total - 1))
+        for c in range(total):
+            core = c % per_thread
+            siblings = [core + t * per_thread for t in range(threads)]
+            topo = os.path.join(base, "cpu", "cpu%d" % c, "topology")
+            write(os.path.join(topo, "thread_siblings_list"), cpulist(siblings) + "\n")
+            write(os.path.join(topo, "core_id"), "%d\n" % (core % cores))
+            write(os.path.join(topo, "physical_package_id"), "%d\n" % (core // cores))
+        write(os.path.join(base, "node", "online"), "0-%d\n" % (nodes - 1) if nodes > 1 else "0\n")
+        for n in range(nodes):
+            cpus = [c for c in range(total) if (c % per_thread) // cores == n]
+            write(os.path.join(base, "node", "node%d" % n, "cpulist"), cpulist(cpus) + "\n")
+
     def block(self, controller, subpath, name):
         """A block device below @controller (class/block/NAME symlink)."""
         p = os.path.join(self.path(controller), subpath)
@@ -295,6 +328,7 @@ def workstation_2gpu(root):
     h.block(nvme, "nvme/nvme0/nvme0n1/nvme0n1p2", "nvme0n1p2")
     h.block(nvme, "nvme/nvme0/nvme0n1", "nvme0n1")
     h.net(nic, "eno1")
+    h.cpus(1, 4, 2)
     write(os.path.join(h.sys, "module", "nvidia", "version"), "535.154.05\n")
     h.proc("BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/nvme0n1p2 ro quiet intel_iommu=on iommu=pt",
            "/dev/nvme0n1p2", "eno1")
@@ -355,6 +389,7 @@ def server_8gpu(root):
     h.block(nvme, "nvme/nvme0/nvme0n1/nvme0n1p1", "nvme0n1p1")
     h.block(nvme, "nvme/nvme0/nvme0n1", "nvme0n1")
     h.net(nic, "eno1")
+    h.cpus(2, 8, 2)  # 2 sockets = NUMA nodes 0 and 1, 8 cores x 2 threads each
     write(os.path.join(root, "proc", "driver", "nvidia", "version"),
           "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
           "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
@@ -545,6 +580,7 @@ def vfio_rig(root):
           bars=[(4, 64, IO)])
     h.write()
     h.block(vblk, "virtio1/block/vda", "vda")
+    h.cpus(1, 2, 1)  # as the machine the rig (and the CPU tests) run on
     h.proc("BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 intel_iommu=on", "/dev/vda", None)
 
 

@@ -356,6 +356,11 @@ async function session() {
   await admin('strict', 'POST', '/v1/instances', { expect: 404, code: 'image_not_found', body: { name: 'oa-b', image: 'nope' } });
   await admin('strict', 'POST', '/v1/instances', { expect: 409, code: 'insufficient_gpus',
                                                    body: { name: 'oa-b', image, gpus: 64, dry_run: true } });
+  // Dedicated CPUs: the fixture has 2 nodes of 16 CPUs, CPU 0 reserved.
+  await admin('strict', 'POST', '/v1/instances', { expect: 200,
+    body: { name: 'oa-b', image, vcpus: 4, cpu: { policy: 'dedicated', threads_per_core: 2, sockets: 1 }, dry_run: true } });
+  await admin('strict', 'POST', '/v1/instances', { expect: 409, code: 'insufficient_cpus',
+    body: { name: 'oa-b', image, vcpus: 64, cpu: { policy: 'dedicated' }, dry_run: true } });
   await admin('strict', 'POST', '/v1/instances', { expect: 404, code: 'not_found',
                                                    body: { name: 'oa-b', image, reservation: 'nope', dry_run: true } });
   await admin('strict', 'POST', '/v1/instances', { expect: 403, code: 'forbidden',
