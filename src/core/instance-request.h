@@ -52,6 +52,8 @@ typedef struct {
   gboolean dry_run;         /* default FALSE */
   gboolean autostart;       /* libvirt starts the domain when libvirtd starts */
   gboolean console_vnc;     /* a VNC console (a unix socket); default FALSE */
+  GPtrArray *shares;        /* GvdShareSpec (source_dir not yet checked on the host); may be NULL */
+  guint hugepage_kib;       /* memory.hugepages: page size; 0: none */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
@@ -61,5 +63,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdCreateRequest, gvd_create_request_free)
 /* Parse and validate a request body. Unknown members, wrong types and
  * out-of-range values are GVD_ERROR_INVALID_ARGUMENT naming the member. */
 GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
+
+/* instance-request-shares.c: the "shares" array and the "memory" object. */
+gboolean gvd_create_request_parse_shares (JsonNode *node, GvdCreateRequest *req, GError **error);
+gboolean gvd_create_request_parse_memory (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS
