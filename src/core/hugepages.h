@@ -21,9 +21,10 @@ const char *gvd_hugepage_size_name (guint kib);
 gboolean gvd_hugepages_needed (const char *field, guint64 memory_mib, guint page_kib,
                                guint64 *out_pages, GError **error);
 
-/* GVD_ERROR_CONFLICT (409: the request is sound, the host cannot hold it now) naming @field and the shortfall when
- * @needed pages are more than @free_pages minus @promised (pages held for
- * creates in flight). @node: the NUMA node counted, -1: the whole host. */
+/* GVD_ERROR_CONFLICT (409: the request is sound, the host cannot hold it
+ * now) naming @field and the shortfall when @needed pages are more than
+ * @free_pages minus @promised (pages held for creates in flight). @node:
+ * the NUMA node counted, -1: the whole host. */
 gboolean gvd_hugepages_check_free (const char *field, guint page_kib, guint64 needed,
                                    guint64 free_pages, guint64 promised, int node,
                                    GError **error);

@@ -193,7 +193,8 @@ parse_share (JsonNode *node, guint index, GvdShareSpec **out, GError **error)
 gboolean
 gvd_create_request_parse_shares (JsonNode *node, GvdCreateRequest *req, GError **error)
 {
-  g_autoptr(GPtrArray) shares = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_share_spec_free);
+  g_autoptr(GPtrArray) shares =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_share_spec_free);
   g_autoptr(GHashTable) tags = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GHashTable) mounts = g_hash_table_new (g_str_hash, g_str_equal);
   JsonArray *array;

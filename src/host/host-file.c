@@ -218,7 +218,8 @@ open_path (const Scope *scope, gboolean want_dir, const char *path, const char *
     {
       saved = errno;
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "%s '%s': the directory %s (%s) cannot be opened: %s", what, path, dir, scope->key,
+                   "%s '%s': the directory %s (%s) cannot be opened: %s", what, path, dir,
+                   scope->key,
                    g_strerror (saved));
       return -1;
     }

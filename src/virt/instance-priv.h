@@ -36,7 +36,7 @@ struct _GvdInstanceManager {
   guint64 recover_seq;
   guint recover_retries;
   guint sweep_retries;   /* recoveries that found the pool inactive */
-  GHashTable *hugepage_holds; /* name → hugepages promised to a create (instance-build-shares.c) */
+  GHashTable *hugepage_holds; /* name → pages promised to a create (instance-build-shares.c) */
 };
 
 /* instance.c: instances and their state */
