@@ -231,6 +231,31 @@ spec_kernel_shares (void)
   return spec;
 }
 
+/* What a create with "shares" and "memory" builds: a writable virtiofs
+ * share and a read-only 9p share, both mounted by cloud-init, on 2M
+ * hugepages (shared for virtiofsd) pinned to the GPU's NUMA node. */
+static GvdInstanceSpec *
+spec_shares_hugepages (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("data-1");
+  GvdShareSpec *s;
+
+  spec->memory_mib = 4096;
+  spec->hugepages = TRUE;
+  spec->hugepage_kib = 2048;
+  spec->numa_node = 0;
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.0", 0, 0, -1));
+  s = share ("scratch", "/srv/gpuvmd/scratch/data-1", TRUE, FALSE);
+  s->mount_point = g_strdup ("/mnt/scratch");
+  g_ptr_array_add (spec->shares, s);
+  s = share ("datasets-imagenet-2012-full-train-x", "/srv/datasets/imagenet", TRUE, FALSE);
+  g_ptr_array_add (spec->shares, s);
+  s = share ("models", "/srv/models", FALSE, TRUE);
+  s->mount_point = g_strdup ("/mnt/models");
+  g_ptr_array_add (spec->shares, s);
+  return spec;
+}
+
 /* Legacy BIOS (SeaBIOS), with a 64-bit aperture under TCG. */
 static GvdInstanceSpec *
 spec_bios (void)
@@ -272,6 +297,7 @@ const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "kernel-shares", spec_kernel_shares },
   { "bios", spec_bios },
   { "mdev", spec_mdev },
+  { "shares-hugepages", spec_shares_hugepages },
   { NULL, NULL },
 };
 
@@ -344,6 +370,7 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
   uint_eq ("threads", wt, got->threads);
   uint_eq ("memory_mib", want->memory_mib, got->memory_mib);
   uint_eq ("hugepages", want->hugepages, got->hugepages);
+  uint_eq ("hugepage_kib", want->hugepage_kib, got->hugepage_kib);
   uint_eq ("numa_node", (guint64) (gint64) want->numa_node, (guint64) (gint64) got->numa_node);
   uint_eq ("vcpu_pins", want->vcpu_pins != NULL ? want->vcpu_pins->len : 0,
            got->vcpu_pins != NULL ? got->vcpu_pins->len : 0);
@@ -427,6 +454,7 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
       str_eq ("share.source_dir", w->source_dir, g->source_dir);
       uint_eq ("share.virtiofs", w->virtiofs, g->virtiofs);
       uint_eq ("share.readonly", w->readonly, g->readonly);
+      str_eq ("share.mount_point", w->mount_point, g->mount_point);
     }
   str_eq ("console_log", want->console_log, got->console_log);
   uint_eq ("vnc", want->vnc, got->vnc);

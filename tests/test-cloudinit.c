@@ -132,6 +132,31 @@ spec_full (void)
   return spec;
 }
 
+/* spec_full with a mounted virtiofs share, a mounted read-only 9p share and
+ * an unmounted one. */
+static GvdInstanceSpec *
+spec_shares (void)
+{
+  GvdInstanceSpec *spec = spec_full ();
+  static const struct { const char *tag, *mp; gboolean virtiofs, ro; } shares[] = {
+    { "scratch", "/mnt/scratch", TRUE, FALSE },
+    { "models", "/srv/models-ro", FALSE, TRUE },
+    { "raw", NULL, FALSE, TRUE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (shares); i++)
+    {
+      GvdShareSpec *s = gvd_share_spec_new ();
+      s->tag = g_strdup (shares[i].tag);
+      s->source_dir = g_strdup_printf ("/srv/host/%s", shares[i].tag);
+      s->virtiofs = shares[i].virtiofs;
+      s->readonly = shares[i].ro;
+      s->mount_point = g_strdup (shares[i].mp);
+      g_ptr_array_add (spec->shares, s);
+    }
+  return spec;
+}
+
 static JsonObject *
 parse_object (const char *json)
 {
@@ -1062,6 +1087,58 @@ hostile__random_strings__refused_or_exact_and_yaml_safe (void **state)
   batch_run_and_free (batch);
 }
 
+static void
+render_user_data__shares__fstab_appended_and_mounted (void **state)
+{
+  g_autoptr(GvdInstanceSpec) spec = spec_shares ();
+  g_autofree char *ud = render_user_data_ok (spec);
+  g_autoptr(JsonObject) o = parse_user_data (ud);
+  JsonArray *files = member_array (o, "write_files");
+  JsonArray *runcmd = member_array (o, "runcmd");
+  JsonObject *fstab = NULL;
+  JsonArray *cmd;
+
+  for (guint i = 0; i < json_array_get_length (files); i++)
+    {
+      JsonObject *f = json_array_get_object_element (files, i);
+      if (g_str_equal (json_object_get_string_member (f, "path"), "/etc/fstab"))
+        {
+          assert_null (fstab);
+          fstab = f;
+        }
+    }
+  assert_non_null (fstab);
+  assert_true (json_object_get_boolean_member (fstab, "append"));
+  /* Only the shares with a mount point; 9p read-only in the guest too. */
+  assert_string_equal (json_object_get_string_member (fstab, "content"),
+                       "scratch /mnt/scratch virtiofs defaults,nofail 0 0\n"
+                       "models /srv/models-ro 9p trans=virtio,version=9p2000.L,ro,nofail 0 0\n");
+  /* The mounts come first in runcmd, before the agent and the driver. */
+  cmd = json_array_get_array_element (runcmd, 0);
+  assert_string_equal (json_array_get_string_element (cmd, 0), "mkdir");
+  assert_string_equal (json_array_get_string_element (cmd, 2), "/mnt/scratch");
+  cmd = json_array_get_array_element (runcmd, 1);
+  assert_int_equal (json_array_get_length (cmd), 2);
+  assert_string_equal (json_array_get_string_element (cmd, 0), "mount");
+  assert_string_equal (json_array_get_string_element (cmd, 1), "/mnt/scratch");
+  cmd = json_array_get_array_element (runcmd, 3);
+  assert_string_equal (json_array_get_string_element (cmd, 1), "/srv/models-ro");
+  cmd = json_array_get_array_element (runcmd, 4);
+  assert_string_equal (json_array_get_string_element (cmd, 0), "systemctl");
+
+  /* No mount point anywhere: no fstab entry at all. */
+  {
+    g_autoptr(GvdInstanceSpec) plain = spec_shares ();
+    g_autofree char *ud2 = NULL;
+
+    for (guint i = 0; i < plain->shares->len; i++)
+      g_clear_pointer (&((GvdShareSpec *) g_ptr_array_index (plain->shares, i))->mount_point,
+                       g_free);
+    ud2 = render_user_data_ok (plain);
+    assert_null (strstr (ud2, "/etc/fstab"));
+  }
+}
+
 /* ---- cloud-init's own parsers --------------------------------------------- */
 
 static void
@@ -1070,7 +1147,7 @@ cloud_init__golden_specs__schema_and_network_valid (void **state)
   g_autoptr(GvdAgentFiles) agent = agent_files ();
   Batch *batch = batch_new ();
   g_autofree char *hostile_key = fake_key ("ssh-ed25519", "\"q\" #c &a *a !!python/object ✓");
-  struct { const char *label; GvdInstanceSpec *spec; } cases[6];
+  struct { const char *label; GvdInstanceSpec *spec; } cases[7];
 
   cases[0].label = "minimal";
   cases[0].spec = spec_minimal ();
@@ -1104,6 +1181,9 @@ cloud_init__golden_specs__schema_and_network_valid (void **state)
       g_autofree char *gw = g_strdup_printf ("10.%u.255.254", i);
       g_ptr_array_add (cases[5].spec->nics, nic (mac, ip, i % 2 ? gw : NULL, "9.9.9.9"));
     }
+
+  cases[6].label = "shares";
+  cases[6].spec = spec_shares ();
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -1159,6 +1239,7 @@ main (void)
     cmocka_unit_test (validate__spec_fields__refused_naming_field),
     cmocka_unit_test (hostile__every_field__refused_or_exact),
     cmocka_unit_test (hostile__random_strings__refused_or_exact_and_yaml_safe),
+    cmocka_unit_test (render_user_data__shares__fstab_appended_and_mounted),
     cmocka_unit_test (cloud_init__golden_specs__schema_and_network_valid),
   };
 

@@ -138,6 +138,35 @@ render__golden_case__matches_file_validates_and_parses_back (void **state)
   gvd_test_assert_spec_equal (spec, back);
 }
 
+/* virtiofsd needs shared guest RAM: a memfd, or the hugepages themselves
+ * (hugetlbfs files, shared as they are; a memfd would drop the page size). */
+static void
+render__virtiofs__shared_memory_with_or_without_hugepages (void **state)
+{
+  g_autoptr(GvdInstanceSpec) spec = gvd_test_spec_minimal ("fs-1");
+  GvdShareSpec *sh = gvd_share_spec_new ();
+  g_autofree char *plain = NULL;
+  g_autofree char *huge = NULL;
+
+  sh->tag = g_strnfill (36, 'v');
+  assert_int_equal (strlen (sh->tag), 36);
+  sh->source_dir = g_strdup ("/srv/x");
+  sh->virtiofs = TRUE;
+  g_ptr_array_add (spec->shares, sh);
+  plain = render_ok (spec);
+  assert_non_null (strstr (plain, "<source type=\"memfd\"/>\n    <access mode=\"shared\"/>"));
+  assert_null (strstr (plain, "<hugepages"));
+
+  spec->memory_mib = 2048;
+  spec->hugepages = TRUE;
+  spec->hugepage_kib = 1048576;
+  huge = render_ok (spec);
+  assert_non_null (strstr (huge, "<page size=\"1048576\" unit=\"KiB\"/>"));
+  assert_non_null (strstr (huge, "<access mode=\"shared\"/>"));
+  assert_null (strstr (huge, "memfd"));
+  assert_schema_valid (huge, "virtiofs-hugepages.xml");
+}
+
 static void
 render__eight_gpus__cliques_aperture_and_ports (void **state)
 {
@@ -374,6 +403,16 @@ MUTATION (m_share_tag, GvdShareSpec *sh = gvd_share_spec_new ();
           sh->tag = g_strdup ("a-tag-that-is-much-too-long-for-9p");
           sh->source_dir = g_strdup ("/srv");
           g_ptr_array_add (s->shares, sh))
+MUTATION (m_virtiofs_tag, GvdShareSpec *sh = gvd_share_spec_new ();
+          sh->tag = g_strnfill (37, 'v');
+          sh->source_dir = g_strdup ("/srv"); sh->virtiofs = TRUE;
+          g_ptr_array_add (s->shares, sh))
+MUTATION (m_mount_point, GvdShareSpec *sh = gvd_share_spec_new (); sh->tag = g_strdup ("t");
+          sh->source_dir = g_strdup ("/srv"); sh->mount_point = g_strdup ("mnt/t");
+          g_ptr_array_add (s->shares, sh))
+MUTATION (m_page_size, s->hugepages = TRUE; s->hugepage_kib = 4096)
+MUTATION (m_page_no_hugepages, s->hugepage_kib = 2048)
+MUTATION (m_page_multiple, s->hugepages = TRUE; s->hugepage_kib = 1048576; s->memory_mib = 1536)
 MUTATION (m_label_key, s->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
           g_hash_table_insert (s->labels, g_strdup ("bad key"), g_strdup ("v")))
 MUTATION (m_seed_half, g_clear_pointer (&s->seed_volume, g_free))
@@ -434,6 +473,11 @@ static const BadCase bad_cases[] = {
   { "NBD host markup", m_nbd_host_evil, "disk host" },
   { "read-only virtiofs", m_virtiofs_ro, "read-only virtiofs" },
   { "share tag length", m_share_tag, "share tag" },
+  { "virtiofs tag length", m_virtiofs_tag, "share tag" },
+  { "relative mount point", m_mount_point, "share mount point" },
+  { "hugepage size", m_page_size, "4096 KiB" },
+  { "page size without hugepages", m_page_no_hugepages, "2048 KiB" },
+  { "memory not whole pages", m_page_multiple, "not a whole number of 1G pages" },
   { "label key", m_label_key, "label key" },
   { "seed half", m_seed_half, "seed ISO" },
 };
@@ -648,6 +692,7 @@ main (void)
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   const struct CMUnitTest fixed[] = {
     cmocka_unit_test (render__eight_gpus__cliques_aperture_and_ports),
+    cmocka_unit_test (render__virtiofs__shared_memory_with_or_without_hugepages),
     cmocka_unit_test (render__bios_with_aperture__no_ovmf_knob),
     cmocka_unit_test (phys_bits_for__apertures__cover_aligned_window),
     cmocka_unit_test (render__hostile_text__escaped_and_round_trips),

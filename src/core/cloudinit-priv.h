@@ -20,6 +20,10 @@ gboolean gvd_cloudinit_validate_password_hash (const char *hash, GError **error)
 gboolean gvd_cloudinit_check_identity (const GvdInstanceSpec *spec, GError **error);
 /* The hostname the guest gets: spec->hostname, else the instance name. */
 const char *gvd_cloudinit_hostname (const GvdInstanceSpec *spec);
+/* fstab lines (write_files) and mount commands (runcmd) for the shares
+ * with a mount point (cloudinit-mounts.c). */
+void gvd_cloudinit_add_share_mounts (const GvdInstanceSpec *spec, JsonArray *files,
+                                     JsonArray *runcmd);
 /* Pretty JSON text of @root (plain YAML flow style for YAML 1.1 parsers). */
 char *gvd_cloudinit_generate (JsonNode *root);
 

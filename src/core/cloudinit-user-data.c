@@ -386,6 +386,7 @@ gvd_cloudinit_render_user_data (const GvdInstanceSpec *spec, const GvdAgentFiles
 
   files = json_array_new ();
   runcmd = json_array_new ();
+  gvd_cloudinit_add_share_mounts (spec, files, runcmd);
   if (spec->agent_url != NULL)
     {
       g_autofree char *config = agent_config_text (spec);

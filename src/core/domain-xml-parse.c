@@ -76,6 +76,31 @@ parse_metadata (xmlXPathContextPtr ctx, xmlNodePtr inst, GvdInstanceSpec *spec, 
   return TRUE;
 }
 
+/* <hugepages><page size='N' unit='U'/></hugepages>: one page size for all
+ * of the guest's memory (gpuvmd renders at most one <page>). */
+static gboolean
+parse_hugepage_size (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec,
+                     GError **error)
+{
+  g_autofree char *unit = gvd_xp_str (ctx, root, "memoryBacking/hugepages/page[1]/@unit");
+  guint64 size, scale = 1;
+
+  if (!gvd_xp_num (ctx, root, "memoryBacking/hugepages/page[1]/@size", G_MAXUINT32, 0, &size,
+                   error))
+    return FALSE;
+  if (unit == NULL || g_ascii_strcasecmp (unit, "KiB") == 0 || g_ascii_strcasecmp (unit, "k") == 0)
+    scale = 1;
+  else if (g_ascii_strcasecmp (unit, "MiB") == 0 || g_ascii_strcasecmp (unit, "M") == 0)
+    scale = 1024;
+  else if (g_ascii_strcasecmp (unit, "GiB") == 0 || g_ascii_strcasecmp (unit, "G") == 0)
+    scale = 1024 * 1024;
+  else
+    size = 0; /* a unit gpuvmd never writes: the size is unknown */
+  if (size * scale <= G_MAXUINT)
+    spec->hugepage_kib = (guint) (size * scale);
+  return TRUE;
+}
+
 static gboolean
 parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, GError **error)
 {
@@ -111,6 +136,8 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   if (!gvd_domain_xml_parse_cputune (ctx, root, spec, error))
     return FALSE;
   spec->hugepages = gvd_xp_exists (ctx, root, "memoryBacking/hugepages");
+  if (spec->hugepages && !parse_hugepage_size (ctx, root, spec, error))
+    return FALSE;
   spec->numa_node = -1;
   if (nodeset != NULL && g_ascii_string_to_unsigned (nodeset, 10, 0, 1023, &v, NULL))
     spec->numa_node = (int) v;
@@ -372,10 +399,12 @@ parse_hostdev (xmlXPathContextPtr ctx, xmlNodePtr inst, xmlNodePtr node, GvdInst
 }
 
 static void
-parse_share (xmlXPathContextPtr ctx, xmlNodePtr node, GvdInstanceSpec *spec)
+parse_share (xmlXPathContextPtr ctx, xmlNodePtr inst, xmlNodePtr node, GvdInstanceSpec *spec)
 {
   g_autoptr(GvdShareSpec) s = gvd_share_spec_new ();
   g_autofree char *driver = gvd_xp_str (ctx, node, "driver/@type");
+  g_autoptr(xmlXPathObject) obj = NULL;
+  xmlNodeSetPtr set;
 
   s->tag = gvd_xp_str (ctx, node, "target/@dir");
   s->source_dir = gvd_xp_str (ctx, node, "source/@dir");
@@ -383,6 +412,16 @@ parse_share (xmlXPathContextPtr ctx, xmlNodePtr node, GvdInstanceSpec *spec)
     return;
   s->virtiofs = g_strcmp0 (driver, "virtiofs") == 0;
   s->readonly = gvd_xp_exists (ctx, node, "readonly");
+  /* The metadata's mount point for this tag (matched here, not in an XPath
+   * built from a tag the XML itself supplied). */
+  set = gvd_xp_nodes (ctx, inst, "g:shares/g:share", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr && s->mount_point == NULL; i++)
+    {
+      g_autofree char *tag = gvd_xp_str (ctx, set->nodeTab[i], "@tag");
+
+      if (g_strcmp0 (tag, s->tag) == 0)
+        s->mount_point = gvd_xp_str (ctx, set->nodeTab[i], "@mount-point");
+    }
   g_ptr_array_add (spec->shares, g_steal_pointer (&s));
 }
 
@@ -444,6 +483,6 @@ gvd_domain_xml_parse (const char *xml, GError **error)
   g_clear_pointer (&obj, xmlXPathFreeObject);
   set = gvd_xp_nodes (ctx, root, "devices/filesystem[@type='mount']", &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
-    parse_share (ctx, set->nodeTab[i], spec);
+    parse_share (ctx, inst, set->nodeTab[i], spec);
   return g_steal_pointer (&spec);
 }

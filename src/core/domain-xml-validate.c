@@ -10,6 +10,7 @@
 
 #include "domain-xml-priv.h"
 #include "errors.h"
+#include "hugepages.h"
 
 #define INVALID(...)                                                          \
   G_STMT_START {                                                              \
@@ -180,6 +181,16 @@ validate_machine (const GvdInstanceSpec *spec, GError **error)
     INVALID ("more than %d iothreads", GVD_DOMAIN_XML_MAX_IOTHREADS);
   if (spec->numa_node < -1 || spec->numa_node > 1023)
     INVALID ("NUMA node %d out of range", spec->numa_node);
+  if (spec->hugepage_kib != 0)
+    {
+      guint64 pages;
+
+      if (!spec->hugepages || gvd_hugepage_size_name (spec->hugepage_kib) == NULL)
+        INVALID ("hugepage size %u KiB is not 2M or 1G", spec->hugepage_kib);
+      if (!gvd_hugepages_needed ("memory.hugepages", spec->memory_mib, spec->hugepage_kib,
+                                 &pages, error))
+        return FALSE;
+    }
   if (spec->mmio64_mib > G_GUINT64_CONSTANT (64) * 1024 * 1024)
     INVALID ("mmio64 aperture larger than 64 TiB");
   if (!gvd_domain_xml_validate_cpu_pins (spec, error))
@@ -318,8 +329,13 @@ validate_shares (const GvdInstanceSpec *spec, GError **error)
       const GvdShareSpec *s = g_ptr_array_index (spec->shares, i);
 
       /* 9p mount tags are at most 31 bytes, virtiofs tags 36. */
-      if (!gvd_domain_xml_check_token ("share tag", s->tag, 31, "._-", error)
-          || !gvd_domain_xml_check_path ("share source", s->source_dir, error))
+      if (!gvd_domain_xml_check_token ("share tag", s->tag,
+                                       s->virtiofs ? GVD_SHARE_TAG_MAX_VIRTIOFS
+                                                   : GVD_SHARE_TAG_MAX_9P,
+                                       "._-", error)
+          || !gvd_domain_xml_check_path ("share source", s->source_dir, error)
+          || (s->mount_point != NULL
+              && !gvd_domain_xml_check_path ("share mount point", s->mount_point, error)))
         return FALSE;
       if (!g_hash_table_add (tags, s->tag))
         INVALID ("share tag '%s' used twice", s->tag);

@@ -134,6 +134,23 @@ render_metadata (Render *r, xmlNodePtr domain)
         text_child (node, ns, "cmdline", spec->cmdline);
     }
 
+  /* Where cloud-init mounts each share: the guest's side, which the
+   * <filesystem> elements do not carry. */
+  node = NULL;
+  for (guint i = 0; i < spec->shares->len; i++)
+    {
+      const GvdShareSpec *s = g_ptr_array_index (spec->shares, i);
+      xmlNodePtr e;
+
+      if (s->mount_point == NULL)
+        continue;
+      if (node == NULL)
+        node = child (inst, ns, "shares");
+      e = child (node, ns, "share");
+      prop (e, "tag", s->tag);
+      prop (e, "mount-point", s->mount_point);
+    }
+
   node = child (inst, ns, "agent");
   propf (node, "heartbeat-interval", "%u", spec->heartbeat_interval);
 }
@@ -162,11 +179,23 @@ render_machine (Render *r, xmlNodePtr domain)
     {
       node = child (domain, NULL, "memoryBacking");
       if (spec->hugepages)
-        child (node, NULL, "hugepages");
+        {
+          xmlNodePtr pages = child (node, NULL, "hugepages");
+
+          if (spec->hugepage_kib > 0)
+            {
+              xmlNodePtr page = child (pages, NULL, "page");
+              propf (page, "size", "%u", spec->hugepage_kib);
+              prop (page, "unit", "KiB");
+            }
+        }
       if (virtiofs)
         {
-          /* vhost-user (virtiofsd) maps guest RAM: it must be shared. */
-          prop (child (node, NULL, "source"), "type", "memfd");
+          /* vhost-user (virtiofsd) maps guest RAM: it must be shared.
+           * Hugepages are a hugetlbfs file, shareable as they are; without
+           * them the RAM is a memfd. */
+          if (!spec->hugepages)
+            prop (child (node, NULL, "source"), "type", "memfd");
           prop (child (node, NULL, "access"), "mode", "shared");
         }
     }

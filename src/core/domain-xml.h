@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 #define GVD_DOMAIN_XML_MAX_HOSTDEVS 64
 #define GVD_DOMAIN_XML_MAX_GROUPS 32
 #define GVD_DOMAIN_XML_MAX_SHARES 16
+/* Mount tags: QEMU's 9p device and virtio-fs's config space (tag[36]). */
+#define GVD_SHARE_TAG_MAX_9P 31
+#define GVD_SHARE_TAG_MAX_VIRTIOFS 36
 #define GVD_DOMAIN_XML_MAX_LABELS 64
 #define GVD_DOMAIN_XML_MAX_IOTHREADS 64
 

@@ -76,6 +76,8 @@ static const KeySpec keys[] = {
   { "host", "host_critical", KEY_ADDRS, F (host_critical), 0, 256, "" },
   { "host", "passthrough_devices", KEY_ADDRS, F (passthrough_devices), 0, 256, "" },
   { "host", "reserved_cpus", KEY_CPULIST, F (reserved_cpus), 0, 0, "0" },
+  { "host", "share_dirs", KEY_PATHS, F (share_dirs), 0, 32, "" },
+  { "host", "share_dirs_writable", KEY_PATHS, F (share_dirs_writable), 0, 32, "" },
   { "network", "mode", KEY_NETMODE, F (network_mode), 0, 0, "user" },
   { "network", "source", KEY_OPT_STRING, F (network_source), 0, 0, "" },
   { "network", "cidr", KEY_OPT_CIDR, F (network_cidr), 0, 0, "" },

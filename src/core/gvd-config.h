@@ -45,6 +45,8 @@ typedef struct {
   char **host_critical;       /* PCI addresses never passed through */
   char **passthrough_devices; /* PCI addresses allowed besides GPUs */
   char *reserved_cpus;        /* host CPUs kept from dedicated instances; NULL: none */
+  char **share_dirs;          /* "shares" sources only at or below these (read-only) */
+  char **share_dirs_writable; /* ... and these, where a share may also be writable */
   /* [network] */
   GvdNetworkMode network_mode;
   char *network_source;       /* bridge or libvirt network name */

@@ -47,6 +47,7 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->initrd_volume);
   g_free (req->cmdline);
   g_clear_pointer (&req->labels, g_hash_table_unref);
+  g_clear_pointer (&req->shares, g_ptr_array_unref);
   g_free (req);
 }
 
@@ -421,6 +422,10 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = parse_console (n, req, error);
       else if (g_str_equal (m, "cpu"))
         ok = gvd_create_request_parse_cpu (n, req, error);
+      else if (g_str_equal (m, "shares"))
+        ok = gvd_create_request_parse_shares (n, req, error);
+      else if (g_str_equal (m, "memory"))
+        ok = gvd_create_request_parse_memory (n, req, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

@@ -56,6 +56,8 @@ typedef struct {
   gboolean cpu_dedicated;   /* "policy": "dedicated": pinned host CPUs */
   guint cpu_threads_per_core; /* guest topology; 0: not given (1) */
   guint cpu_sockets;        /* 0: not given (1) */
+  GPtrArray *shares;        /* GvdShareSpec (source_dir not yet checked on the host); may be NULL */
+  guint hugepage_kib;       /* memory.hugepages: page size; 0: none */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
@@ -72,5 +74,8 @@ GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
 #define GVD_MAX_SOCKETS 16
 gboolean gvd_create_request_parse_cpu (JsonNode *node, GvdCreateRequest *req, GError **error);
 gboolean gvd_create_request_check_cpu (const GvdCreateRequest *req, GError **error);
+/* instance-request-shares.c: the "shares" array and the "memory" object. */
+gboolean gvd_create_request_parse_shares (JsonNode *node, GvdCreateRequest *req, GError **error);
+gboolean gvd_create_request_parse_memory (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS

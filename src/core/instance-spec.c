@@ -81,6 +81,7 @@ gvd_share_spec_free (GvdShareSpec *share)
     return;
   g_free (share->tag);
   g_free (share->source_dir);
+  g_free (share->mount_point);
   g_free (share);
 }
 

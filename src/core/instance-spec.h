@@ -87,6 +87,7 @@ typedef struct {
   char *source_dir;    /* host directory */
   gboolean virtiofs;   /* else 9p */
   gboolean readonly;
+  char *mount_point;   /* where cloud-init mounts it in the guest; NULL: not mounted */
 } GvdShareSpec;
 
 typedef struct {
@@ -110,6 +111,7 @@ typedef struct {
   guint sockets, cores, threads; /* 0: one socket, vcpus cores, 1 thread */
   guint64 memory_mib;
   gboolean hugepages;
+  guint hugepage_kib;  /* page size (2048, 1048576); 0: the host's default */
   int numa_node;       /* -1: no numatune */
   /* Dedicated CPUs (cpu.policy): vCPU i runs on host CPU vcpu_pins[i], the
    * emulator threads on emulator_pins; both NULL for shared vCPUs. */

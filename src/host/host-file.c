@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host files named by API callers: below [storage] import_dirs, regular,
- * reached without symlinks, checked before they are opened for reading. */
+ * reached without symlinks, checked before they are opened for reading; and
+ * shared directories below [host] share_dirs, checked the same way. */
 #include "config.h"
 
 #include "host-file.h"
@@ -12,16 +13,28 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* "the import directories (/a, /b; [storage] import_dirs)" */
+/* Which directories a caller's path must lie below, and the configuration
+ * key that lists them (named in every refusal). */
+typedef struct {
+  const char *const *dirs;
+  const char *key;     /* "[storage] import_dirs" */
+  const char *noun;    /* "an import directory" */
+  gboolean dir_itself; /* the listed directory itself may be named */
+} Scope;
+
+#define IMPORT_SCOPE(d) { (d), "[storage] import_dirs", "an import directory", FALSE }
+
+/* "allowed: below /a, /b ([storage] import_dirs)" */
 static char *
-allowed_text (const char *const *dirs)
+allowed_text (const Scope *scope)
 {
   g_autofree char *list = NULL;
 
-  if (dirs == NULL || dirs[0] == NULL)
-    return g_strdup ("no import directory is configured ([storage] import_dirs is empty)");
-  list = g_strjoinv (", ", (char **) dirs);
-  return g_strdup_printf ("allowed: below %s ([storage] import_dirs)", list);
+  if (scope->dirs == NULL || scope->dirs[0] == NULL)
+    return g_strdup_printf ("no directory is configured (%s is empty)", scope->key);
+  list = g_strjoinv (", ", (char **) scope->dirs);
+  return g_strdup_printf ("allowed: %s %s (%s)", scope->dir_itself ? "at or below" : "below",
+                          list, scope->key);
 }
 
 /* The non-empty components of @path; NULL when one is "." or "..", with
@@ -46,11 +59,12 @@ components (const char *path, const char **out_bad)
   return g_strv_builder_end (b);
 }
 
-gboolean
-gvd_host_file_split (const char *const *dirs, const char *path, const char *what,
-                     char **out_dir, char **out_rest, GError **error)
+static gboolean
+split (const Scope *scope, const char *path, const char *what, char **out_dir, char **out_rest,
+       GError **error)
 {
-  g_autofree char *allowed = allowed_text (dirs);
+  const char *const *dirs = scope->dirs;
+  g_autofree char *allowed = allowed_text (scope);
   g_auto(GStrv) comps = NULL;
   const char *bad = NULL;
 
@@ -87,7 +101,7 @@ gvd_host_file_split (const char *const *dirs, const char *path, const char *what
       if (dcomps == NULL || !g_path_is_absolute (dirs[d]))
         continue; /* the configuration refuses these; never match one */
       nd = g_strv_length (dcomps);
-      if (np <= nd)
+      if (np < nd || (np == nd && !scope->dir_itself))
         continue;
       for (guint i = 0; i < nd && below; i++)
         below = g_str_equal (comps[i], dcomps[i]);
@@ -96,12 +110,21 @@ gvd_host_file_split (const char *const *dirs, const char *path, const char *what
       if (out_dir != NULL)
         *out_dir = g_strdup (dirs[d]);
       if (out_rest != NULL)
-        *out_rest = g_strjoinv ("/", comps + nd);
+        *out_rest = np == nd ? g_strdup (".") : g_strjoinv ("/", comps + nd);
       return TRUE;
     }
-  g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN, "%s '%s' is not below an import directory (%s)",
-               what, path, allowed);
+  g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN, "%s '%s' is not below %s (%s)",
+               what, path, scope->noun, allowed);
   return FALSE;
+}
+
+gboolean
+gvd_host_file_split (const char *const *dirs, const char *path, const char *what,
+                     char **out_dir, char **out_rest, GError **error)
+{
+  const Scope scope = IMPORT_SCOPE (dirs);
+
+  return split (&scope, path, what, out_dir, out_rest, error);
 }
 
 static const char *
@@ -170,13 +193,14 @@ walk_beneath (int dirfd, const char *rest)
   return cur;
 }
 
-/* An O_PATH descriptor of the regular file @path below @dirs (never opened
- * for I/O), and its stat; -1 on refusal. */
+/* An O_PATH descriptor of @path below @scope's directories (never opened
+ * for I/O), and its stat; -1 on refusal. It must be a regular file, or a
+ * directory when @want_dir. */
 static int
-open_path (const char *const *dirs, const char *path, const char *what, struct stat *out_st,
-           GError **error)
+open_path (const Scope *scope, gboolean want_dir, const char *path, const char *what,
+           struct stat *out_st, GError **error)
 {
-  g_autofree char *allowed = allowed_text (dirs);
+  g_autofree char *allowed = allowed_text (scope);
   g_autofree char *dir = NULL;
   g_autofree char *rest = NULL;
   struct open_how how = {
@@ -186,7 +210,7 @@ open_path (const char *const *dirs, const char *path, const char *what, struct s
   struct stat st;
   int dirfd, fd, saved;
 
-  if (!gvd_host_file_split (dirs, path, what, &dir, &rest, error))
+  if (!split (scope, path, what, &dir, &rest, error))
     return -1;
   /* The operator's directory itself may be reached through symlinks. */
   dirfd = open (dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -194,7 +218,8 @@ open_path (const char *const *dirs, const char *path, const char *what, struct s
     {
       saved = errno;
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "%s '%s': the import directory %s cannot be opened: %s", what, path, dir,
+                   "%s '%s': the directory %s (%s) cannot be opened: %s", what, path, dir,
+                   scope->key,
                    g_strerror (saved));
       return -1;
     }
@@ -216,7 +241,7 @@ open_path (const char *const *dirs, const char *path, const char *what, struct s
           break;
         case EXDEV:
           g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                       "%s '%s' leads out of the import directory %s (%s)", what, path, dir,
+                       "%s '%s' leads out of the directory %s (%s)", what, path, dir,
                        allowed);
           break;
         case EACCES:
@@ -239,12 +264,12 @@ open_path (const char *const *dirs, const char *path, const char *what, struct s
                    g_strerror (saved));
       return -1;
     }
-  if (!S_ISREG (st.st_mode))
+  if (want_dir ? !S_ISDIR (st.st_mode) : !S_ISREG (st.st_mode))
     {
       close (fd);
-      g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                   "%s '%s' is %s, not a regular file (%s)", what, path,
-                   file_type_name (st.st_mode), allowed);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN, "%s '%s' is %s, not %s (%s)", what,
+                   path, S_ISREG (st.st_mode) ? "a regular file" : file_type_name (st.st_mode),
+                   want_dir ? "a directory" : "a regular file", allowed);
       return -1;
     }
   *out_st = st;
@@ -254,8 +279,9 @@ open_path (const char *const *dirs, const char *path, const char *what, struct s
 gboolean
 gvd_host_file_check (const char *const *dirs, const char *path, const char *what, GError **error)
 {
+  const Scope scope = IMPORT_SCOPE (dirs);
   struct stat st;
-  int fd = open_path (dirs, path, what, &st, error);
+  int fd = open_path (&scope, FALSE, path, what, &st, error);
 
   if (fd < 0)
     return FALSE;
@@ -267,13 +293,14 @@ int
 gvd_host_file_open (const char *const *dirs, const char *path, const char *what,
                     struct stat *out_st, GError **error)
 {
+  const Scope scope = IMPORT_SCOPE (dirs);
   struct stat st, again;
   char proc_path[64];
   int opath, fd, saved;
 
   g_return_val_if_fail (out_st != NULL, -1);
 
-  opath = open_path (dirs, path, what, &st, error);
+  opath = open_path (&scope, FALSE, path, what, &st, error);
   if (opath < 0)
     return -1;
   /* Reopen the inode just checked, not the path again (which may have been
@@ -300,4 +327,21 @@ gvd_host_file_open (const char *const *dirs, const char *path, const char *what,
     }
   *out_st = again;
   return fd;
+}
+
+gboolean
+gvd_host_dir_check (const char *const *dirs, const char *key, const char *path, const char *what,
+                    GError **error)
+{
+  const Scope scope = { dirs, key, "a directory listed there", TRUE };
+  struct stat st;
+  int fd;
+
+  g_return_val_if_fail (key != NULL, FALSE);
+
+  fd = open_path (&scope, TRUE, path, what, &st, error);
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return TRUE;
 }

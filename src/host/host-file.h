@@ -42,4 +42,13 @@ int gvd_host_file_open (const char *const *dirs, const char *path, const char *w
 gboolean gvd_host_file_check (const char *const *dirs, const char *path, const char *what,
                               GError **error);
 
+/* The directory @path, at or below an entry of @dirs (the operator's list,
+ * named by @key in refusals, e.g. "[host] share_dirs"), reached below it
+ * with the same openat2() rules as gvd_host_file_open(): a symlink, a ".."
+ * component, a path outside @dirs or anything but a directory is
+ * GVD_ERROR_FORBIDDEN; a missing path GVD_ERROR_INVALID_ARGUMENT. For paths
+ * QEMU or virtiofsd open later (shared directories). */
+gboolean gvd_host_dir_check (const char *const *dirs, const char *key, const char *path,
+                             const char *what, GError **error);
+
 G_END_DECLS

@@ -175,7 +175,9 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
       if (plan->numa_nodes->len == 1)
         s->numa_node = g_array_index (plan->numa_nodes, int, 0);
     }
-  if (!gvd_instance_build_cpu (mgr, req, plan, s, error))
+  if (!gvd_instance_build_cpu (mgr, req, plan, s, error)
+      || !gvd_instance_build_shares (mgr, req, s, error)
+      || !gvd_instance_build_memory (mgr, req, s, error))
     return NULL;
   s->console_log = gvd_console_log_path (GVD_CONSOLE_LOG_DIR, s->domain_name);
   s->vnc = req->console_vnc;

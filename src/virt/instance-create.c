@@ -30,6 +30,7 @@ forget_create (GvdInstanceManager *mgr, const char *name)
 {
   gvd_instance_release_claims (mgr, name);
   gvd_ipam_release (mgr->ipam, name);
+  gvd_instance_release_hugepages (mgr, name);
   g_hash_table_remove (mgr->creating, name);
 }
 
@@ -269,6 +270,7 @@ create_done (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 
   g_hash_table_remove (mgr->creating, spec->name);
+  gvd_instance_release_hugepages (mgr, spec->name);
   inst = gvd_instance_new (g_steal_pointer (&spec), cd->state);
   g_object_steal_data (G_OBJECT (outer), "spec");
   inst->vnc_socket = g_steal_pointer (&cd->vnc_socket);

@@ -36,6 +36,7 @@ struct _GvdInstanceManager {
   guint64 recover_seq;
   guint recover_retries;
   guint sweep_retries;   /* recoveries that found the pool inactive */
+  GHashTable *hugepage_holds; /* name → pages promised to a create (instance-build-shares.c) */
 };
 
 /* instance.c: instances and their state */
@@ -74,6 +75,15 @@ char *gvd_instance_resolve_boot_file (GvdInstanceManager *mgr, const char *field
 GvdInstanceSpec *gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req,
                                           GvdPlan *plan, const char *reserved_mac,
                                           const char *reserved_ip, GError **error);
+/* instance-build-shares.c: "shares" (below [host] share_dirs) and "memory"
+ * (hugepages the host has free, net of other creates' holds, which
+ * gvd_instance_release_hugepages() drops when a create ends). */
+gboolean gvd_instance_build_shares (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                    GvdInstanceSpec *spec, GError **error);
+gboolean gvd_instance_build_memory (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                    GvdInstanceSpec *spec, GError **error);
+void gvd_instance_release_hugepages (GvdInstanceManager *mgr, const char *name);
+void gvd_instance_write_shares_json (const GvdInstanceSpec *spec, JsonBuilder *b);
 JsonNode *gvd_instance_dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan,
                                          const char *xml, const GvdCloudInitSeed *seed);
 

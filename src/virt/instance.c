@@ -312,6 +312,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   json_builder_add_int_value (b, s->root_size_bytes);
   gvd_json_add_string (b, "firmware", s->firmware == GVD_FIRMWARE_BIOS ? "bios" : "efi");
   gvd_instance_write_cpu_json (s, b);
+  gvd_instance_write_shares_json (s, b);
 
   json_builder_set_member_name (b, "devices");
   json_builder_begin_array (b);
@@ -485,6 +486,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->instances);
   g_hash_table_unref (mgr->creating);
   g_hash_table_unref (mgr->sweeping);
+  g_clear_pointer (&mgr->hugepage_holds, g_hash_table_unref);
   g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
   g_free (mgr->d);

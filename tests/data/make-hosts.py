@@ -271,6 +271,22 @@ class Host:
         symlink(self.path(nic), os.path.join(p, "device"))
         symlink(p, os.path.join(self.sys, "class", "net", iface))
 
+    def hugepages(self, free):
+        """Hugepage pools: @free maps (node, page_kib) to (total, free)
+        pages; the host-wide counts under kernel/mm are the sums."""
+        sums = {}
+        for (node, kib), (total, nfree) in sorted(free.items()):
+            d = os.path.join(self.sys, "devices", "system", "node", "node%d" % node,
+                             "hugepages", "hugepages-%dkB" % kib)
+            write(os.path.join(d, "nr_hugepages"), "%d\n" % total)
+            write(os.path.join(d, "free_hugepages"), "%d\n" % nfree)
+            t, f = sums.get(kib, (0, 0))
+            sums[kib] = (t + total, f + nfree)
+        for kib, (total, nfree) in sorted(sums.items()):
+            d = os.path.join(self.sys, "kernel", "mm", "hugepages", "hugepages-%dkB" % kib)
+            write(os.path.join(d, "nr_hugepages"), "%d\n" % total)
+            write(os.path.join(d, "free_hugepages"), "%d\n" % nfree)
+
     def proc(self, cmdline, root_dev, route_iface):
         proc = os.path.join(self.root, "proc")
         write(os.path.join(proc, "cmdline"), cmdline + "\n")
@@ -390,6 +406,9 @@ def server_8gpu(root):
     h.block(nvme, "nvme/nvme0/nvme0n1", "nvme0n1")
     h.net(nic, "eno1")
     h.cpus(2, 8, 2)  # 2 sockets = NUMA nodes 0 and 1, 8 cores x 2 threads each
+    # 2M pages: 16 GiB free on node 0, 4 GiB on node 1; 1G pages only on node 0.
+    h.hugepages({(0, 2048): (8192, 8192), (1, 2048): (4096, 2048),
+                 (0, 1048576): (16, 16), (1, 1048576): (0, 0)})
     write(os.path.join(root, "proc", "driver", "nvidia", "version"),
           "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
           "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n")
