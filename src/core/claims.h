@@ -34,6 +34,30 @@ void gvd_claims_quarantine (GvdClaims *claims, const char *address, const char *
 gboolean gvd_claims_clear_quarantine (GvdClaims *claims, const char *address);
 guint gvd_claims_count_quarantined (GvdClaims *claims);
 
+/* ---- mdevs (vGPUs) ----
+ * An mdev is claimed by its uuid. While a parent carries claimed mdevs it is
+ * held as a whole by GVD_CLAIMS_VGPU_PREFIX + the holders ("vgpu:a,b"), so
+ * neither the VFIO planner nor a reservation gives it away whole; a parent
+ * held whole by anyone else takes no vGPU. */
+#define GVD_CLAIMS_VGPU_PREFIX "vgpu:"
+
+typedef struct {
+  char *uuid;
+  char *parent;        /* PCI address; NULL: unknown */
+  char *type;          /* may be NULL */
+  char *holder;
+} GvdMdevClaim;
+
+void gvd_claims_add_mdev (GvdClaims *claims, const char *uuid, const char *parent,
+                          const char *type, const char *holder);
+/* The claim on mdev @uuid (case-insensitive), or NULL. Borrowed. */
+const GvdMdevClaim *gvd_claims_get_mdev (GvdClaims *claims, const char *uuid);
+/* Every mdev claim (GvdMdevClaim, borrowed), sorted by uuid. Free the array only. */
+GPtrArray *gvd_claims_list_mdevs (GvdClaims *claims);
+/* Drop every mdev claim whose holder is not in @keep (a set of holders;
+ * NULL: drop all), and hold the parents accordingly. */
+void gvd_claims_retain_mdevs (GvdClaims *claims, GHashTable *keep);
+
 /* Until the claims have been rebuilt from libvirt (the instance manager's
  * first reconcile), no device may be considered free. */
 gboolean gvd_claims_is_ready (GvdClaims *claims);

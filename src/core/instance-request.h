@@ -8,6 +8,7 @@
 
 #include "instance-spec.h"
 #include "validate.h"
+#include "vgpu.h"
 
 G_BEGIN_DECLS
 
@@ -52,6 +53,7 @@ typedef struct {
   gboolean dry_run;         /* default FALSE */
   gboolean autostart;       /* libvirt starts the domain when libvirtd starts */
   gboolean console_vnc;     /* a VNC console (a unix socket); default FALSE */
+  GPtrArray *vgpus;         /* GvdVgpuRequest, one per vGPU; NULL: none */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
@@ -61,5 +63,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdCreateRequest, gvd_create_request_free)
 /* Parse and validate a request body. Unknown members, wrong types and
  * out-of-range values are GVD_ERROR_INVALID_ARGUMENT naming the member. */
 GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
+
+/* "vgpu" (instance-request-vgpu.c): {"type", "count", "parent"} or an array
+ * of them → @req->vgpus, one entry per vGPU. */
+gboolean gvd_create_request_parse_vgpu (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS
