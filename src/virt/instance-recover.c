@@ -15,6 +15,7 @@
 #include "domain-xml.h"
 #include "events.h"
 #include "fault-point.h"
+#include "hostinfo-vgpu.h"
 #include "vfio-plan.h"
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
@@ -204,6 +205,7 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
           g_message ("instance %s: domain %s was undefined outside gpuvmd; forgetting it", name,
                      domain_name);
           gvd_instance_remove (mgr, name);
+          gvd_instance_report_stray_mdevs (mgr);
         }
       else if (inst == NULL)
         {
@@ -344,6 +346,7 @@ typedef struct {
   char *state;
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  char **foreign_mdevs;    /* and its mdev hostdevs' uuids */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -355,6 +358,7 @@ domain_info_free (DomainInfo *info)
   g_free (info->state);
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
+  g_strfreev (info->foreign_mdevs);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -406,7 +410,10 @@ read_domain (virDomainPtr dom, const char *prefix)
         info->spec->autostart = autostart != 0;
     }
   if (info->spec == NULL)
-    info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+    {
+      info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+      info->foreign_mdevs = gvd_domain_xml_mdev_uuids (xml, NULL);
+    }
   info->disks = gvd_domain_xml_disk_sources (xml, NULL);
   info->vnc_socket = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_socket (xml) : NULL;
   free (xml);
@@ -529,6 +536,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
       g_hash_table_iter_remove (&iter);
+  gvd_claims_retain_mdevs (mgr->d->claims, mgr->creating);
 
   for (guint i = 0; i < infos->len; i++)
     {
@@ -548,7 +556,15 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
 
           for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
             gvd_claims_set_holder (mgr->d->claims, addrs[a], holder);
-          if (addrs != NULL && addrs[0] != NULL)
+          /* Its vGPUs too, on the parent sysfs shows them on. */
+          for (gsize a = 0; info->foreign_mdevs != NULL && info->foreign_mdevs[a] != NULL; a++)
+            {
+              g_autofree char *parent = gvd_hostinfo_mdev_parent (mgr->d->host_root,
+                                                                  info->foreign_mdevs[a]);
+              gvd_claims_add_mdev (mgr->d->claims, info->foreign_mdevs[a], parent, NULL, holder);
+            }
+          if ((addrs != NULL && addrs[0] != NULL)
+              || (info->foreign_mdevs != NULL && info->foreign_mdevs[0] != NULL))
             foreign++;
           continue;
         }
@@ -577,6 +593,14 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
         }
       g_free (inst->vnc_socket);
       inst->vnc_socket = g_steal_pointer (&info->vnc_socket);
+      /* A vGPU whose metadata lost its parent: sysfs knows it. */
+      for (guint h = 0; h < inst->spec->hostdevs->len; h++)
+        {
+          GvdHostdevSpec *hd = g_ptr_array_index (inst->spec->hostdevs, h);
+
+          if (hd->mdev_uuid != NULL && hd->host_address == NULL)
+            hd->host_address = gvd_hostinfo_mdev_parent (mgr->d->host_root, hd->mdev_uuid);
+        }
       gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
       ours++;
     }
@@ -599,6 +623,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
     g_message ("recovered %u instance(s) from libvirt; %u other domain(s) hold PCI devices", ours,
                foreign);
   gvd_claims_set_ready (mgr->d->claims, TRUE);
+  gvd_instance_report_stray_mdevs (mgr);
 }
 
 static void
