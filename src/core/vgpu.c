@@ -311,7 +311,7 @@ gvd_vgpu_plan (GPtrArray *parents, GPtrArray *requests, GvdClaims *claims,
           free_n = gvd_vgpu_free_instances (c->parent, req->type, claims);
           planned = GPOINTER_TO_UINT (g_hash_table_lookup (c->taken, req->type));
           g_string_append_printf (seen, "%s%s: %u free", seen->len > 0 ? ", " : "",
-                                  c->parent->address, free_n > planned ? free_n - planned : 0);
+                                  c->parent->address, free_n);
           if (free_n > planned)
             pick = c;
         }
@@ -353,7 +353,7 @@ gvd_vgpu_plan (GPtrArray *parents, GPtrArray *requests, GvdClaims *claims,
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_GPUS,
                        "'%s.type': no capacity left for vGPU type '%s' (%s; this request "
-                       "plans %u of that type)", field, req->type, seen->str,
+                       "asks for %u of that type)", field, req->type, seen->str,
                        count_type (requests, r, req->type));
           return NULL;
         }
