@@ -3,14 +3,20 @@
  * no mdev-capable parent (and, on Debian 12 without the mdevctl package, no
  * mdevctl): libvirt's node device API refuses the mdev with its own error,
  * gpuvmd reports it as a 409 conflict naming the parent, and nothing is
- * left behind: no node device, no domain, no volume, no claim. What a real
- * vGPU host would add (the mdev created, the domain started on it) is not
- * shown here; tests/test-instance-vgpu covers the rest with a kernel double. */
+ * left behind: no node device, no domain, no volume, no claim. Then the
+ * whole life of an instance with vGPUs on this libvirtd, with the kernel
+ * double of tests/mdev-fake.c making the mdevs in a fixture copy: libvirt
+ * defines (and validates) the domain gpuvmd renders with its mdev hostdevs,
+ * and DELETE removes the mdevs once the domain is gone. What a real vGPU
+ * host would add (the mdev made by the kernel through mdevctl, the domain
+ * started on it) is not shown here. */
 #include "config.h"
 
 #include "testlib.h"
+#include "mdev-fake.h"
 
 #include <string.h>
+#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -203,6 +209,124 @@ create__vgpu_on_fixture_parent__libvirt_refuses_409_nothing_left (void **state)
   gvd_test_rm_rf (pool_path);
 }
 
+static gboolean
+delete_done (gpointer data)
+{
+  return ((Result *) data)->done;
+}
+
+static void
+delete_cb (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Result *r = user_data;
+
+  gvd_instance_manager_delete_finish (r->mgr, res, &r->error);
+  r->done = TRUE;
+}
+
+static void
+create_delete__vgpus_with_kernel_double__defined_by_libvirt_mdevs_removed (void **state)
+{
+  g_autofree char *host = gvd_test_copy_host ("sriov-mdev");
+  g_autofree char *sysfs = g_build_filename (host, "sys", NULL);
+  g_autofree char *pool_path = g_build_filename (host, "pool", NULL);
+  g_autofree char *pool_xml = g_strdup_printf ("<pool type='dir'><name>" POOL "</name><target>"
+                                               "<path>%s</path></target></pool>", pool_path);
+  g_autofree char *config = g_strdup_printf ("[libvirt]\nuri=qemu:///system\n"
+                                             "domain_prefix=" PREFIX "\n"
+                                             "[storage]\npool=" POOL "\npool_path=%s\n"
+                                             "[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n"
+                                             "devfs_root=%s/dev\n",
+                                             pool_path, host, host, host);
+  g_autoptr(GvdTestMdevFake) fake = gvd_test_mdev_fake_new (sysfs);
+  g_autoptr(JsonNode) body = json_from_string ("{\"name\": \"life\", \"image\": \"base.qcow2\", "
+                                               "\"start\": false, \"vgpu\": "
+                                               "{\"type\": \"nvidia-222\", \"count\": 2}}", NULL);
+  g_autoptr(GvdCreateRequest) req = gvd_create_request_parse (json_node_get_object (body), NULL);
+  g_autoptr(virStoragePool) pool = NULL;
+  g_autoptr(virStorageVol) base = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autofree char *uuid0 = NULL;
+  g_autofree char *uuid1 = NULL;
+  char *xml;
+  GvdDaemon *d;
+  GvdInstance *inst;
+  Result r = { 0 };
+
+  gvd_test_libvirt_cleanup (conn, PREFIX, POOL);
+  /* This host runs QEMU under TCG: the fixture's /dev/kvm would ask for kvm. */
+  {
+    g_autofree char *kvm = g_build_filename (host, "dev", "kvm", NULL);
+    assert_int_equal (g_unlink (kvm), 0);
+  }
+  assert_int_equal (g_mkdir_with_parents (pool_path, 0711), 0);
+  pool = virStoragePoolDefineXML (conn, pool_xml, 0);
+  assert_non_null (pool);
+  assert_int_equal (virStoragePoolCreate (pool, 0), 0);
+  base = virStorageVolCreateXML (pool, "<volume><name>base.qcow2</name>"
+                                       "<capacity unit='MiB'>16</capacity>"
+                                       "<target><format type='qcow2'/></target></volume>", 0);
+  if (base == NULL)
+    fail_msg ("base image: %s", virGetLastErrorMessage ());
+
+  d = gvd_test_daemon_build ("sriov-mdev", config, NULL);
+  gvd_instance_manager_set_mdev_ops (d->instances, &fake->ops);
+  gvd_daemon_start (d);
+  iterate_until (is_ready, d->instances);
+  r.mgr = d->instances;
+  assert_non_null (req);
+  gvd_instance_manager_create_async (d->instances, req, create_cb, &r);
+  iterate_until (result_done, &r);
+  if (r.doc == NULL)
+    fail_msg ("create: %s", r.error->message);
+  g_clear_pointer (&r.doc, json_node_unref);
+
+  /* Two mdevs made on the T4, and a domain libvirt accepted with them. */
+  assert_int_equal (fake->creates, 2);
+  assert_int_equal (gvd_test_mdev_available (sysfs, "0000:81:00.0", "nvidia-222"), 14);
+  inst = gvd_instance_manager_lookup (d->instances, "life");
+  assert_non_null (inst);
+  for (guint i = 0; i < inst->spec->hostdevs->len; i++)
+    {
+      const GvdHostdevSpec *h = g_ptr_array_index (inst->spec->hostdevs, i);
+      if (h->mdev_uuid != NULL && uuid0 == NULL)
+        uuid0 = g_strdup (h->mdev_uuid);
+      else if (h->mdev_uuid != NULL)
+        uuid1 = g_strdup (h->mdev_uuid);
+    }
+  assert_non_null (uuid1);
+  assert_true (gvd_test_mdev_exists (sysfs, uuid0));
+  dom = virDomainLookupByName (conn, PREFIX "life");
+  assert_non_null (dom);
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+  assert_non_null (strstr (xml, uuid0));
+  assert_non_null (strstr (xml, "type='mdev'"));
+  free (xml);
+  assert_string_equal (gvd_claims_get_holder (d->claims, "0000:81:00.0"), "vgpu:life");
+
+  /* Delete: the domain, its volumes, then its mdevs. */
+  r.done = FALSE;
+  gvd_instance_manager_delete_async (d->instances, "life", delete_cb, &r);
+  iterate_until (delete_done, &r);
+  if (r.error != NULL)
+    fail_msg ("delete: %s", r.error->message);
+  assert_int_equal (fake->removes, 2);
+  assert_false (gvd_test_mdev_exists (sysfs, uuid0));
+  assert_false (gvd_test_mdev_exists (sysfs, uuid1));
+  assert_int_equal (gvd_test_mdev_available (sysfs, "0000:81:00.0", "nvidia-222"), 16);
+  assert_null (gvd_claims_get_holder (d->claims, "0000:81:00.0"));
+  assert_null (gvd_claims_get_mdev (d->claims, uuid0));
+  g_clear_pointer (&dom, virDomainFree);
+  dom = virDomainLookupByName (conn, PREFIX "life");
+  assert_null (dom);
+
+  gvd_test_daemon_destroy (d);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  gvd_test_libvirt_cleanup (conn, PREFIX, POOL);
+  gvd_test_rm_rf (host);
+}
+
 static int
 setup (void **state)
 {
@@ -225,6 +349,7 @@ main (void)
     cmocka_unit_test (libvirt_ops__parent_without_mdev_support__conflict_naming_parent_nothing_left),
     cmocka_unit_test (libvirt_ops__parent_not_on_this_host__conflict_naming_parent),
     cmocka_unit_test (create__vgpu_on_fixture_parent__libvirt_refuses_409_nothing_left),
+    cmocka_unit_test (create_delete__vgpus_with_kernel_double__defined_by_libvirt_mdevs_removed),
   };
 
   gvd_test_require_libvirtd ();
