@@ -127,7 +127,8 @@ claims__mdevs__parent_held_for_vgpus_until_the_last_goes (void **state)
   gvd_claims_add_mdev (claims, U2, T4, "nvidia-222", "b");
   gvd_claims_add_mdev (claims, "11111111-1111-4111-8111-11111111111A", T4, "nvidia-222", "a");
   /* Looked up case-insensitively, as libvirt and sysfs may spell them. */
-  assert_string_equal (gvd_claims_get_mdev (claims, "11111111-1111-4111-8111-11111111111a")->holder, "a");
+  assert_string_equal (gvd_claims_get_mdev (claims, "11111111-1111-4111-8111-11111111111a")->holder,
+                       "a");
   assert_string_equal (gvd_claims_get_holder (claims, T4), "vgpu:a,b");
   gvd_claims_release (claims, "a");
   assert_string_equal (gvd_claims_get_holder (claims, T4), "vgpu:b");

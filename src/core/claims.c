@@ -111,7 +111,8 @@ hold_parent (GvdClaims *claims, const char *parent)
           g_string_append_c (holder, ',');
         g_string_append (holder, g_ptr_array_index (names, i));
       }
-  g_hash_table_replace (claims->holders, g_strdup (parent), g_string_free (g_steal_pointer (&holder), FALSE));
+  g_hash_table_replace (claims->holders, g_strdup (parent),
+                        g_string_free (g_steal_pointer (&holder), FALSE));
 }
 
 /* Hold every parent that has mdev claims, free those that have none. */

@@ -248,8 +248,10 @@ gvd_vgpu_plan (GPtrArray *parents, GPtrArray *requests, GvdClaims *claims,
                const char *const *exclude, int numa_node, char *(*uuid_func) (gpointer),
                gpointer uuid_data, GError **error)
 {
-  g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) candidate_free);
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_vgpu_assignment_free);
+  g_autoptr(GPtrArray) candidates =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) candidate_free);
+  g_autoptr(GPtrArray) out =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_vgpu_assignment_free);
   g_autoptr(GHashTable) unusable = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autoptr(GHashTable) unusable_code = g_hash_table_new (g_str_hash, g_str_equal);
 
@@ -357,8 +359,11 @@ gvd_vgpu_plan (GPtrArray *parents, GPtrArray *requests, GvdClaims *claims,
                        count_type (requests, r, req->type));
           return NULL;
         }
-      g_hash_table_insert (pick->taken, req->type,
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (pick->taken, req->type)) + 1));
+      {
+        guint taken = GPOINTER_TO_UINT (g_hash_table_lookup (pick->taken, req->type));
+
+        g_hash_table_insert (pick->taken, req->type, GUINT_TO_POINTER (taken + 1));
+      }
       {
         g_autofree char *uuid = uuid_func (uuid_data);
         g_ptr_array_add (out, gvd_vgpu_assignment_new (uuid, req->type, pick->parent->address));

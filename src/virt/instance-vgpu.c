@@ -67,7 +67,10 @@ gvd_instance_add_vgpu_hostdevs (GvdInstanceSpec *spec, GPtrArray *assignments)
   guint next_group = 0;
 
   for (guint i = 0; i < spec->hostdevs->len; i++)
-    next_group = MAX (next_group, ((GvdHostdevSpec *) g_ptr_array_index (spec->hostdevs, i))->guest_bus + 1);
+    {
+      const GvdHostdevSpec *h = g_ptr_array_index (spec->hostdevs, i);
+      next_group = MAX (next_group, h->guest_bus + 1);
+    }
   for (guint i = 0; assignments != NULL && i < assignments->len; i++)
     {
       const GvdVgpuAssignment *a = g_ptr_array_index (assignments, i);
