@@ -17,6 +17,7 @@
 #include <libvirt/libvirt.h>
 #include <string.h>
 
+#include "api.h"
 #include "errors.h"
 #include "instance.h"
 #include "instance-request.h"
@@ -435,6 +436,113 @@ recover__foreign_domain_with_mdev__claimed_on_the_sysfs_parent (void **state)
   assert_null (gvd_claims_get_mdev (f->d->claims, uuid));
 }
 
+/* ---- the devices API ------------------------------------------------------------ */
+
+static JsonNode *
+http (const char *base, const char *method, const char *path, const char *body, guint *out_status)
+{
+  GvdTestRequest r = { .method = method, .body = body };
+  JsonNode *node;
+
+  r.url = g_strconcat (base, path, NULL);
+  node = gvd_test_request_in_loop (&r);
+  *out_status = r.status;
+  gvd_test_request_clear (&r);
+  return node;
+}
+
+/* The entry of @address in GET /v1/devices/available. */
+static JsonObject *
+available_entry (JsonNode *root, const char *address)
+{
+  JsonArray *devices = json_node_get_array (gvd_test_json_path (root, "devices"));
+
+  for (guint i = 0; i < json_array_get_length (devices); i++)
+    {
+      JsonObject *dev = json_array_get_object_element (devices, i);
+      if (g_str_equal (json_object_get_string_member (dev, "address"), address))
+        return dev;
+    }
+  fail_msg ("%s not in /v1/devices/available", address);
+  return NULL;
+}
+
+static void
+api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(GvdApi) api = gvd_api_new (f->d, "admin", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr(JsonNode) before = NULL;
+  g_autoptr(JsonNode) after = NULL;
+  g_autoptr(JsonNode) t4 = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  gpointer data[2] = { f, (gpointer) "named" };
+  JsonObject *entry, *type;
+  JsonArray *mdevs;
+  const char *uuid;
+  guint status;
+
+  gvd_api_devices_register (api);
+  gvd_api_plans_register (api);
+  assert_true (gvd_api_listen (api, "127.0.0.1:0", &error));
+  url = gvd_api_get_url (api);
+  base = g_strndup (url, strlen (url) - 1);
+
+  before = http (base, "GET", "/v1/devices/available", NULL, &status);
+  assert_int_equal (status, 200);
+  entry = available_entry (before, T4);
+  type = json_array_get_object_element (json_object_get_array_member (entry, "vgpu_types"), 0);
+  assert_string_equal (json_object_get_string_member (type, "type"), "nvidia-222");
+  assert_string_equal (json_object_get_string_member (type, "name"), "GRID T4-1B");
+  assert_non_null (strstr (json_object_get_string_member (type, "description"), "max_instance=16"));
+  assert_int_equal (json_object_get_int_member (type, "available_instances"), 16);
+  assert_int_equal (json_object_get_int_member (type, "free"), 16);
+  assert_int_equal (json_array_get_length (json_object_get_array_member (entry, "mdevs")), 0);
+  /* A device without mdev types: empty arrays. */
+  assert_int_equal (json_array_get_length (json_object_get_array_member (
+                      available_entry (before, "0000:41:00.0"), "vgpu_types")), 0);
+
+  /* A registered name as the parent; the instance defined, its mdev made. */
+  json_node_unref (http (base, "POST", "/v1/devices",
+                         "{\"name\": \"t4\", \"pci_address\": \"" T4 "\"}", &status));
+  assert_int_equal (status, 201);
+  xml = dry_run_xml (f, "{\"name\": \"named\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                        "\"vgpu\": {\"type\": \"nvidia-223\", \"parent\": \"t4\"}}");
+  assert_non_null (strstr (xml, "mdev-type=\"nvidia-223\" address=\"" T4 "\""));
+  dom = virDomainDefineXML (f->conn, xml);
+  assert_non_null (dom);
+  wait_for (has_instance, data);
+  uuid = mdev_uuid (lookup (f, "named"), 0);
+  assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-223", uuid, &error));
+
+  after = http (base, "GET", "/v1/devices/available", NULL, &status);
+  entry = available_entry (after, T4);
+  assert_string_equal (json_object_get_string_member (entry, "holder"), "vgpu:named");
+  type = json_array_get_object_element (json_object_get_array_member (entry, "vgpu_types"), 1);
+  assert_string_equal (json_object_get_string_member (type, "type"), "nvidia-223");
+  assert_int_equal (json_object_get_int_member (type, "available_instances"), 7);
+  assert_int_equal (json_object_get_int_member (type, "free"), 7);
+  mdevs = json_object_get_array_member (entry, "mdevs");
+  assert_int_equal (json_array_get_length (mdevs), 1);
+  assert_string_equal (json_object_get_string_member (json_array_get_object_element (mdevs, 0),
+                                                      "uuid"), uuid);
+  assert_string_equal (json_object_get_string_member (json_array_get_object_element (mdevs, 0),
+                                                      "holder"), "named");
+  /* The registry's view of the same device. */
+  t4 = http (base, "GET", "/v1/devices/t4", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_string_equal (gvd_test_json_string (t4, "state"), "in_use");
+  assert_int_equal (json_array_get_length (json_node_get_array (gvd_test_json_path (t4, "mdevs"))),
+                    1);
+  assert_int_equal (virDomainUndefine (dom), 0);
+  wait_for (no_instance, data);
+  gvd_test_drain_main_context ();
+}
+
 /* ---- delete -------------------------------------------------------------------- */
 
 static void
@@ -496,6 +604,8 @@ main (void)
     cmocka_unit_test_setup_teardown (recover__foreign_domain_with_mdev__claimed_on_the_sysfs_parent,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (delete__undefine_refused__mdevs_kept_until_the_domain_is_gone,
+                                     setup, teardown),
+    cmocka_unit_test_setup_teardown (api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name,
                                      setup, teardown),
   };
 
