@@ -289,6 +289,28 @@ spec_mdev (void)
   return spec;
 }
 
+/* A whole GPU with its audio function, and a vGPU on another parent in
+ * the next guest group (what a create with "devices" and "vgpu" renders). */
+static GvdInstanceSpec *
+spec_mdev_mixed (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("mixed-1");
+  GvdHostdevSpec *gpu = gvd_test_hostdev ("0000:41:00.0", 0, 0, -1);
+  GvdHostdevSpec *h = gvd_hostdev_spec_new ();
+
+  gpu->multifunction = TRUE;
+  g_ptr_array_add (spec->hostdevs, gpu);
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.1", 0, 1, -1));
+  h->mdev_uuid = g_strdup ("6d1f3c2a-9b7e-4c5d-8e2f-0a1b2c3d4e5f");
+  h->mdev_type = g_strdup ("nvidia-222");
+  h->host_address = g_strdup ("0000:81:00.0");
+  h->guest_bus = 1;
+  g_ptr_array_add (spec->hostdevs, h);
+  spec->requested_gpus = 1;
+  spec->mmio64_mib = 64 * 1024;
+  return spec;
+}
+
 const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "one-gpu", spec_one_gpu },
   { "eight-gpus", spec_eight_gpus },
@@ -298,6 +320,7 @@ const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "bios", spec_bios },
   { "mdev", spec_mdev },
   { "shares-hugepages", spec_shares_hugepages },
+  { "mdev-mixed", spec_mdev_mixed },
   { NULL, NULL },
 };
 

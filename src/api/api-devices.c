@@ -9,6 +9,7 @@
 #include "events.h"
 #include "fault-point.h"
 #include "hostinfo.h"
+#include "hostinfo-vgpu.h"
 #include "pci-address.h"
 #include "registry.h"
 #include "registry-file.h"
@@ -63,6 +64,7 @@ device_to_json (GvdDaemon *d, const char *name, const char *address, JsonBuilder
   json_builder_add_string_value (b, state);
   gvd_json_add_string (b, "holder", holder);
   gvd_json_add_string (b, "quarantine_reason", reason);
+  gvd_hostinfo_vgpu_members (d->host_root, dev, d->claims, b);
   json_builder_set_member_name (b, "inventory");
   if (dev != NULL)
     gvd_hostinfo_device_to_json (dev, b);

@@ -8,6 +8,7 @@
 
 #include "device-ref.h"
 #include "hostinfo.h"
+#include "hostinfo-vgpu.h"
 #include "vfio-plan.h"
 
 #define MAX_FILTER_LEN 128
@@ -254,6 +255,7 @@ available (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
+      gvd_hostinfo_vgpu_members (d->host_root, dev, d->claims, b);
       json_builder_set_member_name (b, "device");
       gvd_hostinfo_device_to_json (dev, b);
       json_builder_end_object (b);

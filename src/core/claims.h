@@ -41,6 +41,29 @@ GHashTable *gvd_claims_get_cpu_holders (GvdClaims *claims); /* GUINT_TO_POINTER 
 const char *gvd_claims_get_cpu_holder (GvdClaims *claims, guint cpu);
 void gvd_claims_set_cpu_holder (GvdClaims *claims, guint cpu, const char *holder);
 guint gvd_claims_count_cpus (GvdClaims *claims);
+/* ---- mdevs (vGPUs) ----
+ * An mdev is claimed by its uuid. While a parent carries claimed mdevs it is
+ * held as a whole by GVD_CLAIMS_VGPU_PREFIX + the holders ("vgpu:a,b"), so
+ * neither the VFIO planner nor a reservation gives it away whole; a parent
+ * held whole by anyone else takes no vGPU. */
+#define GVD_CLAIMS_VGPU_PREFIX "vgpu:"
+
+typedef struct {
+  char *uuid;
+  char *parent;        /* PCI address; NULL: unknown */
+  char *type;          /* may be NULL */
+  char *holder;
+} GvdMdevClaim;
+
+void gvd_claims_add_mdev (GvdClaims *claims, const char *uuid, const char *parent,
+                          const char *type, const char *holder);
+/* The claim on mdev @uuid (case-insensitive), or NULL. Borrowed. */
+const GvdMdevClaim *gvd_claims_get_mdev (GvdClaims *claims, const char *uuid);
+/* Every mdev claim (GvdMdevClaim, borrowed), sorted by uuid. Free the array only. */
+GPtrArray *gvd_claims_list_mdevs (GvdClaims *claims);
+/* Drop every mdev claim whose holder is not in @keep (a set of holders;
+ * NULL: drop all), and hold the parents accordingly. */
+void gvd_claims_retain_mdevs (GvdClaims *claims, GHashTable *keep);
 
 /* Until the claims have been rebuilt from libvirt (the instance manager's
  * first reconcile), no device may be considered free. */

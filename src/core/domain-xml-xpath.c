@@ -199,6 +199,30 @@ gvd_domain_xml_hostdev_addresses (const char *xml, GError **error)
 }
 
 char **
+gvd_domain_xml_mdev_uuids (const char *xml, GError **error)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlXPathObject) obj = NULL;
+  g_autoptr(GStrvBuilder) out = g_strv_builder_new ();
+  xmlNodeSetPtr set;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = xmlXPathNewContext (doc);
+  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc),
+                      "/domain/devices/hostdev[@type='mdev']/source/address", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr; i++)
+    {
+      g_autofree char *uuid = gvd_xp_str (ctx, set->nodeTab[i], "@uuid");
+
+      if (uuid != NULL && g_uuid_string_is_valid (uuid))
+        g_strv_builder_add (out, uuid);
+    }
+  return g_strv_builder_end (out);
+}
+
+char **
 gvd_domain_xml_disk_sources (const char *xml, GError **error)
 {
   g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);

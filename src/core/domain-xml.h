@@ -50,6 +50,8 @@ GvdInstanceSpec *gvd_domain_xml_parse (const char *xml, GError **error);
 /* The host PCI addresses ("0000:41:00.0") of every <hostdev type='pci'> in
  * any domain XML, gpuvmd's or not. NULL-terminated, possibly empty. */
 char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
+/* The uuids of a domain's mdev hostdevs (any domain, not only gpuvmd's). */
+char **gvd_domain_xml_mdev_uuids (const char *xml, GError **error);
 
 /* What every <disk> of any domain XML uses: "POOL/VOLUME" for volume disks,
  * the path for file and block disks (network disks have none).

@@ -48,6 +48,7 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->cmdline);
   g_clear_pointer (&req->labels, g_hash_table_unref);
   g_clear_pointer (&req->shares, g_ptr_array_unref);
+  g_clear_pointer (&req->vgpus, g_ptr_array_unref);
   g_free (req);
 }
 
@@ -347,8 +348,8 @@ check_members (const GvdCreateRequest *req, GError **error)
     return INVALID (error, "'image' is required (see GET /v1/images)");
   if (has_devices && req->gpus > 0)
     return INVALID (error, "give either 'devices' or 'gpus', not both");
-  if (req->reservation != NULL && (has_devices || req->gpus > 0))
-    return INVALID (error, "'reservation' already names the devices: drop 'devices'/'gpus'");
+  if (req->reservation != NULL && (has_devices || req->gpus > 0 || req->vgpus != NULL))
+    return INVALID (error, "'reservation' already names the devices: drop 'devices'/'gpus'/'vgpu'");
   if ((req->gpu_vendor != NULL || req->gpu_model != NULL) && req->gpus == 0)
     return INVALID (error, "'gpu_vendor' and 'gpu_model' filter 'gpus': set 'gpus'");
   return gvd_create_request_check_cpu (req, error);
@@ -426,6 +427,8 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = gvd_create_request_parse_shares (n, req, error);
       else if (g_str_equal (m, "memory"))
         ok = gvd_create_request_parse_memory (n, req, error);
+      else if (g_str_equal (m, "vgpu"))
+        ok = gvd_create_request_parse_vgpu (n, req, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

@@ -8,6 +8,7 @@
 
 #include "instance-spec.h"
 #include "validate.h"
+#include "vgpu.h"
 
 G_BEGIN_DECLS
 
@@ -58,6 +59,7 @@ typedef struct {
   guint cpu_sockets;        /* 0: not given (1) */
   GPtrArray *shares;        /* GvdShareSpec (source_dir not yet checked on the host); may be NULL */
   guint hugepage_kib;       /* memory.hugepages: page size; 0: none */
+  GPtrArray *vgpus;         /* GvdVgpuRequest, one per vGPU; NULL: none */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
@@ -77,5 +79,8 @@ gboolean gvd_create_request_check_cpu (const GvdCreateRequest *req, GError **err
 /* instance-request-shares.c: the "shares" array and the "memory" object. */
 gboolean gvd_create_request_parse_shares (JsonNode *node, GvdCreateRequest *req, GError **error);
 gboolean gvd_create_request_parse_memory (JsonNode *node, GvdCreateRequest *req, GError **error);
+/* "vgpu" (instance-request-vgpu.c): {"type", "count", "parent"} or an array
+ * of them → @req->vgpus, one entry per vGPU. */
+gboolean gvd_create_request_parse_vgpu (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS

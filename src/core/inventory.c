@@ -28,6 +28,7 @@ gvd_mdev_type_free (GvdMdevType *type)
   g_free (type->id);
   g_free (type->name);
   g_free (type->device_api);
+  g_free (type->description);
   g_free (type);
 }
 
@@ -537,6 +538,7 @@ gvd_pci_device_to_json_with_details (const GvdPciDevice *dev, const GvdPciDevice
       gvd_json_add_string (b, "id", t->id);
       gvd_json_add_string (b, "name", t->name);
       gvd_json_add_string (b, "device_api", t->device_api);
+      gvd_json_add_string (b, "description", t->description);
       json_builder_set_member_name (b, "available_instances");
       json_builder_add_int_value (b, t->available_instances);
       json_builder_end_object (b);

@@ -30,6 +30,7 @@ typedef struct {
   char *id;            /* "nvidia-222" */
   char *name;          /* "GRID T4-1B" */
   char *device_api;    /* "vfio-pci" */
+  char *description;   /* the driver's text; may be NULL */
   guint available_instances;
 } GvdMdevType;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Long operations: create's progress (requested → planned → volumes → seed
+/* Long operations: create's progress (requested → planned → vgpus → volumes → seed
  * → defined → started → ready), driven by /v1/events, `create --wait
  * ready`, and the seconds an action has waited. Progress goes to stderr on
  * a terminal only. */
@@ -55,7 +55,7 @@ member (JsonObject *o, const char *name)
 
 /* The steps in order; the shown step only moves forward. */
 static const char *const steps[] = {
-  "requested", "planned", "volumes", "seed", "defined", "started", "ready", NULL,
+  "requested", "planned", "vgpus", "volumes", "seed", "defined", "started", "ready", NULL,
 };
 
 static void

@@ -163,16 +163,20 @@ read_mdev_types (GvdPciDevice *dev, const char *dir)
       g_autofree char *tdir = g_build_filename (types_dir, name, NULL);
       g_autofree char *p_name = g_build_filename (tdir, "name", NULL);
       g_autofree char *p_api = g_build_filename (tdir, "device_api", NULL);
+      g_autofree char *p_desc = g_build_filename (tdir, "description", NULL);
       GvdMdevType *t = gvd_mdev_type_new ();
       guint64 avail = 0;
 
       t->id = g_strdup (name);
       t->name = gvd_host_read_small (p_name);
       t->device_api = gvd_host_read_small (p_api);
+      t->description = gvd_host_read_small (p_desc);
       if (t->name != NULL)
         g_strstrip (t->name);
       if (t->device_api != NULL)
         g_strstrip (t->device_api);
+      if (t->description != NULL)
+        g_strstrip (t->description);
       if (read_uint (tdir, "available_instances", &avail))
         t->available_instances = (guint) MIN (avail, G_MAXUINT);
       g_ptr_array_add (dev->mdev_types, t);

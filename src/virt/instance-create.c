@@ -54,6 +54,8 @@ typedef struct {
   char *xml;
   gboolean start;
   gboolean autostart;
+  GPtrArray *vgpus;    /* GvdVgpuAssignment: mdevs to create */
+  const GvdMdevOps *mdev_ops;
   /* Borrowed from the outer task; the main thread leaves it alone until
    * create_done. Without a requested size the worker sets its root size
    * (the image's) and renders the XML again. */
@@ -82,6 +84,7 @@ create_data_free (CreateData *cd)
   gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
+  g_clear_pointer (&cd->vgpus, g_ptr_array_unref);
   g_free (cd->state);
   g_free (cd->vnc_socket);
   g_free (cd);
@@ -143,6 +146,13 @@ rollback_libvirt (virConnectPtr conn, virDomainPtr dom, const CreateData *cd)
     g_debug ("rollback: %s", e1->message);
   if (!gvd_storage_delete_volume (conn, cd->pool, cd->root_volume, &e2))
     g_debug ("rollback: %s", e2->message);
+  /* The vGPUs last: a domain still defined would keep using them. */
+  {
+    g_autoptr(GError) e3 = NULL;
+
+    if (!gvd_instance_remove_mdevs (cd->mdev_ops, conn, cd->vgpus, &e3))
+      g_warning ("instance %s: rollback: %s", cd->name, e3->message);
+  }
 }
 
 static void
@@ -160,6 +170,19 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
+    }
+  /* The vGPUs next: the host's scarcest part, and a create that cannot
+   * have them stops before anything else is made. A failure here leaves
+   * none of them (gvd_instance_create_mdevs). */
+  if (cd->vgpus->len > 0)
+    {
+      if (!gvd_instance_create_mdevs (cd->mdev_ops, conn, cd->vgpus, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      gvd_fault_point ("mdevs");
+      progress (cd->mgr, cd->name, "vgpus");
     }
   if (!gvd_storage_ensure_pool (cd->storage, conn, cd->pool, cd->pool_path, &error))
     goto fail;
@@ -318,6 +341,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   g_autofree char *name = g_strdup (req->name);
   g_autofree char *reserved_mac = NULL;
   g_autofree char *reserved_ip = NULL;
+  g_autoptr(GPtrArray) vgpus = NULL;
   CreateData *cd;
   GTask *inner;
 
@@ -416,10 +440,19 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
         }
     }
 
+  /* vGPUs on parents with capacity, never on a GPU the plan passes through. */
+  vgpus = gvd_instance_plan_vgpus (mgr, req, plan, &error);
+  if (vgpus == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
   g_hash_table_add (mgr->creating, g_strdup (name));
   spec = gvd_instance_build_spec (mgr, req, plan, reserved_mac, reserved_ip, &error);
   if (spec == NULL)
     goto fail;
+  gvd_instance_add_vgpu_hostdevs (spec, vgpus);
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
   gvd_instance_claim_cpus (mgr, name, spec->vcpu_pins);
   if (!req->dry_run)
@@ -461,6 +494,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->xml = g_steal_pointer (&xml);
   cd->start = req->start;
   cd->autostart = req->autostart;
+  cd->vgpus = g_steal_pointer (&vgpus);
+  cd->mdev_ops = mgr->mdev_ops;
   cd->spec = spec;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),

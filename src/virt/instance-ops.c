@@ -49,6 +49,8 @@ typedef struct {
   char *pool;
   char *root_volume;
   char *seed_volume;
+  GPtrArray *vgpus;    /* GvdVgpuAssignment: mdevs to remove; NULL: none */
+  const GvdMdevOps *mdev_ops;
   GTask *outer;        /* borrowed: the worker's callback holds the ref */
   GSource *deadline;   /* main context only */
   gboolean expired;
@@ -76,6 +78,7 @@ op_data_free (OpData *op)
   g_free (op->pool);
   g_free (op->root_volume);
   g_free (op->seed_volume);
+  g_clear_pointer (&op->vgpus, g_ptr_array_unref);
   g_free (op->state);
   g_free (op->vnc_socket);
   g_free (op);
@@ -603,6 +606,13 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  /* The vGPUs once the domain is gone (a defined domain still names them).
+   * A failure leaves the instance: deleting it again retries. */
+  if (!gvd_instance_remove_mdevs (op->mdev_ops, conn, op->vgpus, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -646,6 +656,8 @@ gvd_instance_manager_delete_async (GvdInstanceManager *mgr, const char *name,
   op->pool = g_strdup (mgr->d->config->pool_name);
   op->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (inst->spec->disks, 0))->volume);
   op->seed_volume = g_strdup (inst->spec->seed_volume);
+  op->vgpus = gvd_instance_spec_vgpus (inst->spec);
+  op->mdev_ops = mgr->mdev_ops;
   run_op (mgr, task, op, delete_thread, delete_done);
 }
 

@@ -10,7 +10,9 @@
 #include "cloudinit.h"
 #include "instance.h"
 #include "ipam.h"
+#include "mdev.h"
 #include "vfio-plan.h"
+#include "vgpu.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +39,8 @@ struct _GvdInstanceManager {
   guint recover_retries;
   guint sweep_retries;   /* recoveries that found the pool inactive */
   GHashTable *hugepage_holds; /* name → pages promised to a create (instance-build-shares.c) */
+  const GvdMdevOps *mdev_ops; /* creates and removes vGPUs (libvirt's by default) */
+  GHashTable *stray_mdevs_seen; /* uuids of unclaimed mdevs already reported */
 };
 
 /* instance.c: instances and their state */
@@ -94,6 +98,28 @@ gboolean gvd_instance_build_cpu (GvdInstanceManager *mgr, const GvdCreateRequest
                                  const GvdPlan *plan, GvdInstanceSpec *spec, GError **error);
 void gvd_instance_claim_cpus (GvdInstanceManager *mgr, const char *holder, const GArray *cpus);
 void gvd_instance_write_cpu_json (const GvdInstanceSpec *spec, JsonBuilder *b);
+/* instance-vgpu.c: vGPUs (mediated devices) */
+/* Main thread: plan @req->vgpus on the host's parents as sysfs shows them
+ * now, given the claims and @plan (its GPUs take no vGPU). NULL with
+ * @error on refusal; an empty array when the request has none. */
+GPtrArray *gvd_instance_plan_vgpus (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                   const GvdPlan *plan, GError **error);
+/* Append the planned vGPUs to @spec's hostdevs, each in its own guest group. */
+void gvd_instance_add_vgpu_hostdevs (GvdInstanceSpec *spec, GPtrArray *assignments);
+/* @spec's mdev hostdevs as GvdVgpuAssignment (uuid, type, parent). */
+GPtrArray *gvd_instance_spec_vgpus (const GvdInstanceSpec *spec);
+/* Worker: create each of @vgpus (GvdVgpuAssignment); on failure remove the
+ * ones made and return FALSE. */
+gboolean gvd_instance_create_mdevs (const GvdMdevOps *ops, virConnectPtr conn, GPtrArray *vgpus,
+                                    GError **error);
+/* Worker: remove each of @vgpus; FALSE (with the first error) when one
+ * could not be removed, after trying all. */
+gboolean gvd_instance_remove_mdevs (const GvdMdevOps *ops, virConnectPtr conn, GPtrArray *vgpus,
+                                    GError **error);
+/* Main thread, after recovery rebuilt the claims: log once each mdev on the
+ * host that no instance, create in flight or other domain holds (left by an
+ * instance undefined behind gpuvmd's back, or made by hand). */
+void gvd_instance_report_stray_mdevs (GvdInstanceManager *mgr);
 
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */

@@ -15,6 +15,7 @@
 #include "domain-xml.h"
 #include "events.h"
 #include "fault-point.h"
+#include "hostinfo-vgpu.h"
 #include "vfio-plan.h"
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
@@ -204,6 +205,7 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
           g_message ("instance %s: domain %s was undefined outside gpuvmd; forgetting it", name,
                      domain_name);
           gvd_instance_remove (mgr, name);
+          gvd_instance_report_stray_mdevs (mgr);
         }
       else if (inst == NULL)
         {
@@ -345,6 +347,7 @@ typedef struct {
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
   GArray *pinned_cpus;     /* guint: host CPUs its vcpupins (not ours: and emulatorpin) name */
+  char **foreign_mdevs;    /* and its mdev hostdevs' uuids */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -357,6 +360,7 @@ domain_info_free (DomainInfo *info)
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
   g_clear_pointer (&info->pinned_cpus, g_array_unref);
+  g_strfreev (info->foreign_mdevs);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -408,7 +412,10 @@ read_domain (virDomainPtr dom, const char *prefix)
         info->spec->autostart = autostart != 0;
     }
   if (info->spec == NULL)
-    info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+    {
+      info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+      info->foreign_mdevs = gvd_domain_xml_mdev_uuids (xml, NULL);
+    }
   /* Ours: the vCPUs' CPUs as the domain has them now (the emulator runs on
    * shared reserved CPUs); another domain's: every CPU it pins. */
   info->pinned_cpus = gvd_domain_xml_pinned_cpus (xml, info->spec == NULL, NULL);
@@ -538,6 +545,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!g_hash_table_contains (mgr->creating, value))
       g_hash_table_iter_remove (&iter);
+  gvd_claims_retain_mdevs (mgr->d->claims, mgr->creating);
 
   for (guint i = 0; i < infos->len; i++)
     {
@@ -559,7 +567,15 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
             gvd_claims_set_holder (mgr->d->claims, addrs[a], holder);
           /* And the host CPUs it pins vCPUs or emulator threads to. */
           gvd_instance_claim_cpus (mgr, holder, info->pinned_cpus);
-          if (addrs != NULL && addrs[0] != NULL)
+          /* Its vGPUs too, on the parent sysfs shows them on. */
+          for (gsize a = 0; info->foreign_mdevs != NULL && info->foreign_mdevs[a] != NULL; a++)
+            {
+              g_autofree char *parent = gvd_hostinfo_mdev_parent (mgr->d->host_root,
+                                                                  info->foreign_mdevs[a]);
+              gvd_claims_add_mdev (mgr->d->claims, info->foreign_mdevs[a], parent, NULL, holder);
+            }
+          if ((addrs != NULL && addrs[0] != NULL)
+              || (info->foreign_mdevs != NULL && info->foreign_mdevs[0] != NULL))
             foreign++;
           continue;
         }
@@ -588,6 +604,14 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
         }
       g_free (inst->vnc_socket);
       inst->vnc_socket = g_steal_pointer (&info->vnc_socket);
+      /* A vGPU whose metadata lost its parent: sysfs knows it. */
+      for (guint h = 0; h < inst->spec->hostdevs->len; h++)
+        {
+          GvdHostdevSpec *hd = g_ptr_array_index (inst->spec->hostdevs, h);
+
+          if (hd->mdev_uuid != NULL && hd->host_address == NULL)
+            hd->host_address = gvd_hostinfo_mdev_parent (mgr->d->host_root, hd->mdev_uuid);
+        }
       gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
       gvd_instance_claim_cpus (mgr, inst->spec->name, inst->spec->vcpu_pins);
       gvd_instance_claim_cpus (mgr, inst->spec->name, info->pinned_cpus);
@@ -612,6 +636,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
     g_message ("recovered %u instance(s) from libvirt; %u other domain(s) hold PCI devices", ours,
                foreign);
   gvd_claims_set_ready (mgr->d->claims, TRUE);
+  gvd_instance_report_stray_mdevs (mgr);
 }
 
 static void

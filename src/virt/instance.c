@@ -169,7 +169,10 @@ gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrAr
   for (guint i = 0; i < hostdevs->len; i++)
     {
       const GvdHostdevSpec *h = g_ptr_array_index (hostdevs, i);
-      if (h->host_address != NULL)
+      /* A vGPU holds its mdev, and its parent for vGPUs only (claims.h). */
+      if (h->mdev_uuid != NULL)
+        gvd_claims_add_mdev (mgr->d->claims, h->mdev_uuid, h->host_address, h->mdev_type, holder);
+      else if (h->host_address != NULL)
         gvd_claims_set_holder (mgr->d->claims, h->host_address, holder);
     }
 }
@@ -340,6 +343,23 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
     }
   json_builder_end_array (b);
 
+  /* The vGPUs (mdev hostdevs) again, as the request named them. */
+  json_builder_set_member_name (b, "vgpu");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < s->hostdevs->len; i++)
+    {
+      const GvdHostdevSpec *h = g_ptr_array_index (s->hostdevs, i);
+
+      if (h->mdev_uuid == NULL)
+        continue;
+      json_builder_begin_object (b);
+      gvd_json_add_string (b, "type", h->mdev_type);
+      gvd_json_add_string (b, "uuid", h->mdev_uuid);
+      gvd_json_add_string (b, "parent", h->host_address);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+
   json_builder_set_member_name (b, "network");
   json_builder_begin_array (b);
   for (guint i = 0; i < s->nics->len; i++)
@@ -453,7 +473,15 @@ gvd_instance_manager_new (const GvdInstanceServices *services)
   mgr->ipam = services->ipam;
   mgr->agent_files = gvd_agent_files_load (NULL);
   mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
+  mgr->mdev_ops = gvd_mdev_ops_libvirt ();
+  mgr->stray_mdevs_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return mgr;
+}
+
+void
+gvd_instance_manager_set_mdev_ops (GvdInstanceManager *mgr, const GvdMdevOps *ops)
+{
+  mgr->mdev_ops = ops != NULL ? ops : gvd_mdev_ops_libvirt ();
 }
 
 void
@@ -487,6 +515,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->creating);
   g_hash_table_unref (mgr->sweeping);
   g_clear_pointer (&mgr->hugepage_holds, g_hash_table_unref);
+  g_hash_table_unref (mgr->stray_mdevs_seen);
   g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
   g_free (mgr->d);

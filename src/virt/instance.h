@@ -107,6 +107,11 @@ void gvd_instance_manager_qmp_async (GvdInstanceManager *mgr, const char *name,
 char *gvd_instance_manager_qmp_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                        GError **error);
 
+/* Test seam: how vGPUs (mdevs) are created and removed; NULL restores
+ * libvirt's node device API (mdev.h). @ops must outlive the manager. */
+typedef struct _GvdMdevOps GvdMdevOps;
+void gvd_instance_manager_set_mdev_ops (GvdInstanceManager *mgr, const GvdMdevOps *ops);
+
 const char *gvd_instance_action_to_string (GvdInstanceAction action);
 gboolean gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action);
 

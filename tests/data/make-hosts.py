@@ -61,7 +61,7 @@ class Dev:
         self.extra = {}         # extra files: name -> text
         self.virtfns = []
         self.physfn = None
-        self.mdev_types = []    # (id, name, available, device_api)
+        self.mdev_types = []    # (id, name, available, device_api[, description])
         self.bar_base = 0
 
     @property
@@ -217,11 +217,13 @@ class Host:
             symlink(self.path(vf), os.path.join(p, "virtfn%d" % i))
         if d.physfn is not None:
             symlink(self.path(d.physfn), os.path.join(p, "physfn"))
-        for tid, name, avail, api in d.mdev_types:
+        for tid, name, avail, api, *desc in d.mdev_types:
             t = os.path.join(p, "mdev_supported_types", tid)
             write(os.path.join(t, "name"), name + "\n")
             write(os.path.join(t, "available_instances"), "%d\n" % avail)
             write(os.path.join(t, "device_api"), api + "\n")
+            if desc:
+                write(os.path.join(t, "description"), desc[0] + "\n")
             os.makedirs(os.path.join(t, "devices"), exist_ok=True)
 
     def cpus(self, nodes, cores, threads):
@@ -485,9 +487,15 @@ def sriov_mdev(root):
     t4 = h.add("0000:81:00.0", 0x10de, 0x1eb8, 0x030200, parent=rp, group=21, driver="nvidia",
                numa=1, subsys=(0x10de, 0x12a2),
                bars=[(0, 16 * MIB, MEM32), (1, 256 * MIB, MEM64P), (3, 32 * MIB, MEM64P)])
-    t4.mdev_types = [("nvidia-222", "GRID T4-1B", 16, "vfio-pci"),
-                     ("nvidia-223", "GRID T4-2B", 8, "vfio-pci"),
-                     ("nvidia-230", "GRID T4-16Q", 1, "vfio-pci")]
+    t4.mdev_types = [("nvidia-222", "GRID T4-1B", 16, "vfio-pci",
+                      "num_heads=4, frl_config=45, framebuffer=1024M, max_resolution=5120x2880, "
+                      "max_instance=16"),
+                     ("nvidia-223", "GRID T4-2B", 8, "vfio-pci",
+                      "num_heads=4, frl_config=45, framebuffer=2048M, max_resolution=5120x2880, "
+                      "max_instance=8"),
+                     ("nvidia-230", "GRID T4-16Q", 1, "vfio-pci",
+                      "num_heads=4, frl_config=60, framebuffer=16384M, max_resolution=7680x4320, "
+                      "max_instance=1")]
     rp = h.add("0000:00:1d.0", 0x8086, 0xa330, 0x060400, group=1, driver="pcieport", numa=0)
     nvme = h.add("0000:02:00.0", 0x8086, 0x0b60, 0x010802, parent=rp, group=2, driver="nvme",
                  numa=0, bars=[(0, 16 * 1024, MEM64P & ~IORESOURCE_PREFETCH)])
