@@ -177,6 +177,7 @@ group_teardown (void **state)
       virConnectClose (fx.conn);
     }
   bridge_remove ();
+  g_rmdir (POOL_PATH);
   if (fx.state_dir != NULL)
     gvd_test_rm_rf (fx.state_dir);
   g_free (fx.state_dir);
