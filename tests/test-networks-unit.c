@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "instance-request.h"
 #include "ipam.h"
+#include "reservations.h"
 
 #define PREFIX "gvdnets-"
 #define POOL "gvdnets"
@@ -312,6 +313,63 @@ create__vf_claimed_or_quarantined__refused_with_reasons (void **state)
   result_clear (&r);
 }
 
+static void
+create__reservation__lease_moves_to_the_first_nic_on_its_network (void **state)
+{
+  Fixture *f = *state;
+  const char *const vfs[] = { VF0, NULL };
+  const char *const no_gpus[] = { NULL };
+  g_autoptr(GError) error = NULL;
+  const GvdReservation *res = gvd_reservations_add (f->d->reservations, vfs, no_gpus, 600, &error);
+  g_autofree char *json = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *mac = NULL;
+  Result r;
+
+  if (res == NULL)
+    fail_msg ("reserve: %s", error->message);
+  id = g_strdup (res->id);
+  mac = g_strdup (res->mac);
+  assert_string_equal (res->ip, "10.77.0.2/24");
+  /* The reservation's address belongs on the cidr bridge, not a VF. */
+  json = g_strdup_printf ("{\"name\": \"res\", \"image\": \"base.qcow2\", \"reservation\": "
+                          "\"%s\", \"networks\": [{\"mode\": \"network\", \"source\": "
+                          "\"gvd-fabric\"}], \"dry_run\": true}", id);
+  create (f, json, &r);
+  assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+  assert_non_null (strstr (r.error->message, "make that NIC the first"));
+  result_clear (&r);
+  /* A refused create gives the reservation's devices and lease back. */
+  assert_int_equal (gvd_claims_count (f->d->claims), 0);
+  assert_int_equal (n_leases (f), 0);
+
+  /* On the cidr bridge first, the NIC gets the reservation's MAC and IP. */
+  res = gvd_reservations_add (f->d->reservations, vfs, no_gpus, 600, &error);
+  assert_non_null (res);
+  g_free (id);
+  g_free (mac);
+  id = g_strdup (res->id);
+  mac = g_strdup (res->mac);
+  g_free (json);
+  json = g_strdup_printf ("{\"name\": \"res\", \"image\": \"base.qcow2\", \"reservation\": "
+                          "\"%s\", \"networks\": [{\"mode\": \"bridge\", \"source\": "
+                          "\"br-gvd\"}, {\"mode\": \"user\"}], \"dry_run\": true}", id);
+  create (f, json, &r);
+  if (r.doc == NULL)
+    fail_msg ("create: %s", r.error->message);
+  {
+    g_autofree char *want = g_strdup_printf ("<mac address=\"%s\"/>", mac);
+    const char *xml = gvd_test_json_string (r.doc, "domain_xml");
+
+    assert_non_null (strstr (xml, want));
+    /* The reserved VF is one of the instance's devices (a hostdev). */
+    assert_non_null (strstr (xml, "bus=\"0x42\" slot=\"0x00\" function=\"0x2\""));
+  }
+  assert_non_null (strstr (gvd_test_json_string (r.doc, "cloud_init.network_config"),
+                           "10.77.0.2/24"));
+  result_clear (&r);
+}
+
 /* ---- recovery, instance JSON, claims released ---------------------------------- */
 
 static gboolean
@@ -428,6 +486,8 @@ main (void)
       create__refusals__named_field_nothing_claimed_or_leased, setup, teardown),
     cmocka_unit_test_setup_teardown (
       create__vf_claimed_or_quarantined__refused_with_reasons, setup, teardown),
+    cmocka_unit_test_setup_teardown (
+      create__reservation__lease_moves_to_the_first_nic_on_its_network, setup, teardown),
     cmocka_unit_test_setup_teardown (
       recover__domain_with_vf__claims_leases_json_then_released, setup, teardown),
     cmocka_unit_test_setup_teardown (

@@ -135,6 +135,16 @@ gvd_instance_build_nics (GvdInstanceManager *mgr, const GvdCreateRequest *req,
                            "and address; drop 'mac' and 'ipv4'");
               return FALSE;
             }
+          /* Its address is on the cidr network: on another NIC it would
+           * configure a guest interface with an address of the wrong net. */
+          if (reserved_ip != NULL && !want_ip)
+            {
+              g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                           "'networks[0]': the reservation's address %s is on %s %s; make "
+                           "that NIC the first", reserved_ip,
+                           gvd_network_mode_to_string (c->network_mode), c->network_source);
+              return FALSE;
+            }
           if (!gvd_ipam_reserve (mgr->ipam, owner, reserved_mac, reserved_ip, error))
             return FALSE;
           nic->mac = g_strdup (reserved_mac);
