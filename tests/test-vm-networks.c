@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PREFIX "gvdnets-vm-"
@@ -321,11 +322,164 @@ create__three_nics__started_with_every_nic_leases_recovered_and_released (void *
   gvd_test_daemon_stop (d2, TRUE);
 }
 
+/* ---- a real guest (GVD_TEST_GUEST=1: minutes under TCG) ------------------------ */
+
+#define GUEST_TIMEOUT_S 480
+#define GUEST_CONSOLE "/var/log/libvirt/qemu/" PREFIX "guest-console.log"
+
+/* The cached e2e guest (scripts/build-guest-image --print), or FALSE. */
+static gboolean
+guest_paths (char **rootfs, char **kernel, char **initrd)
+{
+  g_autofree char *script = g_build_filename (g_getenv ("GVD_TEST_SRCDIR"), "scripts",
+                                              "build-guest-image", NULL);
+  const char *argv[] = { script, "--print", NULL };
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  int status = 0;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, NULL, &status, NULL)
+      || !g_spawn_check_wait_status (status, NULL))
+    return FALSE;
+  lines = g_strsplit (out, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "rootfs "))
+        *rootfs = g_strdup (lines[i] + 7);
+      else if (g_str_has_prefix (lines[i], "kernel "))
+        *kernel = g_strdup (lines[i] + 7);
+      else if (g_str_has_prefix (lines[i], "initrd "))
+        *initrd = g_strdup (lines[i] + 7);
+    }
+  return *rootfs != NULL && *kernel != NULL && *initrd != NULL;
+}
+
+/* The lines after @offset of the console log that start with "GVDNET ". */
+static char *
+guest_report (goffset offset, gboolean *out_done)
+{
+  g_autofree char *log = NULL;
+  gsize len = 0;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GString) report = g_string_new (NULL);
+
+  *out_done = FALSE;
+  if (!g_file_get_contents (GUEST_CONSOLE, &log, &len, NULL) || (gsize) offset > len)
+    return g_string_free (g_steal_pointer (&report), FALSE);
+  lines = g_strsplit (log + offset, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      const char *at = strstr (lines[i], "GVDNET ");
+      if (at == NULL)
+        continue;
+      if (g_str_has_prefix (at, "GVDNET done"))
+        *out_done = TRUE;
+      g_string_append_printf (report, "%s\n", at);
+    }
+  return g_string_free (g_steal_pointer (&report), FALSE);
+}
+
+/* The line of @report about interface @iface ("GVDNET 2: eth1 ..."). */
+static gboolean
+report_has (const char *report, const char *iface, const char *needle)
+{
+  g_auto(GStrv) lines = g_strsplit (report, "\n", -1);
+  g_autofree char *name = g_strdup_printf (" %s", iface);
+
+  for (gsize i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], name) != NULL && strstr (lines[i], needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+guest__user_and_network_nics__cloud_init_configures_each_by_mac (void **state)
+{
+  g_autofree char *rootfs = NULL, *kernel = NULL, *initrd = NULL;
+  g_autofree char *cache = NULL, *config = NULL, *body = NULL, *import = NULL;
+  g_autofree char *mac0 = NULL, *mac1 = NULL, *report = NULL;
+  g_autoptr(GvdTestDaemon) d = NULL;
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) gone = NULL;
+  g_autoptr(JsonNode) img = NULL;
+  goffset offset = 0;
+  gboolean done = FALSE;
+  guint status = 0;
+  gint64 t0;
+
+  if (g_strcmp0 (g_getenv ("GVD_TEST_GUEST"), "1") != 0)
+    {
+      print_message ("skipped: boots the e2e guest for minutes; set GVD_TEST_GUEST=1\n");
+      skip ();
+    }
+  if (!guest_paths (&rootfs, &kernel, &initrd))
+    {
+      print_message ("skipped: no cached guest (scripts/build-guest-image)\n");
+      skip ();
+    }
+  {
+    g_autofree char *key_dir = g_path_get_dirname (rootfs);
+    cache = g_path_get_dirname (key_dir);
+  }
+  config = g_strdup_printf (CONFIG, fx.state_dir, cache);
+  d = gvd_test_daemon_start (config, NULL);
+  gvd_test_daemon_wait_ready (d, 10000);
+  import = g_strdup_printf ("{\"name\": \"gvdnets-guest.raw\", \"source_path\": \"%s\", "
+                            "\"format\": \"raw\"}", rootfs);
+  img = api (d, "POST", "/v1/images", import, &status);
+  assert_true (status == 201 || status == 409);
+  {
+    struct stat st;
+    if (g_stat (GUEST_CONSOLE, &st) == 0)
+      offset = st.st_size;
+  }
+  /* runcmd runs after cloud-init applied network-config: what the guest
+   * has, one GVDNET line per address and per link, on the console. */
+  body = g_strdup_printf (
+    "{\"name\": \"guest\", \"image\": \"gvdnets-guest.raw\", \"vcpus\": 2, \"memory_mib\": 1024,"
+    " \"boot\": {\"kernel\": \"%s\", \"initrd\": \"%s\", \"cmdline\": \"root=/dev/vda console=ttyS0\"},"
+    " \"networks\": [{\"mode\": \"user\"}, {\"mode\": \"network\", \"source\": \"" NET "\"}],"
+    " \"cloud_config\": {\"runcmd\": [[\"sh\", \"-c\", \"(ip -o -4 addr show; ip -o link show)"
+    " | sed 's/^/GVDNET /' > /dev/ttyS0; echo GVDNET done > /dev/ttyS0\"]]}}",
+    kernel, initrd);
+  t0 = g_get_monotonic_time ();
+  created = api (d, "POST", "/v1/instances", body, &status);
+  if (status != 201)
+    fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
+  mac0 = g_ascii_strdown (nic_member (created, 0, "mac"), -1);
+  mac1 = g_ascii_strdown (nic_member (created, 1, "mac"), -1);
+  assert_string_equal (nic_member (created, 1, "ipv4"), "10.213.7.2/24");
+
+  while (!done && g_get_monotonic_time () - t0 < (gint64) GUEST_TIMEOUT_S * G_USEC_PER_SEC)
+    {
+      g_free (report);
+      report = guest_report (offset, &done);
+      if (!done)
+        g_usleep (2 * G_USEC_PER_SEC);
+    }
+  if (!done)
+    fail_msg ("the guest did not report its interfaces within %d s:\n%s", GUEST_TIMEOUT_S,
+              report);
+  print_message ("guest reported its NICs %.1f s after create returned:\n%s",
+                 (g_get_monotonic_time () - t0) / 1e6, report);
+  /* Each NIC found by its MAC and named: eth0 on slirp's DHCP, eth1 with
+   * gpuvmd's static address. */
+  assert_true (report_has (report, "eth0:", mac0));
+  assert_true (report_has (report, "eth1:", mac1));
+  assert_true (report_has (report, "eth0", "inet 10.0.2.15/24"));
+  assert_true (report_has (report, "eth1", "inet 10.213.7.2/24"));
+
+  gone = api (d, "DELETE", "/v1/instances/guest", NULL, &status);
+  assert_int_equal (status, 204);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (create__three_nics__started_with_every_nic_leases_recovered_and_released),
+    cmocka_unit_test (guest__user_and_network_nics__cloud_init_configures_each_by_mac),
   };
 
   return cmocka_run_group_tests (tests, group_setup, group_teardown);
