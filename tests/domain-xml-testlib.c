@@ -311,6 +311,43 @@ spec_mdev_mixed (void)
   return spec;
 }
 
+static GvdNicSpec *
+nic_new (GvdNetworkMode mode, const char *source, const char *mac, const char *ipv4,
+         const char *device)
+{
+  GvdNicSpec *nic = gvd_nic_spec_new ();
+
+  nic->mode = mode;
+  nic->source = g_strdup (source);
+  nic->mac = g_strdup (mac);
+  nic->ipv4 = g_strdup (ipv4);
+  nic->device = g_strdup (device);
+  return nic;
+}
+
+/* A training node's NICs: user, a bridge with a static address, a libvirt
+ * network on DHCP and an SR-IOV VF (the sriov-nic fixture's) next to a GPU. */
+static GvdInstanceSpec *
+spec_nics (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("fabric-1");
+  const char *dns[] = { "10.77.0.1", NULL };
+  GvdNicSpec *nic;
+
+  nic = nic_new (GVD_NETWORK_BRIDGE, "br-gvd", "52:54:00:12:34:57", "10.77.0.6/24", NULL);
+  nic->gateway = g_strdup ("10.77.0.1");
+  nic->dns = g_strdupv ((char **) dns);
+  g_ptr_array_add (spec->nics, nic);
+  g_ptr_array_add (spec->nics,
+                   nic_new (GVD_NETWORK_NETWORK, "gvd-fabric", "52:54:00:12:34:58", NULL, NULL));
+  g_ptr_array_add (spec->nics,
+                   nic_new (GVD_NETWORK_SRIOV, NULL, "52:54:00:12:34:59", NULL, "0000:42:00.2"));
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.0", 0, 0, -1));
+  spec->mmio64_mib = 256 * 1024;
+  spec->requested_gpus = 1;
+  return spec;
+}
+
 const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "one-gpu", spec_one_gpu },
   { "eight-gpus", spec_eight_gpus },
@@ -321,6 +358,7 @@ const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "mdev", spec_mdev },
   { "shares-hugepages", spec_shares_hugepages },
   { "mdev-mixed", spec_mdev_mixed },
+  { "nics", spec_nics },
   { NULL, NULL },
 };
 
@@ -449,6 +487,7 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
       str_eq ("nic.ipv4", w->ipv4, g->ipv4);
       str_eq ("nic.gateway", w->gateway, g->gateway);
       strv_eq ("nic.dns", w->dns, g->dns);
+      str_eq ("nic.device", w->device, g->device);
     }
 
   uint_eq ("hostdevs", want->hostdevs->len, got->hostdevs->len);

@@ -392,6 +392,46 @@ render_network_config__static_and_dhcp__v2_by_mac (void **state)
   assert_false (json_object_has_member (e1, "addresses"));
 }
 
+/* networks: three NICs (static, DHCP, an SR-IOV VF), each matched by MAC;
+ * only the first holds up boot; cloud-init's own parser takes it. */
+static void
+render_network_config__three_nics__each_by_mac_schema_valid (void **state)
+{
+  g_autoptr(GvdInstanceSpec) spec = spec_full ();
+  g_autoptr(GvdAgentFiles) agent = agent_files ();
+  g_autoptr(GvdCloudInitSeed) seed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) o = NULL;
+  GvdNicSpec *vf = nic ("52:54:00:ab:cd:03", NULL, NULL, NULL);
+  JsonObject *eths;
+  Batch *batch = batch_new ();
+
+  vf->mode = GVD_NETWORK_SRIOV;
+  vf->device = g_strdup ("0000:42:00.2");
+  g_ptr_array_add (spec->nics, vf);
+  seed = gvd_cloudinit_render (spec, agent, &error);
+  if (seed == NULL)
+    fail_msg ("render: %s", error->message);
+  o = parse_object (seed->network_config);
+  eths = json_object_get_object_member (o, "ethernets");
+  assert_int_equal (json_object_get_size (eths), 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("eth%u", i);
+      g_autofree char *mac = g_strdup_printf ("52:54:00:ab:cd:%02u", i + 1);
+      JsonObject *e = json_object_get_object_member (eths, id);
+
+      assert_non_null (e);
+      assert_string_equal (json_object_get_string_member (
+                             json_object_get_object_member (e, "match"), "macaddress"), mac);
+      assert_string_equal (json_object_get_string_member (e, "set-name"), id);
+      assert_int_equal (json_object_has_member (e, "optional"), i > 0);
+      assert_int_equal (json_object_get_boolean_member (e, "dhcp4"), i > 0);
+    }
+  batch_add_seed (batch, "three-nics", seed, TRUE);
+  batch_run_and_free (batch);
+}
+
 static void
 render_network_config__no_nic__null (void **state)
 {
@@ -1224,6 +1264,7 @@ main (void)
     cmocka_unit_test (render_meta_data__spec__instance_id_and_hostname),
     cmocka_unit_test (render_meta_data__bad_identity__refused),
     cmocka_unit_test (render_network_config__static_and_dhcp__v2_by_mac),
+    cmocka_unit_test (render_network_config__three_nics__each_by_mac_schema_valid),
     cmocka_unit_test (render_network_config__no_nic__null),
     cmocka_unit_test (render_network_config__bad_values__refused_naming_field),
     cmocka_unit_test (render_user_data__full_spec__user_packages_agent_driver),

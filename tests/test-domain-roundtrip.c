@@ -97,6 +97,9 @@ define__golden_case__libvirt_reformatted_xml_parses_to_same_spec (void **state)
 
   for (guint i = 0; i < spec->hostdevs->len; i++)
     n_pci += ((GvdHostdevSpec *) g_ptr_array_index (spec->hostdevs, i))->mdev_uuid == NULL;
+  /* An SR-IOV NIC's VF is a PCI device the domain holds too. */
+  for (guint i = 0; i < spec->nics->len; i++)
+    n_pci += ((GvdNicSpec *) g_ptr_array_index (spec->nics, i))->mode == GVD_NETWORK_SRIOV;
   addrs = gvd_domain_xml_hostdev_addresses (desc, &error);
   assert_non_null (addrs);
   assert_int_equal (g_strv_length (addrs), n_pci);

@@ -381,6 +381,13 @@ build_nic (JsonBuilder *b, const GvdNicSpec *nic, guint index, GError **error)
   json_builder_end_object (b);
   json_builder_set_member_name (b, "set-name");
   json_builder_add_string_value (b, id);
+  /* Boot waits for the first NIC only: a fabric NIC without DHCP must not
+   * hold it up. */
+  if (index > 0)
+    {
+      json_builder_set_member_name (b, "optional");
+      json_builder_add_boolean_value (b, TRUE);
+    }
 
   if (nic->ipv4 == NULL)
     {

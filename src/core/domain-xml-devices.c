@@ -206,6 +206,21 @@ render_shares (Render *r, xmlNodePtr devices)
     }
 }
 
+/* <address type='pci' domain=… bus=… slot=… function=…/> of a host device. */
+static void
+host_pci_source (xmlNodePtr source, const char *host_address)
+{
+  guint d = 0, b = 0, s = 0, f = 0;
+  xmlNodePtr node = child (source, NULL, "address");
+
+  gvd_pci_address_parse (host_address, &d, &b, &s, &f);
+  prop (node, "type", "pci");
+  propf (node, "domain", "0x%04x", d);
+  propf (node, "bus", "0x%02x", b);
+  propf (node, "slot", "0x%02x", s);
+  propf (node, "function", "0x%x", f);
+}
+
 static void
 render_nics (Render *r, xmlNodePtr devices)
 {
@@ -223,16 +238,30 @@ render_nics (Render *r, xmlNodePtr devices)
         case GVD_NETWORK_NETWORK:
           prop (iface, "type", nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network");
           break;
+        case GVD_NETWORK_SRIOV:
+          /* An <interface>, not a plain <hostdev>: libvirt then sets the
+           * MAC on the VF through its PF before handing it to vfio-pci, so
+           * the guest's MAC is gpuvmd's lease and not whatever the VF had. */
+          prop (iface, "type", "hostdev");
+          prop (iface, "managed", "yes");
+          break;
         case GVD_NETWORK_USER:
         default:
           prop (iface, "type", "user");
           break;
         }
       prop (child (iface, NULL, "mac"), "address", nic->mac);
-      if (nic->mode != GVD_NETWORK_USER)
+      if (nic->mode == GVD_NETWORK_SRIOV)
+        {
+          prop (child (iface, NULL, "driver"), "name", "vfio");
+          host_pci_source (child (iface, NULL, "source"), nic->device);
+        }
+      else if (nic->mode != GVD_NETWORK_USER)
         prop (child (iface, NULL, "source"), nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network",
               nic->source);
-      prop (child (iface, NULL, "model"), "type", "virtio");
+      /* A VF runs its own driver in the guest. */
+      if (nic->mode != GVD_NETWORK_SRIOV)
+        prop (child (iface, NULL, "model"), "type", "virtio");
     }
 }
 

@@ -278,6 +278,16 @@ parse_nic (xmlXPathContextPtr ctx, xmlNodePtr inst, xmlNodePtr node, GvdInstance
       nic->mode = GVD_NETWORK_NETWORK;
       nic->source = gvd_xp_str (ctx, node, "source/@network");
     }
+  else if (g_strcmp0 (type, "hostdev") == 0)
+    {
+      xmlNodePtr addr = gvd_xp_first (ctx, node, "source/address[@type='pci']");
+      if (addr == NULL)
+        return TRUE;
+      nic->mode = GVD_NETWORK_SRIOV;
+      nic->device = gvd_xp_read_pci (ctx, addr, error);
+      if (nic->device == NULL)
+        return FALSE;
+    }
   else
     return TRUE;
   nic->mac = gvd_xp_str (ctx, node, "mac/@address");

@@ -369,6 +369,15 @@ validate_nics (const GvdInstanceSpec *spec, GError **error)
           if (!gvd_domain_xml_check_token ("NIC source", nic->source, 64, "._-:", error))
             return FALSE;
           break;
+        case GVD_NETWORK_SRIOV:
+          if (nic->device == NULL || !gvd_pci_address_is_canonical (nic->device))
+            INVALID ("NIC %u: the VF '%s' is not a PCI address in canonical form "
+                     "(0000:41:00.2)", i, nic->device != NULL ? nic->device : "(none)");
+          for (guint k = 0; k < spec->hostdevs->len; k++)
+            if (g_strcmp0 (((GvdHostdevSpec *) g_ptr_array_index (spec->hostdevs, k))->host_address,
+                           nic->device) == 0)
+              INVALID ("NIC %u: the VF %s is a hostdev too", i, nic->device);
+          break;
         default:
           INVALID ("NIC %u: unknown network mode", i);
         }

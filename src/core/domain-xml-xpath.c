@@ -186,7 +186,9 @@ gvd_domain_xml_hostdev_addresses (const char *xml, GError **error)
     return NULL;
   ctx = xmlXPathNewContext (doc);
   set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc),
-               "/domain/devices/hostdev[@type='pci']/source/address", &obj);
+               "/domain/devices/hostdev[@type='pci']/source/address"
+               " | /domain/devices/interface[@type='hostdev']/source/address[@type='pci']",
+               &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     {
       char *addr = gvd_xp_read_pci (ctx, set->nodeTab[i], error);

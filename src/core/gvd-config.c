@@ -83,6 +83,7 @@ static const KeySpec keys[] = {
   { "network", "cidr", KEY_OPT_CIDR, F (network_cidr), 0, 0, "" },
   { "network", "gateway", KEY_OPT_STRING, F (network_gateway), 0, 0, "" },
   { "network", "dns", KEY_STRV, F (network_dns), 0, 8, "" },
+  { "network", "allowed_sources", KEY_STRV, F (network_allowed_sources), 0, 64, "" },
   { "agent", "listen", KEY_LISTEN, F (agent_listen), 0, 0, "127.0.0.1:8788" },
   { "agent", "url", KEY_URL, F (agent_url), 0, 0, "http://10.0.2.2:8788" },
   { "agent", "max_connections", KEY_UINT, F (agent_max_connections), 1, 4096, "128" },
@@ -141,6 +142,8 @@ gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
 const char *
 gvd_network_mode_to_string (GvdNetworkMode mode)
 {
+  if (mode == GVD_NETWORK_SRIOV)
+    return "sriov";
   if ((guint) mode >= G_N_ELEMENTS (network_modes))
     return "unknown";
   return network_modes[mode];

@@ -10,6 +10,7 @@ typedef enum {
   GVD_NETWORK_USER,
   GVD_NETWORK_BRIDGE,
   GVD_NETWORK_NETWORK,
+  GVD_NETWORK_SRIOV,   /* a NIC VF passed through; requests only, never [network] mode */
 } GvdNetworkMode;
 
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
   char *network_cidr;         /* static allocation range; NULL: DHCP */
   char *network_gateway;
   char **network_dns;
+  char **network_allowed_sources; /* bridges/networks a request may name besides source */
   /* [agent] */
   char *agent_listen;
   char *agent_url;            /* the agent listener as guests reach it */

@@ -16,6 +16,8 @@ G_BEGIN_DECLS
 #define GVD_MAX_SSH_KEYS 32
 #define GVD_MAX_PACKAGES 256
 #define GVD_MAX_LABELS 64
+/* Bytes of a bridge or libvirt network name. */
+#define GVD_NETWORK_SOURCE_MAX 64
 
 typedef struct {
   char *name;
@@ -41,6 +43,10 @@ typedef struct {
   GvdNetworkMode network_mode;
   char *network_source;
   char *ipv4;               /* static address (bridge/network with a cidr) */
+  /* networks: several NICs (GvdNicSpec as the client gave them: mode,
+   * source, ipv4 without prefix, mac, device = the VF's reference); NULL:
+   * the single 'network' above. */
+  GPtrArray *networks;
   /* boot */
   GvdFirmware firmware;
   char *kernel;             /* host path (below [storage] import_dirs) */
@@ -82,5 +88,13 @@ gboolean gvd_create_request_parse_memory (JsonNode *node, GvdCreateRequest *req,
 /* "vgpu" (instance-request-vgpu.c): {"type", "count", "parent"} or an array
  * of them → @req->vgpus, one entry per vGPU. */
 gboolean gvd_create_request_parse_vgpu (JsonNode *node, GvdCreateRequest *req, GError **error);
+/* The "networks" member (instance-request-networks.c): 1 to
+ * GVD_DOMAIN_XML_MAX_NICS NIC objects; @body is the whole request, so that
+ * "network" and "networks" together are refused. */
+gboolean gvd_create_request_parse_networks (JsonNode *node, JsonObject *body,
+                                            GvdCreateRequest *req, GError **error);
+/* A bridge or libvirt network name: 1 to GVD_NETWORK_SOURCE_MAX of
+ * letters, digits, '-', '_', '.'. */
+gboolean gvd_network_source_name_valid (const char *name);
 
 G_END_DECLS

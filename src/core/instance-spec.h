@@ -64,6 +64,7 @@ typedef struct {
   char *ipv4;          /* "10.77.0.5/24" or NULL for DHCP */
   char *gateway;       /* NULL: none */
   char **dns;          /* NULL-terminated, may be NULL */
+  char *device;        /* SRIOV: the VF's host PCI address ("0000:42:00.2") */
 } GvdNicSpec;
 
 typedef struct {

@@ -515,19 +515,19 @@ gvd_pci_device_to_json_with_details (const GvdPciDevice *dev, const GvdPciDevice
   add_string_array (b, "parents", details->parents);
   add_string_array (b, "companions", dev->companions);
   json_builder_set_member_name (b, "sriov");
-  if (dev->sriov_totalvfs > 0)
+  if (details->sriov_totalvfs > 0)
     {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "totalvfs");
-      json_builder_add_int_value (b, dev->sriov_totalvfs);
+      json_builder_add_int_value (b, details->sriov_totalvfs);
       json_builder_set_member_name (b, "numvfs");
-      json_builder_add_int_value (b, dev->sriov_numvfs);
-      add_string_array (b, "virtfns", dev->virtfns);
+      json_builder_add_int_value (b, details->sriov_numvfs);
+      add_string_array (b, "virtfns", details->virtfns);
       json_builder_end_object (b);
     }
   else
     json_builder_add_null_value (b);
-  gvd_json_add_string (b, "physfn", dev->physfn);
+  gvd_json_add_string (b, "physfn", details->physfn);
   json_builder_set_member_name (b, "mdev_types");
   json_builder_begin_array (b);
   for (guint i = 0; i < dev->mdev_types->len; i++)

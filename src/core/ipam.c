@@ -327,11 +327,68 @@ gvd_ipam_allocate (GvdIpam *ipam, const char *owner, const char *seed, char **ou
 }
 
 gboolean
-gvd_ipam_release (GvdIpam *ipam, const char *owner)
+gvd_ipam_allocate_nic (GvdIpam *ipam, const char *owner, const char *seed, const char *mac,
+                       const char *ip, gboolean want_ip, char **out_mac, char **out_ip,
+                       GError **error)
 {
+  g_autofree char *derived = NULL;
+  g_autofree char *free_ip = NULL;
   Lease *lease;
 
-  g_return_val_if_fail (ipam != NULL && owner != NULL, FALSE);
+  g_return_val_if_fail (ipam != NULL && owner != NULL && seed != NULL, FALSE);
+
+  if (!check_owner (ipam, owner, error))
+    return FALSE;
+  for (guint attempt = 0; mac == NULL && attempt < GVD_IPAM_MAC_ATTEMPTS; attempt++)
+    {
+      g_autofree char *candidate = gvd_ipam_derive_mac (seed, attempt);
+
+      if (!g_hash_table_contains (ipam->macs, candidate))
+        mac = derived = g_steal_pointer (&candidate);
+    }
+  if (mac == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "no free MAC for '%s' after %d derivations", owner, GVD_IPAM_MAC_ATTEMPTS);
+      return FALSE;
+    }
+  if (ip == NULL && want_ip && ipam->cidr != NULL)
+    {
+      for (guint32 a = ipam->hint; a < ipam->broadcast && free_ip == NULL; a++)
+        if (is_host_address (ipam, a) && !g_hash_table_contains (ipam->ips, GUINT_TO_POINTER (a)))
+          free_ip = gvd_ipv4_to_string (a);
+      if (free_ip == NULL)
+        {
+          g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT, "no free address in %s for '%s'",
+                       ipam->cidr, owner);
+          return FALSE;
+        }
+      ip = free_ip;
+    }
+  if (!gvd_ipam_reserve (ipam, owner, mac, ip, error))
+    return FALSE;
+  lease = g_hash_table_lookup (ipam->leases, owner);
+  if (free_ip != NULL)
+    ipam->hint = lease->ip + 1;
+  if (out_mac != NULL)
+    *out_mac = g_strdup (lease->mac);
+  if (out_ip != NULL)
+    *out_ip = g_strdup (lease->ip_text);
+  return TRUE;
+}
+
+char *
+gvd_ipam_nic_owner (const char *owner, guint index)
+{
+  g_return_val_if_fail (owner != NULL, NULL);
+
+  return index == 0 ? g_strdup (owner) : g_strdup_printf ("%s#%u", owner, index);
+}
+
+static gboolean
+release_one (GvdIpam *ipam, const char *owner)
+{
+  Lease *lease;
 
   lease = g_hash_table_lookup (ipam->leases, owner);
   if (lease == NULL)
@@ -345,6 +402,22 @@ gvd_ipam_release (GvdIpam *ipam, const char *owner)
     }
   g_hash_table_remove (ipam->leases, owner);
   return TRUE;
+}
+
+gboolean
+gvd_ipam_release (GvdIpam *ipam, const char *owner)
+{
+  gboolean any;
+
+  g_return_val_if_fail (ipam != NULL && owner != NULL, FALSE);
+
+  any = release_one (ipam, owner);
+  for (guint i = 1; i < GVD_IPAM_MAX_NICS; i++)
+    {
+      g_autofree char *nic_owner = gvd_ipam_nic_owner (owner, i);
+      any |= release_one (ipam, nic_owner);
+    }
+  return any;
 }
 
 gboolean

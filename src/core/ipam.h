@@ -45,7 +45,26 @@ gboolean gvd_ipam_reserve (GvdIpam *ipam, const char *owner, const char *mac, co
 gboolean gvd_ipam_allocate (GvdIpam *ipam, const char *owner, const char *seed, char **out_mac,
                             char **out_ip, GError **error);
 
-/* Free @owner's MAC and IP; FALSE when it had none. */
+/* One NIC's lease, as the NICs after an instance's first get them: @mac
+ * when given (a client's choice; CONFLICT when another owner holds it),
+ * else a free MAC derived from @seed; @ip when given (as with
+ * gvd_ipam_reserve), else with @want_ip and a CIDR the lowest free address,
+ * else none. @out_ip is NULL without an address. */
+gboolean gvd_ipam_allocate_nic (GvdIpam *ipam, const char *owner, const char *seed,
+                                const char *mac, const char *ip, gboolean want_ip,
+                                char **out_mac, char **out_ip, GError **error);
+
+/* NICs one owner may hold leases for (an instance's NICs). */
+#define GVD_IPAM_MAX_NICS 16
+
+/* The owner key of NIC @index of @owner: @owner itself for NIC 0 (so a
+ * one-NIC instance and a reservation hold the lease they always held),
+ * "<owner>#<index>" for the others. '#' is in no instance name or
+ * reservation id, so the keys never meet another owner's. */
+char *gvd_ipam_nic_owner (const char *owner, guint index);
+
+/* Free @owner's MAC and IP and those of its other NICs (see
+ * gvd_ipam_nic_owner); FALSE when it had none. */
 gboolean gvd_ipam_release (GvdIpam *ipam, const char *owner);
 
 /* @owner's MAC and IP ("a.b.c.d/prefix" or NULL); borrowed. */

@@ -229,32 +229,12 @@ read_details (GvdPciDevice *dev, const char *address, const char *dir)
     }
 }
 
+/* SR-IOV: a PF has sriov_totalvfs and virtfnN links, a VF a physfn link. */
 static void
-read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean probe_passthrough)
+read_sriov (GvdPciDevice *dev, const char *dir)
 {
-  g_autofree char *dir = g_build_filename (bus_pci_devices, dev->address, NULL);
   guint64 v;
 
-  read_details (dev, dev->address, dir);
-  /* Only display controllers have boot_vga. */
-  if ((dev->class_code >> 16) == 0x03 && read_uint (dir, "boot_vga", &v))
-    dev->boot_vga = v == 1;
-  /* Normally known from bus/pci/drivers already (read_drivers). */
-  if (dev->driver == NULL)
-    {
-      g_autofree char *dlink = g_build_filename (dir, "driver", NULL);
-      g_autofree char *dtarget = g_file_read_link (dlink, NULL);
-
-      if (dtarget != NULL)
-        dev->driver = g_path_get_basename (dtarget);
-    }
-
-  /* SR-IOV and mdev only matter for what may be passed through: display
-   * controllers and the configured extras (sysfs reads cost a syscall each,
-   * and a big host has thousands of other functions). */
-  if (!probe_passthrough)
-    return;
-  /* SR-IOV: a PF has sriov_totalvfs and virtfnN links, a VF a physfn link. */
   if (read_uint (dir, "sriov_totalvfs", &v) && v > 0)
     {
       dev->sriov_totalvfs = (guint) MIN (v, G_MAXUINT);
@@ -280,6 +260,34 @@ read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean prob
     if (base != NULL && gvd_pci_address_is_canonical (base))
       dev->physfn = g_steal_pointer (&base);
   }
+}
+
+static void
+read_sysfs_extras (GvdPciDevice *dev, const char *bus_pci_devices, gboolean probe_passthrough)
+{
+  g_autofree char *dir = g_build_filename (bus_pci_devices, dev->address, NULL);
+  guint64 v;
+
+  read_details (dev, dev->address, dir);
+  /* Only display controllers have boot_vga. */
+  if ((dev->class_code >> 16) == 0x03 && read_uint (dir, "boot_vga", &v))
+    dev->boot_vga = v == 1;
+  /* Normally known from bus/pci/drivers already (read_drivers). */
+  if (dev->driver == NULL)
+    {
+      g_autofree char *dlink = g_build_filename (dir, "driver", NULL);
+      g_autofree char *dtarget = g_file_read_link (dlink, NULL);
+
+      if (dtarget != NULL)
+        dev->driver = g_path_get_basename (dtarget);
+    }
+
+  /* SR-IOV and mdev only matter for what may be passed through: display
+   * controllers and the configured extras (sysfs reads cost a syscall each,
+   * and a big host has thousands of other functions). */
+  if (!probe_passthrough)
+    return;
+  read_sriov (dev, dir);
   read_mdev_types (dev, dir);
 }
 
@@ -688,6 +696,10 @@ gvd_hostinfo_device_to_json (const GvdPciDevice *dev, JsonBuilder *builder)
       lazy = gvd_pci_device_new (NULL);
       lazy->is_bridge = dev->is_bridge;
       read_details (lazy, dev->address, dev->details_dir);
+      /* A NIC's PF and VFs, for /v1/devices (the scan reads SR-IOV only for
+       * what may be passed through). */
+      if ((dev->class_code >> 16) == 0x02)
+        read_sriov (lazy, dev->details_dir);
     }
   gvd_pci_device_to_json_with_details (dev, lazy != NULL ? lazy : dev, builder);
 }

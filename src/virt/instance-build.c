@@ -101,9 +101,6 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
   g_autoptr(GvdInstanceSpec) s = gvd_instance_spec_new ();
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autoptr(GvdDiskSpec) root = gvd_disk_spec_new ();
-  g_autoptr(GvdNicSpec) nic = gvd_nic_spec_new ();
-  g_autofree char *mac = NULL;
-  g_autofree char *ip = NULL;
 
   s->name = g_strdup (req->name);
   s->domain_name = g_strconcat (c->domain_prefix, req->name, NULL);
@@ -130,42 +127,8 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
   s->seed_pool = g_strdup (c->pool_name);
   s->seed_volume = g_strdup_printf ("%s-seed.iso", s->domain_name);
 
-  nic->mode = req->network_set ? req->network_mode : c->network_mode;
-  nic->source = g_strdup (req->network_set ? req->network_source : c->network_source);
-  if (reserved_mac != NULL)
-    {
-      /* The reservation's lease moves to the instance. */
-      if (!gvd_ipam_reserve (mgr->ipam, s->name, reserved_mac, reserved_ip, error))
-        return NULL;
-      mac = g_strdup (reserved_mac);
-      ip = g_strdup (reserved_ip);
-    }
-  else if (req->ipv4 != NULL)
-    {
-      g_autofree char *with_prefix = NULL;
-      mac = gvd_ipam_derive_mac (s->uuid, 0);
-      if (!gvd_ipam_has_ipv4 (mgr->ipam))
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                       "'network.ipv4' needs [network] cidr in the daemon's configuration");
-          return NULL;
-        }
-      if (!gvd_ipam_reserve (mgr->ipam, s->name, mac, req->ipv4, error))
-        return NULL;
-      gvd_ipam_lookup (mgr->ipam, s->name, NULL, (const char **) &with_prefix);
-      ip = g_strdup (with_prefix);
-      with_prefix = NULL;
-    }
-  else if (!gvd_ipam_allocate (mgr->ipam, s->name, s->uuid, &mac, &ip, error))
+  if (!gvd_instance_build_nics (mgr, req, s, reserved_mac, reserved_ip, error))
     return NULL;
-  nic->mac = g_steal_pointer (&mac);
-  nic->ipv4 = g_steal_pointer (&ip);
-  if (nic->ipv4 != NULL)
-    {
-      nic->gateway = g_strdup (c->network_gateway);
-      nic->dns = g_strdupv (c->network_dns);
-    }
-  g_ptr_array_add (s->nics, g_steal_pointer (&nic));
 
   if (plan != NULL)
     {

@@ -447,6 +447,17 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  {
+    JsonNode *details = NULL;
+
+    if (!gvd_instance_plan_vfs (mgr, req, plan, &details, &error))
+      {
+        if (details != NULL)
+          g_task_set_task_data (task, details, (GDestroyNotify) json_node_unref);
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
+  }
 
   g_hash_table_add (mgr->creating, g_strdup (name));
   spec = gvd_instance_build_spec (mgr, req, plan, reserved_mac, reserved_ip, &error);
@@ -455,6 +466,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   gvd_instance_add_vgpu_hostdevs (spec, vgpus);
   gvd_instance_claim_hostdevs (mgr, name, spec->hostdevs);
   gvd_instance_claim_cpus (mgr, name, spec->vcpu_pins);
+  gvd_instance_claim_nics (mgr, name, spec->nics);
   if (!req->dry_run)
     {
       gvd_fault_point ("claimed");

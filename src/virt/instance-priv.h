@@ -57,6 +57,8 @@ char *gvd_instance_parse_vnc_socket (const char *xml);
 /* instance.c: claims and devices */
 void gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder);
 void gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrArray *hostdevs);
+/* The SR-IOV VFs of @nics (GvdNicSpec) for @holder. */
+void gvd_instance_claim_nics (GvdInstanceManager *mgr, const char *holder, GPtrArray *nics);
 GStrv gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec);
 /* Log, once, that a start of @name was refused with @error; a device_busy
  * refusal names the devices and the host processes holding them. Main
@@ -88,6 +90,15 @@ gboolean gvd_instance_build_memory (GvdInstanceManager *mgr, const GvdCreateRequ
                                     GvdInstanceSpec *spec, GError **error);
 void gvd_instance_release_hugepages (GvdInstanceManager *mgr, const char *name);
 void gvd_instance_write_shares_json (const GvdInstanceSpec *spec, JsonBuilder *b);
+/* instance-build-nics.c: the spec's NICs (one per "networks" entry, or the
+ * single default one), each with its lease. */
+gboolean gvd_instance_build_nics (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                  GvdInstanceSpec *spec, const char *reserved_mac,
+                                  const char *reserved_ip, GError **error);
+/* Resolve the request's sriov NICs to VF addresses (in place) and plan them
+ * next to @plan (may be NULL); on refusal @out_details has the reasons. */
+gboolean gvd_instance_plan_vfs (GvdInstanceManager *mgr, GvdCreateRequest *req,
+                                const GvdPlan *plan, JsonNode **out_details, GError **error);
 JsonNode *gvd_instance_dry_run_document (const GvdInstanceSpec *spec, const GvdPlan *plan,
                                          const char *xml, const GvdCloudInitSeed *seed);
 

@@ -583,13 +583,18 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
       inst = g_hash_table_lookup (mgr->instances, name);
       if (inst == NULL)
         {
-          GvdNicSpec *nic = spec->nics->len > 0 ? g_ptr_array_index (spec->nics, 0) : NULL;
-          g_autoptr(GError) ipam_error = NULL;
+          /* Every NIC's lease, under the owner key it was allocated with. */
+          for (guint n = 0; n < spec->nics->len; n++)
+            {
+              GvdNicSpec *nic = g_ptr_array_index (spec->nics, n);
+              g_autoptr(GError) ipam_error = NULL;
+              g_autofree char *owner = gvd_ipam_nic_owner (spec->name, n);
 
-          if (nic != NULL && nic->mac != NULL
-              && !gvd_ipam_reserve (mgr->ipam, spec->name, nic->mac, nic->ipv4, &ipam_error))
-            g_warning ("instance %s: address conflict on recovery: %s", spec->name,
-                       ipam_error->message);
+              if (nic->mac != NULL
+                  && !gvd_ipam_reserve (mgr->ipam, owner, nic->mac, nic->ipv4, &ipam_error))
+                g_warning ("instance %s: address conflict on recovery: %s", spec->name,
+                           ipam_error->message);
+            }
           gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
           inst = gvd_instance_new (g_steal_pointer (&spec), info->state);
           g_hash_table_replace (mgr->instances, g_strdup (name), inst);
@@ -615,6 +620,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
       gvd_instance_claim_hostdevs (mgr, inst->spec->name, inst->spec->hostdevs);
       gvd_instance_claim_cpus (mgr, inst->spec->name, inst->spec->vcpu_pins);
       gvd_instance_claim_cpus (mgr, inst->spec->name, info->pinned_cpus);
+      gvd_instance_claim_nics (mgr, inst->spec->name, inst->spec->nics);
       ours++;
     }
 

@@ -177,8 +177,19 @@ gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrAr
     }
 }
 
+void
+gvd_instance_claim_nics (GvdInstanceManager *mgr, const char *holder, GPtrArray *nics)
+{
+  for (guint i = 0; i < nics->len; i++)
+    {
+      const GvdNicSpec *nic = g_ptr_array_index (nics, i);
+      if (nic->mode == GVD_NETWORK_SRIOV && nic->device != NULL)
+        gvd_claims_set_holder (mgr->d->claims, nic->device, holder);
+    }
+}
 
-/* The host PCI addresses an instance passes through (NULL-terminated). */
+/* The host PCI addresses an instance passes through (NULL-terminated): its
+ * hostdevs and its NICs' VFs. */
 GStrv
 gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec)
 {
@@ -189,6 +200,12 @@ gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec)
       const GvdHostdevSpec *h = g_ptr_array_index (spec->hostdevs, i);
       if (h->host_address != NULL && h->mdev_uuid == NULL)
         g_strv_builder_add (b, h->host_address);
+    }
+  for (guint i = 0; i < spec->nics->len; i++)
+    {
+      const GvdNicSpec *nic = g_ptr_array_index (spec->nics, i);
+      if (nic->mode == GVD_NETWORK_SRIOV && nic->device != NULL)
+        g_strv_builder_add (b, nic->device);
     }
   return g_strv_builder_end (b);
 }
@@ -370,6 +387,25 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
       gvd_json_add_string (b, "source", n->source);
       gvd_json_add_string (b, "mac", n->mac);
       gvd_json_add_string (b, "ipv4", n->ipv4);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  /* The same NICs with their VFs ("network" keeps its old shape). */
+  json_builder_set_member_name (b, "networks");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < s->nics->len; i++)
+    {
+      const GvdNicSpec *n = g_ptr_array_index (s->nics, i);
+      const GvdPciDevice *vf = n->device != NULL
+                                 ? gvd_inventory_lookup (mgr->d->inventory, n->device) : NULL;
+
+      json_builder_begin_object (b);
+      gvd_json_add_string (b, "mode", gvd_network_mode_to_string (n->mode));
+      gvd_json_add_string (b, "source", n->source);
+      gvd_json_add_string (b, "mac", n->mac);
+      gvd_json_add_string (b, "ipv4", n->ipv4);
+      gvd_json_add_string (b, "device", n->device);
+      gvd_json_add_string (b, "pf", vf != NULL ? vf->physfn : NULL);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

@@ -509,6 +509,44 @@ def sriov_mdev(root):
            "/dev/nvme0n1p2", "eno1")
 
 
+def sriov_nic(root):
+    """A training node: two GPUs on two NUMA nodes and a ConnectX-6 whose
+    PF has 4 of 8 VFs enabled (each VF in its own IOMMU group, as with ACS),
+    for the RDMA NICs of `networks` (mode sriov)."""
+    h = Host(root)
+    h.add("0000:00:00.0", 0x8086, 0x2020, 0x060000, group=0, numa=0)
+    rp = h.add("0000:40:01.0", 0x8086, 0x347a, 0x060400, group=10, driver="pcieport", numa=0)
+    h.add("0000:41:00.0", 0x10de, 0x20b5, 0x030200, parent=rp, group=11, driver="nvidia",
+          numa=0, subsys=(0x10de, 0x1533), bars=datacenter_nvidia_bars())
+    rp = h.add("0000:80:01.0", 0x8086, 0x347a, 0x060400, group=20, driver="pcieport", numa=1)
+    h.add("0000:81:00.0", 0x10de, 0x20b5, 0x030200, parent=rp, group=21, driver="nvidia",
+          numa=1, subsys=(0x10de, 0x1533), bars=datacenter_nvidia_bars())
+    rp = h.add("0000:40:03.0", 0x8086, 0x347a, 0x060400, group=30, driver="pcieport", numa=0)
+    pf = h.add("0000:42:00.0", 0x15b3, 0x101b, 0x020700, parent=rp, group=31,
+               driver="mlx5_core", numa=0, subsys=(0x15b3, 0x0007),
+               bars=[(0, 32 * MIB, MEM64P)])
+    pf.extra["sriov_totalvfs"] = "8\n"
+    pf.extra["sriov_numvfs"] = "4\n"
+    for i in range(4):
+        vf = h.add("0000:42:00.%d" % (2 + i), 0x15b3, 0x101c, 0x020700, parent=rp,
+                   group=32 + i, driver="mlx5_core", numa=0, subsys=(0x15b3, 0x0007),
+                   bars=[(0, 1 * MIB, MEM64P)])
+        vf.physfn = pf
+        pf.virtfns.append(vf)
+    rp = h.add("0000:00:1d.0", 0x8086, 0xa330, 0x060400, group=1, driver="pcieport", numa=0)
+    nvme = h.add("0000:02:00.0", 0x8086, 0x0b60, 0x010802, parent=rp, group=2, driver="nvme",
+                 numa=0, bars=[(0, 16 * 1024, MEM64P & ~IORESOURCE_PREFETCH)])
+    nic = h.add("0000:00:1f.6", 0x8086, 0x15bc, 0x020000, group=3, driver="e1000e", numa=0,
+                bars=[(0, 128 * 1024, MEM32)])
+    h.write()
+    h.block(nvme, "nvme/nvme0/nvme0n1/nvme0n1p2", "nvme0n1p2")
+    h.net(nic, "eno1")
+    h.net(pf, "ibp66s0")
+    write(os.path.join(h.sys, "module", "nvidia", "version"), "550.54.15\n")
+    h.proc("BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/nvme0n1p2 ro intel_iommu=on",
+           "/dev/nvme0n1p2", "eno1")
+
+
 def synthetic(root, n_devices=10000, n_gpus=64):
     """A big host for the benchmark: @n_gpus GPUs behind PCIe switches (two
     per switch, spread over two NUMA nodes and several PCI domains), each in
@@ -617,6 +655,7 @@ SCENARIOS = {
     "no-iommu": no_iommu,
     "amd-gpu": amd_gpu,
     "sriov-mdev": sriov_mdev,
+    "sriov-nic": sriov_nic,
     "vfio-rig": vfio_rig,
 }
 

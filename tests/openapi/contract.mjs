@@ -372,6 +372,11 @@ async function session() {
                                                     body: { name: 'oa-b', image, console: { sound: true } } });
   await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument', body: { name: 'oa-b', image },
                                                     headers: { 'Idempotency-Key': 'k'.repeat(129) } });
+  // A bridge the operator does not offer ([network] allowed_sources): 403.
+  await admin('strict', 'POST', '/v1/instances', { expect: 403, code: 'forbidden',
+                                                   body: { name: 'oa-c', image, memory_mib: 256,
+                                                           networks: [{ mode: 'user' },
+                                                                      { mode: 'bridge', source: 'gvdoa-not-offered' }] } });
   // libvirt refuses a network that does not exist: its error, kept, as 502.
   await admin('strict', 'POST', '/v1/instances', { expect: 502, code: 'libvirt_error',
                                                    body: { name: 'oa-c', image, memory_mib: 256,
