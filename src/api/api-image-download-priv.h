@@ -37,7 +37,7 @@ typedef struct {
   SoupMessage *message;
   GInputStream *body;
   GCancellable *cancellable;
-  GChecksum *checksum;
+  GChecksum *checksum;      /* the worker's once it runs */
   guint64 total;
   guint64 done;
   guint8 head[4];

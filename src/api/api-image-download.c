@@ -5,9 +5,10 @@
  * writes them into a libvirt upload stream (storage.h's sink), so no
  * libvirt call ever runs on the main loop. The queue is bounded: while
  * MAX_IN_FLIGHT chunks wait for the worker, the main loop stops reading
- * (backpressure reaches the server through TCP). Once the body is complete
- * and its digest matches, the worker finishes the stream and releases the
- * volume as an image; any failure deletes it. */
+ * (backpressure reaches the server through TCP). The worker also hashes
+ * (keeping that CPU off the main loop); once the body is complete and its
+ * digest matches, it finishes the stream and releases the volume as an
+ * image; any failure deletes it. */
 #include "config.h"
 
 #include "api-image-download.h"
@@ -240,6 +241,8 @@ writer_thread (gpointer data)
           gsize len = 0;
           const void *p = g_bytes_get_data (item->bytes, &len);
 
+          /* Hashed here, off the main loop. */
+          g_checksum_update (dl->checksum, p, (gssize) len);
           if (error == NULL && !gvd_storage_sink_write (sink, p, len, &error))
             notify (dl, NOTE_FAILED, g_error_copy (error), NULL);
           if (first && error == NULL)
@@ -252,7 +255,19 @@ writer_thread (gpointer data)
             notify (dl, NOTE_WRITTEN, NULL, NULL);
         }
       else if (kind == ITEM_FINISH && error == NULL)
-        image = gvd_storage_sink_finish (sink, item->format, &error);
+        {
+          /* Every byte is in the volume, which nothing can use yet: it is
+           * released only when the digest matches, else deleted below. */
+          const char *got = g_checksum_get_string (dl->checksum);
+
+          if (!g_str_equal (got, dl->req->digest))
+            g_set_error (&error, GVD_ERROR, GVD_ERROR_DOWNLOAD_FAILED,
+                         "'%s': the download from %s has digest %s, not %s: nothing was "
+                         "imported", dl->req->digest_type == G_CHECKSUM_SHA256 ? "sha256" : "sha512",
+                         dl->display_url, got, dl->req->digest);
+          else
+            image = gvd_storage_sink_finish (sink, item->format, &error);
+        }
       item_free (item);
       if (kind != ITEM_DATA)
         break;
@@ -339,22 +354,12 @@ on_read (GObject *source, GAsyncResult *res, gpointer user_data)
   if (n == 0)
     {
       const char *detected;
-      const char *got;
 
       if (dl->done != dl->total)
         {
           failf (dl, GVD_ERROR_DOWNLOAD_FAILED, "'url': the body from %s ended after %"
                  G_GUINT64_FORMAT " of its %" G_GUINT64_FORMAT " bytes (Content-Length)",
                  dl->display_url, dl->done, dl->total);
-          return;
-        }
-      got = g_checksum_get_string (dl->checksum);
-      if (!g_str_equal (got, dl->req->digest))
-        {
-          failf (dl, GVD_ERROR_DOWNLOAD_FAILED, "'%s': the download from %s has digest %s, not "
-                 "%s: nothing was imported",
-                 dl->req->digest_type == G_CHECKSUM_SHA256 ? "sha256" : "sha512",
-                 dl->display_url, got, dl->req->digest);
           return;
         }
       if (gvd_image_compression (dl->head, dl->head_len) != NULL)
@@ -389,7 +394,6 @@ on_read (GObject *source, GAsyncResult *res, gpointer user_data)
       memcpy (dl->head + dl->head_len, g_bytes_get_data (bytes, NULL), take);
       dl->head_len += take;
     }
-  g_checksum_update (dl->checksum, g_bytes_get_data (bytes, NULL), (gssize) n);
   dl->done += n;
   g_atomic_int_inc (&dl->in_flight);
   gvd_image_download_push (dl, ITEM_DATA, g_steal_pointer (&bytes), NULL);

@@ -120,8 +120,8 @@ gvd_image_downloads_cancel (GvdImageDownloads *downloads, const char *name,
     return FALSE;
   if (dl->ended && dl->error == NULL)
     {
-      gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT, "image '%s' is being finished (its digest "
-                            "matched): delete it once it is imported", name);
+      gvd_api_reply_errorf (msg, GVD_ERROR_CONFLICT, "image '%s' is downloaded and being "
+                            "verified: delete it once it is imported", name);
       return TRUE;
     }
   g_ptr_array_add (dl->waiters, g_object_ref (msg));

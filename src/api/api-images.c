@@ -93,7 +93,9 @@ run_job (ImagesJob *job, GError **error)
 
   if (conn == NULL)
     return NULL;
-  if (!g_atomic_int_get (&job->state->pool_ready))
+  /* The sweep touches only the volumes its journal names (the pool is
+   * still created on first use, not at every start). */
+  if (job->op != OP_SWEEP && !g_atomic_int_get (&job->state->pool_ready))
     {
       if (!gvd_storage_ensure_pool (job->storage, conn, job->pool_name, job->pool_path, error))
         return NULL;

@@ -15,6 +15,8 @@ run_images (GvdCtl *ctl, GError **error)
 {
   const GvdCtlColumn cols[] = {
     { _("NAME"), "name", GVD_CTL_CELL_TEXT, FALSE },
+    /* "importing" while a URL import downloads (no format or size yet). */
+    { _("STATE"), "state", GVD_CTL_CELL_TEXT, FALSE },
     { _("FORMAT"), "format", GVD_CTL_CELL_TEXT, FALSE },
     { _("SIZE"), "capacity_bytes", GVD_CTL_CELL_BYTES, TRUE },
     { _("USED"), "allocation_bytes", GVD_CTL_CELL_BYTES, TRUE },

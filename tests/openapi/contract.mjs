@@ -333,11 +333,14 @@ async function session() {
   await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument',
                                                  body: { name: 'x', source_path: imageFile, format: 'vmdk' } });
   await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument', body: { name: 'x' } });
-  // a URL needs a digest, and [images] url_allow is empty here: every URL is refused
+  // a URL needs a digest and must be below [images] url_allow (http://127.0.0.1:1/oa/ here,
+  // where nothing listens: allowed, and the download fails)
   await admin('invalid', 'POST', '/v1/images', { expect: 400, code: 'invalid_argument',
                                                  body: { name: 'u', url: 'https://example.com/x.img' } });
   await admin('strict', 'POST', '/v1/images', { expect: 403, code: 'forbidden',
                                                 body: { name: 'u', url: 'https://example.com/x.img', sha256: '0'.repeat(64) } });
+  await admin('strict', 'POST', '/v1/images', { expect: 502, code: 'download_failed',
+                                                body: { name: 'u', url: 'http://127.0.0.1:1/oa/x.img', sha512: 'f'.repeat(128) } });
   await admin('strict', 'GET', '/v1/images', { expect: 200 });
   await admin('strict', 'GET', `/v1/images/${image}`, { expect: 200 });
   await admin('strict', 'GET', '/v1/images/nope', { expect: 404, code: 'image_not_found' });
