@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define GVD_MAX_SSH_KEYS 32
 #define GVD_MAX_PACKAGES 256
 #define GVD_MAX_LABELS 64
+#define GVD_MAX_PORTS 16
 
 typedef struct {
   char *name;
@@ -40,6 +41,7 @@ typedef struct {
   GvdNetworkMode network_mode;
   char *network_source;
   char *ipv4;               /* static address (bridge/network with a cidr) */
+  GArray *ports;            /* guint: guest TCP ports to forward; NULL: none */
   /* boot */
   GvdFirmware firmware;
   char *kernel;             /* host path (below [storage] import_dirs) */
@@ -61,5 +63,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdCreateRequest, gvd_create_request_free)
 /* Parse and validate a request body. Unknown members, wrong types and
  * out-of-range values are GVD_ERROR_INVALID_ARGUMENT naming the member. */
 GvdCreateRequest *gvd_create_request_parse (JsonObject *body, GError **error);
+
+/* "ports": [{"guest": 22}, ...] (instance-request-ports.c). */
+gboolean gvd_create_request_parse_ports (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS

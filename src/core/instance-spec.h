@@ -57,6 +57,12 @@ typedef struct {
   char *target;        /* "vda"; NULL: the renderer assigns one per bus */
 } GvdDiskSpec;
 
+/* A TCP port of the guest reachable on the host's 127.0.0.1 (user mode). */
+typedef struct {
+  guint guest;
+  guint host;
+} GvdPortForward;
+
 typedef struct {
   GvdNetworkMode mode;
   char *source;        /* bridge or libvirt network name */
@@ -64,6 +70,7 @@ typedef struct {
   char *ipv4;          /* "10.77.0.5/24" or NULL for DHCP */
   char *gateway;       /* NULL: none */
   char **dns;          /* NULL-terminated, may be NULL */
+  GArray *forwards;    /* GvdPortForward; user mode only; NULL or empty: none */
 } GvdNicSpec;
 
 typedef struct {

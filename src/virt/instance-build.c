@@ -166,6 +166,8 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
       nic->dns = g_strdupv (c->network_dns);
     }
   g_ptr_array_add (s->nics, g_steal_pointer (&nic));
+  if (!gvd_instance_allocate_ports (mgr, req, s, error))
+    return NULL;
 
   if (plan != NULL)
     {

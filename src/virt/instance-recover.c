@@ -563,6 +563,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
               && !gvd_ipam_reserve (mgr->ipam, spec->name, nic->mac, nic->ipv4, &ipam_error))
             g_warning ("instance %s: address conflict on recovery: %s", spec->name,
                        ipam_error->message);
+          gvd_instance_take_ports (mgr, spec);
           gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
           inst = gvd_instance_new (g_steal_pointer (&spec), info->state);
           g_hash_table_replace (mgr->instances, g_strdup (name), inst);
@@ -590,6 +591,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
         {
           g_message ("instance %s: its domain is gone from libvirt; forgetting it", (char *) key);
           gvd_ipam_release (mgr->ipam, key);
+          gvd_port_table_release (mgr->ports, key);
           gvd_agent_hub_forget (mgr->d->agent, key);
           g_hash_table_iter_remove (&iter);
         }
