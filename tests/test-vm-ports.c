@@ -183,6 +183,41 @@ assert_ports (JsonNode *inst, guint guest, guint host)
   assert_string_equal (gvd_test_json_string (inst, "ssh"), hint);
 }
 
+/* gpuvmctl ssh NAME ARGS with a stand-in ssh first on PATH that prints its
+ * arguments: what gpuvmctl would exec. Returns stdout; @out_status. */
+static char *
+ctl_ssh (GvdTestDaemon *d, const char *const *args, int *out_status)
+{
+  g_autofree char *ctl = gvd_test_build_path ("src", "ctl", "gpuvmctl", NULL);
+  g_autofree char *bin = g_build_filename (fx.state_dir, "bin", NULL);
+  g_autofree char *fake = g_build_filename (bin, "ssh", NULL);
+  g_autofree char *path = g_strconcat (bin, ":", g_getenv ("PATH"), NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_mkdir_with_parents (bin, 0700);
+  assert_true (g_file_set_contents (fake, "#!/bin/sh\necho \"ssh $*\"\n", -1, NULL));
+  g_chmod (fake, 0700);
+  g_ptr_array_add (argv, ctl);
+  g_ptr_array_add (argv, (char *) "--socket");
+  g_ptr_array_add (argv, d->socket_path);
+  g_ptr_array_add (argv, (char *) "ssh");
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (l, "PATH", path, TRUE);
+  p = g_subprocess_launcher_spawnv (l, (const char *const *) argv->pdata, &error);
+  assert_non_null (p);
+  assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error));
+  *out_status = g_subprocess_get_exit_status (p);
+  g_unlink (fake);
+  g_rmdir (bin);
+  return out;
+}
+
 static void
 create_refused_leaves_nothing (GvdTestDaemon *d, const char *name, const char *body,
                                guint want_status, const char *want_code, const char *needle)
@@ -244,6 +279,16 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
     /* The forwarded NIC is QEMU's, not an <interface>. */
     assert_null (strstr (xml, "<interface"));
   }
+  /* gpuvmctl ssh execs ssh with the forwarded port (and the command). */
+  {
+    int rc = -1;
+    g_autofree char *out = ctl_ssh (d, (const char *[]) { "fwd", "--", "uname", "-a", NULL }, &rc);
+    g_autofree char *out2 = ctl_ssh (d, (const char *[]) { "fwd", "--user", "root", NULL }, &rc);
+
+    assert_string_equal (out, "ssh -p 47311 gpuvm@127.0.0.1 uname -a\n");
+    assert_string_equal (out2, "ssh -p 47311 root@127.0.0.1\n");
+  }
+
   /* The range is used up: the next create is refused and leaves nothing. */
   create_refused_leaves_nothing (d, "fwd2", body2, 409, "conflict", "no 1 free host port");
 
