@@ -101,7 +101,18 @@ take__recovery__counts_as_held_and_conflicts_named (void **state)
   assert_true (gvd_port_table_allocate (t, "new", 1, NULL, NULL, got, &error));
   assert_int_equal (got[0], 40001);
   assert_false (gvd_port_table_allocate (t, "newer", 1, NULL, NULL, got, &error));
+  g_clear_error (&error);
   assert_int_equal (gvd_port_table_release (t, "old"), 2);
+
+  /* Foreign domains' forwards: held until the next recovery rebuilds them. */
+  assert_true (gvd_port_table_take (t, "domain:other-vm", 40000, &error));
+  assert_true (gvd_port_table_take (t, "domain:third", 41000, &error));
+  assert_false (gvd_port_table_allocate (t, "newer", 1, NULL, NULL, got, &error));
+  g_clear_error (&error);
+  assert_int_equal (gvd_port_table_release_prefix (t, "domain:"), 2);
+  assert_true (gvd_port_table_allocate (t, "newer", 1, NULL, NULL, got, &error));
+  assert_int_equal (got[0], 40000);
+  assert_string_equal (gvd_port_table_owner (t, 40001), "new");
 }
 
 static void

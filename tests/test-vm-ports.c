@@ -327,11 +327,50 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
   gvd_test_daemon_stop (d2, TRUE);
 }
 
+/* A domain gpuvmd did not make forwards 47311 (defined, not running, so a
+ * bind test finds the port free): recovery counts it as taken anyway. */
+static void
+foreign_domain__forwarded_port__never_handed_out (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = NULL;
+  g_autoptr(virDomain) foreign = virDomainDefineXML (fx.conn,
+    "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+    "<name>" PREFIX "foreign</name><memory unit='MiB'>128</memory>"
+    "<os><type arch='x86_64'>hvm</type></os>"
+    "<qemu:commandline><qemu:arg value='-netdev'/>"
+    "<qemu:arg value='user,id=hand,hostfwd=tcp:127.0.0.1:47311-:22'/></qemu:commandline>"
+    "</domain>");
+  g_autoptr(JsonNode) created = NULL;
+  guint status = 0;
+
+  assert_non_null (foreign);
+  assert_true (gvd_port_probe_free (PORT_FREE, NULL));
+  d = gvd_test_daemon_start (fx.config, NULL);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
+  created = api (d, "POST", "/v1/instances",
+                 "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                 " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
+  assert_int_equal (status, 201);
+  assert_ports (created, 22, PORT_HELD);
+  create_refused_leaves_nothing (d, "two",
+                                 "{\"name\": \"two\", \"image\": \"" IMAGE "\","
+                                 " \"ports\": [{\"guest\": 22}]}",
+                                 409, "conflict", "no 1 free host port");
+  {
+    g_autoptr(JsonNode) gone = api (d, "DELETE", "/v1/instances/one", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  assert_int_equal (virDomainUndefine (foreign), 0);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (forward__create_restart_delete__port_bound_then_freed),
+    cmocka_unit_test (foreign_domain__forwarded_port__never_handed_out),
   };
 
   return cmocka_run_group_tests_name ("vm-ports", tests, group_setup, group_teardown);

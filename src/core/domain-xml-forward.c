@@ -7,6 +7,7 @@
 #include "domain-xml-forward.h"
 
 #include <json-glib/json-glib.h>
+#include <libxml/xpathInternals.h>
 #include <string.h>
 
 #include "domain-xml.h"
@@ -168,6 +169,94 @@ member_string (JsonObject *obj, const char *name)
   if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string (n);
+}
+
+/* The host port of a hostfwd rule "tcp:[ADDR]:HOST-[GADDR]:GPORT"; 0 if
+ * none. */
+static guint
+rule_host_port (const char *rule)
+{
+  g_autofree char *head = NULL;
+  const char *dash, *colon;
+  guint64 port;
+
+  if (rule == NULL || (dash = strchr (rule, '-')) == NULL)
+    return 0;
+  head = g_strndup (rule, (gsize) (dash - rule));
+  colon = strrchr (head, ':');
+  if (!g_ascii_string_to_unsigned (colon != NULL ? colon + 1 : head, 10, 1, 65535, &port, NULL))
+    return 0;
+  return (guint) port;
+}
+
+static void
+add_port (GArray *ports, guint port)
+{
+  if (port != 0 && ports->len < 4096)
+    g_array_append_val (ports, port);
+}
+
+GArray *
+gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlXPathObject) obj = NULL;
+  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (guint));
+  xmlNodePtr root;
+  xmlNodeSetPtr set;
+
+  if (doc == NULL)
+    return NULL;
+  root = xmlDocGetRootElement (doc);
+  ctx = xmlXPathNewContext (doc);
+  xmlXPathRegisterNs (ctx, BAD_CAST "q", BAD_CAST "http://libvirt.org/schemas/domain/qemu/1.0");
+  set = gvd_xp_nodes (ctx, root, "/domain/q:commandline/q:arg/@value", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr; i++)
+    {
+      g_autofree char *value = gvd_xp_str (ctx, set->nodeTab[i], ".");
+      g_autoptr(JsonObject) o = NULL;
+      JsonNode *fwd;
+
+      if (value == NULL)
+        continue;
+      if (value[0] == '{' && (o = parse_object (value)) != NULL)
+        {
+          fwd = json_object_get_member (o, "hostfwd");
+          if (fwd == NULL || !JSON_NODE_HOLDS_ARRAY (fwd))
+            continue;
+          for (guint j = 0; j < json_array_get_length (json_node_get_array (fwd)); j++)
+            {
+              JsonNode *e = json_array_get_element (json_node_get_array (fwd), j);
+              if (JSON_NODE_HOLDS_OBJECT (e))
+                add_port (ports, rule_host_port (member_string (json_node_get_object (e), "str")));
+            }
+        }
+      else
+        {
+          /* -netdev user,id=n,hostfwd=tcp::2222-:22,hostfwd=... */
+          g_auto(GStrv) opts = g_strsplit (value, ",", 64);
+          for (gsize j = 0; opts[j] != NULL; j++)
+            if (g_str_has_prefix (opts[j], "hostfwd="))
+              add_port (ports, rule_host_port (opts[j] + strlen ("hostfwd=")));
+        }
+    }
+  g_clear_pointer (&obj, xmlXPathFreeObject);
+  /* passt (libvirt builds with it elsewhere): host ports start..end. */
+  set = gvd_xp_nodes (ctx, root, "/domain/devices/interface/portForward/range", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr; i++)
+    {
+      guint64 start = 0, end = 0;
+      g_autofree char *exclude = gvd_xp_str (ctx, set->nodeTab[i], "@exclude");
+
+      if (g_strcmp0 (exclude, "yes") == 0
+          || !gvd_xp_num (ctx, set->nodeTab[i], "@start", 65535, 0, &start, NULL)
+          || !gvd_xp_num (ctx, set->nodeTab[i], "@end", 65535, 0, &end, NULL))
+        continue;
+      for (guint64 p = start; p != 0 && p <= MAX (start, end); p++)
+        add_port (ports, (guint) p);
+    }
+  return g_steal_pointer (&ports);
 }
 
 gboolean

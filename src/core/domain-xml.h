@@ -48,6 +48,12 @@ GvdInstanceSpec *gvd_domain_xml_parse (const char *xml, GError **error);
  * any domain XML, gpuvmd's or not. NULL-terminated, possibly empty. */
 char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
 
+/* The host TCP/UDP ports any domain XML forwards (NULL-terminated array of
+ * guint in a GArray): QEMU "hostfwd" rules on <qemu:commandline> (-netdev
+ * as JSON or key=value) and passt <portForward> ranges. Recovery counts a
+ * foreign domain's forwards as taken (domain-xml-forward.c). */
+GArray *gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error);
+
 /* What every <disk> of any domain XML uses: "POOL/VOLUME" for volume disks,
  * the path for file and block disks (network disks have none).
  * NULL-terminated, possibly empty. Recovery keeps volumes a domain uses. */

@@ -106,6 +106,20 @@ gvd_port_table_release (GvdPortTable *table, const char *owner)
   return g_hash_table_foreach_remove (table->owners, held_by, (gpointer) owner);
 }
 
+static gboolean
+held_by_prefix (gpointer key, gpointer value, gpointer user_data)
+{
+  (void) key;
+  return g_str_has_prefix (value, user_data);
+}
+
+guint
+gvd_port_table_release_prefix (GvdPortTable *table, const char *prefix)
+{
+  g_return_val_if_fail (table != NULL && prefix != NULL, 0);
+  return g_hash_table_foreach_remove (table->owners, held_by_prefix, (gpointer) prefix);
+}
+
 const char *
 gvd_port_table_owner (const GvdPortTable *table, guint port)
 {

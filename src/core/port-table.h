@@ -36,6 +36,10 @@ gboolean gvd_port_table_allocate (GvdPortTable *table, const char *owner, guint 
 /* Free every port @owner holds; the number freed. */
 guint gvd_port_table_release (GvdPortTable *table, const char *owner);
 
+/* Free every port whose owner starts with @prefix (recovery rebuilds the
+ * ports of domains that are not gpuvmd's); the number freed. */
+guint gvd_port_table_release_prefix (GvdPortTable *table, const char *prefix);
+
 /* Who holds @port, or NULL; borrowed. */
 const char *gvd_port_table_owner (const GvdPortTable *table, guint port);
 guint gvd_port_table_get_n_held (const GvdPortTable *table);

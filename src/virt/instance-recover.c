@@ -344,6 +344,7 @@ typedef struct {
   char *state;
   GvdInstanceSpec *spec;   /* gpuvmd's metadata; NULL: not ours */
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
+  GArray *foreign_ports;   /* host ports it forwards (guint) */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -355,6 +356,7 @@ domain_info_free (DomainInfo *info)
   g_free (info->state);
   gvd_instance_spec_free (info->spec);
   g_strfreev (info->foreign_hostdevs);
+  g_clear_pointer (&info->foreign_ports, g_array_unref);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -406,7 +408,10 @@ read_domain (virDomainPtr dom, const char *prefix)
         info->spec->autostart = autostart != 0;
     }
   if (info->spec == NULL)
-    info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+    {
+      info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
+      info->foreign_ports = gvd_domain_xml_forwarded_host_ports (xml, NULL);
+    }
   info->disks = gvd_domain_xml_disk_sources (xml, NULL);
   info->vnc_socket = g_str_equal (info->state, "running") ? gvd_instance_parse_vnc_socket (xml) : NULL;
   free (xml);
@@ -529,6 +534,8 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
       g_hash_table_iter_remove (&iter);
+  /* So are the ports other domains forward. */
+  gvd_port_table_release_prefix (mgr->ports, HOLDER_DOMAIN_PREFIX);
 
   for (guint i = 0; i < infos->len; i++)
     {
@@ -548,6 +555,10 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
 
           for (gsize a = 0; addrs != NULL && addrs[a] != NULL; a++)
             gvd_claims_set_holder (mgr->d->claims, addrs[a], holder);
+          /* Its forwarded ports are never handed out, running or not. */
+          for (guint p = 0; info->foreign_ports != NULL && p < info->foreign_ports->len; p++)
+            gvd_port_table_take (mgr->ports, holder, g_array_index (info->foreign_ports, guint, p),
+                                 NULL);
           if (addrs != NULL && addrs[0] != NULL)
             foreign++;
           continue;
