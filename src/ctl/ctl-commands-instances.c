@@ -522,6 +522,7 @@ static const GvdCtlOption create_options[] = {
   { "no-start", 0, FALSE, FALSE },
   { "autostart", 0, FALSE, FALSE },
   { "vnc", 0, FALSE, FALSE },
+  { "port", 0, TRUE, TRUE },
   { "dry-run", 0, FALSE, FALSE },
   { "wait", 0, TRUE, FALSE },
   { "timeout", 0, TRUE, FALSE },
@@ -543,7 +544,8 @@ const GvdCtlCommand gvd_ctl_instance_commands[] = {
   { "create",
     "NAME --image IMAGE [--gpus N [--model M] [--vendor V] | --device D... | --reservation ID] "
     "[--vcpus N] [--memory SIZE] [--disk SIZE] [--ssh-key FILE...] [--cloud-config FILE] "
-    "[--label KEY=VALUE...] [--user USER] [--no-start] [--autostart] [--vnc] [--dry-run] "
+    "[--label KEY=VALUE...] [--user USER] [--no-start] [--autostart] [--vnc] [--port N...] "
+    "[--dry-run] "
     "[--wait ready] "
     "[--timeout SECONDS]",
     N_("create and start an instance"), 1, 1, create_options, run_create },
