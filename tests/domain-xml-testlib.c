@@ -348,6 +348,29 @@ spec_nics (void)
   return spec;
 }
 
+/* A user-mode NIC with forwarded ports (QEMU's command line, next to the
+ * EFI aperture knob) after a bridged NIC, and one GPU. */
+static GvdInstanceSpec *
+spec_forwarded_ports (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("dev-1");
+  GvdNicSpec *user = g_ptr_array_steal_index (spec->nics, 0);
+  GvdNicSpec *bridge = gvd_nic_spec_new ();
+  const GvdPortForward forwards[] = { { .guest = 22, .host = 40000 },
+                                      { .guest = 8888, .host = 40001 } };
+
+  bridge->mode = GVD_NETWORK_BRIDGE;
+  bridge->source = g_strdup ("br0");
+  bridge->mac = g_strdup ("52:54:00:12:34:57");
+  g_ptr_array_add (spec->nics, bridge);
+  user->forwards = g_array_new (FALSE, FALSE, sizeof (GvdPortForward));
+  g_array_append_vals (user->forwards, forwards, G_N_ELEMENTS (forwards));
+  g_ptr_array_add (spec->nics, user);
+  spec->mmio64_mib = 64 * 1024;
+  g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.0", 0, 0, -1));
+  return spec;
+}
+
 const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "one-gpu", spec_one_gpu },
   { "eight-gpus", spec_eight_gpus },
@@ -359,6 +382,7 @@ const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "shares-hugepages", spec_shares_hugepages },
   { "mdev-mixed", spec_mdev_mixed },
   { "nics", spec_nics },
+  { "forwarded-ports", spec_forwarded_ports },
   { NULL, NULL },
 };
 
@@ -488,6 +512,15 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
       str_eq ("nic.gateway", w->gateway, g->gateway);
       strv_eq ("nic.dns", w->dns, g->dns);
       str_eq ("nic.device", w->device, g->device);
+      uint_eq ("nic.forwards", w->forwards != NULL ? w->forwards->len : 0,
+               g->forwards != NULL ? g->forwards->len : 0);
+      for (guint j = 0; w->forwards != NULL && j < w->forwards->len; j++)
+        {
+          uint_eq ("nic.forwards.guest", g_array_index (w->forwards, GvdPortForward, j).guest,
+                   g_array_index (g->forwards, GvdPortForward, j).guest);
+          uint_eq ("nic.forwards.host", g_array_index (w->forwards, GvdPortForward, j).host,
+                   g_array_index (g->forwards, GvdPortForward, j).host);
+        }
     }
 
   uint_eq ("hostdevs", want->hostdevs->len, got->hostdevs->len);

@@ -60,7 +60,7 @@ static const GvdCtlOption create_opts[] = {
   { "ssh-key", 0, TRUE, TRUE }, { "cloud-config", 0, TRUE, FALSE }, { "label", 0, TRUE, TRUE },
   { "user", 0, TRUE, FALSE }, { "no-start", 0, FALSE, FALSE }, { "dry-run", 0, FALSE, FALSE },
   { "autostart", 0, FALSE, FALSE }, { "vnc", 0, FALSE, FALSE },
-  { "dedicated-cpus", 0, FALSE, FALSE },
+  { "dedicated-cpus", 0, FALSE, FALSE }, { "port", 0, TRUE, TRUE },
   { "ttl", 0, TRUE, FALSE }, { "follow", 'f', FALSE, FALSE }, { NULL },
 };
 
@@ -187,7 +187,7 @@ create_body__every_option__api_fields (void **state)
   g_autoptr(GvdCtlArgs) a = parse_args ("--image deb --gpus 2 --model A100 --vcpus 8 --memory 16G "
                                         "--disk 40 --ssh-key keys --cloud-config cc.json "
                                         "--label team=ml --label tier= --user ops --no-start "
-                                        "--autostart --vnc --dedicated-cpus --dry-run",
+                                        "--autostart --vnc --dedicated-cpus --port 22 --port 8888 --dry-run",
                                         create_opts, &error);
   g_autoptr(JsonNode) body = gvd_ctl_create_body ("vm1", a, fake_read, &error);
   g_autoptr(JsonNode) want = parse (
@@ -196,7 +196,7 @@ create_body__every_option__api_fields (void **state)
     "\"ssh_keys\":[\"ssh-ed25519 AAAA one\",\"ssh-rsa BBBB two\"],"
     "\"cloud_config\":{\"runcmd\":[[\"true\"]]},\"labels\":{\"team\":\"ml\",\"tier\":\"\"},"
     "\"start\":false,\"autostart\":true,\"cpu\":{\"policy\":\"dedicated\"},"
-    "\"console\":{\"vnc\":true},\"dry_run\":true}");
+    "\"console\":{\"vnc\":true},\"ports\":[{\"guest\":22},{\"guest\":8888}],\"dry_run\":true}");
 
   if (body == NULL)
     fail_msg ("%s", error->message);
@@ -216,6 +216,8 @@ create_body__contradictions__usage_errors (void **state)
     "--image i --gpus 0",
     "--image i --cloud-config cc.yaml",          /* YAML: JSON only */
     "--image i --ssh-key missing",
+    "--image i --port 0",
+    "--image i --port ssh",
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)

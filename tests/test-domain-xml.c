@@ -685,6 +685,55 @@ parse__hand_added_hostdev__counted_with_bus_as_group (void **state)
   assert_int_equal (extra->clique, -1);
 }
 
+/* Any domain's forwarded host ports: gpuvmd's JSON hostfwd, a hand-made
+ * key=value -netdev, passt <portForward> ranges (excluded ones skipped). */
+static void
+forwarded_host_ports__any_domain__hostfwd_and_passt_ranges (void **state)
+{
+  const GvdTestDomainCase *c = NULL;
+  g_autoptr(GvdInstanceSpec) spec = NULL;
+  g_autofree char *ours = NULL;
+  g_autoptr(GArray) got = NULL;
+  g_autoptr(GArray) foreign = NULL;
+  g_autoptr(GArray) none = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *xml =
+    "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>f</name>"
+    "<devices><interface type='user'><backend type='passt'/>"
+    "<portForward proto='tcp'><range start='2000' end='2002' to='20'/>"
+    "<range start='2001' exclude='yes'/></portForward>"
+    "<portForward proto='udp' address='127.0.0.1'><range start='3000'/></portForward>"
+    "</interface></devices>"
+    "<qemu:commandline><qemu:arg value='-netdev'/>"
+    "<qemu:arg value='user,id=n,hostfwd=tcp::2222-:22,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80'/>"
+    "<qemu:arg value='-netdev'/><qemu:arg value='{\"type\":\"user\",\"id\":\"x\","
+    "\"hostfwd\":[{\"str\":\"udp::5353-:53\"},{\"str\":\"garbage\"}]}'/>"
+    "</qemu:commandline></domain>";
+  const guint want[] = { 2222, 8080, 5353, 2000, 2001, 2002, 3000 };
+
+  for (c = gvd_test_domain_cases; c->name != NULL && !g_str_equal (c->name, "forwarded-ports"); c++)
+    ;
+  assert_non_null (c->name);
+  spec = c->make ();
+  ours = render_ok (spec);
+  got = gvd_domain_xml_forwarded_host_ports (ours, &error);
+  assert_non_null (got);
+  assert_int_equal (got->len, 2);
+  assert_int_equal (g_array_index (got, guint, 0), 40000);
+  assert_int_equal (g_array_index (got, guint, 1), 40001);
+
+  foreign = gvd_domain_xml_forwarded_host_ports (xml, &error);
+  assert_non_null (foreign);
+  assert_int_equal (foreign->len, G_N_ELEMENTS (want));
+  for (guint i = 0; i < G_N_ELEMENTS (want); i++)
+    assert_int_equal (g_array_index (foreign, guint, i), want[i]);
+
+  none = gvd_domain_xml_forwarded_host_ports ("<domain><name>x</name></domain>", &error);
+  assert_non_null (none);
+  assert_int_equal (none->len, 0);
+  assert_null (gvd_domain_xml_forwarded_host_ports ("<domain>", &error));
+}
+
 int
 main (void)
 {
@@ -706,6 +755,7 @@ main (void)
     cmocka_unit_test (parse__hand_added_hostdev__counted_with_bus_as_group),
     cmocka_unit_test (hostdev_addresses__any_domain__pci_only),
     cmocka_unit_test (disk_sources__any_domain__volumes_files_and_devices),
+    cmocka_unit_test (forwarded_host_ports__any_domain__hostfwd_and_passt_ranges),
   };
   int rc;
 

@@ -31,7 +31,8 @@ parse__full_request__every_member_applied (void **state)
     " \"network\": {\"mode\": \"bridge\", \"source\": \"br0\", \"ipv4\": \"10.0.0.5\"},"
     " \"boot\": {\"firmware\": \"bios\", \"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"root=/dev/vda\"},"
     " \"labels\": {\"team\": \"vision\", \"k8s.io/node\": \"n1\"}, \"start\": false, \"dry_run\": true,"
-    " \"autostart\": true, \"console\": {\"vnc\": true}}");
+    " \"autostart\": true, \"console\": {\"vnc\": true},"
+    " \"ports\": [{\"guest\": 22}, {\"guest\": 8888, \"proto\": \"tcp\"}]}");
   g_autoptr(GError) error = NULL;
   g_autoptr(GvdCreateRequest) req = gvd_create_request_parse (body, &error);
 
@@ -63,6 +64,9 @@ parse__full_request__every_member_applied (void **state)
   assert_true (req->dry_run);
   assert_true (req->autostart);
   assert_true (req->console_vnc);
+  assert_int_equal (req->ports->len, 2);
+  assert_int_equal (g_array_index (req->ports, guint, 0), 22);
+  assert_int_equal (g_array_index (req->ports, guint, 1), 8888);
 }
 
 static void
@@ -100,6 +104,8 @@ parse__minimal__defaults (void **state)
   /* Off unless asked for: no autostart, no console beyond the serial log. */
   assert_false (req->autostart);
   assert_false (req->console_vnc);
+  /* No port is forwarded unless asked for. */
+  assert_null (req->ports);
 }
 
 static void
@@ -153,6 +159,17 @@ parse__bad_requests__refused_naming_member (void **state)
     { "{\"name\": \"a\", \"image\": \"i\", \"console\": true}", "'console' must be an object" },
     { "{\"name\": \"a\", \"image\": \"i\", \"console\": {\"vnc\": \"on\"}}", "'console.vnc' must be true or false" },
     { "{\"name\": \"a\", \"image\": \"i\", \"console\": {\"spice\": true}}", "unknown member 'console.spice'" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": 22}", "'ports' must be an array" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [22]}", "'ports[0]' must be an object" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{}]}", "'ports[0].guest' is required" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 0}]}", "'ports[0].guest' must be a TCP port from 1 to 65535" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 65536}]}", "'ports[0].guest' must be a TCP port" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": \"22\"}]}", "'ports[0].guest' must be a whole number" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 22.5}]}", "'ports[0].guest' must be a whole number" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 22}, {\"guest\": 22}]}", "'ports[1].guest': port 22 is already forwarded" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 22, \"host\": 2222}]}", "unknown member 'ports[0].host'" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 53, \"proto\": \"udp\"}]}", "'ports[0].proto' must be \"tcp\"" },
+    { "{\"name\": \"a\", \"image\": \"i\", \"ports\": [{\"guest\": 1}, {\"guest\": 2}, {\"guest\": 3}, {\"guest\": 4}, {\"guest\": 5}, {\"guest\": 6}, {\"guest\": 7}, {\"guest\": 8}, {\"guest\": 9}, {\"guest\": 10}, {\"guest\": 11}, {\"guest\": 12}, {\"guest\": 13}, {\"guest\": 14}, {\"guest\": 15}, {\"guest\": 16}, {\"guest\": 17}]}", "'ports' may forward at most 16 ports, not 17" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -16,7 +16,7 @@ GVD_RUNTIME_PACKAGES=(
 GVD_TEST_PACKAGES=(
   libxml2-utils cloud-init genisoimage valgrind python3 iproute2
   debootstrap e2fsprogs groff-base prometheus prometheus-libvirt-exporter openssl clang
-  libclang-rt-14-dev wrk
+  libclang-rt-14-dev wrk openssh-client
 )
 
 gvd_log() { printf '==> %s\n' "$*" >&2; }

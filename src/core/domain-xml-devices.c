@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "domain-xml-forward.h"
 #include "domain-xml-render.h"
 #include "pci-address.h"
 
@@ -231,6 +232,11 @@ render_nics (Render *r, xmlNodePtr devices)
       const GvdNicSpec *nic = g_ptr_array_index (spec->nics, i);
       xmlNodePtr iface;
 
+      if (gvd_domain_xml_nic_forwards (nic))
+        {
+          gvd_domain_xml_render_forward_nic (r, nic, i);
+          continue;
+        }
       iface = child (devices, NULL, "interface");
       switch (nic->mode)
         {

@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 #include <libxml/xpathInternals.h>
 
+#include "domain-xml-forward.h"
 #include "domain-xml-priv.h"
 #include "domain-xml-xpath.h"
 #include "errors.h"
@@ -486,6 +487,8 @@ gvd_domain_xml_parse (const char *xml, GError **error)
     if (!parse_nic (ctx, inst, set->nodeTab[i], spec, error))
       return NULL;
   g_clear_pointer (&obj, xmlXPathFreeObject);
+  if (!gvd_domain_xml_parse_forward_nics (ctx, root, spec, error))
+    return NULL;
   set = gvd_xp_nodes (ctx, root, "devices/hostdev[@mode='subsystem']", &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     if (!parse_hostdev (ctx, inst, set->nodeTab[i], spec, error))

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "domain-xml-forward.h"
 #include "domain-xml-priv.h"
 #include "errors.h"
 #include "hugepages.h"
@@ -382,6 +383,8 @@ validate_nics (const GvdInstanceSpec *spec, GError **error)
           INVALID ("NIC %u: unknown network mode", i);
         }
     }
+  if (!gvd_domain_xml_validate_forwards (spec, error))
+    return FALSE;
   return TRUE;
 }
 

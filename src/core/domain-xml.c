@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include <libxml/tree.h>
 
+#include "domain-xml-forward.h"
 #include "domain-xml-render.h"
 #include "errors.h"
 
@@ -317,6 +318,8 @@ gvd_domain_xml_render (const GvdInstanceSpec *spec, GError **error)
   for (guint i = 0; i < spec->hostdevs->len; i++)
     need_qemu |= ((GvdHostdevSpec *) g_ptr_array_index (spec->hostdevs, i))->clique >= 0;
   need_qemu |= spec->mmio64_mib > 0 && spec->firmware == GVD_FIRMWARE_EFI;
+  for (guint i = 0; i < spec->nics->len; i++)
+    need_qemu |= gvd_domain_xml_nic_forwards (g_ptr_array_index (spec->nics, i));
   if (need_qemu)
     r.qemu_ns = xmlNewNs (domain, BAD_CAST QEMU_NS, BAD_CAST "qemu");
 
@@ -347,13 +350,16 @@ gvd_domain_xml_render (const GvdInstanceSpec *spec, GError **error)
        * QEMU's command line (libvirt marks the domain "custom-argv"). */
       xmlNodePtr arg;
 
-      r.qemu_commandline = xmlNewChild (domain, r.qemu_ns, BAD_CAST "commandline", NULL);
+      if (r.qemu_commandline == NULL)
+        r.qemu_commandline = xmlNewNode (r.qemu_ns, BAD_CAST "commandline");
       arg = child (r.qemu_commandline, r.qemu_ns, "arg");
       prop (arg, "value", "-fw_cfg");
       arg = child (r.qemu_commandline, r.qemu_ns, "arg");
       propf (arg, "value", "name=opt/ovmf/X-PciMmio64Mb,string=%" G_GUINT64_FORMAT,
              spec->mmio64_mib);
     }
+  if (r.qemu_commandline != NULL)
+    xmlAddChild (domain, r.qemu_commandline);
   if (r.qemu_override != NULL)
     xmlAddChild (domain, r.qemu_override);
 

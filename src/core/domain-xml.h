@@ -53,6 +53,12 @@ char **gvd_domain_xml_hostdev_addresses (const char *xml, GError **error);
 /* The uuids of a domain's mdev hostdevs (any domain, not only gpuvmd's). */
 char **gvd_domain_xml_mdev_uuids (const char *xml, GError **error);
 
+/* The host TCP/UDP ports any domain XML forwards (NULL-terminated array of
+ * guint in a GArray): QEMU "hostfwd" rules on <qemu:commandline> (-netdev
+ * as JSON or key=value) and passt <portForward> ranges. Recovery counts a
+ * foreign domain's forwards as taken (domain-xml-forward.c). */
+GArray *gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error);
+
 /* What every <disk> of any domain XML uses: "POOL/VOLUME" for volume disks,
  * the path for file and block disks (network disks have none).
  * NULL-terminated, possibly empty. Recovery keeps volumes a domain uses. */

@@ -34,6 +34,7 @@ typedef enum {
   KEY_PATHS,    /* list of absolute paths */
   KEY_QMP_NAMES, /* list of QMP command names */
   KEY_URL_PREFIXES, /* list of http(s) URL prefixes (image-url.h) */
+  KEY_OPT_PORTS, /* "lo-hi" TCP port range or empty */
 } KeyType;
 
 typedef struct {
@@ -84,6 +85,7 @@ static const KeySpec keys[] = {
   { "network", "gateway", KEY_OPT_STRING, F (network_gateway), 0, 0, "" },
   { "network", "dns", KEY_STRV, F (network_dns), 0, 8, "" },
   { "network", "allowed_sources", KEY_STRV, F (network_allowed_sources), 0, 64, "" },
+  { "network", "forward_ports", KEY_OPT_PORTS, F (network_forward_ports), 0, 0, "40000-40999" },
   { "agent", "listen", KEY_LISTEN, F (agent_listen), 0, 0, "127.0.0.1:8788" },
   { "agent", "url", KEY_URL, F (agent_url), 0, 0, "http://10.0.2.2:8788" },
   { "agent", "max_connections", KEY_UINT, F (agent_max_connections), 1, 4096, "128" },
@@ -117,8 +119,9 @@ static const char *const type_names[] = {
   [KEY_PATHS] = "list of absolute paths",
   [KEY_QMP_NAMES] = "list of QMP command names",
   [KEY_URL_PREFIXES] = "list of URL prefixes",
+  [KEY_OPT_PORTS] = "port range or empty",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_URL_PREFIXES + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_OPT_PORTS + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -258,6 +261,27 @@ gvd_config_parse_cidr (const char *cidr, guint32 *out_network, guint *out_prefix
   return TRUE;
 }
 
+gboolean
+gvd_config_parse_port_range (const char *range, guint *out_lo, guint *out_hi, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit (range, "-", 3);
+  guint64 lo, hi;
+
+  if (g_strv_length (parts) != 2
+      || !g_ascii_string_to_unsigned (parts[0], 10, 1024, 65535, &lo, NULL)
+      || !g_ascii_string_to_unsigned (parts[1], 10, 1024, 65535, &hi, NULL) || lo > hi)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s' is not a port range LO-HI with 1024 <= LO <= HI <= 65535", range);
+      return FALSE;
+    }
+  if (out_lo != NULL)
+    *out_lo = (guint) lo;
+  if (out_hi != NULL)
+    *out_hi = (guint) hi;
+  return TRUE;
+}
+
 /* Check and store one value; @value is the raw string from the key file. */
 static gboolean
 apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *source,
@@ -375,6 +399,10 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
           FAIL ("%s", local_error->message);
         break;
       }
+    case KEY_OPT_PORTS:
+      if (*value != '\0' && !gvd_config_parse_port_range (value, NULL, NULL, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
     case KEY_URL:
       if (!g_str_has_prefix (value, "http://") && !g_str_has_prefix (value, "https://"))
         FAIL (_("'%s' is not an http:// or https:// URL"), value);

@@ -55,6 +55,7 @@ typedef struct {
   char *network_gateway;
   char **network_dns;
   char **network_allowed_sources; /* bridges/networks a request may name besides source */
+  char *network_forward_ports; /* "40000-40999": host ports for forwarded guest ports; NULL: off */
   /* [agent] */
   char *agent_listen;
   char *agent_url;            /* the agent listener as guests reach it */
@@ -92,6 +93,10 @@ gboolean gvd_config_listen_is_loopback (const char *listen);
 /* "10.1.0.0/24" → network (host order) and prefix length. */
 gboolean gvd_config_parse_cidr (const char *cidr, guint32 *out_network,
                                 guint *out_prefix, GError **error);
+
+/* "40000-40999" → 40000 and 40999 (1024 <= lo <= hi <= 65535). */
+gboolean gvd_config_parse_port_range (const char *range, guint *out_lo, guint *out_hi,
+                                      GError **error);
 
 const char *gvd_network_mode_to_string (GvdNetworkMode mode);
 

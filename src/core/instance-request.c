@@ -42,6 +42,7 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->network_source);
   g_free (req->ipv4);
   g_clear_pointer (&req->networks, g_ptr_array_unref);
+  g_clear_pointer (&req->ports, g_array_unref);
   g_free (req->kernel);
   g_free (req->initrd);
   g_free (req->kernel_volume);
@@ -412,6 +413,8 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = parse_network (n, req, error);
       else if (g_str_equal (m, "networks"))
         ok = gvd_create_request_parse_networks (n, body, req, error);
+      else if (g_str_equal (m, "ports"))
+        ok = gvd_create_request_parse_ports (n, req, error);
       else if (g_str_equal (m, "boot"))
         ok = parse_boot (n, req, error);
       else if (g_str_equal (m, "labels"))

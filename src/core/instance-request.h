@@ -18,6 +18,7 @@ G_BEGIN_DECLS
 #define GVD_MAX_LABELS 64
 /* Bytes of a bridge or libvirt network name. */
 #define GVD_NETWORK_SOURCE_MAX 64
+#define GVD_MAX_PORTS 16
 
 typedef struct {
   char *name;
@@ -47,6 +48,7 @@ typedef struct {
    * source, ipv4 without prefix, mac, device = the VF's reference); NULL:
    * the single 'network' above. */
   GPtrArray *networks;
+  GArray *ports;            /* guint: guest TCP ports to forward; NULL: none */
   /* boot */
   GvdFirmware firmware;
   char *kernel;             /* host path (below [storage] import_dirs) */
@@ -96,5 +98,7 @@ gboolean gvd_create_request_parse_networks (JsonNode *node, JsonObject *body,
 /* A bridge or libvirt network name: 1 to GVD_NETWORK_SOURCE_MAX of
  * letters, digits, '-', '_', '.'. */
 gboolean gvd_network_source_name_valid (const char *name);
+/* "ports": [{"guest": 22}, ...] (instance-request-ports.c). */
+gboolean gvd_create_request_parse_ports (JsonNode *node, GvdCreateRequest *req, GError **error);
 
 G_END_DECLS

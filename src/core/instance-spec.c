@@ -46,6 +46,7 @@ gvd_nic_spec_free (GvdNicSpec *nic)
   g_free (nic->gateway);
   g_strfreev (nic->dns);
   g_free (nic->device);
+  g_clear_pointer (&nic->forwards, g_array_unref);
   g_free (nic);
 }
 

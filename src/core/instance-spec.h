@@ -57,6 +57,12 @@ typedef struct {
   char *target;        /* "vda"; NULL: the renderer assigns one per bus */
 } GvdDiskSpec;
 
+/* A TCP port of the guest reachable on the host's 127.0.0.1 (user mode). */
+typedef struct {
+  guint guest;
+  guint host;
+} GvdPortForward;
+
 typedef struct {
   GvdNetworkMode mode;
   char *source;        /* bridge or libvirt network name */
@@ -65,6 +71,7 @@ typedef struct {
   char *gateway;       /* NULL: none */
   char **dns;          /* NULL-terminated, may be NULL */
   char *device;        /* SRIOV: the VF's host PCI address ("0000:42:00.2") */
+  GArray *forwards;    /* GvdPortForward; user mode only; NULL or empty: none */
 } GvdNicSpec;
 
 typedef struct {

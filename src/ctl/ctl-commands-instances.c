@@ -7,7 +7,9 @@
 
 #include <glib/gi18n.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl-error.h"
 #include "ctl-request.h"
@@ -423,6 +425,86 @@ run_qmp (GvdCtl *ctl, GError **error)
   return TRUE;
 }
 
+/* The host port forwarded to the guest's port 22, and the login the
+ * instance's "ssh" hint names (NULL without one). */
+static guint
+ssh_port_of (JsonNode *inst, char **out_user)
+{
+  JsonObject *obj = JSON_NODE_HOLDS_OBJECT (inst) ? json_node_get_object (inst) : NULL;
+  JsonNode *ports = obj != NULL ? json_object_get_member (obj, "ports") : NULL;
+  const char *hint = obj != NULL && json_object_has_member (obj, "ssh")
+                         ? json_object_get_string_member_with_default (obj, "ssh", NULL) : NULL;
+  const char *at;
+
+  *out_user = NULL;
+  if (hint != NULL && (at = strchr (hint, '@')) != NULL)
+    {
+      const char *start = at;
+      while (start > hint && start[-1] != ' ')
+        start--;
+      *out_user = g_strndup (start, (gsize) (at - start));
+    }
+  if (ports == NULL || !JSON_NODE_HOLDS_ARRAY (ports))
+    return 0;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (ports)); i++)
+    {
+      JsonNode *e = json_array_get_element (json_node_get_array (ports), i);
+      JsonObject *p = JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e) : NULL;
+
+      if (p != NULL && json_object_get_int_member_with_default (p, "guest", 0) == 22)
+        return (guint) json_object_get_int_member_with_default (p, "host", 0);
+    }
+  return 0;
+}
+
+/* ssh to the guest through its forwarded port 22: execs ssh(1), so ssh's
+ * exit status and terminal handling are the command's. */
+static gboolean
+run_ssh (GvdCtl *ctl, GError **error)
+{
+  g_autofree char *path = instance_path (ctl, "");
+  g_autoptr(JsonNode) inst = gvd_ctl_client_call (ctl->client, "GET", path, NULL, NULL, NULL,
+                                                  error);
+  g_autofree char *hint_user = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *login = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *user = gvd_ctl_args_get (ctl->args, "user");
+  guint p;
+
+  if (inst == NULL)
+    return FALSE;
+  p = ssh_port_of (inst, &hint_user);
+  if (p == 0)
+    {
+      g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_CONFLICT,
+                   _("instance %s forwards no port 22 (create it with \"ports\": "
+                     "[{\"guest\": 22}])"), gvd_ctl_arg (ctl, 0));
+      return FALSE;
+    }
+  if (user == NULL)
+    user = hint_user != NULL ? hint_user : "gpuvm";
+  port = g_strdup_printf ("%u", p);
+  login = g_strdup_printf ("%s@127.0.0.1", user);
+  g_ptr_array_add (argv, (char *) "ssh");
+  g_ptr_array_add (argv, (char *) "-p");
+  g_ptr_array_add (argv, port);
+  g_ptr_array_add (argv, login);
+  for (guint i = 1; gvd_ctl_arg (ctl, i) != NULL; i++)
+    g_ptr_array_add (argv, (char *) gvd_ctl_arg (ctl, i));
+  g_ptr_array_add (argv, NULL);
+  fflush (stdout);
+  execvp ("ssh", (char **) argv->pdata);
+  g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE, _("cannot run ssh: %s"),
+               g_strerror (errno));
+  return FALSE;
+}
+
+static const GvdCtlOption ssh_options[] = {
+  { "user", 0, TRUE, FALSE },
+  { NULL },
+};
+
 static const GvdCtlOption create_options[] = {
   { "image", 0, TRUE, FALSE },
   { "gpus", 0, TRUE, FALSE },
@@ -441,6 +523,7 @@ static const GvdCtlOption create_options[] = {
   { "autostart", 0, FALSE, FALSE },
   { "vnc", 0, FALSE, FALSE },
   { "dedicated-cpus", 0, FALSE, FALSE },
+  { "port", 0, TRUE, TRUE },
   { "dry-run", 0, FALSE, FALSE },
   { "wait", 0, TRUE, FALSE },
   { "timeout", 0, TRUE, FALSE },
@@ -462,7 +545,8 @@ const GvdCtlCommand gvd_ctl_instance_commands[] = {
   { "create",
     "NAME --image IMAGE [--gpus N [--model M] [--vendor V] | --device D... | --reservation ID] "
     "[--vcpus N] [--memory SIZE] [--disk SIZE] [--ssh-key FILE...] [--cloud-config FILE] "
-    "[--label KEY=VALUE...] [--user USER] [--no-start] [--autostart] [--vnc] [--dedicated-cpus] [--dry-run] "
+    "[--label KEY=VALUE...] [--user USER] [--no-start] [--autostart] [--vnc] [--dedicated-cpus] "
+    "[--port N...] [--dry-run] "
     "[--wait ready] "
     "[--timeout SECONDS]",
     N_("create and start an instance"), 1, 1, create_options, run_create },
@@ -478,5 +562,7 @@ const GvdCtlCommand gvd_ctl_instance_commands[] = {
     console_options, run_console },
   { "qmp", "NAME JSON|COMMAND", N_("one allowed QMP command; prints QEMU's answer"), 2, 2, NULL,
     run_qmp },
+  { "ssh", "NAME [--user USER] [-- COMMAND...]",
+    N_("ssh to the guest through its forwarded port 22"), 1, 64, ssh_options, run_ssh },
   { NULL },
 };

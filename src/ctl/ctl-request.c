@@ -273,6 +273,26 @@ gvd_ctl_create_body (const char *name, const GvdCtlArgs *args, GvdCtlReadFile re
       json_builder_add_boolean_value (b, TRUE);
       json_builder_end_object (b);
     }
+  if (gvd_ctl_args_get_all (args, "port")[0] != NULL)
+    {
+      const char *const *ports = gvd_ctl_args_get_all (args, "port");
+
+      /* --port 22: forward the guest's port 22 to a host port gpuvmd picks. */
+      json_builder_set_member_name (b, "ports");
+      json_builder_begin_array (b);
+      for (gsize i = 0; ports[i] != NULL; i++)
+        {
+          guint64 n = 0;
+
+          if (!gvd_ctl_parse_uint (ports[i], "--port", 1, 65535, &n, error))
+            return NULL;
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "guest");
+          json_builder_add_int_value (b, (gint64) n);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+    }
   if (gvd_ctl_args_has (args, "dry-run"))
     {
       json_builder_set_member_name (b, "dry_run");

@@ -129,6 +129,8 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
 
   if (!gvd_instance_build_nics (mgr, req, s, reserved_mac, reserved_ip, error))
     return NULL;
+  if (!gvd_instance_allocate_ports (mgr, req, s, error))
+    return NULL;
 
   if (plan != NULL)
     {

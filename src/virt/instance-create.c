@@ -31,6 +31,7 @@ forget_create (GvdInstanceManager *mgr, const char *name)
   gvd_instance_release_claims (mgr, name);
   gvd_ipam_release (mgr->ipam, name);
   gvd_instance_release_hugepages (mgr, name);
+  gvd_port_table_release (mgr->ports, name);
   g_hash_table_remove (mgr->creating, name);
 }
 

@@ -11,6 +11,7 @@
 #include "instance.h"
 #include "ipam.h"
 #include "mdev.h"
+#include "port-table.h"
 #include "vfio-plan.h"
 #include "vgpu.h"
 
@@ -22,6 +23,7 @@ struct _GvdInstanceManager {
   GHashTable *creating;  /* names of creates in flight */
   GHashTable *sweeping;  /* names whose orphan volumes recovery is deleting */
   GvdIpam *ipam;         /* d->ipam */
+  GvdPortTable *ports;   /* host ports of forwarded guest ports ([network] forward_ports) */
   GvdAgentFiles *agent_files;
   gboolean ready;
   struct _GvdEventSub *event_sub; /* the lifecycle subscription (instance-recover.c) */
@@ -59,6 +61,14 @@ void gvd_instance_release_claims (GvdInstanceManager *mgr, const char *holder);
 void gvd_instance_claim_hostdevs (GvdInstanceManager *mgr, const char *holder, GPtrArray *hostdevs);
 /* The SR-IOV VFs of @nics (GvdNicSpec) for @holder. */
 void gvd_instance_claim_nics (GvdInstanceManager *mgr, const char *holder, GPtrArray *nics);
+
+/* instance-ports.c: forwarded guest ports. Host ports for @req's "ports" on
+ * @spec's first user-mode NIC (INVALID_ARGUMENT without one, CONFLICT when
+ * the range is used up); recovery's take; the instance's "ports" and "ssh". */
+gboolean gvd_instance_allocate_ports (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                      GvdInstanceSpec *spec, GError **error);
+void gvd_instance_take_ports (GvdInstanceManager *mgr, const GvdInstanceSpec *spec);
+void gvd_instance_ports_to_json (JsonBuilder *b, const GvdInstanceSpec *spec);
 GStrv gvd_instance_hostdev_addresses (const GvdInstanceSpec *spec);
 /* Log, once, that a start of @name was refused with @error; a device_busy
  * refusal names the devices and the host processes holding them. Main

@@ -348,6 +348,7 @@ typedef struct {
   char **foreign_hostdevs; /* PCI hostdevs of a domain that is not ours */
   GArray *pinned_cpus;     /* guint: host CPUs its vcpupins (not ours: and emulatorpin) name */
   char **foreign_mdevs;    /* and its mdev hostdevs' uuids */
+  GArray *foreign_ports;   /* host ports it forwards (guint) */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -361,6 +362,7 @@ domain_info_free (DomainInfo *info)
   g_strfreev (info->foreign_hostdevs);
   g_clear_pointer (&info->pinned_cpus, g_array_unref);
   g_strfreev (info->foreign_mdevs);
+  g_clear_pointer (&info->foreign_ports, g_array_unref);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -415,6 +417,7 @@ read_domain (virDomainPtr dom, const char *prefix)
     {
       info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
       info->foreign_mdevs = gvd_domain_xml_mdev_uuids (xml, NULL);
+      info->foreign_ports = gvd_domain_xml_forwarded_host_ports (xml, NULL);
     }
   /* Ours: the vCPUs' CPUs as the domain has them now (the emulator runs on
    * shared reserved CPUs); another domain's: every CPU it pins. */
@@ -546,6 +549,8 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
     if (!g_hash_table_contains (mgr->creating, value))
       g_hash_table_iter_remove (&iter);
   gvd_claims_retain_mdevs (mgr->d->claims, mgr->creating);
+  /* So are the ports other domains forward. */
+  gvd_port_table_release_prefix (mgr->ports, HOLDER_DOMAIN_PREFIX);
 
   for (guint i = 0; i < infos->len; i++)
     {
@@ -574,6 +579,10 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
                                                                   info->foreign_mdevs[a]);
               gvd_claims_add_mdev (mgr->d->claims, info->foreign_mdevs[a], parent, NULL, holder);
             }
+          /* Its forwarded ports are never handed out, running or not. */
+          for (guint p = 0; info->foreign_ports != NULL && p < info->foreign_ports->len; p++)
+            gvd_port_table_take (mgr->ports, holder, g_array_index (info->foreign_ports, guint, p),
+                                 NULL);
           if ((addrs != NULL && addrs[0] != NULL)
               || (info->foreign_mdevs != NULL && info->foreign_mdevs[0] != NULL))
             foreign++;
@@ -595,6 +604,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
                 g_warning ("instance %s: address conflict on recovery: %s", spec->name,
                            ipam_error->message);
             }
+          gvd_instance_take_ports (mgr, spec);
           gvd_agent_hub_track (mgr->d->agent, spec->name, spec->uuid);
           inst = gvd_instance_new (g_steal_pointer (&spec), info->state);
           g_hash_table_replace (mgr->instances, g_strdup (name), inst);
@@ -633,6 +643,7 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
         {
           g_message ("instance %s: its domain is gone from libvirt; forgetting it", (char *) key);
           gvd_ipam_release (mgr->ipam, key);
+          gvd_port_table_release (mgr->ports, key);
           gvd_agent_hub_forget (mgr->d->agent, key);
           g_hash_table_iter_remove (&iter);
         }

@@ -293,6 +293,7 @@ gvd_instance_remove (GvdInstanceManager *mgr, const char *name)
 
   gvd_instance_release_claims (mgr, key);
   gvd_ipam_release (mgr->ipam, key);
+  gvd_port_table_release (mgr->ports, key);
   gvd_agent_hub_forget (mgr->d->agent, key);
   g_hash_table_remove (mgr->instances, key);
   gvd_events_emit_instance (mgr->d->events, "instance.deleted", key);
@@ -409,6 +410,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
+  gvd_instance_ports_to_json (b, s);
 
   json_builder_set_member_name (b, "vnc");
   if (inst->vnc_socket != NULL)
@@ -489,6 +491,18 @@ on_health_changed (GvdAgentHub *hub, const char *name, GvdAgentHealth old_health
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
+static GvdPortTable *
+port_table_new (const GvdConfig *config)
+{
+  guint lo = 0, hi = 0;
+
+  /* The key was checked when the configuration was read. */
+  if (config->network_forward_ports != NULL
+      && !gvd_config_parse_port_range (config->network_forward_ports, &lo, &hi, NULL))
+    lo = hi = 0;
+  return gvd_port_table_new (lo, hi);
+}
+
 GvdInstanceManager *
 gvd_instance_manager_new (const GvdInstanceServices *services)
 {
@@ -507,6 +521,7 @@ gvd_instance_manager_new (const GvdInstanceServices *services)
   mgr->creating = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->sweeping = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mgr->ipam = services->ipam;
+  mgr->ports = port_table_new (services->config);
   mgr->agent_files = gvd_agent_files_load (NULL);
   mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
   mgr->mdev_ops = gvd_mdev_ops_libvirt ();
@@ -554,6 +569,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->stray_mdevs_seen);
   g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
+  gvd_port_table_free (mgr->ports);
   g_free (mgr->d);
   g_free (mgr);
 }

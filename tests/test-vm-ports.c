@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Forwarded guest ports against the real libvirtd (QEMU TCG): a create
+ * with "ports" gets a host port of [network] forward_ports that QEMU binds
+ * on 127.0.0.1 while the domain runs; a port another program holds is
+ * skipped; an exhausted range refuses the create and leaves nothing; a
+ * restarted daemon takes the ports back from the domains; delete frees the
+ * port on the host. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <libvirt/libvirt.h>
+
+#include "port-probe.h"
+
+#define PREFIX "gvdtest-ports-"
+#define POOL "gvdtest-ports"
+#define POOL_PATH "/var/tmp/gvdtest-ports-pool"
+#define IMAGE "gvdports-blank.raw"
+/* Two ports: one held by a stand-in host program, one for an instance. */
+#define PORT_HELD 47310
+#define PORT_FREE 47311
+#define CONFIG                                               \
+  "[daemon]\nstate_dir=%s\n"                                 \
+  "[libvirt]\ndomain_prefix=" PREFIX "\n"                    \
+  "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"      \
+  "import_dirs=%s\n"                                         \
+  "[network]\nforward_ports=47310-47311\n"                   \
+  "[agent]\nlisten=127.0.0.1:0\n"                            \
+  "[instances]\nshutdown_timeout=2\n"
+
+typedef struct {
+  char *state_dir;
+  char *image_file;
+  char *config;
+  virConnectPtr conn;
+} Fixture;
+
+static Fixture fx;
+
+static int
+group_setup (void **state)
+{
+  g_autoptr(GError) error = NULL;
+
+  gvd_test_require_libvirtd ();
+  fx.conn = virConnectOpen ("qemu:///system");
+  assert_non_null (fx.conn);
+  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  fx.state_dir = g_dir_make_tmp ("gvdtest-ports-XXXXXX", &error);
+  assert_non_null (fx.state_dir);
+  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
+  /* A blank raw image: QEMU's forwarder listens whatever the guest runs. */
+  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
+  {
+    FILE *f = fopen (fx.image_file, "w");
+    assert_non_null (f);
+    assert_int_equal (fseek (f, 16 * 1024 * 1024 - 1, SEEK_SET), 0);
+    assert_int_equal (fputc (0, f), 0);
+    fclose (f);
+  }
+  return 0;
+}
+
+static int
+group_teardown (void **state)
+{
+  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  virConnectClose (fx.conn);
+  g_unlink (fx.image_file);
+  {
+    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
+    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
+    g_unlink (reg);
+    g_unlink (sec);
+  }
+  g_rmdir (fx.state_dir);
+  g_free (fx.state_dir);
+  g_free (fx.image_file);
+  g_free (fx.config);
+  return 0;
+}
+
+static JsonNode *
+api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
+{
+  g_autofree char *url = g_strconcat (d->url, path, NULL);
+
+  return gvd_test_http (d->session, method, url, NULL, body, status);
+}
+
+/* A listening socket on 127.0.0.1:@port, as another program would hold. */
+static int
+hold_port (guint port)
+{
+  struct sockaddr_in sa = { 0 };
+  int one = 1;
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  assert_true (fd >= 0);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((guint16) port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) != 0)
+    fail_msg ("cannot hold 127.0.0.1:%u for the test: %s", port, g_strerror (errno));
+  assert_int_equal (listen (fd, 4), 0);
+  return fd;
+}
+
+/* Whether something accepts TCP connections on 127.0.0.1:@port. */
+static gboolean
+port_accepts (guint port)
+{
+  struct sockaddr_in sa = { 0 };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  gboolean ok;
+
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((guint16) port);
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  ok = connect (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+  close (fd);
+  return ok;
+}
+
+static gboolean
+port_is_free (gpointer data)
+{
+  return gvd_port_probe_free (GPOINTER_TO_UINT (data), NULL);
+}
+
+static gboolean
+domain_exists (const char *name)
+{
+  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
+  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
+
+  return dom != NULL;
+}
+
+static guint
+count_volumes_with (const char *needle)
+{
+  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
+  virStorageVolPtr *vols = NULL;
+  guint count = 0;
+  int n;
+
+  if (pool == NULL)
+    return 0;
+  virStoragePoolRefresh (pool, 0);
+  n = virStoragePoolListAllVolumes (pool, &vols, 0);
+  for (int i = 0; i < n; i++)
+    {
+      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
+        count++;
+      virStorageVolFree (vols[i]);
+    }
+  free (vols);
+  return count;
+}
+
+static void
+assert_ports (JsonNode *inst, guint guest, guint host)
+{
+  JsonArray *ports = json_node_get_array (gvd_test_json_path (inst, "ports"));
+  JsonObject *p;
+  g_autofree char *hint = g_strdup_printf ("ssh -p %u gpuvm@127.0.0.1", host);
+
+  assert_int_equal (json_array_get_length (ports), 1);
+  p = json_array_get_object_element (ports, 0);
+  assert_int_equal (json_object_get_int_member (p, "guest"), guest);
+  assert_int_equal (json_object_get_int_member (p, "host"), host);
+  assert_string_equal (json_object_get_string_member (p, "address"), "127.0.0.1");
+  assert_string_equal (gvd_test_json_string (inst, "ssh"), hint);
+}
+
+/* gpuvmctl ssh NAME ARGS with a stand-in ssh first on PATH that prints its
+ * arguments: what gpuvmctl would exec. Returns stdout; @out_status. */
+static char *
+ctl_ssh (GvdTestDaemon *d, const char *const *args, int *out_status)
+{
+  g_autofree char *ctl = gvd_test_build_path ("src", "ctl", "gpuvmctl", NULL);
+  g_autofree char *bin = g_build_filename (fx.state_dir, "bin", NULL);
+  g_autofree char *fake = g_build_filename (bin, "ssh", NULL);
+  g_autofree char *path = g_strconcat (bin, ":", g_getenv ("PATH"), NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_mkdir_with_parents (bin, 0700);
+  assert_true (g_file_set_contents (fake, "#!/bin/sh\necho \"ssh $*\"\n", -1, NULL));
+  g_chmod (fake, 0700);
+  g_ptr_array_add (argv, ctl);
+  g_ptr_array_add (argv, (char *) "--socket");
+  g_ptr_array_add (argv, d->socket_path);
+  g_ptr_array_add (argv, (char *) "ssh");
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_setenv (l, "PATH", path, TRUE);
+  p = g_subprocess_launcher_spawnv (l, (const char *const *) argv->pdata, &error);
+  assert_non_null (p);
+  assert_true (g_subprocess_communicate_utf8 (p, NULL, NULL, &out, NULL, &error));
+  *out_status = g_subprocess_get_exit_status (p);
+  g_unlink (fake);
+  g_rmdir (bin);
+  return out;
+}
+
+static void
+create_refused_leaves_nothing (GvdTestDaemon *d, const char *name, const char *body,
+                               guint want_status, const char *want_code, const char *needle)
+{
+  guint status = 0;
+  g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+
+  assert_int_equal (status, want_status);
+  gvd_test_assert_error (n, want_code, needle);
+  assert_false (domain_exists (name));
+  assert_int_equal (count_volumes_with (name), 0);
+}
+
+static void
+forward__create_restart_delete__port_bound_then_freed (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (fx.config, NULL);
+  g_autoptr(GvdTestDaemon) d2 = NULL;
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) recovered = NULL;
+  guint status = 0;
+  int held = hold_port (PORT_HELD);
+  const char *body = "{\"name\": \"fwd\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                     " \"network\": {\"mode\": \"user\"}, \"ports\": [{\"guest\": 22}]}";
+  const char *body2 = "{\"name\": \"fwd2\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                      " \"ports\": [{\"guest\": 22}]}";
+
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
+  assert_true (gvd_port_probe_free (PORT_FREE, NULL));
+
+  /* Two ports wanted, one usable (the other is held on the host): 409,
+   * nothing defined, no volume, no port kept. */
+  create_refused_leaves_nothing (d, "fwd",
+                                 "{\"name\": \"fwd\", \"image\": \"" IMAGE "\","
+                                 " \"ports\": [{\"guest\": 22}, {\"guest\": 8888}]}",
+                                 409, "conflict", "forward_ports 47310-47311");
+  /* A bridged guest is reached on its own address. */
+  create_refused_leaves_nothing (d, "fwd",
+                                 "{\"name\": \"fwd\", \"image\": \"" IMAGE "\", \"network\":"
+                                 " {\"mode\": \"bridge\", \"source\": \"br0\"},"
+                                 " \"ports\": [{\"guest\": 22}]}",
+                                 400, "invalid_argument", "'ports' needs user-mode networking");
+
+  created = api (d, "POST", "/v1/instances", body, &status);
+  if (status != 201)
+    fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
+  assert_string_equal (gvd_test_json_string (created, "state"), "running");
+  /* The held port was skipped. */
+  assert_ports (created, 22, PORT_FREE);
+  /* QEMU listens there (127.0.0.1 only) while the domain runs. */
+  assert_false (gvd_port_probe_free (PORT_FREE, NULL));
+  assert_true (port_accepts (PORT_FREE));
+  {
+    g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "fwd");
+    g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
+
+    assert_non_null (strstr (xml, "tcp:127.0.0.1:47311-:22"));
+    /* The forwarded NIC is QEMU's, not an <interface>. */
+    assert_null (strstr (xml, "<interface"));
+  }
+  /* gpuvmctl ssh execs ssh with the forwarded port (and the command). */
+  {
+    int rc = -1;
+    g_autofree char *out = ctl_ssh (d, (const char *[]) { "fwd", "--", "uname", "-a", NULL }, &rc);
+    g_autofree char *out2 = ctl_ssh (d, (const char *[]) { "fwd", "--user", "root", NULL }, &rc);
+
+    assert_string_equal (out, "ssh -p 47311 gpuvm@127.0.0.1 uname -a\n");
+    assert_string_equal (out2, "ssh -p 47311 root@127.0.0.1\n");
+  }
+
+  /* The range is used up: the next create is refused and leaves nothing. */
+  create_refused_leaves_nothing (d, "fwd2", body2, 409, "conflict", "no 1 free host port");
+
+  /* kill -9 and a new daemon: the port comes back from the domain. */
+  g_subprocess_send_signal (d->proc, SIGKILL);
+  g_subprocess_wait (d->proc, NULL, NULL);
+  g_clear_object (&d->proc);
+  close (held);
+  held = -1;
+  d2 = gvd_test_daemon_start (fx.config, NULL);
+  gvd_test_daemon_wait_ready (d2, 10000);
+  recovered = api (d2, "GET", "/v1/instances/fwd", NULL, &status);
+  assert_int_equal (status, 200);
+  assert_ports (recovered, 22, PORT_FREE);
+  {
+    /* 47310 is free again; 47311 is the recovered instance's. */
+    g_autoptr(JsonNode) second = api (d2, "POST", "/v1/instances", body2, &status);
+    if (status != 201)
+      fail_msg ("create after recovery: %u %s", status,
+                gvd_test_json_string (second, "error.message"));
+    assert_ports (second, 22, PORT_HELD);
+    assert_true (port_accepts (PORT_HELD));
+    g_autoptr(JsonNode) gone2 = api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+
+  /* Delete: QEMU is gone and the host port is free. */
+  {
+    g_autoptr(JsonNode) gone = api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  assert_false (domain_exists ("fwd"));
+  assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_FREE), 5000));
+  assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_HELD), 5000));
+  assert_false (port_accepts (PORT_FREE));
+  gvd_test_daemon_stop (d2, TRUE);
+}
+
+/* A domain gpuvmd did not make forwards 47311 (defined, not running, so a
+ * bind test finds the port free): recovery counts it as taken anyway. */
+static void
+foreign_domain__forwarded_port__never_handed_out (void **state)
+{
+  g_autoptr(GvdTestDaemon) d = NULL;
+  g_autoptr(virDomain) foreign = virDomainDefineXML (fx.conn,
+    "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+    "<name>" PREFIX "foreign</name><memory unit='MiB'>128</memory>"
+    "<os><type arch='x86_64'>hvm</type></os>"
+    "<qemu:commandline><qemu:arg value='-netdev'/>"
+    "<qemu:arg value='user,id=hand,hostfwd=tcp:127.0.0.1:47311-:22'/></qemu:commandline>"
+    "</domain>");
+  g_autoptr(JsonNode) created = NULL;
+  guint status = 0;
+
+  assert_non_null (foreign);
+  assert_true (gvd_port_probe_free (PORT_FREE, NULL));
+  d = gvd_test_daemon_start (fx.config, NULL);
+  gvd_test_daemon_wait_ready (d, 10000);
+  gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
+  created = api (d, "POST", "/v1/instances",
+                 "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                 " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
+  assert_int_equal (status, 201);
+  assert_ports (created, 22, PORT_HELD);
+  create_refused_leaves_nothing (d, "two",
+                                 "{\"name\": \"two\", \"image\": \"" IMAGE "\","
+                                 " \"ports\": [{\"guest\": 22}]}",
+                                 409, "conflict", "no 1 free host port");
+  {
+    g_autoptr(JsonNode) gone = api (d, "DELETE", "/v1/instances/one", NULL, &status);
+    assert_int_equal (status, 204);
+  }
+  assert_int_equal (virDomainUndefine (foreign), 0);
+  gvd_test_daemon_stop (d, TRUE);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (forward__create_restart_delete__port_bound_then_freed),
+    cmocka_unit_test (foreign_domain__forwarded_port__never_handed_out),
+  };
+
+  return cmocka_run_group_tests_name ("vm-ports", tests, group_setup, group_teardown);
+}
