@@ -32,7 +32,7 @@
   "[libvirt]\ndomain_prefix=" PREFIX "\n"                    \
   "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"      \
   "import_dirs=%s\n"                                         \
-  "[network]\nforward_ports=47310-47311\n"                   \
+  "[network]\nforward_ports=47310-47311\nallowed_sources=br0\n" \
   "[agent]\nlisten=127.0.0.1:0\n"                            \
   "[instances]\nshutdown_timeout=2\n"
 
