@@ -29,6 +29,7 @@ typedef enum {
   KEY_URL,
   KEY_PATHS,    /* list of absolute paths */
   KEY_QMP_NAMES, /* list of QMP command names */
+  KEY_DISK_PROTOCOLS, /* list of "nbd", "rbd" */
 } KeyType;
 
 typedef struct {
@@ -62,6 +63,8 @@ static const KeySpec keys[] = {
   { "storage", "pool", KEY_PREFIX, F (pool_name), 0, 0, "gpuvmd" },
   { "storage", "pool_path", KEY_PATH, F (pool_path), 0, 0, "/var/lib/gpuvmd/pool" },
   { "storage", "import_dirs", KEY_PATHS, F (import_dirs), 0, 32, "/var/lib/gpuvmd/import" },
+  { "storage", "network_disks", KEY_DISK_PROTOCOLS, F (network_disks), 0, 2, "" },
+  { "storage", "network_disk_hosts", KEY_STRV, F (network_disk_hosts), 0, 64, "" },
   { "host", "sysfs_root", KEY_PATH, F (sysfs_root), 0, 0, "/sys" },
   { "host", "procfs_root", KEY_PATH, F (procfs_root), 0, 0, "/proc" },
   { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
@@ -103,8 +106,9 @@ static const char *const type_names[] = {
   [KEY_URL] = "URL",
   [KEY_PATHS] = "list of absolute paths",
   [KEY_QMP_NAMES] = "list of QMP command names",
+  [KEY_DISK_PROTOCOLS] = "list of network disk protocols",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_QMP_NAMES + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_DISK_PROTOCOLS + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -137,13 +141,14 @@ static gboolean
 is_string_key (KeyType type)
 {
   return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE
-         && type != KEY_PATHS && type != KEY_QMP_NAMES;
+         && type != KEY_PATHS && type != KEY_QMP_NAMES && type != KEY_DISK_PROTOCOLS;
 }
 
 static gboolean
 is_strv_key (KeyType type)
 {
-  return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES;
+  return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES
+         || type == KEY_DISK_PROTOCOLS;
 }
 
 static void
@@ -290,6 +295,9 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
           if (spec->type == KEY_QMP_NAMES && !gvd_qmp_name_valid (list[i]))
             FAIL ("'%s' is not a QMP command name (letters, digits, '-' and '_', at most %d)",
                   list[i], GVD_QMP_NAME_MAX);
+          if (spec->type == KEY_DISK_PROTOCOLS && !g_str_equal (list[i], "nbd")
+              && !g_str_equal (list[i], "rbd"))
+            FAIL ("'%s' is not a network disk protocol (nbd, rbd)", list[i]);
         }
       g_strfreev (*(char ***) field);
       *(char ***) field = g_steal_pointer (&list);

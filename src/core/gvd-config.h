@@ -34,6 +34,8 @@ typedef struct {
   char *pool_name;
   char *pool_path;
   char **import_dirs;         /* image sources, kernels and initrds only below these */
+  char **network_disks;       /* "nbd", "rbd": network disk protocols tenants may use */
+  char **network_disk_hosts;  /* the only hosts network disks may name */
   /* [host] */
   char *sysfs_root;
   char *procfs_root;

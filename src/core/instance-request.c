@@ -10,6 +10,7 @@
 
 #include "device-ref.h"
 #include "errors.h"
+#include "instance-request-disks.h"
 
 GvdCreateRequest *
 gvd_create_request_new (void)
@@ -47,6 +48,7 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_free (req->initrd_volume);
   g_free (req->cmdline);
   g_clear_pointer (&req->labels, g_hash_table_unref);
+  g_clear_pointer (&req->disks, g_ptr_array_unref);
   g_free (req);
 }
 
@@ -419,6 +421,8 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = get_bool (n, m, &req->autostart, error);
       else if (g_str_equal (m, "console"))
         ok = parse_console (n, req, error);
+      else if (g_str_equal (m, "disks"))
+        ok = gvd_disk_requests_parse (n, &req->disks, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

@@ -52,6 +52,7 @@ typedef struct {
   gboolean dry_run;         /* default FALSE */
   gboolean autostart;       /* libvirt starts the domain when libvirtd starts */
   gboolean console_vnc;     /* a VNC console (a unix socket); default FALSE */
+  GPtrArray *disks;         /* GvdDiskSpec: data disks (instance-request-disks.h); may be NULL */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);
