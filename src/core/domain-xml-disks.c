@@ -5,9 +5,14 @@
 
 #include "domain-xml-disks.h"
 
+#include <libxml/xpathInternals.h>
+
+#include "domain-xml.h"
 #include "domain-xml-xpath.h"
 #include "errors.h"
 #include "xml-util.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlBuffer, xmlBufferFree)
 
 void
 gvd_domain_xml_render_disk_meta (xmlNodePtr inst, xmlNsPtr ns, const GvdInstanceSpec *spec)
@@ -70,4 +75,32 @@ gvd_domain_xml_parse_disk_meta (xmlXPathContextPtr ctx, xmlNodePtr inst, GvdInst
         }
     }
   return TRUE;
+}
+
+char *
+gvd_domain_xml_render_metadata (const GvdInstanceSpec *spec, GError **error)
+{
+  g_autofree char *xml = gvd_domain_xml_render (spec, error);
+  g_autoptr(xmlDoc) doc = NULL;
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlBuffer) buf = NULL;
+  xmlNodePtr inst;
+
+  if (xml == NULL || (doc = gvd_xp_read_doc (xml, error)) == NULL)
+    return NULL;
+  ctx = xmlXPathNewContext (doc);
+  xmlXPathRegisterNs (ctx, BAD_CAST "g", BAD_CAST GVD_DOMAIN_XML_NS);
+  inst = gvd_xp_first (ctx, xmlDocGetRootElement (doc), "metadata/g:instance");
+  if (inst == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "the rendered domain has no metadata");
+      return NULL;
+    }
+  buf = xmlBufferCreate ();
+  if (xmlNodeDump (buf, doc, inst, 0, 0) < 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "cannot write the metadata");
+      return NULL;
+    }
+  return g_strdup ((const char *) xmlBufferContent (buf));
 }

@@ -21,4 +21,8 @@ void gvd_domain_xml_render_disk_meta (xmlNodePtr inst, xmlNsPtr ns, const GvdIns
 gboolean gvd_domain_xml_parse_disk_meta (xmlXPathContextPtr ctx, xmlNodePtr inst,
                                          GvdInstanceSpec *spec, GError **error);
 
+/* gpuvmd's whole <instance> metadata element for @spec, as a string (for
+ * virDomainSetMetadata after a change such as a resize). */
+char *gvd_domain_xml_render_metadata (const GvdInstanceSpec *spec, GError **error);
+
 G_END_DECLS

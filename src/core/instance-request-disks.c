@@ -551,3 +551,62 @@ gvd_disk_specs_assign_targets (GPtrArray *disks)
         }
     }
 }
+
+gboolean
+gvd_resize_request_parse (JsonObject *body, guint64 *out_root_gib, GHashTable **out_disks,
+                          GError **error)
+{
+  g_autoptr(GHashTable) disks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GList) members = json_object_get_members (body);
+  guint64 root = 0;
+
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      const char *m = l->data;
+      JsonNode *v = json_object_get_member (body, m);
+
+      if (g_str_equal (m, "root_disk_gib"))
+        {
+          if (!get_uint (v, m, GVD_DISK_MIN_GIB, GVD_DISK_MAX_GIB, &root, error))
+            return FALSE;
+        }
+      else if (g_str_equal (m, "disks"))
+        {
+          JsonObject *obj;
+          g_autoptr(GList) names = NULL;
+
+          if (!JSON_NODE_HOLDS_OBJECT (v))
+            return INVALID (error, "'disks' must be an object {\"NAME\": size_gib}, not %s",
+                            type_name (v));
+          obj = json_node_get_object (v);
+          if (json_object_get_size (obj) > GVD_MAX_DATA_DISKS)
+            return INVALID (error, "'disks' names more than %d disks", GVD_MAX_DATA_DISKS);
+          names = json_object_get_members (obj);
+          for (GList *k = names; k != NULL; k = k->next)
+            {
+              g_autofree char *f = g_strdup_printf ("disks.%s", (const char *) k->data);
+              guint64 *gib = g_new0 (guint64, 1);
+
+              if (strlen (k->data) > GVD_DISK_NAME_MAX
+                  || !get_uint (json_object_get_member (obj, k->data), f, GVD_DISK_MIN_GIB,
+                                GVD_DISK_MAX_GIB, gib, error))
+                {
+                  if (error != NULL && *error == NULL)
+                    g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                                 "'disks': a disk name has at most %d bytes", GVD_DISK_NAME_MAX);
+                  g_free (gib);
+                  return FALSE;
+                }
+              g_hash_table_replace (disks, g_strdup (k->data), gib);
+            }
+        }
+      else
+        return INVALID (error, "unknown member '%s' (root_disk_gib, disks)", m);
+    }
+  if (root == 0 && g_hash_table_size (disks) == 0)
+    return INVALID (error, "give 'root_disk_gib' or 'disks' (the new sizes in GiB)");
+  *out_root_gib = root;
+  g_clear_pointer (out_disks, g_hash_table_unref);
+  *out_disks = g_steal_pointer (&disks);
+  return TRUE;
+}

@@ -53,4 +53,11 @@ char *gvd_disk_volume_instance (const char *volume, const char *prefix);
  * data disks by target. */
 void gvd_disk_specs_assign_targets (GPtrArray *disks);
 
+/* POST /v1/instances/{name}/resize: {"root_disk_gib": N, "disks": {"NAME":
+ * N, ...}}, at least one of them; sizes in GiB, 1..GVD_DISK_MAX_GIB.
+ * *@out_root_gib is 0 when the root disk is not named; *@out_disks maps disk
+ * names to guint64 GiB (g_free'd), empty when none. */
+gboolean gvd_resize_request_parse (JsonObject *body, guint64 *out_root_gib,
+                                   GHashTable **out_disks, GError **error);
+
 G_END_DECLS
