@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "instance-request-disks.h"
+
 GvdInstanceSpec *
 gvd_test_spec_minimal (const char *name)
 {
@@ -254,6 +256,44 @@ spec_mdev (void)
   return spec;
 }
 
+/* A request's "disks" as POST /v1/instances turns them into a spec: a new
+ * kept qcow2 on virtio with a serial and an iothread, a new raw on SCSI, a
+ * new qcow2 on SATA, and an image attached read-only on virtio. */
+static GvdInstanceSpec *
+spec_data_disks (void)
+{
+  GvdInstanceSpec *spec = gvd_test_spec_minimal ("data-2");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) disks = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_true (json_parser_load_from_data (parser,
+    "[{\"name\": \"data\", \"size_gib\": 100, \"cache\": \"none\", \"io\": \"native\","
+    "  \"iothread\": true, \"serial\": \"DATA-0001\", \"keep\": true, \"boot_order\": 2},"
+    " {\"name\": \"scratch\", \"size_gib\": 10, \"format\": \"raw\", \"bus\": \"scsi\"},"
+    " {\"name\": \"logs\", \"size_gib\": 1, \"bus\": \"sata\", \"cache\": \"writeback\"},"
+    " {\"name\": \"ref\", \"volume\": \"datasets.raw\", \"readonly\": true}]", -1, NULL));
+  if (!gvd_disk_requests_parse (json_parser_get_root (parser), &disks, &error))
+    fail_msg ("%s", error->message);
+  for (guint i = 0; i < disks->len; i++)
+    {
+      GvdDiskSpec *d = g_ptr_array_index (disks, i);
+
+      d->pool = g_strdup ("gpuvmd");
+      if (d->created)
+        d->volume = gvd_disk_volume_name (spec->domain_name, d->name, d->keep, d->format);
+      else
+        {
+          d->format = g_strdup ("raw");
+          d->size_bytes = G_GUINT64_CONSTANT (5) << 30;
+        }
+      spec->iothreads = MAX (spec->iothreads, d->iothread);
+    }
+  g_ptr_array_extend_and_steal (spec->disks, g_steal_pointer (&disks));
+  gvd_disk_specs_assign_targets (spec->disks);
+  return spec;
+}
+
 const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "one-gpu", spec_one_gpu },
   { "eight-gpus", spec_eight_gpus },
@@ -262,6 +302,7 @@ const GvdTestDomainCase gvd_test_domain_cases[] = {
   { "kernel-shares", spec_kernel_shares },
   { "bios", spec_bios },
   { "mdev", spec_mdev },
+  { "data-disks", spec_data_disks },
   { NULL, NULL },
 };
 
@@ -364,6 +405,11 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
       uint_eq ("disk.iothread", w->iothread, g->iothread);
       uint_eq ("disk.boot_order", w->boot_order, g->boot_order);
       uint_eq ("disk.readonly", w->readonly, g->readonly);
+      str_eq ("disk.serial", w->serial, g->serial);
+      str_eq ("disk.name", w->name, g->name);
+      uint_eq ("disk.size_bytes", w->size_bytes, g->size_bytes);
+      uint_eq ("disk.created", w->created, g->created);
+      uint_eq ("disk.keep", w->keep, g->keep);
       if (w->target != NULL)
         str_eq ("disk.target", w->target, g->target);
       assert_non_null (g->target);
