@@ -397,9 +397,9 @@ metadata__data_disks__round_trip (void **state)
   /* The element a resize hands to virDomainSetMetadata. */
   meta = gvd_domain_xml_render_metadata (spec, &error);
   assert_non_null (meta);
-  assert_true (g_str_has_prefix (meta, "<gpuvmd:instance xmlns:gpuvmd=\"urn:gpuvmd:domain:1\""));
+  assert_true (g_str_has_prefix (meta, "<g:instance xmlns:g=\"urn:gpuvmd:domain:1\""));
   assert_non_null (strstr (meta, "name=\"tmp\" size-bytes=\"1073741824\" created=\"yes\" keep=\"no\""));
-  assert_true (g_str_has_suffix (meta, "</gpuvmd:instance>"));
+  assert_true (g_str_has_suffix (meta, "</g:instance>"));
 }
 
 static void

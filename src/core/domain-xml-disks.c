@@ -96,6 +96,16 @@ gvd_domain_xml_render_metadata (const GvdInstanceSpec *spec, GError **error)
       g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "the rendered domain has no metadata");
       return NULL;
     }
+  /* libvirt declares its key's prefix on the element it is given and fails
+   * when the element already declares it: hand the same namespace over
+   * under another prefix (readers match the URI). */
+  if (inst->nsDef == NULL || inst->nsDef->prefix == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "the metadata has no namespace");
+      return NULL;
+    }
+  xmlFree ((xmlChar *) inst->nsDef->prefix);
+  inst->nsDef->prefix = xmlStrdup (BAD_CAST "g");
   buf = xmlBufferCreate ();
   if (xmlNodeDump (buf, doc, inst, 0, 0) < 0)
     {

@@ -22,7 +22,8 @@ gboolean gvd_domain_xml_parse_disk_meta (xmlXPathContextPtr ctx, xmlNodePtr inst
                                          GvdInstanceSpec *spec, GError **error);
 
 /* gpuvmd's whole <instance> metadata element for @spec, as a string (for
- * virDomainSetMetadata after a change such as a resize). */
+ * virDomainSetMetadata after a change such as a resize), its namespace
+ * under the prefix "g" (libvirt adds its key's own). */
 char *gvd_domain_xml_render_metadata (const GvdInstanceSpec *spec, GError **error);
 
 G_END_DECLS
