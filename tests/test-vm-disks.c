@@ -104,6 +104,20 @@ disk_json (JsonNode *inst, const char *name)
   return NULL;
 }
 
+/* The data disks' names in the order the instance lists them. */
+static char *
+disk_names (JsonNode *inst)
+{
+  JsonArray *disks = json_node_get_array (gvd_test_json_path (inst, "disks"));
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < json_array_get_length (disks); i++)
+    g_string_append_printf (s, "%s%s", i ? "," : "",
+                            json_object_get_string_member (json_array_get_object_element (disks, i),
+                                                           "name"));
+  return g_string_free (s, FALSE);
+}
+
 /* Capacity and format of a pool volume; FALSE when it does not exist. */
 static gboolean
 volume_info (const char *name, guint64 *out_capacity, char **out_format)
@@ -191,7 +205,8 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
     "{\"name\": \"dd\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"root_disk_gib\": 1,"
     " \"disks\": [{\"name\": \"data\", \"size_gib\": 1, \"format\": \"qcow2\", \"bus\": \"scsi\","
     "   \"cache\": \"none\", \"io\": \"native\", \"serial\": \"GVD-DATA-1\", \"keep\": true},"
-    "  {\"name\": \"scratch\", \"size_gib\": 2, \"format\": \"raw\", \"bus\": \"sata\"}]}";
+    "  {\"name\": \"scratch\", \"size_gib\": 2, \"format\": \"raw\", \"bus\": \"sata\"},"
+    "  {\"name\": \"fast\", \"size_gib\": 1, \"iothread\": true}]}";
   gint64 t0;
 
   gvd_test_daemon_wait_ready (d, 20000);
@@ -218,6 +233,14 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   assert_string_equal (json_object_get_string_member (o, "bus"), "sata");
   assert_string_equal (json_object_get_string_member (o, "target"), "sdb");
   assert_false (json_object_get_boolean_member (o, "keep"));
+  o = disk_json (created, "fast");
+  assert_string_equal (json_object_get_string_member (o, "target"), "vdb");
+  /* Listed by target, as they will be after a recovery (libvirt regroups
+   * disks by bus: "fast" moves before the SCSI disk in the domain). */
+  {
+    g_autofree char *names = disk_names (created);
+    assert_string_equal (names, "data,scratch,fast");
+  }
 
   /* The volumes in the pool, with their formats and sizes. */
   assert_true (volume_info (PREFIX "dd-kept-data.qcow2", &cap, &fmt));
@@ -239,6 +262,8 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   assert_non_null (strstr (live, "volume='" PREFIX "dd-disk-scratch.raw'"));
   assert_non_null (strstr (live, "<target dev='sdb' bus='sata'/>"));
   assert_non_null (strstr (live, "<controller type='scsi'"));
+  assert_non_null (strstr (live, "<driver name='qemu' type='qcow2' iothread='1'/>"));
+  assert_non_null (strstr (live, "<iothreads>1</iothreads>"));
 
   /* Existing volumes: another instance's disks, images written to, and
    * root volumes are refused, before anything is made. */
@@ -337,6 +362,10 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
     o = disk_json (n, "scratch");
     assert_false (json_object_get_boolean_member (o, "keep"));
     assert_true (json_object_get_int_member (o, "size_bytes") == (gint64) (2 * GIB));
+    {
+      g_autofree char *names = disk_names (n);
+      assert_string_equal (names, "data,scratch,fast");
+    }
   }
 
   /* Delete: everything but the kept volume. */
@@ -346,6 +375,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   }
   assert_int_equal (count_volumes_with (PREFIX "dd-"), 1);
   assert_true (volume_info (PREFIX "dd-kept-data.qcow2", NULL, NULL));
+  assert_false (volume_info (PREFIX "dd-disk-fast.qcow2", NULL, NULL));
 
   /* Recovery's sweep leaves the kept volume of an instance that is gone. */
   gvd_test_daemon_stop (d2, TRUE);

@@ -276,7 +276,8 @@ gvd_instance_disks_make (virConnectPtr conn, GvdInstanceSpec *spec, GPtrArray *m
               /* Someone else's volume: reported, never rolled back. */
               if (g_error_matches (local_error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS))
                 g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
-                             "'disks[%u]': volume '%s' already exists", index, d->volume);
+                             "'disks[%u]': volume '%s' already exists (a kept disk is attached "
+                             "with {\"volume\": \"%s\"})", index, d->volume, d->volume);
               else
                 g_propagate_error (error, g_steal_pointer (&local_error));
               return FALSE;
@@ -326,16 +327,36 @@ gvd_instance_disks_to_delete (const GvdInstanceSpec *spec)
   return g_strv_builder_end (b);
 }
 
+/* By target, shorter first ("sdb" before "sdaa"); none last. */
+static int
+compare_targets (gconstpointer a, gconstpointer b)
+{
+  const char *ta = (*(const GvdDiskSpec *const *) a)->target;
+  const char *tb = (*(const GvdDiskSpec *const *) b)->target;
+
+  if (ta == NULL || tb == NULL)
+    return (ta == NULL) - (tb == NULL);
+  if (strlen (ta) != strlen (tb))
+    return strlen (ta) < strlen (tb) ? -1 : 1;
+  return strcmp (ta, tb);
+}
+
 void
 gvd_instance_disks_write_json (const GvdInstanceSpec *spec, JsonBuilder *b)
 {
   static const char *const types[] = { "volume", "file", "nbd", "rbd" };
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
 
+  /* One order before and after a recovery: libvirt regroups a domain's
+   * disks by bus when it defines it. */
+  for (guint i = 1; i < spec->disks->len; i++)
+    g_ptr_array_add (sorted, g_ptr_array_index (spec->disks, i));
+  g_ptr_array_sort (sorted, compare_targets);
   json_builder_set_member_name (b, "disks");
   json_builder_begin_array (b);
-  for (guint i = 1; i < spec->disks->len; i++)
+  for (guint i = 0; i < sorted->len; i++)
     {
-      const GvdDiskSpec *d = g_ptr_array_index (spec->disks, i);
+      const GvdDiskSpec *d = g_ptr_array_index (sorted, i);
 
       json_builder_begin_object (b);
       gvd_json_add_string (b, "name", d->name);
