@@ -499,7 +499,9 @@ data_disks__crash_after_volume__swept (void **state)
   assert_int_equal (g_subprocess_get_term_sig (d->proc), SIGKILL);
   g_clear_object (&d->proc);
   /* Root overlay and the data disk were made; no seed, no domain. */
-  assert_true (volume_info (PREFIX "crash-disk-a.qcow2", NULL, NULL));
+  if (!volume_info (PREFIX "crash-disk-a.qcow2", NULL, NULL))
+    fail_msg ("no data disk volume after the crash: %u volume(s) named " PREFIX "crash-*, "
+              "libvirt says: %s", count_volumes_with (PREFIX "crash-"), virGetLastErrorMessage ());
   assert_null (domain_xml ("crash", 0));
 
   d2 = gvd_test_daemon_start (fx.config, NULL);
