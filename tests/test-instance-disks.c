@@ -157,6 +157,8 @@ static const BadCase bad_cases[] = {
   { "[{\"name\": \"a-b\", \"size_gib\": 1}]", "'disks[0].name' may hold only" },
   { "[{\"name\": \"aB\", \"size_gib\": 1}]", "'disks[0].name' may hold only lower-case" },
   { "[{\"name\": \"\", \"size_gib\": 1}]", "'disks[0].name' must be 1 to 32 bytes" },
+  { "[{\"name\": \"root\", \"size_gib\": 1}]", "'disks[0].name': 'root' is reserved" },
+  { "[{\"name\": \"seed\", \"size_gib\": 1}]", "'disks[0].name': 'seed' is reserved" },
   { "[{\"name\": \"abcdefghijabcdefghijabcdefghijabc\", \"size_gib\": 1}]", "'disks[0].name' must be 1 to 32" },
   { "[{\"name\": \"a\", \"size_gib\": 1}, {\"name\": \"b\", \"size_gib\": 1},"
     " {\"name\": \"a\", \"size_gib\": 1}]", "'disks[2].name': 'a' is used twice" },
@@ -320,6 +322,20 @@ volume_names__kept_differ__sweep_recognises_only_deleted (void **state)
   assert_null (i4);
   assert_null (i5);
   assert_null (i6);
+
+  /* Kept volumes, exactly: not an instance's root whose name holds "-kept". */
+  assert_true (gvd_disk_volume_is_kept (v2, "gpuvm-"));
+  assert_true (gvd_disk_volume_is_kept ("gpuvm-a-kept-b-kept-c.qcow2", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept ("gpuvm-x-kept-root.qcow2", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept ("gpuvm-b-kept-c-root.qcow2", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept ("gpuvm-b-kept-c-seed.iso", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept ("gpuvm--kept-c.raw", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept ("other-a-kept-c.raw", "gpuvm-"));
+  assert_false (gvd_disk_volume_is_kept (v1, "gpuvm-"));
+  {
+    g_autofree char *root_like = gvd_disk_volume_instance ("gpuvm-x-disk-root.qcow2", "gpuvm-");
+    assert_null (root_like);
+  }
 }
 
 static void

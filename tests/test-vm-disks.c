@@ -400,6 +400,15 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
     assert_true (json_object_get_int_member (o, "size_bytes") == (gint64) (3 * GIB));
     assert_string_equal (json_object_get_string_member (o, "target"), "vdb");
   }
+  /* An instance's volume is its own: not even read-only for another. */
+  {
+    g_autoptr(JsonNode) n = api (d2, "POST", "/v1/instances",
+      "{\"name\": \"peek\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
+      " \"disks\": [{\"name\": \"x\", \"volume\": \"" PREFIX "dd-kept-data.qcow2\","
+      " \"readonly\": true}]}", &status);
+    assert_refused (n, status, 409, "conflict", "attached to instance 'heir'");
+  }
+  assert_int_equal (count_volumes_with (PREFIX "peek-"), 0);
   {
     g_autoptr(JsonNode) n = api (d2, "POST", "/v1/instances/heir/stop", NULL, &status);
     g_autoptr(JsonNode) r = api (d2, "POST", "/v1/instances/heir/resize",

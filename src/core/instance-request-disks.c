@@ -334,6 +334,10 @@ parse_disk (JsonNode *node, guint index, GError **error)
                 ok = INVALID (error, "'%s' may hold only lower-case letters, digits and '_'", f);
                 break;
               }
+          /* "<domain>-disk-root.qcow2" would be the root volume of an
+           * instance named "<name>-disk". */
+          if (ok && (g_str_equal (d->name, "root") || g_str_equal (d->name, "seed")))
+            ok = INVALID (error, "'%s': '%s' is reserved", f, d->name);
         }
       else if (g_str_equal (m, "size_gib"))
         {
@@ -484,23 +488,42 @@ gvd_disk_volume_name (const char *domain_name, const char *disk, gboolean keep,
                           format != NULL ? format : "raw");
 }
 
+/* "<disk>.qcow2" or "<disk>.raw", the disk a name gpuvmd gave. */
+static gboolean
+is_disk_suffix (const char *s)
+{
+  const char *dot = strrchr (s, '.');
+
+  if (dot == NULL || dot == s || (strcmp (dot, ".qcow2") != 0 && strcmp (dot, ".raw") != 0))
+    return FALSE;
+  for (const char *p = s; p < dot; p++)
+    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '_')
+      return FALSE;
+  return !g_str_has_prefix (s, "root.") && !g_str_has_prefix (s, "seed.");
+}
+
+gboolean
+gvd_disk_volume_is_kept (const char *volume, const char *prefix)
+{
+  const char *mark;
+
+  if (prefix == NULL || !g_str_has_prefix (volume, prefix))
+    return FALSE;
+  mark = g_strrstr (volume, "-kept-");
+  return mark != NULL && mark >= volume + strlen (prefix) + 1 && is_disk_suffix (mark + 6);
+}
+
 char *
 gvd_disk_volume_instance (const char *volume, const char *prefix)
 {
-  const char *mark, *dot;
+  const char *mark;
 
   if (prefix == NULL || !g_str_has_prefix (volume, prefix))
     return NULL;
   /* Disk names hold no '-': the last "-disk-" ends the instance name. */
   mark = g_strrstr (volume, "-disk-");
-  if (mark == NULL || mark < volume + strlen (prefix) + 1)
+  if (mark == NULL || mark < volume + strlen (prefix) + 1 || !is_disk_suffix (mark + 6))
     return NULL;
-  dot = strrchr (mark, '.');
-  if (dot == NULL || dot == mark + 6 || (strcmp (dot, ".qcow2") != 0 && strcmp (dot, ".raw") != 0))
-    return NULL;
-  for (const char *p = mark + 6; p < dot; p++)
-    if (!g_ascii_islower (*p) && !g_ascii_isdigit (*p) && *p != '_')
-      return NULL;
   return g_strndup (volume + strlen (prefix), mark - volume - strlen (prefix));
 }
 

@@ -48,6 +48,10 @@ char *gvd_disk_volume_name (const char *domain_name, const char *disk, gboolean 
  * else NULL. */
 char *gvd_disk_volume_instance (const char *volume, const char *prefix);
 
+/* Whether @volume is a kept data disk volume of @prefix
+ * ("<prefix><name>-kept-<disk>.qcow2|raw", <disk> not "root" or "seed"). */
+gboolean gvd_disk_volume_is_kept (const char *volume, const char *prefix);
+
 /* Give every disk without a target one: "vd?" for virtio, "sd?" for SCSI
  * and SATA, in order, after those already taken. Metadata and recovery key
  * data disks by target. */

@@ -48,6 +48,7 @@ typedef struct {
   char *root_volume;
   char *seed_volume;
   GPtrArray *made;        /* data disk volumes this create made (worker) */
+  char *prefix;           /* the domain prefix */
   guint64 root_size;
   GvdCloudInitSeed *seed; /* made into seed_iso by the worker */
   GBytes *seed_iso;
@@ -80,6 +81,7 @@ create_data_free (CreateData *cd)
   g_free (cd->root_volume);
   g_free (cd->seed_volume);
   g_clear_pointer (&cd->made, g_ptr_array_unref);
+  g_free (cd->prefix);
   gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
@@ -200,7 +202,7 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       char *xml;
 
       /* Existing volumes' formats and sizes are learnt here: render again. */
-      if (!gvd_instance_disks_make (conn, cd->spec, cd->made, &error)
+      if (!gvd_instance_disks_make (conn, cd->prefix, cd->spec, cd->made, &error)
           || (xml = gvd_domain_xml_render (cd->spec, &error)) == NULL)
         goto fail;
       g_free (cd->xml);
@@ -468,6 +470,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
   cd->seed_volume = g_strdup (spec->seed_volume);
   cd->made = g_ptr_array_new_with_free_func (g_free);
+  cd->prefix = g_strdup (mgr->d->config->domain_prefix);
   cd->root_size = spec->root_size_bytes;
   cd->seed = g_steal_pointer (&seed);
   cd->xml = g_steal_pointer (&xml);

@@ -85,7 +85,7 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
     }
   if (g_str_has_prefix (d->volume, prefix))
     {
-      if (strstr (d->volume + strlen (prefix), "-kept-") == NULL)
+      if (!gvd_disk_volume_is_kept (d->volume, prefix))
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
                        "'disks[%u].volume': '%s' is an instance's own volume (root, seed or a "
@@ -103,8 +103,9 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
                    "attach it with \"readonly\": true", index, d->volume);
       return FALSE;
     }
+  /* Only images are shared, read-only; an instance's volume is its own. */
   user = volume_user (mgr, mgr->d->config->pool_name, d->volume);
-  if (user != NULL && !d->readonly)
+  if (user != NULL && (!d->readonly || g_str_has_prefix (d->volume, prefix)))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
                    "'disks[%u].volume': '%s' is attached to instance '%s'", index, d->volume,
@@ -179,7 +180,7 @@ disk_users (virConnectPtr conn, GError **error)
 
 static gboolean
 check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *d,
-              GError **error)
+              gboolean image, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GvdVolumeInfo) info = gvd_storage_get_volume (conn, d->pool, d->volume, &local_error);
@@ -208,7 +209,8 @@ check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *
   user = g_hash_table_lookup (*users, ref);
   if (user == NULL && info->path != NULL)
     user = g_hash_table_lookup (*users, info->path);
-  if (user != NULL && !d->readonly)
+  /* Images (not instance volumes) may be shared read-only. */
+  if (user != NULL && (!d->readonly || !image))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
                    "'disks[%u].volume': '%s' is attached to domain '%s'", index, d->volume, user);
@@ -254,8 +256,8 @@ check_secret (virConnectPtr conn, guint index, const GvdDiskSpec *d, GError **er
 }
 
 gboolean
-gvd_instance_disks_make (virConnectPtr conn, GvdInstanceSpec *spec, GPtrArray *made,
-                         GError **error)
+gvd_instance_disks_make (virConnectPtr conn, const char *prefix, GvdInstanceSpec *spec,
+                         GPtrArray *made, GError **error)
 {
   g_autoptr(GHashTable) users = NULL;
 
@@ -287,7 +289,8 @@ gvd_instance_disks_make (virConnectPtr conn, GvdInstanceSpec *spec, GPtrArray *m
         }
       else if (d->type == GVD_DISK_VOLUME)
         {
-          if (!check_attach (conn, &users, index, d, error))
+          if (!check_attach (conn, &users, index, d, !g_str_has_prefix (d->volume, prefix),
+                             error))
             return FALSE;
         }
       else if (d->type == GVD_DISK_RBD && !check_secret (conn, index, d, error))

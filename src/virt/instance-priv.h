@@ -85,8 +85,8 @@ gboolean gvd_instance_build_disks (GvdInstanceManager *mgr, const GvdCreateReque
                                    GvdInstanceSpec *spec, GError **error);
 /* Worker: create the new volumes (their names appended to @made), check the
  * existing ones (unused, format, size into @spec) and RBD secrets. */
-gboolean gvd_instance_disks_make (virConnectPtr conn, GvdInstanceSpec *spec, GPtrArray *made,
-                                  GError **error);
+gboolean gvd_instance_disks_make (virConnectPtr conn, const char *prefix, GvdInstanceSpec *spec,
+                                  GPtrArray *made, GError **error);
 /* Worker: delete the volumes @made (a failed create's). */
 void gvd_instance_disks_rollback (virConnectPtr conn, const char *pool, GPtrArray *made);
 /* The data disk volumes an instance's delete removes (made by it, not kept). */
