@@ -216,7 +216,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   created = api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, json_to_string (created, FALSE));
-  print_message ("create with two data disks → running: %.2f s\n",
+  print_message ("create with three data disks → running: %.2f s\n",
                  (g_get_monotonic_time () - t0) / 1e6);
   /* Running under TCG: QEMU opened both volumes. */
   assert_string_equal (gvd_test_json_string (created, "state"), "running");
