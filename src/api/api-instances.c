@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "instance.h"
+#include "instance-request-disks.h"
 #include "qmp-policy.h"
 
 #define IDEMPOTENCY_KEY_MAX 128
@@ -333,6 +334,39 @@ handle_qmp (GvdApi *api, SoupServerMessage *msg, const char *name)
                                   pending_new (api, msg, name));
 }
 
+static void
+resize_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Pending *p = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = gvd_instance_manager_resize_finish (manager (p->api), res, &error);
+
+  if (node == NULL)
+    gvd_api_reply_error (p->msg, error);
+  else
+    gvd_api_reply_json (p->msg, SOUP_STATUS_OK, node);
+  pending_finish (p);
+}
+
+/* {"root_disk_gib": N, "disks": {"NAME": N}}: grow a stopped instance's disks. */
+static void
+handle_resize (GvdApi *api, SoupServerMessage *msg, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = gvd_api_read_object (msg, FALSE, &error);
+  g_autoptr(GHashTable) disks = NULL;
+  guint64 root_gib = 0;
+  Pending *p;
+
+  if (body == NULL || !gvd_resize_request_parse (body, &root_gib, &disks, &error))
+    {
+      gvd_api_reply_error (msg, error);
+      return;
+    }
+  p = pending_new (api, msg, name);
+  gvd_instance_manager_resize_async (manager (api), name, root_gib, disks, resize_done, p);
+}
+
 /* ---- routing --------------------------------------------------------------------- */
 
 static void
@@ -402,11 +436,13 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
     }
   if (g_str_equal (seg[1], "qmp"))
     handle_qmp (api, msg, seg[0]);
+  else if (g_str_equal (seg[1], "resize"))
+    handle_resize (api, msg, seg[0]);
   else if (gvd_instance_action_from_string (seg[1], &action))
     handle_action (api, msg, seg[0], action);
   else
     gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND,
-                          "unknown action '%s' (start, shutdown, stop, reboot, reset, qmp, "
+                          "unknown action '%s' (start, shutdown, stop, reboot, reset, qmp, resize, "
                           "console)", seg[1]);
 }
 
@@ -421,6 +457,7 @@ static const GvdApiRoute routes[] = {
   { "POST", "/v1/instances/{name}/reboot" },
   { "POST", "/v1/instances/{name}/reset" },
   { "POST", "/v1/instances/{name}/qmp" },
+  { "POST", "/v1/instances/{name}/resize" },
   { "GET", "/v1/instances/{name}/console" },
   { NULL, NULL },
 };

@@ -103,6 +103,8 @@ render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
     propf (child (disk, NULL, "boot"), "order", "%u", d->boot_order);
   if (d->readonly)
     child (disk, NULL, "readonly");
+  if (d->serial != NULL)
+    text_child (disk, NULL, "serial", d->serial);
 }
 
 static void

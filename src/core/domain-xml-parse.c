@@ -9,6 +9,7 @@
 #include <libxml/xpathInternals.h>
 
 #include "domain-xml-forward.h"
+#include "domain-xml-disks.h"
 #include "domain-xml-priv.h"
 #include "domain-xml-xpath.h"
 #include "errors.h"
@@ -252,6 +253,7 @@ parse_disk (xmlXPathContextPtr ctx, xmlNodePtr root, xmlNodePtr node, GvdInstanc
   d->boot_order = (guint) v;
   d->readonly = gvd_xp_exists (ctx, node, "readonly");
   d->target = gvd_xp_str (ctx, node, "target/@dev");
+  d->serial = gvd_xp_str (ctx, node, "serial");
   if (spec->disks->len >= GVD_DOMAIN_XML_MAX_DISKS)
     INVALID ("more than %d disks", GVD_DOMAIN_XML_MAX_DISKS);
   g_ptr_array_add (spec->disks, g_steal_pointer (&d));
@@ -482,6 +484,8 @@ gvd_domain_xml_parse (const char *xml, GError **error)
     if (!parse_disk (ctx, root, set->nodeTab[i], spec, error))
       return NULL;
   g_clear_pointer (&obj, xmlXPathFreeObject);
+  if (!gvd_domain_xml_parse_disk_meta (ctx, inst, spec, error))
+    return NULL;
   set = gvd_xp_nodes (ctx, root, "devices/interface", &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     if (!parse_nic (ctx, inst, set->nodeTab[i], spec, error))

@@ -272,6 +272,13 @@ validate_disk (const GvdInstanceSpec *spec, const GvdDiskSpec *d, guint index,
     }
   if (d->readonly && d->bus == GVD_DISK_BUS_SATA)
     INVALID ("%s: libvirt does not support read-only SATA disks", what);
+  /* QEMU keeps 20 bytes of a virtio-blk serial. */
+  if (d->serial != NULL
+      && !gvd_domain_xml_check_token ("disk serial", d->serial, 20, "._-", error))
+    return FALSE;
+  if (d->name != NULL
+      && !gvd_domain_xml_check_token ("disk name", d->name, 32, "_", error))
+    return FALSE;
   if (d->target != NULL)
     {
       const char *prefix = d->bus == GVD_DISK_BUS_VIRTIO ? "vd" : "sd";

@@ -5,6 +5,7 @@
 
 #include "domain-xml.h"
 #include "domain-xml-compat.h"
+#include "domain-xml-disks.h"
 #include "pci-address.h"
 
 #include <string.h>
@@ -124,6 +125,7 @@ render_metadata (Render *r, xmlNodePtr domain)
         }
     }
   gvd_domain_xml_render_compat (inst, ns, spec);
+  gvd_domain_xml_render_disk_meta (inst, ns, spec);
 
   if (spec->kernel != NULL)
     {

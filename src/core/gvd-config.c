@@ -35,6 +35,7 @@ typedef enum {
   KEY_QMP_NAMES, /* list of QMP command names */
   KEY_URL_PREFIXES, /* list of http(s) URL prefixes (image-url.h) */
   KEY_OPT_PORTS, /* "lo-hi" TCP port range or empty */
+  KEY_DISK_PROTOCOLS, /* list of "nbd", "rbd" */
 } KeyType;
 
 typedef struct {
@@ -71,6 +72,8 @@ static const KeySpec keys[] = {
   { "images", "url_allow", KEY_URL_PREFIXES, F (url_allow), 0, 64, "" },
   { "images", "max_download_mib", KEY_UINT, F (max_download_mib), 1, 16777216, "16384" },
   { "images", "stall_timeout", KEY_UINT, F (stall_timeout), 1, 3600, "60" },
+  { "storage", "network_disks", KEY_DISK_PROTOCOLS, F (network_disks), 0, 2, "" },
+  { "storage", "network_disk_hosts", KEY_STRV, F (network_disk_hosts), 0, 64, "" },
   { "host", "sysfs_root", KEY_PATH, F (sysfs_root), 0, 0, "/sys" },
   { "host", "procfs_root", KEY_PATH, F (procfs_root), 0, 0, "/proc" },
   { "host", "devfs_root", KEY_PATH, F (devfs_root), 0, 0, "/dev" },
@@ -120,8 +123,9 @@ static const char *const type_names[] = {
   [KEY_QMP_NAMES] = "list of QMP command names",
   [KEY_URL_PREFIXES] = "list of URL prefixes",
   [KEY_OPT_PORTS] = "port range or empty",
+  [KEY_DISK_PROTOCOLS] = "list of network disk protocols",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_OPT_PORTS + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_DISK_PROTOCOLS + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -156,14 +160,15 @@ static gboolean
 is_string_key (KeyType type)
 {
   return type != KEY_UINT && type != KEY_ADDRS && type != KEY_STRV && type != KEY_NETMODE
-         && type != KEY_PATHS && type != KEY_QMP_NAMES && type != KEY_URL_PREFIXES;
+         && type != KEY_PATHS && type != KEY_QMP_NAMES && type != KEY_URL_PREFIXES
+         && type != KEY_DISK_PROTOCOLS;
 }
 
 static gboolean
 is_strv_key (KeyType type)
 {
   return type == KEY_ADDRS || type == KEY_STRV || type == KEY_PATHS || type == KEY_QMP_NAMES
-         || type == KEY_URL_PREFIXES;
+         || type == KEY_URL_PREFIXES || type == KEY_DISK_PROTOCOLS;
 }
 
 static void
@@ -335,6 +340,9 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
           if (spec->type == KEY_URL_PREFIXES
               && !gvd_image_url_check (spec->key, list[i], &local_error))
             FAIL ("%s", local_error->message);
+          if (spec->type == KEY_DISK_PROTOCOLS && !g_str_equal (list[i], "nbd")
+              && !g_str_equal (list[i], "rbd"))
+            FAIL ("'%s' is not a network disk protocol (nbd, rbd)", list[i]);
         }
       g_strfreev (*(char ***) field);
       *(char ***) field = g_steal_pointer (&list);

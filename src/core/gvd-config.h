@@ -39,6 +39,8 @@ typedef struct {
   char **url_allow;           /* URL prefixes imports may download from; empty: none */
   guint max_download_mib;     /* largest download */
   guint stall_timeout;        /* seconds a download may go without a byte */
+  char **network_disks;       /* "nbd", "rbd": network disk protocols tenants may use */
+  char **network_disk_hosts;  /* the only hosts network disks may name */
   /* [host] */
   char *sysfs_root;
   char *procfs_root;

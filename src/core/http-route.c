@@ -33,6 +33,7 @@ static const char *const templates[][2] = {
   { "/v1/instances/*/reboot", "/v1/instances/{name}/reboot" },
   { "/v1/instances/*/reset", "/v1/instances/{name}/reset" },
   { "/v1/instances/*/qmp", "/v1/instances/{name}/qmp" },
+  { "/v1/instances/*/resize", "/v1/instances/{name}/resize" },
   { "/v1/instances/*/console", "/v1/instances/{name}/console" },
 };
 

@@ -10,6 +10,7 @@
 
 #include "device-ref.h"
 #include "errors.h"
+#include "instance-request-disks.h"
 
 GvdCreateRequest *
 gvd_create_request_new (void)
@@ -51,6 +52,7 @@ gvd_create_request_free (GvdCreateRequest *req)
   g_clear_pointer (&req->labels, g_hash_table_unref);
   g_clear_pointer (&req->shares, g_ptr_array_unref);
   g_clear_pointer (&req->vgpus, g_ptr_array_unref);
+  g_clear_pointer (&req->disks, g_ptr_array_unref);
   g_free (req);
 }
 
@@ -435,6 +437,8 @@ gvd_create_request_parse (JsonObject *body, GError **error)
         ok = gvd_create_request_parse_memory (n, req, error);
       else if (g_str_equal (m, "vgpu"))
         ok = gvd_create_request_parse_vgpu (n, req, error);
+      else if (g_str_equal (m, "disks"))
+        ok = gvd_disk_requests_parse (n, &req->disks, error);
       else
         ok = INVALID (error, "unknown member '%s'", m);
       if (!ok)

@@ -68,6 +68,7 @@ typedef struct {
   GPtrArray *shares;        /* GvdShareSpec (source_dir not yet checked on the host); may be NULL */
   guint hugepage_kib;       /* memory.hugepages: page size; 0: none */
   GPtrArray *vgpus;         /* GvdVgpuRequest, one per vGPU; NULL: none */
+  GPtrArray *disks;         /* GvdDiskSpec: data disks (instance-request-disks.h); may be NULL */
 } GvdCreateRequest;
 
 GvdCreateRequest *gvd_create_request_new (void);

@@ -26,6 +26,8 @@ gvd_disk_spec_free (GvdDiskSpec *disk)
   g_free (disk->auth_username);
   g_free (disk->secret_uuid);
   g_free (disk->target);
+  g_free (disk->serial);
+  g_free (disk->name);
   g_free (disk);
 }
 

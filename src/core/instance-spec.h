@@ -55,6 +55,12 @@ typedef struct {
   guint boot_order;    /* 0: not bootable */
   gboolean readonly;
   char *target;        /* "vda"; NULL: the renderer assigns one per bus */
+  char *serial;        /* <serial>: what the guest sees (/dev/disk/by-id); NULL: none */
+  /* Data disks (disks[1..]): recorded in gpuvmd's metadata. */
+  char *name;          /* the request's disk name; NULL: the root disk */
+  guint64 size_bytes;  /* VOLUME: its capacity; 0: unknown */
+  gboolean created;    /* VOLUME: gpuvmd made it for this instance */
+  gboolean keep;       /* created: it survives the instance's delete */
 } GvdDiskSpec;
 
 /* A TCP port of the guest reachable on the host's 127.0.0.1 (user mode). */

@@ -184,6 +184,53 @@ run_reset (GvdCtl *ctl, GError **error)
   return action (ctl, "reset", NULL, error);
 }
 
+/* resize NAME [--root SIZE] [--data-disk NAME=SIZE...]: grow a stopped
+ * instance's disks. */
+static gboolean
+run_resize (GvdCtl *ctl, GError **error)
+{
+  const char *root = gvd_ctl_args_get (ctl->args, "root");
+  const char *const *data = gvd_ctl_args_get_all (ctl->args, "data-disk");
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) body = NULL;
+  guint64 gib = 0;
+
+  if (root == NULL && (data == NULL || data[0] == NULL))
+    {
+      g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_USAGE,
+                   _("give --root SIZE and/or --data-disk NAME=SIZE"));
+      return FALSE;
+    }
+  json_builder_begin_object (b);
+  if (root != NULL)
+    {
+      if (!gvd_ctl_parse_size_gib (root, "--root", &gib, error))
+        return FALSE;
+      json_builder_set_member_name (b, "root_disk_gib");
+      json_builder_add_int_value (b, (gint64) gib);
+    }
+  if (data != NULL && data[0] != NULL)
+    {
+      json_builder_set_member_name (b, "disks");
+      json_builder_begin_object (b);
+      for (guint i = 0; data[i] != NULL; i++)
+        {
+          g_autofree char *key = NULL;
+          g_autofree char *value = NULL;
+
+          if (!gvd_ctl_parse_label (data[i], &key, &value, error)
+              || !gvd_ctl_parse_size_gib (value, "--data-disk", &gib, error))
+            return FALSE;
+          json_builder_set_member_name (b, key);
+          json_builder_add_int_value (b, (gint64) gib);
+        }
+      json_builder_end_object (b);
+    }
+  json_builder_end_object (b);
+  body = json_builder_get_root (b);
+  return action (ctl, "resize", body, error);
+}
+
 static gboolean
 run_shutdown (GvdCtl *ctl, GError **error)
 {
@@ -533,6 +580,11 @@ static const GvdCtlOption shutdown_options[] = {
   { "timeout", 0, TRUE, FALSE },
   { NULL },
 };
+static const GvdCtlOption resize_options[] = {
+  { "root", 0, TRUE, FALSE },
+  { "data-disk", 0, TRUE, TRUE },
+  { NULL },
+};
 static const GvdCtlOption console_options[] = {
   { "tail", 0, TRUE, FALSE },
   { "follow", 'f', FALSE, FALSE },
@@ -558,6 +610,8 @@ const GvdCtlCommand gvd_ctl_instance_commands[] = {
   { "reboot", "NAME", N_("reboot the guest"), 1, 1, NULL, run_reboot },
   { "reset", "NAME", N_("hard reset"), 1, 1, NULL, run_reset },
   { "delete", "NAME", N_("destroy an instance and delete its volumes"), 1, 1, NULL, run_delete },
+  { "resize", "NAME [--root SIZE] [--data-disk NAME=SIZE...]",
+    N_("grow a stopped instance's disks"), 1, 1, resize_options, run_resize },
   { "console", "NAME [--tail N] [--follow]", N_("the serial console log"), 1, 1,
     console_options, run_console },
   { "qmp", "NAME JSON|COMMAND", N_("one allowed QMP command; prints QEMU's answer"), 2, 2, NULL,

@@ -124,6 +124,8 @@ gvd_instance_build_spec (GvdInstanceManager *mgr, const GvdCreateRequest *req, G
   root->format = g_strdup ("qcow2");
   root->boot_order = 1;
   g_ptr_array_add (s->disks, g_steal_pointer (&root));
+  if (!gvd_instance_build_disks (mgr, req, s, error))
+    return NULL;
   s->seed_pool = g_strdup (c->pool_name);
   s->seed_volume = g_strdup_printf ("%s-seed.iso", s->domain_name);
 

@@ -49,6 +49,8 @@ typedef struct {
   char *image;
   char *root_volume;
   char *seed_volume;
+  GPtrArray *made;        /* data disk volumes this create made (worker) */
+  char *prefix;           /* the domain prefix */
   guint64 root_size;
   GvdCloudInitSeed *seed; /* made into seed_iso by the worker */
   GBytes *seed_iso;
@@ -82,6 +84,8 @@ create_data_free (CreateData *cd)
   g_free (cd->image);
   g_free (cd->root_volume);
   g_free (cd->seed_volume);
+  g_clear_pointer (&cd->made, g_ptr_array_unref);
+  g_free (cd->prefix);
   gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
@@ -147,6 +151,7 @@ rollback_libvirt (virConnectPtr conn, virDomainPtr dom, const CreateData *cd)
     g_debug ("rollback: %s", e1->message);
   if (!gvd_storage_delete_volume (conn, cd->pool, cd->root_volume, &e2))
     g_debug ("rollback: %s", e2->message);
+  gvd_instance_disks_rollback (conn, cd->pool, cd->made);
   /* The vGPUs last: a domain still defined would keep using them. */
   {
     g_autoptr(GError) e3 = NULL;
@@ -217,6 +222,17 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("overlay");
+  if (cd->spec != NULL && cd->spec->disks->len > 1)
+    {
+      char *xml;
+
+      /* Existing volumes' formats and sizes are learnt here: render again. */
+      if (!gvd_instance_disks_make (conn, cd->prefix, cd->spec, cd->made, &error)
+          || (xml = gvd_domain_xml_render (cd->spec, &error)) == NULL)
+        goto fail;
+      g_free (cd->xml);
+      cd->xml = xml;
+    }
   progress (cd->mgr, cd->name, "volumes");
   seed_path = gvd_storage_upload_volume (conn, cd->pool, cd->seed_volume, cd->seed_iso, "raw",
                                          &error);
@@ -502,6 +518,8 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->image = g_strdup (spec->image);
   cd->root_volume = g_strdup (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
   cd->seed_volume = g_strdup (spec->seed_volume);
+  cd->made = g_ptr_array_new_with_free_func (g_free);
+  cd->prefix = g_strdup (mgr->d->config->domain_prefix);
   cd->root_size = spec->root_size_bytes;
   cd->seed = g_steal_pointer (&seed);
   cd->xml = g_steal_pointer (&xml);

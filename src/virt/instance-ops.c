@@ -51,6 +51,7 @@ typedef struct {
   char *seed_volume;
   GPtrArray *vgpus;    /* GvdVgpuAssignment: mdevs to remove; NULL: none */
   const GvdMdevOps *mdev_ops;
+  char **data_volumes; /* data disks deleted with the instance */
   GTask *outer;        /* borrowed: the worker's callback holds the ref */
   GSource *deadline;   /* main context only */
   gboolean expired;
@@ -78,6 +79,7 @@ op_data_free (OpData *op)
   g_free (op->pool);
   g_free (op->root_volume);
   g_free (op->seed_volume);
+  g_strfreev (op->data_volumes);
   g_clear_pointer (&op->vgpus, g_ptr_array_unref);
   g_free (op->state);
   g_free (op->vnc_socket);
@@ -613,6 +615,12 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  for (gsize i = 0; op->data_volumes != NULL && op->data_volumes[i] != NULL; i++)
+    if (!gvd_storage_delete_volume (conn, op->pool, op->data_volumes[i], &error))
+      {
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
   g_task_return_boolean (task, TRUE);
 }
 
@@ -658,6 +666,7 @@ gvd_instance_manager_delete_async (GvdInstanceManager *mgr, const char *name,
   op->seed_volume = g_strdup (inst->spec->seed_volume);
   op->vgpus = gvd_instance_spec_vgpus (inst->spec);
   op->mdev_ops = mgr->mdev_ops;
+  op->data_volumes = gvd_instance_disks_to_delete (inst->spec);
   run_op (mgr, task, op, delete_thread, delete_done);
 }
 

@@ -141,6 +141,22 @@ gboolean gvd_instance_remove_mdevs (const GvdMdevOps *ops, virConnectPtr conn, G
  * host that no instance, create in flight or other domain holds (left by an
  * instance undefined behind gpuvmd's back, or made by hand). */
 void gvd_instance_report_stray_mdevs (GvdInstanceManager *mgr);
+/* instance-disks.c: data disks */
+/* Main thread: the request's data disks into @spec (after its root disk):
+ * pool, volume names, targets, iothreads; the operator's network disk policy
+ * and which existing volumes may be attached. */
+gboolean gvd_instance_build_disks (GvdInstanceManager *mgr, const GvdCreateRequest *req,
+                                   GvdInstanceSpec *spec, GError **error);
+/* Worker: create the new volumes (their names appended to @made), check the
+ * existing ones (unused, format, size into @spec) and RBD secrets. */
+gboolean gvd_instance_disks_make (virConnectPtr conn, const char *prefix, GvdInstanceSpec *spec,
+                                  GPtrArray *made, GError **error);
+/* Worker: delete the volumes @made (a failed create's). */
+void gvd_instance_disks_rollback (virConnectPtr conn, const char *pool, GPtrArray *made);
+/* The data disk volumes an instance's delete removes (made by it, not kept). */
+char **gvd_instance_disks_to_delete (const GvdInstanceSpec *spec);
+/* "disks": [...] of the instance's JSON. */
+void gvd_instance_disks_write_json (const GvdInstanceSpec *spec, JsonBuilder *b);
 
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */

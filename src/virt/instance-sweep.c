@@ -10,10 +10,13 @@
 #include <string.h>
 
 #include "events.h"
+#include "instance-request-disks.h"
 #include "storage.h"
 
-/* The instance a volume gpuvmd names "<prefix><name>-root.qcow2" or
- * "<prefix><name>-seed.iso" belongs to, or NULL for any other name. */
+/* The instance a volume gpuvmd names "<prefix><name>-root.qcow2",
+ * "<prefix><name>-seed.iso" or "<prefix><name>-disk-<disk>.<format>" belongs
+ * to, or NULL for any other name (kept data disks "…-kept-…" among them:
+ * they outlive their instance). */
 static char *
 volume_instance (const char *volume, const char *prefix)
 {
@@ -21,6 +24,12 @@ volume_instance (const char *volume, const char *prefix)
 
   if (!g_str_has_prefix (volume, prefix))
     return NULL;
+  if (strstr (volume, "-disk-") != NULL)
+    {
+      char *instance = gvd_disk_volume_instance (volume, prefix);
+      if (instance != NULL)
+        return instance;
+    }
   for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
     if (g_str_has_suffix (volume, suffixes[i]))
       {

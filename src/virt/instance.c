@@ -331,6 +331,7 @@ gvd_instance_write_json (GvdInstanceManager *mgr, const GvdInstance *inst, JsonB
   json_builder_add_int_value (b, s->memory_mib);
   json_builder_set_member_name (b, "root_disk_bytes");
   json_builder_add_int_value (b, s->root_size_bytes);
+  gvd_instance_disks_write_json (s, b);
   gvd_json_add_string (b, "firmware", s->firmware == GVD_FIRMWARE_BIOS ? "bios" : "efi");
   gvd_instance_write_cpu_json (s, b);
   gvd_instance_write_shares_json (s, b);

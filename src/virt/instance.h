@@ -111,6 +111,15 @@ char *gvd_instance_manager_qmp_finish (GvdInstanceManager *mgr, GAsyncResult *re
  * libvirt's node device API (mdev.h). @ops must outlive the manager. */
 typedef struct _GvdMdevOps GvdMdevOps;
 void gvd_instance_manager_set_mdev_ops (GvdInstanceManager *mgr, const GvdMdevOps *ops);
+/* Grow a stopped instance's root disk to @root_gib (0: leave it) and the
+ * data disks named in @disks (name → guint64 GiB) it made; shrinking is
+ * INVALID_ARGUMENT naming the member, a running instance INVALID_STATE.
+ * Finishes with the instance's JSON. (instance-resize.c) */
+void gvd_instance_manager_resize_async (GvdInstanceManager *mgr, const char *name,
+                                        guint64 root_gib, GHashTable *disks,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+JsonNode *gvd_instance_manager_resize_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                              GError **error);
 
 const char *gvd_instance_action_to_string (GvdInstanceAction action);
 gboolean gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action);

@@ -95,6 +95,19 @@ char *gvd_storage_create_overlay (GvdStorage *storage, virConnectPtr conn, const
 char *gvd_storage_upload_volume (virConnectPtr conn, const char *pool, const char *vol_name,
                                  GBytes *data, const char *format, GError **error);
 
+/* storage-volume.c: a new blank volume @vol_name of @capacity bytes and
+ * @format ("qcow2", "raw"; sparse); an existing name is ALREADY_EXISTS (and
+ * left alone). Returns its path. */
+char *gvd_storage_create_volume (virConnectPtr conn, const char *pool, const char *vol_name,
+                                 guint64 capacity, const char *format, GError **error);
+/* What libvirt says of @vol_name; GVD_ERROR_NOT_FOUND when missing. */
+GvdVolumeInfo *gvd_storage_get_volume (virConnectPtr conn, const char *pool,
+                                       const char *vol_name, GError **error);
+/* Grow @vol_name to @capacity bytes (equal: nothing to do); a smaller
+ * @capacity is INVALID_ARGUMENT: shrinking would cut the guest's data. */
+gboolean gvd_storage_grow_volume (virConnectPtr conn, const char *pool, const char *vol_name,
+                                  guint64 capacity, GError **error);
+
 /* Delete @vol_name; a missing volume is success (idempotent rollback). */
 gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const char *vol_name,
                                     GError **error);

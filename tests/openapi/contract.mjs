@@ -348,7 +348,8 @@ async function session() {
 
   // instances
   const create = { name: inst, image, memory_mib: 256, start: false, autostart: false,
-                   console: { vnc: true }, labels: { team: 'x' } };
+                   console: { vnc: true }, labels: { team: 'x' },
+                   disks: [{ name: 'data', size_gib: 1, bus: 'scsi', serial: 'OA-1' }] };
   await admin('strict', 'POST', '/v1/instances', { expect: 200, body: { ...create, dry_run: true, gpus: 1 } });
   await admin('strict', 'POST', '/v1/instances', { expect: 201, body: create, headers: { 'Idempotency-Key': 'oa-1' } });
   const replay = await admin('strict', 'POST', '/v1/instances', { expect: 201, body: create, headers: { 'Idempotency-Key': 'oa-1' } });
@@ -390,7 +391,13 @@ async function session() {
   await admin('strict', 'GET', '/v1/instances/NOT_A_NAME', { expect: 404, code: 'not_found' });
   await admin('strict', 'POST', `/v1/instances/${inst}/reboot`, { expect: 409, code: 'invalid_state' });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 409, code: 'invalid_state', body: { execute: 'query-status' } });
+  await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 200, body: { root_disk_gib: 1, disks: { data: 2 } } });
+  await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 400, code: 'invalid_argument', body: { disks: { data: 1 } } });
+  await admin('invalid', 'POST', `/v1/instances/${inst}/resize`, { expect: 400, code: 'invalid_argument', body: { size: 1 } });
+  await admin('invalid', 'POST', '/v1/instances', { expect: 400, code: 'invalid_argument',
+                                                    body: { name: 'oa-b', image, disks: [{ name: 'x', size_gib: 1, bus: 'ide' }] } });
   await admin('strict', 'POST', `/v1/instances/${inst}/start`, { expect: 200 });
+  await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 409, code: 'invalid_state', body: { root_disk_gib: 2 } });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 200, body: { execute: 'query-status' } });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 403, code: 'forbidden', body: { execute: 'human-monitor-command' } });
   await admin('invalid', 'POST', `/v1/instances/${inst}/qmp`, { expect: 400, code: 'invalid_argument',
