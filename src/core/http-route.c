@@ -34,6 +34,9 @@ static const char *const templates[][2] = {
   { "/v1/instances/*/reset", "/v1/instances/{name}/reset" },
   { "/v1/instances/*/qmp", "/v1/instances/{name}/qmp" },
   { "/v1/instances/*/console", "/v1/instances/{name}/console" },
+  { "/v1/instances/*/snapshots", "/v1/instances/{name}/snapshots" },
+  { "/v1/instances/*/snapshots/*", "/v1/instances/{name}/snapshots/{snapshot}" },
+  { "/v1/instances/*/snapshots/*/revert", "/v1/instances/{name}/snapshots/{snapshot}/revert" },
 };
 
 /* Paths longer than this are "other" without being split. */

@@ -64,6 +64,11 @@ char *gvd_storage_create_overlay (GvdStorage *storage, virConnectPtr conn, const
 char *gvd_storage_upload_volume (virConnectPtr conn, const char *pool, const char *vol_name,
                                  GBytes *data, const char *format, GError **error);
 
+/* The whole content of volume @vol_name (at most @max_bytes, else an
+ * error), read through a libvirt stream. */
+GBytes *gvd_storage_download_volume (virConnectPtr conn, const char *pool, const char *vol_name,
+                                     guint64 max_bytes, GError **error);
+
 /* Delete @vol_name; a missing volume is success (idempotent rollback). */
 gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const char *vol_name,
                                     GError **error);

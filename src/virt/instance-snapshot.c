@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Disk snapshots of a stopped instance, through libvirt's storage API only.
+ *
+ * libvirt 9.0 refuses internal snapshots of a UEFI domain with NVRAM and
+ * cannot revert external ones, so gpuvmd keeps its own linear chain: a
+ * snapshot freezes the root disk's current top overlay and puts a fresh
+ * qcow2 overlay on it ("<domain>-snap-<snap>.qcow2"); the NVRAM file is
+ * copied into a raw volume beside it. A revert drops the top (and, when
+ * asked, every newer snapshot's layer) and puts a fresh overlay on the
+ * snapshot's layer; a delete forgets the snapshot and its NVRAM copy but
+ * keeps its layer (libvirt's storage API cannot merge qcow2 layers; only a
+ * running QEMU can, through a block commit). The chain lives in gpuvmd's
+ * domain metadata, so libvirt stays the source of truth. */
+#include "config.h"
+
+#include "instance.h"
+#include "instance-priv.h"
+
+#include "nvram-file.h"
+#include "snapshot-xml.h"
+#include "storage.h"
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  GvdVirtConn *virt;
+  GvdStorage *storage;
+  GvdSnapshotOp op;
+  char *name;
+  char *domain_name;
+  char *pool;
+  char *snap;
+  gboolean discard_newer;
+  gboolean busy;       /* this op set inst->busy */
+  char *top;           /* result: the root disk's volume afterwards */
+} SnapData;
+
+static void
+snap_data_free (SnapData *sd)
+{
+  g_clear_object (&sd->virt);
+  g_clear_pointer (&sd->storage, gvd_storage_unref);
+  g_free (sd->name);
+  g_free (sd->domain_name);
+  g_free (sd->pool);
+  g_free (sd->snap);
+  g_free (sd->top);
+  g_free (sd);
+}
+
+/* The domain, its inactive XML and chain; the domain must be off. */
+static virDomainPtr
+load (SnapData *sd, virConnectPtr conn, char **out_xml, GPtrArray **out_chain, GError **error)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, sd->domain_name);
+  g_autofree char *xml = NULL;
+  GPtrArray *chain;
+
+  if (dom == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s': libvirt has no domain %s",
+                   sd->name, sd->domain_name);
+      return NULL;
+    }
+  if (sd->op != GVD_SNAPSHOT_LIST && virDomainIsActive (dom) != 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_STATE,
+                   "instance '%s' is running: shut it down first (snapshots of a running "
+                   "instance are not supported yet)", sd->name);
+      return NULL;
+    }
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+  if (xml == NULL)
+    {
+      gvd_virt_error_set (error, "cannot read the domain XML");
+      return NULL;
+    }
+  chain = gvd_snapshot_chain_parse (xml, error);
+  if (chain == NULL)
+    return NULL;
+  *out_chain = chain;
+  *out_xml = g_steal_pointer (&xml);
+  return g_steal_pointer (&dom);
+}
+
+static gboolean
+redefine (virConnectPtr conn, const char *xml, GError **error)
+{
+  g_autoptr(virDomain) dom = virDomainDefineXMLFlags (conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+
+  if (dom == NULL)
+    {
+      gvd_virt_error_set (error, "cannot redefine the domain");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+delete_quietly (virConnectPtr conn, const char *pool, const char *volume)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (volume != NULL && !gvd_storage_delete_volume (conn, pool, volume, &error))
+    g_debug ("snapshot: cannot delete volume %s: %s", volume, error->message);
+}
+
+static JsonNode *
+chain_json (GPtrArray *chain, int only)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (only >= 0)
+    gvd_snapshot_write_json (g_ptr_array_index (chain, only), b);
+  else
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "snapshots");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < chain->len; i++)
+        if (!((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+          gvd_snapshot_write_json (g_ptr_array_index (chain, i), b);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+{
+  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
+  g_autofree char *nvram_volume = NULL;
+  g_autofree char *nvram_path = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *new_xml = NULL;
+  g_autoptr(GBytes) nvram = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created_at = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+
+  if (i >= 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                   ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted
+                     ? "'name': snapshot '%s' was deleted but its disk layer is kept; choose "
+                       "another name"
+                     : "'name': snapshot '%s' already exists", sd->snap);
+      return NULL;
+    }
+  if (chain->len >= GVD_SNAPSHOT_MAX)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "instance '%s' has %u snapshots (counting deleted ones whose layer is kept), "
+                   "the most it may hold", sd->name, GVD_SNAPSHOT_MAX);
+      return NULL;
+    }
+  nvram_path = gvd_snapshot_nvram_path (xml, error);
+  if (nvram_path != NULL)
+    {
+      nvram = gvd_nvram_file_read (nvram_path, error);
+      if (nvram == NULL && error != NULL && *error != NULL)
+        return NULL;
+    }
+  if (nvram != NULL && g_bytes_get_size (nvram) > 0)
+    {
+      nvram_volume = gvd_snapshot_nvram_volume (sd->domain_name, sd->snap);
+      path = gvd_storage_upload_volume (conn, sd->pool, nvram_volume, nvram, "raw", error);
+      if (path == NULL)
+        return NULL;
+      g_clear_pointer (&path, g_free);
+    }
+  /* The frozen top backs the new one; nothing writes to it any more. */
+  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, old_top, 0, error);
+  if (path == NULL)
+    {
+      delete_quietly (conn, sd->pool, nvram_volume);
+      return NULL;
+    }
+  g_ptr_array_add (chain, gvd_snapshot_new (sd->snap, old_top, nvram_volume, created_at));
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    {
+      delete_quietly (conn, sd->pool, new_top);
+      delete_quietly (conn, sd->pool, nvram_volume);
+      return NULL;
+    }
+  sd->top = g_steal_pointer (&new_top);
+  return chain_json (chain, (int) chain->len - 1);
+}
+
+static JsonNode *
+do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+{
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
+  g_autofree char *nvram_path = NULL;
+  g_autofree char *new_xml = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GBytes) nvram = NULL;
+  g_autoptr(GString) newer = g_string_new (NULL);
+  GvdSnapshot *target;
+
+  if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s' has no snapshot '%s'",
+                   sd->name, sd->snap);
+      return NULL;
+    }
+  target = g_ptr_array_index (chain, i);
+  for (guint j = i + 1; j < chain->len; j++)
+    if (!((GvdSnapshot *) g_ptr_array_index (chain, j))->deleted)
+      g_string_append_printf (newer, "%s'%s'", newer->len > 0 ? ", " : "",
+                              ((GvdSnapshot *) g_ptr_array_index (chain, j))->name);
+  if (newer->len > 0 && !sd->discard_newer)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "snapshot '%s' is not the newest: reverting discards %s; ask again with "
+                   "?discard_newer=true", sd->snap, newer->str);
+      return NULL;
+    }
+  nvram_path = gvd_snapshot_nvram_path (xml, error);
+  if (target->nvram_volume != NULL)
+    {
+      nvram = gvd_storage_download_volume (conn, sd->pool, target->nvram_volume,
+                                           GVD_NVRAM_MAX_BYTES, error);
+      if (nvram == NULL)
+        return NULL;
+    }
+  /* From here on the current state is gone: the top, then every layer
+   * above the snapshot's (newer snapshots, deleted or not). A failure
+   * leaves the domain on a missing volume; reverting again repairs it. */
+  if (!gvd_storage_delete_volume (conn, sd->pool, old_top, error))
+    return NULL;
+  for (guint j = chain->len; j > (guint) i + 1; j--)
+    {
+      GvdSnapshot *s = g_ptr_array_index (chain, j - 1);
+
+      if (!gvd_storage_delete_volume (conn, sd->pool, s->volume, error)
+          || (s->nvram_volume != NULL
+              && !gvd_storage_delete_volume (conn, sd->pool, s->nvram_volume, error)))
+        return NULL;
+    }
+  g_ptr_array_set_size (chain, i + 1);
+  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, target->volume, 0, error);
+  if (path == NULL)
+    return NULL;
+  if (nvram_path != NULL && !gvd_nvram_file_write (nvram_path, nvram, error))
+    return NULL;
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    return NULL;
+  sd->top = g_steal_pointer (&new_top);
+  return chain_json (chain, i);
+}
+
+static JsonNode *
+do_delete (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+{
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+  g_autofree char *top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_xml = NULL;
+  g_autofree char *nvram_volume = NULL;
+  GvdSnapshot *s;
+
+  if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s' has no snapshot '%s'",
+                   sd->name, sd->snap);
+      return NULL;
+    }
+  /* The layer stays: the layers above are qcow2 overlays backed by it and
+   * libvirt's storage API cannot merge them. */
+  s = g_ptr_array_index (chain, i);
+  s->deleted = TRUE;
+  nvram_volume = g_steal_pointer (&s->nvram_volume);
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, top, top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    return NULL;
+  delete_quietly (conn, sd->pool, nvram_volume);
+  sd->top = g_steal_pointer (&top);
+  return json_node_init_object (json_node_alloc (), json_object_new ());
+}
+
+static void
+snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  SnapData *sd = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (sd->virt, &error);
+  g_autoptr(virDomain) dom = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
+  g_autofree char *xml = NULL;
+  JsonNode *result = NULL;
+
+  if (conn == NULL || (dom = load (sd, conn, &xml, &chain, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  switch (sd->op)
+    {
+    case GVD_SNAPSHOT_LIST:
+      result = chain_json (chain, -1);
+      break;
+    case GVD_SNAPSHOT_CREATE:
+      result = do_create (sd, conn, xml, chain, &error);
+      break;
+    case GVD_SNAPSHOT_REVERT:
+      result = do_revert (sd, conn, xml, chain, &error);
+      break;
+    case GVD_SNAPSHOT_DELETE:
+      result = do_delete (sd, conn, xml, chain, &error);
+      break;
+    }
+  if (result == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) json_node_unref);
+}
+
+static void
+snapshot_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  SnapData *sd = g_task_get_task_data (G_TASK (res));
+  GvdInstance *inst = g_hash_table_lookup (sd->mgr->instances, sd->name);
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = g_task_propagate_pointer (G_TASK (res), &error);
+
+  if (sd->busy)
+    gvd_instance_note_change (sd->mgr);
+  if (inst != NULL && sd->busy)
+    g_clear_pointer (&inst->busy, g_free);
+  /* The root disk moved: what delete removes and GET shows follow it. */
+  if (inst != NULL && sd->top != NULL && inst->spec->disks->len > 0)
+    {
+      GvdDiskSpec *root = g_ptr_array_index (inst->spec->disks, 0);
+
+      g_free (root->volume);
+      root->volume = g_strdup (sd->top);
+    }
+  if (node == NULL)
+    g_task_return_error (outer, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (outer, node, (GDestroyNotify) json_node_unref);
+}
+
+void
+gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *name, GvdSnapshotOp op,
+                                     const char *snap, gboolean discard_newer,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+  static const char *const busy[] = { "snapshot list", "snapshot", "snapshot revert",
+                                      "snapshot delete" };
+  GTask *inner;
+  SnapData *sd;
+
+  if (inst == NULL)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no instance named '%s'", name);
+      return;
+    }
+  if (op != GVD_SNAPSHOT_LIST && !gvd_snapshot_name_is_valid (snap))
+    {
+      g_task_return_new_error (task, GVD_ERROR, op == GVD_SNAPSHOT_CREATE
+                               ? GVD_ERROR_INVALID_ARGUMENT : GVD_ERROR_NOT_FOUND,
+                               "'name': '%s' is not a snapshot name (1 to 63 of a-z, 0-9, '.', "
+                               "'_', '-', starting with a letter or digit)", snap != NULL ? snap : "");
+      return;
+    }
+  if (op != GVD_SNAPSHOT_LIST && inst->busy != NULL)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_INVALID_STATE,
+                               "instance '%s' is busy (%s); retry when it is done", name, inst->busy);
+      return;
+    }
+  sd = g_new0 (SnapData, 1);
+  sd->mgr = mgr;
+  sd->virt = g_object_ref (mgr->d->virt);
+  sd->storage = gvd_storage_ref (mgr->d->storage);
+  sd->op = op;
+  sd->name = g_strdup (name);
+  sd->domain_name = g_strdup (inst->spec->domain_name);
+  sd->pool = g_strdup (mgr->d->config->pool_name);
+  sd->snap = g_strdup (snap);
+  sd->discard_newer = discard_newer;
+  if (op != GVD_SNAPSHOT_LIST)
+    {
+      inst->busy = g_strdup (busy[op]);
+      sd->busy = TRUE;
+    }
+  inner = g_task_new (NULL, NULL, snapshot_done, g_object_ref (task));
+  g_task_set_task_data (inner, sd, (GDestroyNotify) snap_data_free);
+  g_task_run_in_thread (inner, snapshot_thread);
+  g_object_unref (inner);
+}
+
+JsonNode *
+gvd_instance_manager_snapshot_finish (GvdInstanceManager *mgr, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
