@@ -64,6 +64,19 @@ volume_exists (const char *name)
   return vol != NULL;
 }
 
+static void
+make_raw_volume (const char *name)
+{
+  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (conn, POOL);
+  g_autofree char *xml = g_strdup_printf ("<volume><name>%s</name><capacity>4096</capacity>"
+                                          "<target><format type='raw'/></target></volume>", name);
+  g_autoptr(virStorageVol) vol = NULL;
+
+  assert_non_null (pool);
+  vol = virStorageVolCreateXML (pool, xml, 0);
+  assert_non_null (vol);
+}
+
 static guint
 count_volumes_with (const char *needle)
 {
@@ -286,13 +299,25 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (status, 201);
   }
 
-  /* A restarted daemon reads the chain back from libvirt. */
+  /* A restarted daemon reads the chain back from libvirt; its sweep
+   * deletes a gone instance's snapshot volumes and keeps a live one's. */
+  make_raw_volume (PREFIX "gone-snap-x.nvram");
+  make_raw_volume (PREFIX "gone-snap-x.qcow2");
+  make_raw_volume (DOMAIN "-snap-stray.nvram");
   gvd_test_daemon_stop (d, TRUE);
   g_clear_pointer (&d, gvd_test_daemon_free);
   d2 = gvd_test_daemon_start (config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
   assert_int_equal (snapshot_count (d2, "two"), 1);
   assert_true (volume_exists (DOMAIN "-snap-before.qcow2"));
+  assert_true (volume_exists (DOMAIN "-root.qcow2"));
+  assert_true (volume_exists (DOMAIN "-snap-stray.nvram"));
+  assert_false (volume_exists (PREFIX "gone-snap-x.nvram"));
+  assert_false (volume_exists (PREFIX "gone-snap-x.qcow2"));
+  {
+    g_autoptr(virStorageVol) stray = volume (DOMAIN "-snap-stray.nvram");
+    assert_int_equal (virStorageVolDelete (stray, 0), 0);
+  }
   {
     g_autoptr(JsonNode) n = api (d2, "DELETE", "/v1/instances/s1", NULL, &status);
     assert_int_equal (status, 204);

@@ -139,5 +139,21 @@ gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg, GHash
       gvd_api_reply_error (msg, error);
       return;
     }
+  {
+    g_autoptr(JsonObject) body = gvd_api_read_object (msg, TRUE, &error);
+
+    if (body == NULL)
+      {
+        gvd_api_reply_error (msg, error);
+        return;
+      }
+    if (json_object_get_size (body) > 0)
+      {
+        gvd_api_reply_errorf (msg, GVD_ERROR_INVALID_ARGUMENT,
+                              "a revert takes no body members (discard_newer is a query "
+                              "parameter)");
+        return;
+      }
+  }
   run (api, msg, seg[0], GVD_SNAPSHOT_REVERT, seg[2], discard_newer, SOUP_STATUS_OK);
 }
