@@ -12,6 +12,8 @@
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 
 #define PREFIX "gvdtest-snap-"
 #define POOL "gvdtest-snap"
@@ -75,6 +77,32 @@ make_raw_volume (const char *name)
   assert_non_null (pool);
   vol = virStorageVolCreateXML (pool, xml, 0);
   assert_non_null (vol);
+}
+
+/* gpuvmctl --socket SOCK ARGS...: its stdout; *@out_status its exit code. */
+static char *
+ctl (GvdTestDaemon *d, int *out_status, ...)
+{
+  g_autofree char *binary = gvd_test_build_path ("src", "ctl", "gpuvmctl", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = 0;
+  const char *a;
+  va_list ap;
+
+  g_ptr_array_add (argv, binary);
+  g_ptr_array_add (argv, (char *) "--socket");
+  g_ptr_array_add (argv, d->socket_path);
+  va_start (ap, out_status);
+  while ((a = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                             NULL, &out, NULL, &status, &error));
+  *out_status = WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+  return out;
 }
 
 static guint
@@ -309,6 +337,31 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   d2 = gvd_test_daemon_start (config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
   assert_int_equal (snapshot_count (d2, "two"), 1);
+  /* gpuvmctl: list, create, revert, rm. */
+  {
+    int rc = -1;
+    g_autofree char *l1 = ctl (d2, &rc, "snapshot", "list", "s1", "-o", "name", NULL);
+    g_autofree char *c = NULL;
+    g_autofree char *r = NULL;
+    g_autofree char *rm = NULL;
+    g_autofree char *l2 = NULL;
+
+    assert_int_equal (rc, 0);
+    assert_string_equal (l1, "two\n");
+    c = ctl (d2, &rc, "snapshot", "create", "s1", "three", "-o", "name", NULL);
+    assert_int_equal (rc, 0);
+    assert_string_equal (c, "three\n");
+    r = ctl (d2, &rc, "snapshot", "revert", "s1", "two", NULL);
+    assert_int_not_equal (rc, 0); /* "three" is newer */
+    g_free (r);
+    r = ctl (d2, &rc, "snapshot", "revert", "s1", "two", "--discard-newer", NULL);
+    assert_int_equal (rc, 0);
+    rm = ctl (d2, &rc, "snapshot", "rm", "s1", "two", NULL);
+    assert_int_equal (rc, 0);
+    l2 = ctl (d2, &rc, "snapshot", "list", "s1", "-o", "name", NULL);
+    assert_int_equal (rc, 0);
+    assert_string_equal (l2, "");
+  }
   assert_true (volume_exists (DOMAIN "-snap-before.qcow2"));
   assert_true (volume_exists (DOMAIN "-root.qcow2"));
   assert_true (volume_exists (DOMAIN "-snap-stray.nvram"));
