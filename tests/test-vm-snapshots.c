@@ -327,6 +327,65 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (status, 201);
   }
 
+  /* Deleting a snapshot a newer one sits on merges the layers (QEMU block
+   * commit, domain started paused): grow the disk after "two", freeze it
+   * with "m1", delete "two": its layer takes in the newer one. */
+  {
+    g_autoptr(virStorageVol) top = volume (DOMAIN "-snap-two.qcow2");
+    assert_int_equal (virStorageVolResize (top, 3ull << 30, 0), 0);
+  }
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+                                 "{\"name\": \"m1\"}", &status);
+    assert_int_equal (status, 201);
+    assert_string_equal (gvd_test_json_string (n, "volume"), DOMAIN "-snap-two.qcow2");
+  }
+  {
+    gint64 t0 = g_get_monotonic_time ();
+    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/s1/snapshots/two", NULL, &status);
+
+    assert_int_equal (status, 204);
+    print_message ("delete with merge: %.2f s\n", (g_get_monotonic_time () - t0) / 1e6);
+  }
+  assert_false (volume_exists (DOMAIN "-snap-two.qcow2"));
+  assert_int_equal (snapshot_count (d, "m1"), 1);
+  {
+    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/s1", NULL, &status);
+    assert_string_equal (gvd_test_json_string (n, "state"), "shutoff");
+  }
+  {
+    g_autoptr(virStorageVol) base = volume (DOMAIN "-snap-before.qcow2");
+    g_autoptr(virStorageVol) top = volume (DOMAIN "-snap-m1.qcow2");
+    g_autofree char *base_path = virStorageVolGetPath (base);
+    g_autofree char *top_xml = virStorageVolGetXMLDesc (top, 0);
+    g_autofree char *backing = g_strdup_printf ("<backingStore>\n    <path>%s</path>", base_path);
+    virStorageVolInfo info;
+
+    /* QEMU repointed the layer above; the merged layer grew with it. */
+    assert_non_null (strstr (top_xml, backing));
+    assert_int_equal (virStorageVolGetInfo (base, &info), 0);
+    assert_int_equal (info.capacity, 3ull << 30);
+  }
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/m1/revert", NULL, &status);
+    assert_int_equal (status, 200);
+  }
+  {
+    g_autoptr(virStorageVol) top = volume (DOMAIN "-snap-m1.qcow2");
+    virStorageVolInfo info;
+
+    assert_int_equal (virStorageVolGetInfo (top, &info), 0);
+    assert_int_equal (info.capacity, 3ull << 30);
+  }
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/start", NULL, &status);
+    assert_int_equal (status, 200);
+  }
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
+    assert_int_equal (status, 200);
+  }
+
   /* A restarted daemon reads the chain back from libvirt; its sweep
    * deletes a gone instance's snapshot volumes and keeps a live one's. */
   make_raw_volume (PREFIX "gone-snap-x.nvram");
@@ -336,7 +395,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   g_clear_pointer (&d, gvd_test_daemon_free);
   d2 = gvd_test_daemon_start (config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  assert_int_equal (snapshot_count (d2, "two"), 1);
+  assert_int_equal (snapshot_count (d2, "m1"), 1);
   /* gpuvmctl: list, create, revert, rm. */
   {
     int rc = -1;
@@ -347,16 +406,16 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     g_autofree char *l2 = NULL;
 
     assert_int_equal (rc, 0);
-    assert_string_equal (l1, "two\n");
+    assert_string_equal (l1, "m1\n");
     c = ctl (d2, &rc, "snapshot", "create", "s1", "three", "-o", "name", NULL);
     assert_int_equal (rc, 0);
     assert_string_equal (c, "three\n");
-    r = ctl (d2, &rc, "snapshot", "revert", "s1", "two", NULL);
+    r = ctl (d2, &rc, "snapshot", "revert", "s1", "m1", NULL);
     assert_int_not_equal (rc, 0); /* "three" is newer */
     g_free (r);
-    r = ctl (d2, &rc, "snapshot", "revert", "s1", "two", "--discard-newer", NULL);
+    r = ctl (d2, &rc, "snapshot", "revert", "s1", "m1", "--discard-newer", NULL);
     assert_int_equal (rc, 0);
-    rm = ctl (d2, &rc, "snapshot", "rm", "s1", "two", NULL);
+    rm = ctl (d2, &rc, "snapshot", "rm", "s1", "m1", NULL);
     assert_int_equal (rc, 0);
     l2 = ctl (d2, &rc, "snapshot", "list", "s1", "-o", "name", NULL);
     assert_int_equal (rc, 0);

@@ -20,7 +20,7 @@ typedef struct {
   char *volume;        /* the qcow2 layer holding the disk as it was */
   char *nvram_volume;  /* raw copy of the NVRAM, or NULL (none existed) */
   char *created_at;    /* RFC 3339 UTC */
-  gboolean deleted;    /* deleted by the user; the layer stays (no merge) */
+  gboolean deleted;    /* deleted while the newest: its layer stays, unlisted */
 } GvdSnapshot;
 
 GvdSnapshot *gvd_snapshot_new (const char *name, const char *volume, const char *nvram_volume,

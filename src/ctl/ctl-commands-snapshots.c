@@ -101,7 +101,7 @@ const GvdCtlCommand gvd_ctl_snapshot_commands[] = {
   { "snapshot revert", "NAME SNAPSHOT [--discard-newer]",
     N_("go back to a snapshot (the instance stopped)"), 2, 2, revert_options,
     run_snapshot_revert },
-  { "snapshot rm", "NAME SNAPSHOT", N_("forget a snapshot (its disk layer stays)"), 2, 2, NULL,
+  { "snapshot rm", "NAME SNAPSHOT", N_("delete a snapshot (merging layers when needed)"), 2, 2, NULL,
     run_snapshot_rm },
   { NULL },
 };

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Disk snapshots of a stopped instance, through libvirt's storage API only.
+/* Disk snapshots of a stopped instance, through libvirt (never qemu-img).
  *
  * libvirt 9.0 refuses internal snapshots of a UEFI domain with NVRAM and
  * cannot revert external ones, so gpuvmd keeps its own linear chain: a
@@ -7,9 +7,10 @@
  * qcow2 overlay on it ("<domain>-snap-<snap>.qcow2"); the NVRAM file is
  * copied into a raw volume beside it. A revert drops the top (and, when
  * asked, every newer snapshot's layer) and puts a fresh overlay on the
- * snapshot's layer; a delete forgets the snapshot and its NVRAM copy but
- * keeps its layer (libvirt's storage API cannot merge qcow2 layers; only a
- * running QEMU can, through a block commit). The chain lives in gpuvmd's
+ * snapshot's layer; a delete merges the layer a newer snapshot froze into
+ * the deleted one's (libvirt's storage API cannot merge qcow2 layers: the
+ * domain is started paused for a QEMU block commit), or for the newest
+ * snapshot keeps its layer, marked deleted. The chain lives in gpuvmd's
  * domain metadata, so libvirt stays the source of truth. */
 #include "config.h"
 
@@ -255,13 +256,102 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
   return chain_json (chain, i);
 }
 
+static char *
+volume_path (virConnectPtr conn, const char *pool_name, const char *name, GError **error)
+{
+  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (conn, pool_name);
+  g_autoptr(virStorageVol) vol = pool != NULL ? virStorageVolLookupByName (pool, name) : NULL;
+  char *path = vol != NULL ? virStorageVolGetPath (vol) : NULL;
+  char *out;
+
+  if (path == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot find volume '%s'", name);
+      gvd_virt_error_set (error, what);
+      return NULL;
+    }
+  out = g_strdup (path);
+  free (path);
+  return out;
+}
+
+/* Commit @top_path into @base_path on the running @dom and wait until
+ * the job is done. */
+static gboolean
+commit_and_wait (virDomainPtr dom, const char *active_path, const char *base_path,
+                 const char *top_path, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) G_USEC_PER_SEC * 3600;
+
+  if (virDomainBlockCommit (dom, active_path, base_path, top_path, 0, 0) < 0)
+    {
+      gvd_virt_error_set (error, "cannot merge snapshot layers (block commit)");
+      return FALSE;
+    }
+  for (;;)
+    {
+      virDomainBlockJobInfo info;
+      int r = virDomainGetBlockJobInfo (dom, active_path, &info, 0);
+
+      if (r < 0)
+        {
+          gvd_virt_error_set (error, "cannot follow the block commit");
+          return FALSE;
+        }
+      if (r == 0) /* done: libvirt drops a finished commit's job */
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          virDomainBlockJobAbort (dom, active_path, 0);
+          g_set_error (error, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                       "merging snapshot layers took more than an hour");
+          return FALSE;
+        }
+      g_usleep (50 * 1000);
+    }
+}
+
+/* Merge layer @top into the layer @base it is backed by. Only QEMU can
+ * (libvirt's storage API has no commit or rebase): start the domain
+ * paused, so no guest CPU runs, commit with a block job (QEMU also
+ * repoints the layer above @top at @base), then power it off. The chain
+ * above stays readable at every moment, so a failure midway loses
+ * nothing. */
+static gboolean
+merge_layers (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *active,
+              const char *base, const char *top, GError **error)
+{
+  g_autofree char *active_path = volume_path (conn, sd->pool, active, error);
+  g_autofree char *base_path = NULL;
+  g_autofree char *top_path = NULL;
+  gboolean ok;
+
+  if (active_path == NULL || (base_path = volume_path (conn, sd->pool, base, error)) == NULL
+      || (top_path = volume_path (conn, sd->pool, top, error)) == NULL)
+    return FALSE;
+  if (virDomainCreateWithFlags (dom, VIR_DOMAIN_START_PAUSED) < 0)
+    {
+      gvd_virt_error_set (error, "cannot start the domain paused to merge snapshot layers");
+      return FALSE;
+    }
+  ok = commit_and_wait (dom, active_path, base_path, top_path, error);
+  if (virDomainDestroy (dom) < 0 && ok)
+    {
+      gvd_virt_error_set (error, "cannot power off the domain after merging snapshot layers");
+      return FALSE;
+    }
+  return ok;
+}
+
 static JsonNode *
-do_delete (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+do_delete (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, GPtrArray *chain,
+           GError **error)
 {
   int i = gvd_snapshot_chain_find (chain, sd->snap);
   g_autofree char *top = gvd_snapshot_current_top (sd->domain_name, chain);
   g_autofree char *new_xml = NULL;
   g_autofree char *nvram_volume = NULL;
+  g_autofree char *merged = NULL;
   GvdSnapshot *s;
 
   if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
@@ -270,14 +360,31 @@ do_delete (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
                    sd->name, sd->snap);
       return NULL;
     }
-  /* The layer stays: the layers above are qcow2 overlays backed by it and
-   * libvirt's storage API cannot merge them. */
   s = g_ptr_array_index (chain, i);
-  s->deleted = TRUE;
   nvram_volume = g_steal_pointer (&s->nvram_volume);
+  if ((guint) i + 1 < chain->len)
+    {
+      /* A newer snapshot froze the layer above: merge that layer into
+       * this one, which then holds the newer snapshot's state. */
+      GvdSnapshot *next = g_ptr_array_index (chain, i + 1);
+
+      if (!merge_layers (sd, conn, dom, top, s->volume, next->volume, error))
+        {
+          s->nvram_volume = g_steal_pointer (&nvram_volume);
+          return NULL;
+        }
+      merged = g_steal_pointer (&next->volume);
+      next->volume = g_strdup (s->volume);
+      g_ptr_array_remove_index (chain, i);
+    }
+  else
+    /* The newest: the layer above is the disk itself. Merging it would
+     * move the disk onto this layer's volume; the layer stays instead. */
+    s->deleted = TRUE;
   new_xml = gvd_snapshot_chain_apply (xml, sd->pool, top, top, chain, error);
   if (new_xml == NULL || !redefine (conn, new_xml, error))
     return NULL;
+  delete_quietly (conn, sd->pool, merged);
   delete_quietly (conn, sd->pool, nvram_volume);
   sd->top = g_steal_pointer (&top);
   return json_node_init_object (json_node_alloc (), json_object_new ());
@@ -311,7 +418,7 @@ snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
       result = do_revert (sd, conn, xml, chain, &error);
       break;
     case GVD_SNAPSHOT_DELETE:
-      result = do_delete (sd, conn, xml, chain, &error);
+      result = do_delete (sd, conn, dom, xml, chain, &error);
       break;
     }
   if (result == NULL)
