@@ -17,6 +17,8 @@
 #include "instance.h"
 #include "instance-priv.h"
 
+#include <string.h>
+
 #include "nvram-file.h"
 #include "snapshot-xml.h"
 #include "storage.h"
@@ -156,13 +158,25 @@ do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
                    "the most it may hold", sd->name, GVD_SNAPSHOT_MAX);
       return NULL;
     }
-  nvram_path = gvd_snapshot_nvram_path (xml, error);
-  if (nvram_path != NULL)
+  if (strlen (new_top) > 128)
     {
-      nvram = gvd_nvram_file_read (nvram_path, error);
-      if (nvram == NULL && error != NULL && *error != NULL)
-        return NULL;
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                   "'name': snapshot '%s' is too long for instance '%s' (its volume name '%s' "
+                   "would be over 128 characters)", sd->snap, sd->name, new_top);
+      return NULL;
     }
+  {
+    g_autoptr(GError) local_error = NULL;
+
+    nvram_path = gvd_snapshot_nvram_path (xml, &local_error);
+    if (nvram_path != NULL)
+      nvram = gvd_nvram_file_read (nvram_path, &local_error);
+    if (local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return NULL;
+      }
+  }
   if (nvram != NULL && g_bytes_get_size (nvram) > 0)
     {
       nvram_volume = gvd_snapshot_nvram_volume (sd->domain_name, sd->snap);
@@ -221,7 +235,16 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
                    "?discard_newer=true", sd->snap, newer->str);
       return NULL;
     }
-  nvram_path = gvd_snapshot_nvram_path (xml, error);
+  {
+    g_autoptr(GError) local_error = NULL;
+
+    nvram_path = gvd_snapshot_nvram_path (xml, &local_error);
+    if (local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return NULL;
+      }
+  }
   if (target->nvram_volume != NULL)
     {
       nvram = gvd_storage_download_volume (conn, sd->pool, target->nvram_volume,
