@@ -107,6 +107,10 @@ route_template__unknown__other (void **state)
   g_autofree char *longp = g_strnfill (4000, 'a');
 
   longp[0] = '/';
+  assert_string_equal (gvd_http_route_template ("/v1/instances/web/snapshots"),
+                       "/v1/instances/{name}/snapshots");
+  assert_string_equal (gvd_http_route_template ("/v1/instances/web/snapshots/a/revert"),
+                       "/v1/instances/{name}/snapshots/{snapshot}/revert");
   assert_string_equal (gvd_http_route_template ("/v1/instances/web/explode"), "other");
   assert_string_equal (gvd_http_route_template ("/v1/instances//start"), "other");
   assert_string_equal (gvd_http_route_template ("/a/b/c/d/e/f/g/h/i/j"), "other");

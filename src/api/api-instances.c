@@ -377,6 +377,12 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
   guint n = seg != NULL ? g_strv_length (seg) : 0;
   GvdInstanceAction action;
 
+  if (seg != NULL && n >= 2 && n <= 4 && g_str_equal (seg[1], "snapshots")
+      && gvd_instance_name_valid (seg[0]))
+    {
+      gvd_api_snapshots_handle (api, msg, seg, query);
+      return;
+    }
   if (seg == NULL || n > 2)
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
@@ -459,6 +465,10 @@ static const GvdApiRoute routes[] = {
   { "POST", "/v1/instances/{name}/qmp" },
   { "POST", "/v1/instances/{name}/resize" },
   { "GET", "/v1/instances/{name}/console" },
+  { "GET", "/v1/instances/{name}/snapshots" },
+  { "POST", "/v1/instances/{name}/snapshots" },
+  { "DELETE", "/v1/instances/{name}/snapshots/{snapshot}" },
+  { "POST", "/v1/instances/{name}/snapshots/{snapshot}/revert" },
   { NULL, NULL },
 };
 

@@ -108,6 +108,11 @@ void gvd_api_stream_release (GvdApi *api);
 void gvd_api_console_handle (GvdApi *api, SoupServerMessage *msg, const char *name,
                              GHashTable *query);
 
+/* /v1/instances/{name}/snapshots[/{snap}[/revert]] (api-snapshots.c;
+ * routed by api-instances.c): @seg are the segments after /v1/instances. */
+void gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg,
+                               GHashTable *query);
+
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);

@@ -11,6 +11,7 @@
 #include <libvirt/libvirt-qemu.h>
 
 #include "fault-point.h"
+#include "snapshot-xml.h"
 #include "storage.h"
 
 /* ---- lifecycle ------------------------------------------------------------------- */
@@ -578,6 +579,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autoptr(GError) error = NULL;
   g_autoptr(virConnect) conn = gvd_virt_conn_get (op->virt, &error);
   g_autoptr(virDomain) dom = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
 
   if (conn == NULL)
     {
@@ -587,6 +589,10 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   dom = virDomainLookupByName (conn, op->domain_name);
   if (dom != NULL)
     {
+      g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+
+      /* The snapshot layers and NVRAM copies (instance-snapshot.c). */
+      chain = xml != NULL ? gvd_snapshot_chain_parse (xml, NULL) : NULL;
       if (virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0)
         {
           gvd_virt_error_set (&error, "cannot power the domain off");
@@ -621,6 +627,18 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
         g_task_return_error (task, g_steal_pointer (&error));
         return;
       }
+  for (guint i = chain != NULL ? chain->len : 0; i > 0; i--)
+    {
+      GvdSnapshot *s = g_ptr_array_index (chain, i - 1);
+
+      if (!gvd_storage_delete_volume (conn, op->pool, s->volume, &error)
+          || (s->nvram_volume != NULL
+              && !gvd_storage_delete_volume (conn, op->pool, s->nvram_volume, &error)))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
   g_task_return_boolean (task, TRUE);
 }
 

@@ -13,14 +13,36 @@
 #include "instance-request-disks.h"
 #include "storage.h"
 
+/* The instances a snapshot volume "<prefix><name>-snap-<snap>.qcow2" (or
+ * ".nvram") may belong to: one per "-snap-" in it, as both names may hold
+ * that string. Empty for any other name. */
+static GStrv
+snapshot_volume_instances (const char *volume, const char *prefix)
+{
+  g_autoptr(GStrvBuilder) out = g_strv_builder_new ();
+  gsize plen = strlen (prefix);
+
+  if (g_str_has_prefix (volume, prefix)
+      && (g_str_has_suffix (volume, ".qcow2") || g_str_has_suffix (volume, ".nvram")))
+    for (const char *p = strstr (volume + plen, "-snap-"); p != NULL; p = strstr (p + 1, "-snap-"))
+      if (p > volume + plen)
+        {
+          g_autofree char *name = g_strndup (volume + plen, p - (volume + plen));
+          g_strv_builder_add (out, name);
+        }
+  return g_strv_builder_end (out);
+}
+
 /* The instance a volume gpuvmd names "<prefix><name>-root.qcow2",
- * "<prefix><name>-seed.iso" or "<prefix><name>-disk-<disk>.<format>" belongs
- * to, or NULL for any other name (kept data disks "…-kept-…" among them:
- * they outlive their instance). */
+ * "<prefix><name>-seed.iso", "<prefix><name>-disk-<disk>.<format>" or
+ * "<prefix><name>-snap-<snap>.qcow2|.nvram" belongs to (the first candidate
+ * for snapshot volumes), or NULL for any other name (kept data disks
+ * "…-kept-…" among them: they outlive their instance). */
 static char *
 volume_instance (const char *volume, const char *prefix)
 {
   static const char *const suffixes[] = { "-root.qcow2", "-seed.iso" };
+  g_auto(GStrv) snap = NULL;
 
   if (!g_str_has_prefix (volume, prefix))
     return NULL;
@@ -30,6 +52,9 @@ volume_instance (const char *volume, const char *prefix)
       if (instance != NULL)
         return instance;
     }
+  snap = snapshot_volume_instances (volume, prefix);
+  if (snap[0] != NULL)
+    return g_strdup (snap[0]);
   for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
     if (g_str_has_suffix (volume, suffixes[i]))
       {
@@ -62,7 +87,17 @@ gvd_instance_sweep_find (virConnectPtr conn, const char *pool, const char *prefi
       g_autofree char *domain = instance != NULL ? g_strconcat (prefix, instance, NULL) : NULL;
       g_autofree char *ref = g_strconcat (pool, "/", names[i], NULL);
 
-      if (instance != NULL && !g_hash_table_contains (used, domain)
+      g_auto(GStrv) candidates = snapshot_volume_instances (names[i], prefix);
+      gboolean owned = FALSE;
+
+      /* A snapshot layer is no domain's disk source: its instance's
+       * domain existing keeps it. */
+      for (gsize j = 0; candidates[j] != NULL && !owned; j++)
+        {
+          g_autofree char *d = g_strconcat (prefix, candidates[j], NULL);
+          owned = g_hash_table_contains (used, d);
+        }
+      if (instance != NULL && !owned && !g_hash_table_contains (used, domain)
           && !g_hash_table_contains (used, ref) && !g_hash_table_contains (used, paths[i]))
         g_strv_builder_add (orphans, names[i]);
     }

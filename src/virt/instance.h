@@ -120,6 +120,25 @@ void gvd_instance_manager_resize_async (GvdInstanceManager *mgr, const char *nam
                                         GAsyncReadyCallback callback, gpointer user_data);
 JsonNode *gvd_instance_manager_resize_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                               GError **error);
+/* Disk snapshots of a stopped instance (instance-snapshot.c). The result
+ * is the JSON to answer with: {"snapshots": [...]} for a list, the
+ * snapshot for create and revert, {} for delete. A running instance is
+ * GVD_ERROR_INVALID_STATE. */
+typedef enum {
+  GVD_SNAPSHOT_LIST,
+  GVD_SNAPSHOT_CREATE,
+  GVD_SNAPSHOT_REVERT,
+  GVD_SNAPSHOT_DELETE,
+} GvdSnapshotOp;
+
+/* @snap: the snapshot's name (not for a list); @discard_newer: a revert
+ * may drop the snapshots newer than @snap. */
+void gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *name,
+                                          GvdSnapshotOp op, const char *snap,
+                                          gboolean discard_newer, GAsyncReadyCallback callback,
+                                          gpointer user_data);
+JsonNode *gvd_instance_manager_snapshot_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                                GError **error);
 
 const char *gvd_instance_action_to_string (GvdInstanceAction action);
 gboolean gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action);

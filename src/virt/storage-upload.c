@@ -221,3 +221,64 @@ gvd_storage_upload_volume (virConnectPtr conn, const char *pool_name, const char
     return NULL;
   return gvd_storage_volume_path (vol, error);
 }
+
+GBytes *
+gvd_storage_download_volume (virConnectPtr conn, const char *pool_name, const char *vol_name,
+                             guint64 max_bytes, GError **error)
+{
+  g_autoptr(virStoragePool) pool = NULL;
+  g_autoptr(virStorageVol) vol = NULL;
+  g_autoptr(virStream) st = NULL;
+  g_autoptr(GByteArray) buf = g_byte_array_new ();
+  char chunk[65536];
+
+  g_return_val_if_fail (conn != NULL && pool_name != NULL, NULL);
+
+  if (!gvd_storage_check_name ("volume", vol_name, error))
+    return NULL;
+  pool = gvd_storage_lookup_pool (conn, pool_name, error);
+  if (pool == NULL)
+    return NULL;
+  vol = virStorageVolLookupByName (pool, vol_name);
+  if (vol == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot find volume '%s'", vol_name);
+      gvd_virt_error_set (error, what);
+      return NULL;
+    }
+  st = virStreamNew (conn, 0);
+  if (st == NULL || virStorageVolDownload (vol, st, 0, 0, 0) < 0)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot download volume '%s'", vol_name);
+      gvd_virt_error_set (error, what);
+      return NULL;
+    }
+  for (;;)
+    {
+      int n = virStreamRecv (st, chunk, sizeof chunk);
+
+      if (n < 0)
+        {
+          gvd_virt_error_set (error, "download failed");
+          virStreamAbort (st);
+          return NULL;
+        }
+      if (n == 0)
+        break;
+      if (buf->len + (guint64) n > max_bytes)
+        {
+          virStreamAbort (st);
+          g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL,
+                       "volume '%s' is larger than %" G_GUINT64_FORMAT " bytes", vol_name,
+                       max_bytes);
+          return NULL;
+        }
+      g_byte_array_append (buf, (const guint8 *) chunk, (guint) n);
+    }
+  if (virStreamFinish (st) < 0)
+    {
+      gvd_virt_error_set (error, "download failed to complete");
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+}

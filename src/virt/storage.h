@@ -107,6 +107,10 @@ GvdVolumeInfo *gvd_storage_get_volume (virConnectPtr conn, const char *pool,
  * @capacity is INVALID_ARGUMENT: shrinking would cut the guest's data. */
 gboolean gvd_storage_grow_volume (virConnectPtr conn, const char *pool, const char *vol_name,
                                   guint64 capacity, GError **error);
+/* The whole content of volume @vol_name (at most @max_bytes, else an
+ * error), read through a libvirt stream. */
+GBytes *gvd_storage_download_volume (virConnectPtr conn, const char *pool, const char *vol_name,
+                                     guint64 max_bytes, GError **error);
 
 /* Delete @vol_name; a missing volume is success (idempotent rollback). */
 gboolean gvd_storage_delete_volume (virConnectPtr conn, const char *pool, const char *vol_name,

@@ -389,6 +389,21 @@ async function session() {
   await admin('strict', 'GET', `/v1/instances/${inst}`, { expect: 200 });
   await admin('strict', 'GET', '/v1/instances/oa-zz', { expect: 404, code: 'not_found' });
   await admin('strict', 'GET', '/v1/instances/NOT_A_NAME', { expect: 404, code: 'not_found' });
+  // snapshots, of the stopped instance
+  const snaps = `/v1/instances/${inst}/snapshots`;
+  await admin('strict', 'POST', snaps, { expect: 201, body: { name: 'oa-s1' } });
+  await admin('strict', 'POST', snaps, { expect: 201, body: { name: 'oa-s2' } });
+  await admin('strict', 'POST', snaps, { expect: 409, code: 'already_exists', body: { name: 'oa-s1' } });
+  await admin('invalid', 'POST', snaps, { expect: 400, code: 'invalid_argument', body: { name: 'Bad!' } });
+  await admin('invalid', 'POST', snaps, { expect: 400, code: 'invalid_argument', body: { name: 'x', keep: true } });
+  await admin('strict', 'GET', snaps, { expect: 200 });
+  await admin('strict', 'GET', '/v1/instances/oa-zz/snapshots', { expect: 404, code: 'not_found' });
+  await admin('strict', 'POST', `${snaps}/oa-s1/revert`, { expect: 409, code: 'conflict' });
+  await admin('invalid', 'POST', `${snaps}/oa-s1/revert?discard_newer=maybe`, { expect: 400, code: 'invalid_argument' });
+  await admin('strict', 'POST', `${snaps}/oa-s1/revert?discard_newer=true`, { expect: 200 });
+  await admin('strict', 'POST', `${snaps}/nope/revert`, { expect: 404, code: 'not_found' });
+  await admin('strict', 'DELETE', `${snaps}/oa-s1`, { expect: 204 });
+  await admin('strict', 'DELETE', `${snaps}/oa-s1`, { expect: 404, code: 'not_found' });
   await admin('strict', 'POST', `/v1/instances/${inst}/reboot`, { expect: 409, code: 'invalid_state' });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 409, code: 'invalid_state', body: { execute: 'query-status' } });
   await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 200, body: { root_disk_gib: 1, disks: { data: 2 } } });
@@ -398,6 +413,7 @@ async function session() {
                                                     body: { name: 'oa-b', image, disks: [{ name: 'x', size_gib: 1, bus: 'ide' }] } });
   await admin('strict', 'POST', `/v1/instances/${inst}/start`, { expect: 200 });
   await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 409, code: 'invalid_state', body: { root_disk_gib: 2 } });
+  await admin('strict', 'POST', snaps, { expect: 409, code: 'invalid_state', body: { name: 'oa-s3' } });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 200, body: { execute: 'query-status' } });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 403, code: 'forbidden', body: { execute: 'human-monitor-command' } });
   await admin('invalid', 'POST', `/v1/instances/${inst}/qmp`, { expect: 400, code: 'invalid_argument',

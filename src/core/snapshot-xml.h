@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Disk snapshots as data: names, the chain gpuvmd keeps in a domain's
+ * metadata, and the domain XML edit that moves the root disk to a new top
+ * overlay. Pure (libxml2). */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "errors.h"
+
+G_BEGIN_DECLS
+
+/* Snapshots one instance may hold (deleted ones whose layer is kept count). */
+#define GVD_SNAPSHOT_MAX 32
+
+/* One snapshot: the layer frozen when it was taken. The chain is ordered
+ * oldest first; entry i's volume is the backing store of the layer above. */
+typedef struct {
+  char *name;
+  char *volume;        /* the qcow2 layer holding the disk as it was */
+  char *nvram_volume;  /* raw copy of the NVRAM, or NULL (none existed) */
+  char *created_at;    /* RFC 3339 UTC */
+  gboolean deleted;    /* deleted while the newest: its layer stays, unlisted */
+} GvdSnapshot;
+
+GvdSnapshot *gvd_snapshot_new (const char *name, const char *volume, const char *nvram_volume,
+                               const char *created_at);
+void gvd_snapshot_free (GvdSnapshot *snap);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdSnapshot, gvd_snapshot_free)
+
+/* ^[a-z0-9][a-z0-9._-]{0,62}$ */
+gboolean gvd_snapshot_name_is_valid (const char *name);
+
+/* "<domain_name>-snap-<snap>.qcow2": the top overlay made when @snap was
+ * taken (or reverted to); ".nvram" for its NVRAM copy. */
+char *gvd_snapshot_top_volume (const char *domain_name, const char *snap);
+char *gvd_snapshot_nvram_volume (const char *domain_name, const char *snap);
+
+/* The chain in @xml's gpuvmd metadata (GvdSnapshot *, oldest first; empty
+ * when none). */
+GPtrArray *gvd_snapshot_chain_parse (const char *xml, GError **error);
+
+/* The volume the root disk uses now: the top of @chain, or
+ * "<domain_name>-root.qcow2" without snapshots. */
+char *gvd_snapshot_current_top (const char *domain_name, GPtrArray *chain);
+
+/* The index of the snapshot named @name in @chain, or -1. */
+int gvd_snapshot_chain_find (GPtrArray *chain, const char *name);
+
+/* Where libvirt's QEMU driver keeps NVRAM files it names itself. */
+#define GVD_LIBVIRT_NVRAM_DIR "/var/lib/libvirt/qemu/nvram"
+
+/* The domain's NVRAM file: its <os><nvram> path, else for firmware='efi'
+ * libvirt's default "<GVD_LIBVIRT_NVRAM_DIR>/<name>_VARS.fd"; NULL for a
+ * BIOS domain. */
+char *gvd_snapshot_nvram_path (const char *xml, GError **error);
+
+/* @xml with the <disk> whose source is volume @old_top of @pool switched to
+ * @new_top, and gpuvmd's <snapshots> metadata replaced by @chain. Everything
+ * else is kept as libvirt wrote it. GVD_ERROR_NOT_FOUND when no disk uses
+ * @old_top. */
+char *gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *old_top,
+                                const char *new_top, GPtrArray *chain, GError **error);
+
+/* {name, volume, nvram_volume, created_at} */
+void gvd_snapshot_write_json (const GvdSnapshot *snap, JsonBuilder *b);
+
+G_END_DECLS

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Disk snapshots of a stopped instance, through libvirt (never qemu-img).
+ *
+ * libvirt 9.0 refuses internal snapshots of a UEFI domain with NVRAM and
+ * cannot revert external ones, so gpuvmd keeps its own linear chain: a
+ * snapshot freezes the root disk's current top overlay and puts a fresh
+ * qcow2 overlay on it ("<domain>-snap-<snap>.qcow2"); the NVRAM file is
+ * copied into a raw volume beside it. A revert drops the top (and, when
+ * asked, every newer snapshot's layer) and puts a fresh overlay on the
+ * snapshot's layer; a delete merges the layer a newer snapshot froze into
+ * the deleted one's (libvirt's storage API cannot merge qcow2 layers: the
+ * domain is started paused for a QEMU block commit), or for the newest
+ * snapshot keeps its layer, marked deleted. The chain lives in gpuvmd's
+ * domain metadata, so libvirt stays the source of truth. */
+#include "config.h"
+
+#include "instance.h"
+#include "instance-priv.h"
+
+#include <string.h>
+
+#include "nvram-file.h"
+#include "snapshot-xml.h"
+#include "storage.h"
+
+typedef struct {
+  GvdInstanceManager *mgr;
+  GvdVirtConn *virt;
+  GvdStorage *storage;
+  GvdSnapshotOp op;
+  char *name;
+  char *domain_name;
+  char *pool;
+  char *snap;
+  gboolean discard_newer;
+  gboolean busy;       /* this op set inst->busy */
+  char *top;           /* result: the root disk's volume afterwards */
+} SnapData;
+
+static void
+snap_data_free (SnapData *sd)
+{
+  g_clear_object (&sd->virt);
+  g_clear_pointer (&sd->storage, gvd_storage_unref);
+  g_free (sd->name);
+  g_free (sd->domain_name);
+  g_free (sd->pool);
+  g_free (sd->snap);
+  g_free (sd->top);
+  g_free (sd);
+}
+
+/* The domain, its inactive XML and chain; the domain must be off. */
+static virDomainPtr
+load (SnapData *sd, virConnectPtr conn, char **out_xml, GPtrArray **out_chain, GError **error)
+{
+  g_autoptr(virDomain) dom = virDomainLookupByName (conn, sd->domain_name);
+  g_autofree char *xml = NULL;
+  GPtrArray *chain;
+
+  if (dom == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s': libvirt has no domain %s",
+                   sd->name, sd->domain_name);
+      return NULL;
+    }
+  if (sd->op != GVD_SNAPSHOT_LIST && virDomainIsActive (dom) != 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_STATE,
+                   "instance '%s' is running: shut it down first (snapshots of a running "
+                   "instance are not supported yet)", sd->name);
+      return NULL;
+    }
+  xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+  if (xml == NULL)
+    {
+      gvd_virt_error_set (error, "cannot read the domain XML");
+      return NULL;
+    }
+  chain = gvd_snapshot_chain_parse (xml, error);
+  if (chain == NULL)
+    return NULL;
+  *out_chain = chain;
+  *out_xml = g_steal_pointer (&xml);
+  return g_steal_pointer (&dom);
+}
+
+static gboolean
+redefine (virConnectPtr conn, const char *xml, GError **error)
+{
+  g_autoptr(virDomain) dom = virDomainDefineXMLFlags (conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+
+  if (dom == NULL)
+    {
+      gvd_virt_error_set (error, "cannot redefine the domain");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+delete_quietly (virConnectPtr conn, const char *pool, const char *volume)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (volume != NULL && !gvd_storage_delete_volume (conn, pool, volume, &error))
+    g_debug ("snapshot: cannot delete volume %s: %s", volume, error->message);
+}
+
+static JsonNode *
+chain_json (GPtrArray *chain, int only)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (only >= 0)
+    gvd_snapshot_write_json (g_ptr_array_index (chain, only), b);
+  else
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "snapshots");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < chain->len; i++)
+        if (!((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+          gvd_snapshot_write_json (g_ptr_array_index (chain, i), b);
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+    }
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+{
+  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
+  g_autofree char *nvram_volume = NULL;
+  g_autofree char *nvram_path = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *new_xml = NULL;
+  g_autoptr(GBytes) nvram = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *created_at = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+
+  if (i >= 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                   ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted
+                     ? "'name': snapshot '%s' was deleted but its disk layer is kept; choose "
+                       "another name"
+                     : "'name': snapshot '%s' already exists", sd->snap);
+      return NULL;
+    }
+  if (chain->len >= GVD_SNAPSHOT_MAX)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "instance '%s' has %u snapshots (counting deleted ones whose layer is kept), "
+                   "the most it may hold", sd->name, GVD_SNAPSHOT_MAX);
+      return NULL;
+    }
+  if (strlen (new_top) > 128)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                   "'name': snapshot '%s' is too long for instance '%s' (its volume name '%s' "
+                   "would be over 128 characters)", sd->snap, sd->name, new_top);
+      return NULL;
+    }
+  {
+    g_autoptr(GError) local_error = NULL;
+
+    nvram_path = gvd_snapshot_nvram_path (xml, &local_error);
+    if (nvram_path != NULL)
+      nvram = gvd_nvram_file_read (nvram_path, &local_error);
+    if (local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return NULL;
+      }
+  }
+  if (nvram != NULL && g_bytes_get_size (nvram) > 0)
+    {
+      nvram_volume = gvd_snapshot_nvram_volume (sd->domain_name, sd->snap);
+      path = gvd_storage_upload_volume (conn, sd->pool, nvram_volume, nvram, "raw", error);
+      if (path == NULL)
+        return NULL;
+      g_clear_pointer (&path, g_free);
+    }
+  /* The frozen top backs the new one; nothing writes to it any more. */
+  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, old_top, 0, error);
+  if (path == NULL)
+    {
+      delete_quietly (conn, sd->pool, nvram_volume);
+      return NULL;
+    }
+  g_ptr_array_add (chain, gvd_snapshot_new (sd->snap, old_top, nvram_volume, created_at));
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    {
+      delete_quietly (conn, sd->pool, new_top);
+      delete_quietly (conn, sd->pool, nvram_volume);
+      return NULL;
+    }
+  sd->top = g_steal_pointer (&new_top);
+  return chain_json (chain, (int) chain->len - 1);
+}
+
+static JsonNode *
+do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+{
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
+  g_autofree char *nvram_path = NULL;
+  g_autofree char *new_xml = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GBytes) nvram = NULL;
+  g_autoptr(GString) newer = g_string_new (NULL);
+  GvdSnapshot *target;
+
+  if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s' has no snapshot '%s'",
+                   sd->name, sd->snap);
+      return NULL;
+    }
+  target = g_ptr_array_index (chain, i);
+  for (guint j = i + 1; j < chain->len; j++)
+    if (!((GvdSnapshot *) g_ptr_array_index (chain, j))->deleted)
+      g_string_append_printf (newer, "%s'%s'", newer->len > 0 ? ", " : "",
+                              ((GvdSnapshot *) g_ptr_array_index (chain, j))->name);
+  if (newer->len > 0 && !sd->discard_newer)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "snapshot '%s' is not the newest: reverting discards %s; ask again with "
+                   "?discard_newer=true", sd->snap, newer->str);
+      return NULL;
+    }
+  {
+    g_autoptr(GError) local_error = NULL;
+
+    nvram_path = gvd_snapshot_nvram_path (xml, &local_error);
+    if (local_error != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local_error));
+        return NULL;
+      }
+  }
+  if (target->nvram_volume != NULL)
+    {
+      nvram = gvd_storage_download_volume (conn, sd->pool, target->nvram_volume,
+                                           GVD_NVRAM_MAX_BYTES, error);
+      if (nvram == NULL)
+        return NULL;
+    }
+  /* From here on the current state is gone: the top, then every layer
+   * above the snapshot's (newer snapshots, deleted or not). A failure
+   * leaves the domain on a missing volume; reverting again repairs it. */
+  if (!gvd_storage_delete_volume (conn, sd->pool, old_top, error))
+    return NULL;
+  for (guint j = chain->len; j > (guint) i + 1; j--)
+    {
+      GvdSnapshot *s = g_ptr_array_index (chain, j - 1);
+
+      if (!gvd_storage_delete_volume (conn, sd->pool, s->volume, error)
+          || (s->nvram_volume != NULL
+              && !gvd_storage_delete_volume (conn, sd->pool, s->nvram_volume, error)))
+        return NULL;
+    }
+  g_ptr_array_set_size (chain, i + 1);
+  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, target->volume, 0, error);
+  if (path == NULL)
+    return NULL;
+  if (nvram_path != NULL && !gvd_nvram_file_write (nvram_path, nvram, error))
+    return NULL;
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    return NULL;
+  sd->top = g_steal_pointer (&new_top);
+  return chain_json (chain, i);
+}
+
+static char *
+volume_path (virConnectPtr conn, const char *pool_name, const char *name, GError **error)
+{
+  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (conn, pool_name);
+  g_autoptr(virStorageVol) vol = pool != NULL ? virStorageVolLookupByName (pool, name) : NULL;
+  char *path = vol != NULL ? virStorageVolGetPath (vol) : NULL;
+  char *out;
+
+  if (path == NULL)
+    {
+      g_autofree char *what = g_strdup_printf ("cannot find volume '%s'", name);
+      gvd_virt_error_set (error, what);
+      return NULL;
+    }
+  out = g_strdup (path);
+  free (path);
+  return out;
+}
+
+/* Commit @top_path into @base_path on the running @dom and wait until
+ * the job is done. */
+static gboolean
+commit_and_wait (virDomainPtr dom, const char *active_path, const char *base_path,
+                 const char *top_path, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) G_USEC_PER_SEC * 3600;
+
+  if (virDomainBlockCommit (dom, active_path, base_path, top_path, 0, 0) < 0)
+    {
+      gvd_virt_error_set (error, "cannot merge snapshot layers (block commit)");
+      return FALSE;
+    }
+  for (;;)
+    {
+      virDomainBlockJobInfo info;
+      int r = virDomainGetBlockJobInfo (dom, active_path, &info, 0);
+
+      if (r < 0)
+        {
+          gvd_virt_error_set (error, "cannot follow the block commit");
+          return FALSE;
+        }
+      if (r == 0) /* done: libvirt drops a finished commit's job */
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        {
+          virDomainBlockJobAbort (dom, active_path, 0);
+          g_set_error (error, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                       "merging snapshot layers took more than an hour");
+          return FALSE;
+        }
+      g_usleep (50 * 1000);
+    }
+}
+
+/* Merge layer @top into the layer @base it is backed by. Only QEMU can
+ * (libvirt's storage API has no commit or rebase): start the domain
+ * paused, so no guest CPU runs, commit with a block job (QEMU also
+ * repoints the layer above @top at @base), then power it off. The chain
+ * above stays readable at every moment, so a failure midway loses
+ * nothing. */
+static gboolean
+merge_layers (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *active,
+              const char *base, const char *top, GError **error)
+{
+  g_autofree char *active_path = volume_path (conn, sd->pool, active, error);
+  g_autofree char *base_path = NULL;
+  g_autofree char *top_path = NULL;
+  gboolean ok;
+
+  if (active_path == NULL || (base_path = volume_path (conn, sd->pool, base, error)) == NULL
+      || (top_path = volume_path (conn, sd->pool, top, error)) == NULL)
+    return FALSE;
+  if (virDomainCreateWithFlags (dom, VIR_DOMAIN_START_PAUSED) < 0)
+    {
+      gvd_virt_error_set (error, "cannot start the domain paused to merge snapshot layers");
+      return FALSE;
+    }
+  ok = commit_and_wait (dom, active_path, base_path, top_path, error);
+  if (virDomainDestroy (dom) < 0 && ok)
+    {
+      gvd_virt_error_set (error, "cannot power off the domain after merging snapshot layers");
+      return FALSE;
+    }
+  return ok;
+}
+
+static JsonNode *
+do_delete (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, GPtrArray *chain,
+           GError **error)
+{
+  int i = gvd_snapshot_chain_find (chain, sd->snap);
+  g_autofree char *top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *new_xml = NULL;
+  g_autofree char *nvram_volume = NULL;
+  g_autofree char *merged = NULL;
+  GvdSnapshot *s;
+
+  if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s' has no snapshot '%s'",
+                   sd->name, sd->snap);
+      return NULL;
+    }
+  s = g_ptr_array_index (chain, i);
+  nvram_volume = g_steal_pointer (&s->nvram_volume);
+  if ((guint) i + 1 < chain->len)
+    {
+      /* A newer snapshot froze the layer above: merge that layer into
+       * this one, which then holds the newer snapshot's state. */
+      GvdSnapshot *next = g_ptr_array_index (chain, i + 1);
+
+      if (!merge_layers (sd, conn, dom, top, s->volume, next->volume, error))
+        {
+          s->nvram_volume = g_steal_pointer (&nvram_volume);
+          return NULL;
+        }
+      merged = g_steal_pointer (&next->volume);
+      next->volume = g_strdup (s->volume);
+      g_ptr_array_remove_index (chain, i);
+    }
+  else
+    /* The newest: the layer above is the disk itself. Merging it would
+     * move the disk onto this layer's volume; the layer stays instead. */
+    s->deleted = TRUE;
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, top, top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    return NULL;
+  delete_quietly (conn, sd->pool, merged);
+  delete_quietly (conn, sd->pool, nvram_volume);
+  sd->top = g_steal_pointer (&top);
+  return json_node_init_object (json_node_alloc (), json_object_new ());
+}
+
+static void
+snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  SnapData *sd = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(virConnect) conn = gvd_virt_conn_get (sd->virt, &error);
+  g_autoptr(virDomain) dom = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
+  g_autofree char *xml = NULL;
+  JsonNode *result = NULL;
+
+  if (conn == NULL || (dom = load (sd, conn, &xml, &chain, &error)) == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  switch (sd->op)
+    {
+    case GVD_SNAPSHOT_LIST:
+      result = chain_json (chain, -1);
+      break;
+    case GVD_SNAPSHOT_CREATE:
+      result = do_create (sd, conn, xml, chain, &error);
+      break;
+    case GVD_SNAPSHOT_REVERT:
+      result = do_revert (sd, conn, xml, chain, &error);
+      break;
+    case GVD_SNAPSHOT_DELETE:
+      result = do_delete (sd, conn, dom, xml, chain, &error);
+      break;
+    }
+  if (result == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, result, (GDestroyNotify) json_node_unref);
+}
+
+static void
+snapshot_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) outer = user_data;
+  SnapData *sd = g_task_get_task_data (G_TASK (res));
+  GvdInstance *inst = g_hash_table_lookup (sd->mgr->instances, sd->name);
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = g_task_propagate_pointer (G_TASK (res), &error);
+
+  if (sd->busy)
+    gvd_instance_note_change (sd->mgr);
+  if (inst != NULL && sd->busy)
+    g_clear_pointer (&inst->busy, g_free);
+  /* The root disk moved: what delete removes and GET shows follow it. */
+  if (inst != NULL && sd->top != NULL && inst->spec->disks->len > 0)
+    {
+      GvdDiskSpec *root = g_ptr_array_index (inst->spec->disks, 0);
+
+      g_free (root->volume);
+      root->volume = g_strdup (sd->top);
+    }
+  if (node == NULL)
+    g_task_return_error (outer, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (outer, node, (GDestroyNotify) json_node_unref);
+}
+
+void
+gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *name, GvdSnapshotOp op,
+                                     const char *snap, gboolean discard_newer,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+  static const char *const busy[] = { "snapshot list", "snapshot", "snapshot revert",
+                                      "snapshot delete" };
+  GTask *inner;
+  SnapData *sd;
+
+  if (inst == NULL)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no instance named '%s'", name);
+      return;
+    }
+  if (op != GVD_SNAPSHOT_LIST && !gvd_snapshot_name_is_valid (snap))
+    {
+      g_task_return_new_error (task, GVD_ERROR, op == GVD_SNAPSHOT_CREATE
+                               ? GVD_ERROR_INVALID_ARGUMENT : GVD_ERROR_NOT_FOUND,
+                               "'name': '%s' is not a snapshot name (1 to 63 of a-z, 0-9, '.', "
+                               "'_', '-', starting with a letter or digit)", snap != NULL ? snap : "");
+      return;
+    }
+  if (op != GVD_SNAPSHOT_LIST && inst->busy != NULL)
+    {
+      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_INVALID_STATE,
+                               "instance '%s' is busy (%s); retry when it is done", name, inst->busy);
+      return;
+    }
+  sd = g_new0 (SnapData, 1);
+  sd->mgr = mgr;
+  sd->virt = g_object_ref (mgr->d->virt);
+  sd->storage = gvd_storage_ref (mgr->d->storage);
+  sd->op = op;
+  sd->name = g_strdup (name);
+  sd->domain_name = g_strdup (inst->spec->domain_name);
+  sd->pool = g_strdup (mgr->d->config->pool_name);
+  sd->snap = g_strdup (snap);
+  sd->discard_newer = discard_newer;
+  if (op != GVD_SNAPSHOT_LIST)
+    {
+      inst->busy = g_strdup (busy[op]);
+      sd->busy = TRUE;
+    }
+  inner = g_task_new (NULL, NULL, snapshot_done, g_object_ref (task));
+  g_task_set_task_data (inner, sd, (GDestroyNotify) snap_data_free);
+  g_task_run_in_thread (inner, snapshot_thread);
+  g_object_unref (inner);
+}
+
+JsonNode *
+gvd_instance_manager_snapshot_finish (GvdInstanceManager *mgr, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* snapshot-xml.c: names, the chain in the metadata, the root disk's
+ * switch (on a real rendered domain: tests/data/domain/no-gpu.xml), the
+ * NVRAM path rule. */
+#include "config.h"
+
+#include "testlib.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+
+#include "domain-xml.h"
+#include "snapshot-xml.h"
+
+static char *
+fixture (void)
+{
+  g_autofree char *path = gvd_test_data_path ("data", "domain", "no-gpu.xml", NULL);
+  char *xml = NULL;
+
+  assert_true (g_file_get_contents (path, &xml, NULL, NULL));
+  return xml;
+}
+
+/* virt-xml-validate FILE domain: libvirt's own RelaxNG schema (as
+ * tests/test-domain-xml.c does). */
+static void
+assert_schema_valid (const char *xml)
+{
+  g_autofree char *tool = g_find_program_in_path ("virt-xml-validate");
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  if (tool == NULL)
+    fail_msg ("virt-xml-validate not found (apt-get install libvirt-clients)");
+  dir = g_dir_make_tmp ("gvd-snapshot-XXXXXX", &error);
+  assert_non_null (dir);
+  path = g_build_filename (dir, "domain.xml", NULL);
+  assert_true (g_file_set_contents (path, xml, -1, NULL));
+  {
+    const char *argv[] = { tool, path, "domain", NULL };
+    assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, &error));
+  }
+  g_unlink (path);
+  g_rmdir (dir);
+  if (!g_spawn_check_wait_status (status, NULL))
+    fail_msg ("virt-xml-validate refused:\n%s%s", out, err);
+}
+
+static void
+name__hostile_and_good__only_good_pass (void **state)
+{
+  static const char *const good[] = { "a", "before-upgrade", "v1.2_x", "0" };
+  static const char *const bad[] = { "", "-a", ".a", "A", "a b", "a/b", "a'b", "é", "../x" };
+  g_autofree char *long_name = g_strnfill (64, 'a');
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    assert_true (gvd_snapshot_name_is_valid (good[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    assert_false (gvd_snapshot_name_is_valid (bad[i]));
+  assert_false (gvd_snapshot_name_is_valid (NULL));
+  assert_false (gvd_snapshot_name_is_valid (long_name));
+  long_name[63] = '\0';
+  assert_true (gvd_snapshot_name_is_valid (long_name));
+}
+
+static void
+apply__two_snapshots__disk_moves_chain_round_trips_rest_kept (void **state)
+{
+  g_autofree char *xml = fixture ();
+  g_autoptr(GPtrArray) chain = gvd_snapshot_chain_parse (xml, NULL);
+  g_autoptr(GPtrArray) back = NULL;
+  g_autoptr(GvdInstanceSpec) spec = NULL;
+  g_autofree char *top = NULL;
+  g_autofree char *out1 = NULL;
+  g_autofree char *out2 = NULL;
+  g_autoptr(GError) error = NULL;
+  GvdSnapshot *s;
+
+  assert_non_null (chain);
+  assert_int_equal (chain->len, 0);
+  top = gvd_snapshot_current_top ("gpuvm-web-1", chain);
+  assert_string_equal (top, "gpuvm-web-1-root.qcow2");
+
+  /* The fixture's disk is "web-1-root.qcow2" in pool gpuvmd. */
+  g_ptr_array_add (chain, gvd_snapshot_new ("one", "web-1-root.qcow2", "n1", "2026-12-02T10:00:00Z"));
+  out1 = gvd_snapshot_chain_apply (xml, "gpuvmd", "web-1-root.qcow2", "web-1-snap-one.qcow2",
+                                   chain, &error);
+  assert_null (error);
+  assert_non_null (strstr (out1, "volume=\"web-1-snap-one.qcow2\""));
+  /* The seed cdrom is untouched. */
+  assert_non_null (strstr (out1, "volume=\"web-1-seed.iso\""));
+
+  s = gvd_snapshot_new ("two", "web-1-snap-one.qcow2", NULL, "2026-12-02T11:00:00Z");
+  g_ptr_array_add (chain, s);
+  ((GvdSnapshot *) g_ptr_array_index (chain, 0))->deleted = TRUE;
+  out2 = gvd_snapshot_chain_apply (out1, "gpuvmd", "web-1-snap-one.qcow2", "web-1-snap-two.qcow2",
+                                   chain, &error);
+  assert_null (error);
+  assert_non_null (strstr (out2, "volume=\"web-1-snap-two.qcow2\""));
+
+  back = gvd_snapshot_chain_parse (out2, &error);
+  assert_non_null (back);
+  assert_int_equal (back->len, 2);
+  s = g_ptr_array_index (back, 0);
+  assert_string_equal (s->name, "one");
+  assert_string_equal (s->volume, "web-1-root.qcow2");
+  assert_string_equal (s->nvram_volume, "n1"); /* what the caller keeps is kept */
+  assert_true (s->deleted);
+  s = g_ptr_array_index (back, 1);
+  assert_string_equal (s->name, "two");
+  assert_null (s->nvram_volume);
+  assert_false (s->deleted);
+  assert_string_equal (s->created_at, "2026-12-02T11:00:00Z");
+  assert_int_equal (gvd_snapshot_chain_find (back, "two"), 1);
+  assert_int_equal (gvd_snapshot_chain_find (back, "three"), -1);
+  g_free (top);
+  top = gvd_snapshot_current_top ("web-1", back);
+  assert_string_equal (top, "web-1-snap-two.qcow2");
+
+  assert_schema_valid (out2);
+  /* Everything gpuvmd reads back is still there. */
+  spec = gvd_domain_xml_parse (out2, &error);
+  assert_non_null (spec);
+  assert_string_equal (spec->name, "web-1");
+  assert_string_equal (((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume,
+                       "web-1-snap-two.qcow2");
+
+  /* An empty chain removes the element. */
+  g_ptr_array_set_size (chain, 0);
+  g_free (out1);
+  out1 = gvd_snapshot_chain_apply (out2, "gpuvmd", "web-1-snap-two.qcow2", "web-1-root.qcow2",
+                                   chain, &error);
+  assert_null (strstr (out1, "snapshots"));
+}
+
+static void
+apply__no_such_disk__not_found (void **state)
+{
+  g_autofree char *xml = fixture ();
+  g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_snapshot_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  /* The seed is a cdrom, not a root disk; another pool is not ours. */
+  out = gvd_snapshot_chain_apply (xml, "gpuvmd", "web-1-seed.iso", "x.qcow2", chain, &error);
+  assert_null (out);
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_NOT_FOUND));
+  g_clear_error (&error);
+  out = gvd_snapshot_chain_apply (xml, "other", "web-1-root.qcow2", "x.qcow2", chain, &error);
+  assert_null (out);
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_NOT_FOUND));
+}
+
+static void
+parse__malformed_entries__refused (void **state)
+{
+  static const char *const bad[] = {
+    "<gpuvmd:snapshot volume='v'/>",
+    "<gpuvmd:snapshot name='Bad!' volume='v'/>",
+    "<gpuvmd:snapshot name='a'/>",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *xml = g_strdup_printf (
+        "<domain><name>d</name><metadata><gpuvmd:instance xmlns:gpuvmd='urn:gpuvmd:domain:1'>"
+        "<gpuvmd:snapshots>%s</gpuvmd:snapshots></gpuvmd:instance></metadata></domain>", bad[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) chain = gvd_snapshot_chain_parse (xml, &error);
+
+      assert_null (chain);
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+    }
+}
+
+static void
+nvram_path__explicit_efi_bios__libvirt_rule (void **state)
+{
+  g_autofree char *efi = fixture ();
+  g_autofree char *p1 = gvd_snapshot_nvram_path (efi, NULL);
+  g_autofree char *p2 = gvd_snapshot_nvram_path (
+    "<domain><name>d</name><os><nvram template='/t'> /x/d.fd </nvram></os></domain>", NULL);
+  g_autofree char *p3 = gvd_snapshot_nvram_path ("<domain><name>d</name><os/></domain>", NULL);
+  g_autofree char *p4 = gvd_snapshot_nvram_path (
+    "<domain><name>../x</name><os firmware='efi'/></domain>", NULL);
+
+  assert_string_equal (p1, "/var/lib/libvirt/qemu/nvram/gpuvm-web-1_VARS.fd");
+  assert_string_equal (p2, "/x/d.fd");
+  assert_null (p3);
+  assert_null (p4);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (name__hostile_and_good__only_good_pass),
+    cmocka_unit_test (apply__two_snapshots__disk_moves_chain_round_trips_rest_kept),
+    cmocka_unit_test (apply__no_such_disk__not_found),
+    cmocka_unit_test (parse__malformed_entries__refused),
+    cmocka_unit_test (nvram_path__explicit_efi_bios__libvirt_rule),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
