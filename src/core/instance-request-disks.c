@@ -7,25 +7,10 @@
 #include <string.h>
 
 #include "errors.h"
+#include "json-field.h"
 
 #define INVALID(error, ...) \
   (g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, __VA_ARGS__), FALSE)
-
-static const char *
-type_name (JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_NULL (node))
-    return "null";
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    return "an object";
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    return "an array";
-  if (json_node_get_value_type (node) == G_TYPE_STRING)
-    return "a string";
-  if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
-    return "a boolean";
-  return "a number";
-}
 
 /* A string of 1..@max bytes, every byte in [A-Za-z0-9] or @extra. */
 static gboolean
@@ -36,7 +21,7 @@ get_token (JsonNode *node, const char *field, gsize max, const char *extra, char
   gsize len;
 
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return INVALID (error, "'%s' must be a string, not %s", field, type_name (node));
+    return INVALID (error, "'%s' must be a string, not %s", field, gvd_json_type_name (node));
   s = json_node_get_string (node);
   len = strlen (s);
   if (len == 0 || len > max)
@@ -46,31 +31,6 @@ get_token (JsonNode *node, const char *field, gsize max, const char *extra, char
       return INVALID (error, "'%s' may hold only letters, digits and '%s'", field, extra);
   g_free (*out);
   *out = g_strdup (s);
-  return TRUE;
-}
-
-static gboolean
-get_uint (JsonNode *node, const char *field, guint64 min, guint64 max, guint64 *out,
-          GError **error)
-{
-  gint64 v;
-
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
-    return INVALID (error, "'%s' must be a whole number, not %s", field, type_name (node));
-  v = json_node_get_int (node);
-  if (v < 0 || (guint64) v < min || (guint64) v > max)
-    return INVALID (error, "'%s' must be from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-                    ", not %" G_GINT64_FORMAT, field, min, max, v);
-  *out = (guint64) v;
-  return TRUE;
-}
-
-static gboolean
-get_bool (JsonNode *node, const char *field, gboolean *out, GError **error)
-{
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return INVALID (error, "'%s' must be true or false, not %s", field, type_name (node));
-  *out = json_node_get_boolean (node);
   return TRUE;
 }
 
@@ -115,7 +75,7 @@ parse_nbd (JsonNode *node, const char *field, GvdDiskSpec *d, GError **error)
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return INVALID (error, "'%s' must be an object {host, port, export}, not %s", field,
-                    type_name (node));
+                    gvd_json_type_name (node));
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   d->type = GVD_DISK_NBD;
@@ -134,7 +94,7 @@ parse_nbd (JsonNode *node, const char *field, GvdDiskSpec *d, GError **error)
         }
       else if (g_str_equal (m, "port"))
         {
-          if (!get_uint (v, f, 1, 65535, &n, error))
+          if (!gvd_json_field_uint (v, f, 1, 65535, &n, error))
             return FALSE;
           d->port = (guint) n;
         }
@@ -198,7 +158,7 @@ parse_rbd (JsonNode *node, const char *field, GvdDiskSpec *d, GError **error)
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return INVALID (error, "'%s' must be an object {monitors, image, user, secret_uuid}, not %s",
-                    field, type_name (node));
+                    field, gvd_json_type_name (node));
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   d->type = GVD_DISK_RBD;
@@ -215,7 +175,7 @@ parse_rbd (JsonNode *node, const char *field, GvdDiskSpec *d, GError **error)
 
           if (!JSON_NODE_HOLDS_ARRAY (v))
             return INVALID (error, "'%s' must be an array of \"host:port\", not %s", f,
-                            type_name (v));
+                            gvd_json_type_name (v));
           a = json_node_get_array (v);
           n = json_array_get_length (a);
           if (n == 0 || n > GVD_DISK_RBD_MAX_MONITORS)
@@ -308,7 +268,7 @@ parse_disk (JsonNode *node, guint index, GError **error)
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, "'%s' must be an object, not %s",
-                   field, type_name (node));
+                   field, gvd_json_type_name (node));
       return NULL;
     }
   obj = json_node_get_object (node);
@@ -341,7 +301,7 @@ parse_disk (JsonNode *node, guint index, GError **error)
         }
       else if (g_str_equal (m, "size_gib"))
         {
-          ok = get_uint (v, f, GVD_DISK_MIN_GIB, GVD_DISK_MAX_GIB, &n, error);
+          ok = gvd_json_field_uint (v, f, GVD_DISK_MIN_GIB, GVD_DISK_MAX_GIB, &n, error);
           d->size_bytes = n << 30;
           size_set = d->created = TRUE;
         }
@@ -369,19 +329,19 @@ parse_disk (JsonNode *node, guint index, GError **error)
           if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_BOOLEAN)
             ok = (d->iothread = json_node_get_boolean (v) ? 1 : 0, TRUE);
           else if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_INT64)
-            ok = get_uint (v, f, 1, GVD_DISK_MAX_IOTHREAD, &n, error) && ((d->iothread = n), TRUE);
+            ok = gvd_json_field_uint (v, f, 1, GVD_DISK_MAX_IOTHREAD, &n, error) && ((d->iothread = n), TRUE);
           else
             ok = INVALID (error, "'%s' must be true, false or an iothread number from 1 to %d, "
-                                 "not %s", f, GVD_DISK_MAX_IOTHREAD, type_name (v));
+                                 "not %s", f, GVD_DISK_MAX_IOTHREAD, gvd_json_type_name (v));
         }
       else if (g_str_equal (m, "boot_order"))
-        ok = get_uint (v, f, 2, 64, &n, error) && ((d->boot_order = n), TRUE);
+        ok = gvd_json_field_uint (v, f, 2, 64, &n, error) && ((d->boot_order = n), TRUE);
       else if (g_str_equal (m, "readonly"))
-        ok = get_bool (v, f, &d->readonly, error);
+        ok = gvd_json_field_bool (v, f, &d->readonly, error);
       else if (g_str_equal (m, "serial"))
         ok = get_token (v, f, GVD_DISK_SERIAL_MAX, "._-", &d->serial, error);
       else if (g_str_equal (m, "keep"))
-        ok = get_bool (v, f, &d->keep, error) && ((keep_set = TRUE), TRUE);
+        ok = gvd_json_field_bool (v, f, &d->keep, error) && ((keep_set = TRUE), TRUE);
       else
         ok = INVALID (error, "unknown member '%s'", f);
       if (!ok)
@@ -406,7 +366,7 @@ gvd_disk_requests_parse (JsonNode *node, GPtrArray **out_disks, GError **error)
   guint n, scsi_iothread = 0;
 
   if (!JSON_NODE_HOLDS_ARRAY (node))
-    return INVALID (error, "'disks' must be an array of objects, not %s", type_name (node));
+    return INVALID (error, "'disks' must be an array of objects, not %s", gvd_json_type_name (node));
   array = json_node_get_array (node);
   n = json_array_get_length (array);
   if (n > GVD_MAX_DATA_DISKS)
@@ -590,7 +550,7 @@ gvd_resize_request_parse (JsonObject *body, guint64 *out_root_gib, GHashTable **
 
       if (g_str_equal (m, "root_disk_gib"))
         {
-          if (!get_uint (v, m, GVD_DISK_MIN_GIB, GVD_DISK_MAX_GIB, &root, error))
+          if (!gvd_json_field_uint (v, m, GVD_DISK_MIN_GIB, GVD_DISK_MAX_GIB, &root, error))
             return FALSE;
         }
       else if (g_str_equal (m, "disks"))
@@ -600,7 +560,7 @@ gvd_resize_request_parse (JsonObject *body, guint64 *out_root_gib, GHashTable **
 
           if (!JSON_NODE_HOLDS_OBJECT (v))
             return INVALID (error, "'disks' must be an object {\"NAME\": size_gib}, not %s",
-                            type_name (v));
+                            gvd_json_type_name (v));
           obj = json_node_get_object (v);
           if (json_object_get_size (obj) > GVD_MAX_DATA_DISKS)
             return INVALID (error, "'disks' names more than %d disks", GVD_MAX_DATA_DISKS);
@@ -611,7 +571,7 @@ gvd_resize_request_parse (JsonObject *body, guint64 *out_root_gib, GHashTable **
               guint64 *gib = g_new0 (guint64, 1);
 
               if (strlen (k->data) > GVD_DISK_NAME_MAX
-                  || !get_uint (json_object_get_member (obj, k->data), f, GVD_DISK_MIN_GIB,
+                  || !gvd_json_field_uint (json_object_get_member (obj, k->data), f, GVD_DISK_MIN_GIB,
                                 GVD_DISK_MAX_GIB, gib, error))
                 {
                   if (error != NULL && *error == NULL)

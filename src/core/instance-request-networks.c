@@ -10,6 +10,7 @@
 #include "device-ref.h"
 #include "domain-xml.h"
 #include "errors.h"
+#include "json-field.h"
 
 #define INVALID(error, ...) \
   (g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, __VA_ARGS__), FALSE)
@@ -17,26 +18,6 @@
 #define FAIL(...) \
   do { g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, __VA_ARGS__); return NULL; } \
   while (0)
-
-static gboolean
-get_string (JsonNode *node, const char *field, gsize max, char **out, GError **error)
-{
-  const char *s;
-
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return INVALID (error, "'%s' must be a string", field);
-  s = json_node_get_string (node);
-  if (*s == '\0')
-    return INVALID (error, "'%s' is empty", field);
-  if (strlen (s) > max)
-    return INVALID (error, "'%s' is longer than %zu bytes", field, max);
-  for (const char *p = s; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      return INVALID (error, "'%s' contains a control character", field);
-  g_free (*out);
-  *out = g_strdup (s);
-  return TRUE;
-}
 
 gboolean
 gvd_network_source_name_valid (const char *name)
@@ -56,7 +37,7 @@ parse_mode (JsonNode *v, const char *field, GvdNetworkMode *out, GError **error)
 {
   g_autofree char *mode = NULL;
 
-  if (!get_string (v, field, 16, &mode, error))
+  if (!gvd_json_field_string (v, field, 16, FALSE, &mode, error))
     return FALSE;
   if (g_str_equal (mode, "user"))
     *out = GVD_NETWORK_USER;
@@ -99,7 +80,7 @@ parse_nic (JsonNode *node, guint index, GError **error)
         }
       else if (g_str_equal (m, "source"))
         {
-          if (!get_string (v, field, GVD_NETWORK_SOURCE_MAX, &nic->source, error))
+          if (!gvd_json_field_string (v, field, GVD_NETWORK_SOURCE_MAX, FALSE, &nic->source, error))
             return NULL;
           if (!gvd_network_source_name_valid (nic->source))
             FAIL ("'%s' must be an interface or network name (letters, digits, '-', '_', '.')",
@@ -107,7 +88,7 @@ parse_nic (JsonNode *node, guint index, GError **error)
         }
       else if (g_str_equal (m, "ipv4"))
         {
-          if (!get_string (v, field, 15, &nic->ipv4, error))
+          if (!gvd_json_field_string (v, field, 15, FALSE, &nic->ipv4, error))
             return NULL;
           {
             g_autofree char *quoted = g_strdup_printf ("'%s'", field);
@@ -120,13 +101,13 @@ parse_nic (JsonNode *node, guint index, GError **error)
           g_autofree char *raw = NULL;
           g_autofree char *quoted = g_strdup_printf ("'%s'", field);
 
-          if (!get_string (v, field, 17, &raw, error)
+          if (!gvd_json_field_string (v, field, 17, FALSE, &raw, error)
               || !gvd_validate_mac (quoted, raw, &nic->mac, error))
             return NULL;
         }
       else if (g_str_equal (m, "device"))
         {
-          if (!get_string (v, field, GVD_DEVICE_REF_MAX, &nic->device, error))
+          if (!gvd_json_field_string (v, field, GVD_DEVICE_REF_MAX, FALSE, &nic->device, error))
             return NULL;
         }
       else

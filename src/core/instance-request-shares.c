@@ -11,6 +11,7 @@
 
 #include "domain-xml.h"
 #include "errors.h"
+#include "json-field.h"
 #include "hugepages.h"
 
 #define INVALID(error, ...) \
@@ -19,35 +20,6 @@
 /* Longest share source and mount point. */
 #define SHARE_PATH_MAX 1024
 #define MOUNT_POINT_MAX 256
-
-static gboolean
-get_string (JsonNode *node, const char *field, gsize max, char **out, GError **error)
-{
-  const char *s;
-
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return INVALID (error, "'%s' must be a string", field);
-  s = json_node_get_string (node);
-  if (*s == '\0')
-    return INVALID (error, "'%s' is empty", field);
-  if (strlen (s) > max)
-    return INVALID (error, "'%s' is longer than %zu bytes", field, max);
-  for (const char *p = s; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      return INVALID (error, "'%s' contains a control character", field);
-  g_free (*out);
-  *out = g_strdup (s);
-  return TRUE;
-}
-
-static gboolean
-get_bool (JsonNode *node, const char *field, gboolean *out, GError **error)
-{
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return INVALID (error, "'%s' must be true or false", field);
-  *out = json_node_get_boolean (node);
-  return TRUE;
-}
 
 /* Absolute, no empty, "." or ".." component, no trailing '/'. */
 static gboolean
@@ -144,18 +116,18 @@ parse_share (JsonNode *node, guint index, GvdShareSpec **out, GError **error)
       gboolean ok;
 
       if (g_str_equal (m, "source"))
-        ok = get_string (v, field, SHARE_PATH_MAX, &s->source_dir, error)
+        ok = gvd_json_field_string (v, field, SHARE_PATH_MAX, FALSE, &s->source_dir, error)
              && (normalised_abs_path (s->source_dir)
                  || INVALID (error, "'%s': '%s' is not a normalised absolute host path", field,
                              s->source_dir));
       else if (g_str_equal (m, "tag"))
-        ok = get_string (v, field, 64, &s->tag, error);
+        ok = gvd_json_field_string (v, field, 64, FALSE, &s->tag, error);
       else if (g_str_equal (m, "type"))
-        ok = get_string (v, field, 16, &type, error);
+        ok = gvd_json_field_string (v, field, 16, FALSE, &type, error);
       else if (g_str_equal (m, "readonly"))
-        ok = get_bool (v, field, &s->readonly, error) && (readonly_set = TRUE);
+        ok = gvd_json_field_bool (v, field, &s->readonly, error) && (readonly_set = TRUE);
       else if (g_str_equal (m, "mount_point"))
-        ok = get_string (v, field, MOUNT_POINT_MAX, &s->mount_point, error)
+        ok = gvd_json_field_string (v, field, MOUNT_POINT_MAX, FALSE, &s->mount_point, error)
              && check_mount_point (field, s->mount_point, error);
       else
         ok = INVALID (error, "unknown member '%s' (source, tag, type, readonly, mount_point)",
@@ -244,7 +216,7 @@ gvd_create_request_parse_memory (JsonNode *node, GvdCreateRequest *req, GError *
         {
           g_autofree char *size = NULL;
 
-          if (!get_string (json_object_get_member (obj, m), "memory.hugepages", 8, &size, error))
+          if (!gvd_json_field_string (json_object_get_member (obj, m), "memory.hugepages", 8, FALSE, &size, error))
             return FALSE;
           req->hugepage_kib = gvd_hugepage_size_from_name (size);
           if (req->hugepage_kib == 0)

@@ -10,6 +10,7 @@
 
 #include "device-ref.h"
 #include "errors.h"
+#include "json-field.h"
 #include "instance-request-disks.h"
 
 GvdCreateRequest *
@@ -59,65 +60,6 @@ gvd_create_request_free (GvdCreateRequest *req)
 #define INVALID(error, ...) \
   (g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, __VA_ARGS__), FALSE)
 
-static const char *
-node_type_name (JsonNode *node)
-{
-  if (JSON_NODE_HOLDS_NULL (node))
-    return "null";
-  if (JSON_NODE_HOLDS_OBJECT (node))
-    return "an object";
-  if (JSON_NODE_HOLDS_ARRAY (node))
-    return "an array";
-  if (json_node_get_value_type (node) == G_TYPE_STRING)
-    return "a string";
-  if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
-    return "a boolean";
-  return "a number";
-}
-
-/* A bounded, printable, single-line string. */
-static gboolean
-get_string (JsonNode *node, const char *field, gsize max, char **out, GError **error)
-{
-  const char *s;
-
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return INVALID (error, "'%s' must be a string, not %s", field, node_type_name (node));
-  s = json_node_get_string (node);
-  if (strlen (s) > max)
-    return INVALID (error, "'%s' is longer than %zu bytes", field, max);
-  for (const char *p = s; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      return INVALID (error, "'%s' contains a control character", field);
-  g_free (*out);
-  *out = g_strdup (s);
-  return TRUE;
-}
-
-static gboolean
-get_uint (JsonNode *node, const char *field, guint64 min, guint64 max, guint64 *out, GError **error)
-{
-  gint64 v;
-
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
-    return INVALID (error, "'%s' must be a whole number, not %s", field, node_type_name (node));
-  v = json_node_get_int (node);
-  if (v < 0 || (guint64) v < min || (guint64) v > max)
-    return INVALID (error, "'%s' must be from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-                    ", not %" G_GINT64_FORMAT, field, min, max, v);
-  *out = (guint64) v;
-  return TRUE;
-}
-
-static gboolean
-get_bool (JsonNode *node, const char *field, gboolean *out, GError **error)
-{
-  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return INVALID (error, "'%s' must be true or false, not %s", field, node_type_name (node));
-  *out = json_node_get_boolean (node);
-  return TRUE;
-}
-
 static gboolean
 get_strv (JsonNode *node, const char *field, guint max_items, gsize max_len, char ***out,
           GError **error)
@@ -127,7 +69,7 @@ get_strv (JsonNode *node, const char *field, guint max_items, gsize max_len, cha
   guint n;
 
   if (!JSON_NODE_HOLDS_ARRAY (node))
-    return INVALID (error, "'%s' must be an array of strings, not %s", field, node_type_name (node));
+    return INVALID (error, "'%s' must be an array of strings, not %s", field, gvd_json_type_name (node));
   array = json_node_get_array (node);
   n = json_array_get_length (array);
   if (n > max_items)
@@ -137,7 +79,7 @@ get_strv (JsonNode *node, const char *field, guint max_items, gsize max_len, cha
       g_autofree char *item = NULL;
       g_autofree char *name = g_strdup_printf ("%s[%u]", field, i);
 
-      if (!get_string (json_array_get_element (array, i), name, max_len, &item, error))
+      if (!gvd_json_field_string (json_array_get_element (array, i), name, max_len, TRUE, &item, error))
         return FALSE;
       if (*item == '\0')
         return INVALID (error, "'%s' is empty", name);
@@ -162,7 +104,7 @@ parse_console (JsonNode *node, GvdCreateRequest *req, GError **error)
   g_autoptr(GList) members = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return INVALID (error, "'console' must be an object, not %s", node_type_name (node));
+    return INVALID (error, "'console' must be an object, not %s", gvd_json_type_name (node));
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   for (GList *l = members; l != NULL; l = l->next)
@@ -171,7 +113,7 @@ parse_console (JsonNode *node, GvdCreateRequest *req, GError **error)
 
       if (g_str_equal (m, "vnc"))
         {
-          if (!get_bool (json_object_get_member (obj, m), "console.vnc", &req->console_vnc, error))
+          if (!gvd_json_field_bool (json_object_get_member (obj, m), "console.vnc", &req->console_vnc, error))
             return FALSE;
         }
       else
@@ -187,7 +129,7 @@ parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
   g_autoptr(GList) members = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return INVALID (error, "'network' must be an object, not %s", node_type_name (node));
+    return INVALID (error, "'network' must be an object, not %s", gvd_json_type_name (node));
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   req->network_set = TRUE;
@@ -200,7 +142,7 @@ parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
 
       if (g_str_equal (m, "mode"))
         {
-          if (!get_string (v, "network.mode", 16, &mode, error))
+          if (!gvd_json_field_string (v, "network.mode", 16, TRUE, &mode, error))
             return FALSE;
           if (g_str_equal (mode, "user"))
             req->network_mode = GVD_NETWORK_USER;
@@ -213,7 +155,7 @@ parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
         }
       else if (g_str_equal (m, "source"))
         {
-          if (!get_string (v, "network.source", 64, &req->network_source, error))
+          if (!gvd_json_field_string (v, "network.source", 64, TRUE, &req->network_source, error))
             return FALSE;
           for (const char *p = req->network_source; *p; p++)
             if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
@@ -221,7 +163,7 @@ parse_network (JsonNode *node, GvdCreateRequest *req, GError **error)
         }
       else if (g_str_equal (m, "ipv4"))
         {
-          if (!get_string (v, "network.ipv4", 15, &req->ipv4, error)
+          if (!gvd_json_field_string (v, "network.ipv4", 15, TRUE, &req->ipv4, error)
               || !gvd_validate_ipv4 ("'network.ipv4'", req->ipv4, NULL, error))
             return FALSE;
         }
@@ -244,7 +186,7 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
   g_autoptr(GList) members = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return INVALID (error, "'boot' must be an object, not %s", node_type_name (node));
+    return INVALID (error, "'boot' must be an object, not %s", gvd_json_type_name (node));
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   for (GList *l = members; l != NULL; l = l->next)
@@ -255,7 +197,7 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
       if (g_str_equal (m, "firmware"))
         {
           g_autofree char *fw = NULL;
-          if (!get_string (v, "boot.firmware", 8, &fw, error))
+          if (!gvd_json_field_string (v, "boot.firmware", 8, TRUE, &fw, error))
             return FALSE;
           if (g_str_equal (fw, "efi"))
             req->firmware = GVD_FIRMWARE_EFI;
@@ -280,12 +222,12 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
 
               if (json_object_get_size (o) != 1 || !json_object_has_member (o, "volume"))
                 return INVALID (error, "'%s' must be a host path or {\"volume\": NAME}", field);
-              if (!get_string (json_object_get_member (o, "volume"), vfield, 128, vol, error))
+              if (!gvd_json_field_string (json_object_get_member (o, "volume"), vfield, 128, TRUE, vol, error))
                 return FALSE;
               g_clear_pointer (dst, g_free);
               continue;
             }
-          if (!get_string (v, field, 1024, dst, error))
+          if (!gvd_json_field_string (v, field, 1024, TRUE, dst, error))
             return FALSE;
           if (!valid_abs_path (*dst))
             return INVALID (error, "'%s' must be an absolute host path or {\"volume\": NAME}",
@@ -294,7 +236,7 @@ parse_boot (JsonNode *node, GvdCreateRequest *req, GError **error)
         }
       else if (g_str_equal (m, "cmdline"))
         {
-          if (!get_string (v, "boot.cmdline", 2048, &req->cmdline, error))
+          if (!gvd_json_field_string (v, "boot.cmdline", 2048, TRUE, &req->cmdline, error))
             return FALSE;
         }
       else
@@ -313,7 +255,7 @@ parse_labels (JsonNode *node, GvdCreateRequest *req, GError **error)
   g_autoptr(GList) members = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return INVALID (error, "'labels' must be an object of strings, not %s", node_type_name (node));
+    return INVALID (error, "'labels' must be an object of strings, not %s", gvd_json_type_name (node));
   obj = json_node_get_object (node);
   if (json_object_get_size (obj) > GVD_MAX_LABELS)
     return INVALID (error, "'labels' has more than %d entries", GVD_MAX_LABELS);
@@ -331,7 +273,7 @@ parse_labels (JsonNode *node, GvdCreateRequest *req, GError **error)
         if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.' && *p != '/')
           return INVALID (error, "label key '%s' may hold only letters, digits, '-', '_', '.', '/'",
                           k);
-      if (!get_string (json_object_get_member (obj, k), field, 256, &value, error))
+      if (!gvd_json_field_string (json_object_get_member (obj, k), field, 256, TRUE, &value, error))
         return FALSE;
       g_hash_table_insert (req->labels, g_strdup (k), g_steal_pointer (&value));
     }
@@ -373,44 +315,44 @@ gvd_create_request_parse (JsonObject *body, GError **error)
       gboolean ok;
 
       if (g_str_equal (m, "name"))
-        ok = get_string (n, m, 256, &req->name, error);
+        ok = gvd_json_field_string (n, m, 256, TRUE, &req->name, error);
       else if (g_str_equal (m, "image"))
-        ok = get_string (n, m, 128, &req->image, error);
+        ok = gvd_json_field_string (n, m, 128, TRUE, &req->image, error);
       else if (g_str_equal (m, "vcpus"))
-        ok = get_uint (n, m, 1, 256, &v, error) && ((req->vcpus = v), TRUE);
+        ok = gvd_json_field_uint (n, m, 1, 256, &v, error) && ((req->vcpus = v), TRUE);
       else if (g_str_equal (m, "memory_mib"))
-        ok = get_uint (n, m, 128, 4 * 1024 * 1024, &req->memory_mib, error);
+        ok = gvd_json_field_uint (n, m, 128, 4 * 1024 * 1024, &req->memory_mib, error);
       else if (g_str_equal (m, "root_disk_gib"))
-        ok = get_uint (n, m, 0, 64 * 1024, &req->root_disk_gib, error);
+        ok = gvd_json_field_uint (n, m, 0, 64 * 1024, &req->root_disk_gib, error);
       else if (g_str_equal (m, "devices"))
         ok = get_strv (n, m, GVD_MAX_DEVICES, GVD_DEVICE_REF_MAX, &req->devices, error);
       else if (g_str_equal (m, "gpus"))
-        ok = get_uint (n, m, 0, GVD_MAX_DEVICES, &v, error) && ((req->gpus = v), TRUE);
+        ok = gvd_json_field_uint (n, m, 0, GVD_MAX_DEVICES, &v, error) && ((req->gpus = v), TRUE);
       else if (g_str_equal (m, "gpu_vendor"))
-        ok = get_string (n, m, 64, &req->gpu_vendor, error);
+        ok = gvd_json_field_string (n, m, 64, TRUE, &req->gpu_vendor, error);
       else if (g_str_equal (m, "gpu_model"))
-        ok = get_string (n, m, 128, &req->gpu_model, error);
+        ok = gvd_json_field_string (n, m, 128, TRUE, &req->gpu_model, error);
       else if (g_str_equal (m, "reservation"))
-        ok = get_string (n, m, 64, &req->reservation, error);
+        ok = gvd_json_field_string (n, m, 64, TRUE, &req->reservation, error);
       else if (g_str_equal (m, "allow_weakened_isolation"))
-        ok = get_bool (n, m, &req->allow_weakened_isolation, error);
+        ok = gvd_json_field_bool (n, m, &req->allow_weakened_isolation, error);
       else if (g_str_equal (m, "user"))
-        ok = get_string (n, m, 32, &req->user, error);
+        ok = gvd_json_field_string (n, m, 32, TRUE, &req->user, error);
       else if (g_str_equal (m, "ssh_keys"))
         ok = get_strv (n, m, GVD_MAX_SSH_KEYS, 16 * 1024, &req->ssh_keys, error);
       else if (g_str_equal (m, "password_hash"))
-        ok = get_string (n, m, 512, &req->password_hash, error);
+        ok = gvd_json_field_string (n, m, 512, TRUE, &req->password_hash, error);
       else if (g_str_equal (m, "packages"))
         ok = get_strv (n, m, GVD_MAX_PACKAGES, 128, &req->packages, error);
       else if (g_str_equal (m, "cloud_config"))
         {
           ok = JSON_NODE_HOLDS_OBJECT (n)
-               || INVALID (error, "'cloud_config' must be an object, not %s", node_type_name (n));
+               || INVALID (error, "'cloud_config' must be an object, not %s", gvd_json_type_name (n));
           if (ok)
             req->cloud_config = json_object_ref (json_node_get_object (n));
         }
       else if (g_str_equal (m, "install_nvidia_driver"))
-        ok = get_bool (n, m, &req->install_nvidia_driver, error);
+        ok = gvd_json_field_bool (n, m, &req->install_nvidia_driver, error);
       else if (g_str_equal (m, "network"))
         ok = parse_network (n, req, error);
       else if (g_str_equal (m, "networks"))
@@ -422,11 +364,11 @@ gvd_create_request_parse (JsonObject *body, GError **error)
       else if (g_str_equal (m, "labels"))
         ok = parse_labels (n, req, error);
       else if (g_str_equal (m, "start"))
-        ok = get_bool (n, m, &req->start, error);
+        ok = gvd_json_field_bool (n, m, &req->start, error);
       else if (g_str_equal (m, "dry_run"))
-        ok = get_bool (n, m, &req->dry_run, error);
+        ok = gvd_json_field_bool (n, m, &req->dry_run, error);
       else if (g_str_equal (m, "autostart"))
-        ok = get_bool (n, m, &req->autostart, error);
+        ok = gvd_json_field_bool (n, m, &req->autostart, error);
       else if (g_str_equal (m, "console"))
         ok = parse_console (n, req, error);
       else if (g_str_equal (m, "cpu"))
