@@ -196,8 +196,9 @@ spec_network_disks (void)
   d->target = g_strdup ("sdc");
   g_ptr_array_add (spec->disks, d);
 
-  d = disk (GVD_DISK_FILE, GVD_DISK_BUS_SATA, GVD_DISK_CACHE_DEFAULT, GVD_DISK_IO_THREADS);
-  d->path = g_strdup ("/srv/images/tools.raw");
+  d = disk (GVD_DISK_VOLUME, GVD_DISK_BUS_SATA, GVD_DISK_CACHE_DEFAULT, GVD_DISK_IO_THREADS);
+  d->pool = g_strdup ("gpuvmd");
+  d->volume = g_strdup ("tools.raw");
   d->boot_order = 2;
   g_ptr_array_add (spec->disks, d);
   return spec;
@@ -526,8 +527,7 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
       uint_eq ("disk.type", w->type, g->type);
       str_eq ("disk.pool", w->pool, g->pool);
       str_eq ("disk.volume", w->volume, g->volume);
-      str_eq ("disk.path", w->path, g->path);
-      str_eq ("disk.format", w->format != NULL ? w->format : "raw", g->format);
+          str_eq ("disk.format", w->format != NULL ? w->format : "raw", g->format);
       str_eq ("disk.host", w->host, g->host);
       uint_eq ("disk.port", w->port, g->port);
       str_eq ("disk.source_name", w->source_name, g->source_name);

@@ -38,6 +38,49 @@ remove_leftovers (void)
       virDomainFree (doms[i]);
     }
   free (doms);
+  {
+    virStoragePoolPtr pool = virStoragePoolLookupByName (conn, PREFIX "pool");
+    if (pool != NULL)
+      {
+        virStoragePoolDestroy (pool);
+        virStoragePoolFree (pool);
+      }
+  }
+}
+
+/* A transient dir pool PREFIX "pool" over @dir holding a 16 MiB raw
+ * @volume: the translation to QEMU's command line and a start resolve pool
+ * volumes, so these tests need real ones. */
+static virStoragePoolPtr
+pool_with_volume (const char *dir, const char *volume)
+{
+  g_autofree char *path = g_build_filename (dir, volume, NULL);
+  g_autofree char *xml = g_strdup_printf ("<pool type='dir'><name>" PREFIX "pool</name>"
+                                          "<target><path>%s</path></target></pool>", dir);
+  virStoragePoolPtr pool;
+  FILE *f = fopen (path, "w");
+
+  assert_non_null (f);
+  assert_int_equal (ftruncate (fileno (f), 16 * 1024 * 1024), 0);
+  fclose (f);
+  /* QEMU may run as libvirt-qemu: let it in. */
+  assert_int_equal (g_chmod (dir, 0755), 0);
+  assert_int_equal (g_chmod (path, 0666), 0);
+  pool = virStoragePoolCreateXML (conn, xml, 0);
+  if (pool == NULL)
+    fail_msg ("pool: %s", virGetLastErrorMessage ());
+  return pool;
+}
+
+static void
+pool_remove (virStoragePoolPtr pool, const char *dir, const char *volume)
+{
+  g_autofree char *path = g_build_filename (dir, volume, NULL);
+
+  virStoragePoolDestroy (pool);
+  virStoragePoolFree (pool);
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 static GvdInstanceSpec *
@@ -147,13 +190,21 @@ native__eight_gpus__aperture_phys_bits_and_cliques_reach_qemu (void **state)
   g_autofree char *xml = NULL;
   g_auto(GStrv) argv = NULL;
   GvdDiskSpec *root = g_ptr_array_index (spec->disks, 0);
+  g_autofree char *dir = NULL;
+  virStoragePoolPtr pool;
   char *native;
 
   assert_string_equal (gvd_test_domain_cases[1].name, "eight-gpus");
   /* The translation resolves pool volumes and hugetlbfs mounts: keep to
    * what this host has. */
-  root->type = GVD_DISK_FILE;
-  root->path = g_strdup ("/var/tmp/" PREFIX "root.qcow2");
+  dir = g_build_filename ("/var/tmp", PREFIX "XXXXXX", NULL);
+  assert_non_null (g_mkdtemp (dir));
+  pool = pool_with_volume (dir, "root.raw");
+  root->type = GVD_DISK_VOLUME;
+  g_free (root->pool);
+  root->pool = g_strdup (PREFIX "pool");
+  g_free (root->volume);
+  root->volume = g_strdup ("root.raw");
   g_clear_pointer (&spec->seed_pool, g_free);
   g_clear_pointer (&spec->seed_volume, g_free);
   spec->hugepages = FALSE;
@@ -162,6 +213,7 @@ native__eight_gpus__aperture_phys_bits_and_cliques_reach_qemu (void **state)
   assert_non_null (xml);
 
   native = virConnectDomainXMLToNative (conn, "qemu-argv", xml, 0);
+  pool_remove (pool, dir, "root.raw");
   if (native == NULL)
     fail_msg ("domxml-to-native: %s", virGetLastErrorMessage ());
   print_message ("%s\n", native);
@@ -189,30 +241,24 @@ start__efi_with_aperture__qemu_runs (void **state)
   g_autoptr(GvdInstanceSpec) spec = gvd_test_spec_minimal ("start");
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *disk_path = NULL;
   g_autofree char *xml = NULL;
   GvdDiskSpec *root = g_ptr_array_index (spec->disks, 0);
+  virStoragePoolPtr pool;
   virDomainPtr dom;
   int state_now = 0, reason = 0, rc;
-  FILE *f;
 
   dir = g_build_filename ("/var/tmp", PREFIX "XXXXXX", NULL);
   assert_non_null (g_mkdtemp (dir));
-  /* QEMU may run as libvirt-qemu: let it in. */
-  assert_int_equal (g_chmod (dir, 0755), 0);
-  disk_path = g_build_filename (dir, "root.raw", NULL);
-  f = fopen (disk_path, "w");
-  assert_non_null (f);
-  assert_int_equal (ftruncate (fileno (f), 16 * 1024 * 1024), 0);
-  fclose (f);
-  assert_int_equal (g_chmod (disk_path, 0666), 0);
+  pool = pool_with_volume (dir, "root.raw");
 
   g_free (spec->domain_name);
   spec->domain_name = g_strdup (PREFIX "start");
   g_free (spec->uuid);
   spec->uuid = g_uuid_string_random ();
-  root->type = GVD_DISK_FILE;
-  root->path = g_strdup (disk_path);
+  g_free (root->pool);
+  root->pool = g_strdup (PREFIX "pool");
+  g_free (root->volume);
+  root->volume = g_strdup ("root.raw");
   g_clear_pointer (&root->format, g_free);
   g_clear_pointer (&spec->seed_pool, g_free);
   g_clear_pointer (&spec->seed_volume, g_free);
@@ -237,8 +283,7 @@ start__efi_with_aperture__qemu_runs (void **state)
   virDomainUndefineFlags (dom, VIR_DOMAIN_UNDEFINE_NVRAM);
   virDomainFree (dom);
   g_unlink (spec->console_log);
-  g_unlink (disk_path);
-  g_rmdir (dir);
+  pool_remove (pool, dir, "root.raw");
   assert_int_equal (rc, 0);
   assert_int_equal (state_now, VIR_DOMAIN_RUNNING);
 }

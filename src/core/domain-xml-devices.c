@@ -46,7 +46,7 @@ next_target (Render *r, GvdDiskBus bus)
 static void
 render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
 {
-  static const char *const types[] = { "volume", "file", "network", "network" };
+  static const char *const types[] = { "volume", "network", "network" };
   xmlNodePtr disk = child (devices, NULL, "disk");
   xmlNodePtr node, source;
   g_autofree char *target = d->target != NULL ? g_strdup (d->target) : next_target (r, d->bus);
@@ -69,9 +69,6 @@ render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
     case GVD_DISK_VOLUME:
       prop (source, "pool", d->pool);
       prop (source, "volume", d->volume);
-      break;
-    case GVD_DISK_FILE:
-      prop (source, "file", d->path);
       break;
     case GVD_DISK_NBD:
     case GVD_DISK_RBD:

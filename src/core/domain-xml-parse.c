@@ -195,11 +195,6 @@ parse_disk (xmlXPathContextPtr ctx, xmlNodePtr root, xmlNodePtr node, GvdInstanc
       d->pool = gvd_xp_str (ctx, node, "source/@pool");
       d->volume = gvd_xp_str (ctx, node, "source/@volume");
     }
-  else if (g_strcmp0 (type, "file") == 0)
-    {
-      d->type = GVD_DISK_FILE;
-      d->path = gvd_xp_str (ctx, node, "source/@file");
-    }
   else if (g_strcmp0 (type, "network") == 0
            && (g_strcmp0 (protocol, "nbd") == 0 || g_strcmp0 (protocol, "rbd") == 0))
     {

@@ -221,10 +221,6 @@ validate_disk (const GvdInstanceSpec *spec, const GvdDiskSpec *d, guint index,
           || !gvd_domain_xml_check_object_name ("disk volume", d->volume, error))
         return FALSE;
       break;
-    case GVD_DISK_FILE:
-      if (!gvd_domain_xml_check_path ("disk path", d->path, error))
-        return FALSE;
-      break;
     case GVD_DISK_NBD:
     case GVD_DISK_RBD:
       if (d->type == GVD_DISK_NBD && d->host == NULL)

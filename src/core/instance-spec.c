@@ -19,7 +19,6 @@ gvd_disk_spec_free (GvdDiskSpec *disk)
     return;
   g_free (disk->pool);
   g_free (disk->volume);
-  g_free (disk->path);
   g_free (disk->format);
   g_free (disk->host);
   g_free (disk->source_name);

@@ -18,7 +18,6 @@ typedef enum {
 
 typedef enum {
   GVD_DISK_VOLUME,  /* a volume in a libvirt storage pool */
-  GVD_DISK_FILE,    /* a host path */
   GVD_DISK_NBD,     /* <disk type='network'><source protocol='nbd'> */
   GVD_DISK_RBD,     /* <disk type='network'><source protocol='rbd'> */
 } GvdDiskType;
@@ -41,7 +40,6 @@ typedef struct {
   GvdDiskType type;
   char *pool;          /* VOLUME */
   char *volume;        /* VOLUME */
-  char *path;          /* FILE */
   char *format;        /* "qcow2", "raw"; NULL: raw */
   char *host;          /* NBD/RBD: server (RBD: monitor) */
   guint port;          /* NBD/RBD: 0 = protocol default */

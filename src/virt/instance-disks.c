@@ -26,7 +26,6 @@ disk_copy (const GvdDiskSpec *d)
   c->type = d->type;
   c->pool = g_strdup (d->pool);
   c->volume = g_strdup (d->volume);
-  c->path = g_strdup (d->path);
   c->format = g_strdup (d->format);
   c->host = g_strdup (d->host);
   c->port = d->port;
