@@ -319,8 +319,9 @@ add_disk (GvdInstanceSpec *s, GvdDiskBus bus)
 {
   GvdDiskSpec *d = gvd_disk_spec_new ();
 
-  d->type = GVD_DISK_FILE;
-  d->path = g_strdup ("/srv/x.raw");
+  d->type = GVD_DISK_VOLUME;
+  d->pool = g_strdup ("gpuvmd");
+  d->volume = g_strdup ("x.raw");
   d->bus = bus;
   g_ptr_array_add (s->disks, d);
   return d;
@@ -734,6 +735,58 @@ forwarded_host_ports__any_domain__hostfwd_and_passt_ranges (void **state)
   assert_null (gvd_domain_xml_forwarded_host_ports ("<domain>", &error));
 }
 
+/* libvirt lists a domain's disks by bus, so a SCSI data disk ("sda") comes
+ * before the virtio root ("vda"): the parser still gives the root back as
+ * disks[0], which delete, resize and snapshots take for the root. */
+static void
+parse__data_disk_listed_before_root__root_first (void **state)
+{
+  const GvdTestDomainCase *c = gvd_test_domain_cases;
+  g_autoptr(GvdInstanceSpec) spec = NULL;
+  g_autoptr(GvdInstanceSpec) back = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *moved = NULL;
+  xmlDocPtr doc;
+  xmlNodePtr devices, first_disk = NULL, last_disk = NULL;
+  xmlChar *mem = NULL;
+  int size = 0;
+
+  while (c->name != NULL && strcmp (c->name, "data-disks") != 0)
+    c++;
+  assert_non_null (c->name);
+  spec = c->make ();
+  xml = render_ok (spec);
+  doc = xmlReadMemory (xml, (int) strlen (xml), "domain.xml", NULL, XML_PARSE_NONET);
+  assert_non_null (doc);
+  devices = xmlDocGetRootElement (doc)->children;
+  while (devices != NULL && !xmlStrEqual (devices->name, BAD_CAST "devices"))
+    devices = devices->next;
+  assert_non_null (devices);
+  for (xmlNodePtr n = devices->children; n != NULL; n = n->next)
+    if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "disk"))
+      {
+        if (first_disk == NULL)
+          first_disk = n;
+        last_disk = n;
+      }
+  assert_true (first_disk != NULL && last_disk != first_disk);
+  xmlUnlinkNode (first_disk);
+  xmlAddNextSibling (last_disk, first_disk);
+  xmlDocDumpMemory (doc, &mem, &size);
+  moved = g_strndup ((const char *) mem, (gsize) size);
+  xmlFree (mem);
+  xmlFreeDoc (doc);
+
+  back = gvd_domain_xml_parse (moved, &error);
+  if (back == NULL)
+    fail_msg ("parse: %s", error->message);
+  assert_string_equal (((GvdDiskSpec *) g_ptr_array_index (back->disks, 0))->volume,
+                       ((GvdDiskSpec *) g_ptr_array_index (spec->disks, 0))->volume);
+  assert_int_equal (((GvdDiskSpec *) g_ptr_array_index (back->disks, 0))->boot_order, 1);
+  assert_int_equal (back->disks->len, spec->disks->len);
+}
+
 int
 main (void)
 {
@@ -745,6 +798,7 @@ main (void)
     cmocka_unit_test (render__bios_with_aperture__no_ovmf_knob),
     cmocka_unit_test (phys_bits_for__apertures__cover_aligned_window),
     cmocka_unit_test (render__hostile_text__escaped_and_round_trips),
+    cmocka_unit_test (parse__data_disk_listed_before_root__root_first),
     cmocka_unit_test (flavor_name__shapes__gpus_model_vcpus_memory),
     cmocka_unit_test (render__control_characters__refused),
     cmocka_unit_test (render__bad_field__invalid_argument),

@@ -433,6 +433,26 @@ parse_share (xmlXPathContextPtr ctx, xmlNodePtr inst, xmlNodePtr node, GvdInstan
   g_ptr_array_add (spec->shares, g_steal_pointer (&s));
 }
 
+/* disks[0] is the root disk everywhere (delete, resize, snapshots), but
+ * libvirt orders a domain's disks by bus: a SCSI data disk ("sda") comes
+ * before the virtio root ("vda"). The root is the disk gpuvmd boots from
+ * (boot order 1, which data disks cannot have), else the first disk that
+ * is not a named data disk. */
+static void
+move_root_disk_first (GvdInstanceSpec *spec)
+{
+  guint root = G_MAXUINT;
+
+  for (guint i = 0; i < spec->disks->len && root == G_MAXUINT; i++)
+    if (((GvdDiskSpec *) g_ptr_array_index (spec->disks, i))->boot_order == 1)
+      root = i;
+  for (guint i = 0; i < spec->disks->len && root == G_MAXUINT; i++)
+    if (((GvdDiskSpec *) g_ptr_array_index (spec->disks, i))->name == NULL)
+      root = i;
+  if (root != G_MAXUINT && root > 0)
+    g_ptr_array_insert (spec->disks, 0, g_ptr_array_steal_index (spec->disks, root));
+}
+
 GvdInstanceSpec *
 gvd_domain_xml_parse (const char *xml, GError **error)
 {
@@ -481,6 +501,7 @@ gvd_domain_xml_parse (const char *xml, GError **error)
   g_clear_pointer (&obj, xmlXPathFreeObject);
   if (!gvd_domain_xml_parse_disk_meta (ctx, inst, spec, error))
     return NULL;
+  move_root_disk_first (spec);
   set = gvd_xp_nodes (ctx, root, "devices/interface", &obj);
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     if (!parse_nic (ctx, inst, set->nodeTab[i], spec, error))
