@@ -10,6 +10,7 @@
 #include <glib/gstdio.h>
 
 #include "domain-xml.h"
+#include "domain-xml-disks.h"
 #include "snapshot-xml.h"
 
 static char *
@@ -196,6 +197,73 @@ nvram_path__explicit_efi_bios__libvirt_rule (void **state)
   assert_null (p4);
 }
 
+static GPtrArray *
+chain_of_metadata (const char *metadata)
+{
+  g_autofree char *xml = g_strconcat ("<domain type='qemu'><name>x</name><metadata>", metadata,
+                                      "</metadata></domain>", NULL);
+  g_autoptr(GError) error = NULL;
+  GPtrArray *chain = gvd_snapshot_chain_parse (xml, &error);
+
+  if (chain == NULL)
+    fail_msg ("%s", error->message);
+  return chain;
+}
+
+/* A resize rewrites gpuvmd's metadata from the spec, which has no chain:
+ * the chain is carried into it (once, replacing any), deleted flags too. */
+static void
+into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
+{
+  g_autofree char *xml = fixture ();
+  g_autoptr(GvdInstanceSpec) spec = gvd_domain_xml_parse (xml, NULL);
+  g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_snapshot_free);
+  g_autoptr(GPtrArray) back = NULL;
+  g_autoptr(GPtrArray) back2 = NULL;
+  g_autoptr(GPtrArray) back3 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *meta = NULL;
+  g_autofree char *with = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *none = NULL;
+  GvdSnapshot *s;
+
+  assert_non_null (spec);
+  meta = gvd_domain_xml_render_metadata (spec, &error);
+  assert_non_null (meta);
+  g_ptr_array_add (chain, gvd_snapshot_new ("one", "web-1-root.qcow2", "n1", "2026-12-02T10:00:00Z"));
+  s = gvd_snapshot_new ("two", "web-1-snap-one.qcow2", NULL, "2026-12-02T11:00:00Z");
+  s->deleted = TRUE;
+  g_ptr_array_add (chain, s);
+
+  with = gvd_snapshot_chain_into_metadata (meta, chain, &error);
+  if (with == NULL)
+    fail_msg ("%s", error->message);
+  back = chain_of_metadata (with);
+  assert_int_equal (back->len, 2);
+  assert_string_equal (((GvdSnapshot *) back->pdata[0])->volume, "web-1-root.qcow2");
+  assert_string_equal (((GvdSnapshot *) back->pdata[0])->nvram_volume, "n1");
+  assert_true (((GvdSnapshot *) back->pdata[1])->deleted);
+  /* The rest of the metadata is the spec's. */
+  assert_non_null (strstr (with, spec->name));
+
+  g_ptr_array_set_size (chain, 1);
+  again = gvd_snapshot_chain_into_metadata (with, chain, &error);
+  assert_non_null (again);
+  back2 = chain_of_metadata (again);
+  assert_int_equal (back2->len, 1);
+
+  g_ptr_array_set_size (chain, 0);
+  none = gvd_snapshot_chain_into_metadata (again, chain, &error);
+  assert_non_null (none);
+  back3 = chain_of_metadata (none);
+  assert_int_equal (back3->len, 0);
+  assert_null (strstr (none, "snapshots"));
+
+  assert_null (gvd_snapshot_chain_into_metadata ("<other/>", chain, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INTERNAL));
+}
+
 int
 main (void)
 {
@@ -205,6 +273,7 @@ main (void)
     cmocka_unit_test (apply__no_such_disk__not_found),
     cmocka_unit_test (parse__malformed_entries__refused),
     cmocka_unit_test (nvram_path__explicit_efi_bios__libvirt_rule),
+    cmocka_unit_test (into_metadata__spec_metadata__chain_carried_replaced_removed),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include "snapshot-xml.h"
 
 #include <string.h>
+#include <libxml/parser.h>
 #include <libxml/xpathInternals.h>
 
 #include "domain-xml.h"
@@ -227,6 +228,51 @@ gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *old_top
   result = g_strndup ((const char *) out, len);
   xmlFree (out);
   return result;
+}
+
+char *
+gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError **error)
+{
+  g_autoptr(xmlDoc) doc = NULL;
+  xmlBufferPtr buf;
+  xmlNodePtr root, next;
+  char *out;
+
+  g_return_val_if_fail (metadata != NULL && chain != NULL, NULL);
+  doc = xmlReadMemory (metadata, (int) strlen (metadata), "metadata.xml", NULL,
+                       XML_PARSE_NONET);
+  root = doc != NULL ? xmlDocGetRootElement (doc) : NULL;
+  if (root == NULL || root->ns == NULL
+      || !xmlStrEqual (root->ns->href, BAD_CAST GVD_DOMAIN_XML_NS)
+      || !xmlStrEqual (root->name, BAD_CAST "instance"))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "not gpuvmd's metadata element");
+      return NULL;
+    }
+  for (xmlNodePtr n = root->children; n != NULL; n = next)
+    {
+      next = n->next;
+      if (n->type == XML_ELEMENT_NODE && n->ns != NULL
+          && xmlStrEqual (n->ns->href, BAD_CAST GVD_DOMAIN_XML_NS)
+          && xmlStrEqual (n->name, BAD_CAST "snapshots"))
+        {
+          xmlUnlinkNode (n);
+          xmlFreeNode (n);
+        }
+    }
+  if (chain->len > 0)
+    render_chain (root, chain);
+  buf = xmlBufferCreate ();
+  if (buf == NULL || xmlNodeDump (buf, doc, root, 0, 0) < 0)
+    {
+      if (buf != NULL)
+        xmlBufferFree (buf);
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INTERNAL, "cannot serialise the metadata");
+      return NULL;
+    }
+  out = g_strdup ((const char *) xmlBufferContent (buf));
+  xmlBufferFree (buf);
+  return out;
 }
 
 void

@@ -62,6 +62,11 @@ char *gvd_snapshot_nvram_path (const char *xml, GError **error);
 char *gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *old_top,
                                 const char *new_top, GPtrArray *chain, GError **error);
 
+/* gpuvmd's metadata element @metadata (as gvd_domain_xml_render_metadata
+ * writes it, without the chain) with its <snapshots> replaced by @chain:
+ * whoever rewrites the metadata from a spec keeps the chain. */
+char *gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError **error);
+
 /* {name, volume, nvram_volume, created_at} */
 void gvd_snapshot_write_json (const GvdSnapshot *snap, JsonBuilder *b);
 

@@ -9,6 +9,7 @@
 
 #include "domain-xml-disks.h"
 #include "domain-xml.h"
+#include "snapshot-xml.h"
 #include "storage.h"
 #include "virt-error.h"
 
@@ -81,6 +82,31 @@ resize_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           return;
         }
     }
+  {
+    /* The metadata comes from the spec, which does not hold the snapshot
+     * chain (instance-snapshot.c keeps it in the domain): carry it over, or
+     * the snapshots' layers would be forgotten and outlive the instance. */
+    g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
+    g_autoptr(GPtrArray) chain = NULL;
+    char *with_chain;
+
+    if (xml == NULL)
+      {
+        gvd_virt_error_set (&error, "the disks grew, but the domain could not be read back");
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
+    chain = gvd_snapshot_chain_parse (xml, &error);
+    with_chain = chain != NULL
+                   ? gvd_snapshot_chain_into_metadata (rd->metadata, chain, &error) : NULL;
+    if (with_chain == NULL)
+      {
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
+    g_free (rd->metadata);
+    rd->metadata = with_chain;
+  }
   if (virDomainSetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, rd->metadata,
                             GVD_DOMAIN_XML_NS_PREFIX, GVD_DOMAIN_XML_NS,
                             VIR_DOMAIN_AFFECT_CONFIG) < 0)
