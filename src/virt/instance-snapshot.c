@@ -33,6 +33,7 @@ typedef struct {
   char *pool;
   char *snap;
   gboolean discard_newer;
+  guint64 root_size;   /* the instance's root disk size (resize keeps it) */
   gboolean busy;       /* this op set inst->busy */
   char *top;           /* result: the root disk's volume afterwards */
 } SnapData;
@@ -215,7 +216,9 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
   g_autofree char *path = NULL;
   g_autoptr(GBytes) nvram = NULL;
   g_autoptr(GString) newer = g_string_new (NULL);
+  g_autoptr(GvdVolumeInfo) layer = NULL;
   GvdSnapshot *target;
+  guint64 size;
 
   if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
     {
@@ -252,6 +255,13 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
       if (nvram == NULL)
         return NULL;
     }
+  /* A revert rolls back the disk's content, not its size: a resize since
+   * the snapshot stays (the metadata keeps saying so, and the guest grows
+   * the snapshot's file system again at boot). */
+  layer = gvd_storage_get_volume (conn, sd->pool, target->volume, error);
+  if (layer == NULL)
+    return NULL;
+  size = MAX (sd->root_size, layer->capacity);
   /* From here on the current state is gone: the top, then every layer
    * above the snapshot's (newer snapshots, deleted or not). A failure
    * leaves the domain on a missing volume; reverting again repairs it. */
@@ -267,7 +277,8 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
         return NULL;
     }
   g_ptr_array_set_size (chain, i + 1);
-  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, target->volume, 0, error);
+  path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, target->volume, size,
+                                     error);
   if (path == NULL)
     return NULL;
   if (nvram_path != NULL && !gvd_nvram_file_write (nvram_path, nvram, error))
@@ -518,6 +529,7 @@ gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *name, 
   sd->pool = g_strdup (mgr->d->config->pool_name);
   sd->snap = g_strdup (snap);
   sd->discard_newer = discard_newer;
+  sd->root_size = inst->spec->root_size_bytes;
   if (op != GVD_SNAPSHOT_LIST)
     {
       inst->busy = g_strdup (busy[op]);
