@@ -25,6 +25,7 @@
 
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
+#include <stdio.h>
 #include <string.h>
 
 #define PREFIX "gvde2ed2-"
@@ -216,12 +217,13 @@ static GHashTable *
 guest_facts (guint timeout_s)
 {
   g_autofree char *out = NULL;
-  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  g_auto(GStrv) lines = NULL;
   GHashTable *facts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   gint64 t0 = g_get_monotonic_time ();
 
   out = guest_run (facts_script, timeout_s);
-  print_message ("    SSH answered %.1f s after the first try\n", (g_get_monotonic_time () - t0) / 1e6);
+  print_message ("    SSH answered %.1f s after the first try\n",
+                 (g_get_monotonic_time () - t0) / 1e6);
   lines = g_strsplit (out, "\n", -1);
   for (gsize i = 0; lines[i] != NULL; i++)
     {
@@ -447,7 +449,8 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
    * agent): let it finish, or the next boot would run part of it again. */
   phase_begin ("boot 1: cloud-init's first run finishes");
   {
-    g_autofree char *out = guest_run ("timeout 300 cloud-init status --wait; true", 60);
+    g_autofree char *out = guest_run ("timeout 300 cloud-init status --wait >/dev/null;"
+                                    " cloud-init status; true", 60);
     print_message ("    %s", out);
   }
   phase_end ();
@@ -570,6 +573,8 @@ main (void)
                                      teardown),
   };
 
+  /* Whole lines: the daemon writes to the same log. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   gvd_test_require_libvirtd ();
   return cmocka_run_group_tests_name ("e2e-day2", tests, NULL, NULL);
 }
