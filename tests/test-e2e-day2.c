@@ -21,8 +21,6 @@
 
 #include "testlib.h"
 
-#include "port-probe.h"
-
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <stdio.h>
@@ -52,6 +50,7 @@ typedef struct {
   GvdTestDaemon *d;
   SoupSession *s;
   virConnectPtr conn;
+  char *address;       /* where the guest's SSH is forwarded (the create's answer) */
   guint forwarded;
   /* phase timings */
   GPtrArray *phase_names;
@@ -175,9 +174,10 @@ static char *
 guest_run (const char *command, guint timeout_s)
 {
   g_autofree char *port = g_strdup_printf ("%u", day2.forwarded);
+  g_autofree char *login = g_strdup_printf ("gpuvm@%s", day2.address);
   const char *argv[] = { "ssh", "-i", day2.ssh_key, "-p", port, "-o", "StrictHostKeyChecking=no",
                          "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-                         "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", "gpuvm@127.0.0.1",
+                         "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", login,
                          command, NULL };
   gint64 t0 = g_get_monotonic_time ();
 
@@ -196,7 +196,7 @@ guest_run (const char *command, guint timeout_s)
       if (g_get_monotonic_time () - t0 > (gint64) timeout_s * G_USEC_PER_SEC)
         {
           print_console_tail ();
-          fail_msg ("ssh -p %u gpuvm@127.0.0.1 '%s' failed for %u s: %s", day2.forwarded, command,
+          fail_msg ("ssh -p %u %s '%s' failed for %u s: %s", day2.forwarded, login, command,
                     timeout_s, err);
         }
       g_usleep (2 * G_USEC_PER_SEC);
@@ -397,10 +397,6 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
   gvd_test_libvirt_cleanup (day2.conn, PREFIX, POOL);
   day2.state_dir = g_dir_make_tmp ("gvde2e-day2-XXXXXX", &error);
   assert_non_null (day2.state_dir);
-  for (guint port = FORWARD_LO; port <= FORWARD_HI && day2.forwarded == 0; port++)
-    if (gvd_port_probe_free (port, NULL))
-      day2.forwarded = port;
-  gvd_test_require (day2.forwarded != 0, "no free port in %u-%u", FORWARD_LO, FORWARD_HI);
   {
     g_autofree char *key_dir = g_path_get_dirname (rootfs);
     cache = g_path_get_dirname (key_dir);
@@ -409,7 +405,7 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
     "[daemon]\nstate_dir=%s\n[libvirt]\ndomain_prefix=" PREFIX "\n"
     "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\nimport_dirs=%s\n"
     "[agent]\nlisten=127.0.0.1:0\n"
-    "[network]\nforward_ports=%u-%u\n", day2.state_dir, cache, day2.forwarded, FORWARD_HI);
+    "[network]\nforward_ports=%u-%u\n", day2.state_dir, cache, FORWARD_LO, FORWARD_HI);
   day2.d = gvd_test_daemon_start (config, NULL);
   day2.s = gvd_test_daemon_session (day2.d, 600);
   gvd_test_daemon_wait_ready (day2.d, 20000);
@@ -438,9 +434,14 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
   {
     g_autoptr(JsonNode) n = api ("POST", "/v1/instances", body, 201);
     JsonArray *ports = json_node_get_array (gvd_test_json_path (n, "ports"));
+    JsonObject *p0;
 
-    assert_int_equal (json_object_get_int_member (json_array_get_object_element (ports, 0),
-                                                  "host"), day2.forwarded);
+    assert_int_equal (json_array_get_length (ports), 1);
+    p0 = json_array_get_object_element (ports, 0);
+    day2.forwarded = json_object_get_int_member (p0, "host");
+    day2.address = g_strdup (json_object_get_string_member (p0, "address"));
+    assert_in_range (day2.forwarded, FORWARD_LO, FORWARD_HI);
+    print_message ("    guest SSH forwarded from %s:%u\n", day2.address, day2.forwarded);
     assert_int_equal (gvd_test_json_int (n, "root_disk_bytes"), ROOT_GIB * GIB);
   }
   f1 = guest_facts (BOOT_TIMEOUT_S);
@@ -560,6 +561,7 @@ teardown (void **state)
     gvd_test_rm_rf (day2.state_dir);
   g_clear_pointer (&day2.state_dir, g_free);
   g_clear_pointer (&day2.ssh_key, g_free);
+  g_clear_pointer (&day2.address, g_free);
   g_clear_pointer (&day2.phase_names, g_ptr_array_unref);
   g_clear_pointer (&day2.phase_secs, g_array_unref);
   return 0;
