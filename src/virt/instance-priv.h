@@ -169,6 +169,11 @@ gboolean gvd_instance_ensure_hotplug_ports (virConnectPtr conn, virDomainPtr dom
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
 void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
 
+/* instance-release.c: after @inst's domain stopped, check in a worker that
+ * each passed-through device came back to the host (config space answers,
+ * host driver rebound) and quarantine the ones that did not. */
+void gvd_instance_schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst);
+
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);
 void gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data);
