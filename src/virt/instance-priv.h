@@ -141,6 +141,23 @@ gboolean gvd_instance_remove_mdevs (const GvdMdevOps *ops, virConnectPtr conn, G
  * host that no instance, create in flight or other domain holds (left by an
  * instance undefined behind gpuvmd's back, or made by hand). */
 void gvd_instance_report_stray_mdevs (GvdInstanceManager *mgr);
+/* instance-vgpu-journal.c: vGPUs a crash left without a domain */
+/* <state_dir>/mdevs */
+char *gvd_instance_mdev_journal_dir (GvdInstanceManager *mgr);
+/* Worker: record @vgpus as @name's, before they are made or before their
+ * domain is undefined. */
+gboolean gvd_instance_mdevs_journal (const char *dir, const char *name, GPtrArray *vgpus,
+                                     GError **error);
+/* Worker: forget them once a domain holds them or they are removed. */
+void gvd_instance_mdevs_forget (const char *dir, GPtrArray *vgpus);
+/* Worker (recovery): the journal's mdevs no domain uses (@used: uuids of
+ * every domain's mdev hostdevs) as uuid → instance name, NULL when none;
+ * the entries a domain uses are forgotten. */
+GHashTable *gvd_instance_mdevs_stale (const char *dir, GHashTable *used);
+/* Main thread, after recovery: remove (in a worker) the @stale mdevs whose
+ * instance is neither being created nor busy, and forget them. */
+void gvd_instance_mdevs_sweep_start (GvdInstanceManager *mgr, GHashTable *stale);
+
 /* instance-disks.c: data disks */
 /* Main thread: the request's data disks into @spec (after its root disk):
  * pool, volume names, targets, iothreads; the operator's network disk policy

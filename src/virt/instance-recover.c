@@ -283,6 +283,8 @@ typedef struct {
   /* result: instance volumes of the pool that no domain uses */
   char **orphans;
   gboolean pool_inactive; /* the pool exists but is not active yet */
+  char *mdev_journal;
+  GHashTable *stale_mdevs; /* result: journaled vGPUs no domain uses */
 } RecoverData;
 
 static void
@@ -292,6 +294,8 @@ recover_data_free (RecoverData *rd)
   g_free (rd->prefix);
   g_free (rd->pool);
   g_strfreev (rd->orphans);
+  g_free (rd->mdev_journal);
+  g_clear_pointer (&rd->stale_mdevs, g_hash_table_unref);
   g_free (rd);
 }
 
@@ -357,8 +361,9 @@ read_worker (gpointer data)
 
 /* ---- orphan volumes (instance-sweep.c does the rest) ------------------------------ */
 
-/* Every domain name and every disk source of every domain (worker thread);
- * NULL when a domain's disks could not be read: it might use any volume. */
+/* Every domain name, every disk source and every mdev uuid of every domain
+ * (worker thread); NULL when a domain's disks could not be read: it might
+ * use any volume. */
 static GHashTable *
 used_by_domains (GPtrArray *infos)
 {
@@ -373,6 +378,15 @@ used_by_domains (GPtrArray *infos)
       g_hash_table_add (used, info->name);
       for (gsize d = 0; info->disks[d] != NULL; d++)
         g_hash_table_add (used, info->disks[d]);
+      for (gsize m = 0; info->foreign_mdevs != NULL && info->foreign_mdevs[m] != NULL; m++)
+        g_hash_table_add (used, info->foreign_mdevs[m]);
+      for (guint h = 0; info->spec != NULL && h < info->spec->hostdevs->len; h++)
+        {
+          const GvdHostdevSpec *hd = g_ptr_array_index (info->spec->hostdevs, h);
+
+          if (hd->mdev_uuid != NULL)
+            g_hash_table_add (used, hd->mdev_uuid);
+        }
     }
   return g_steal_pointer (&used);
 }
@@ -434,6 +448,8 @@ recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 
     if (used != NULL)
       rd->orphans = gvd_instance_sweep_find (conn, rd->pool, rd->prefix, used, &rd->pool_inactive);
+    if (used != NULL)
+      rd->stale_mdevs = gvd_instance_mdevs_stale (rd->mdev_journal, used);
   }
   g_task_return_pointer (task, g_steal_pointer (&infos), (GDestroyNotify) g_ptr_array_unref);
 }
@@ -594,6 +610,7 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
     gboolean first = !mgr->ready;
 
     apply_recovery (mgr, infos);
+    gvd_instance_mdevs_sweep_start (mgr, rd->stale_mdevs);
     g_debug ("recovery: applied %u domains in %.1f ms", infos->len,
              (g_get_monotonic_time () - t0) / 1000.0);
     /* After the first recovery, creates wait for its sweep too, so a name
@@ -637,6 +654,7 @@ recover_cb (gpointer data)
     rd->virt = g_object_ref (mgr->d->virt);
     rd->prefix = g_strdup (mgr->d->config->domain_prefix);
     rd->pool = g_strdup (mgr->d->config->pool_name);
+    rd->mdev_journal = gvd_instance_mdev_journal_dir (mgr);
     g_task_set_task_data (task, rd, (GDestroyNotify) recover_data_free);
   }
   g_task_run_in_thread (task, recover_thread);
