@@ -257,6 +257,7 @@ typedef struct {
   GArray *pinned_cpus;     /* guint: host CPUs its vcpupins (not ours: and emulatorpin) name */
   char **foreign_mdevs;    /* and its mdev hostdevs' uuids */
   GArray *foreign_ports;   /* host ports it forwards (guint) */
+  GArray *foreign_fwd_addresses; /* and the addresses it forwards from (guint32) */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -271,6 +272,7 @@ domain_info_free (DomainInfo *info)
   g_clear_pointer (&info->pinned_cpus, g_array_unref);
   g_strfreev (info->foreign_mdevs);
   g_clear_pointer (&info->foreign_ports, g_array_unref);
+  g_clear_pointer (&info->foreign_fwd_addresses, g_array_unref);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -330,6 +332,7 @@ read_domain (virDomainPtr dom, const char *prefix)
       info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
       info->foreign_mdevs = gvd_domain_xml_mdev_uuids (xml, NULL);
       info->foreign_ports = gvd_domain_xml_forwarded_host_ports (xml, NULL);
+      info->foreign_fwd_addresses = gvd_domain_xml_forwarded_host_addresses (xml, NULL);
     }
   /* Ours: the vCPUs' CPUs as the domain has them now (the emulator runs on
    * shared reserved CPUs); another domain's: every CPU it pins. */
@@ -507,6 +510,11 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
           for (guint p = 0; info->foreign_ports != NULL && p < info->foreign_ports->len; p++)
             gvd_port_table_take (mgr->ports, holder, g_array_index (info->foreign_ports, guint, p),
                                  NULL);
+          for (guint p = 0; info->foreign_fwd_addresses != NULL
+                            && p < info->foreign_fwd_addresses->len; p++)
+            gvd_port_table_take_address (mgr->ports, holder,
+                                         g_array_index (info->foreign_fwd_addresses, guint32, p),
+                                         NULL);
           if ((addrs != NULL && addrs[0] != NULL)
               || (info->foreign_mdevs != NULL && info->foreign_mdevs[0] != NULL))
             foreign++;
