@@ -232,7 +232,8 @@ const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', '
                      'device.quarantined',
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
                      'volume.swept', 'image.progress', 'image.imported', 'image.failed',
-                     'image.swept'];
+                     'image.swept', 'snapshot.created', 'snapshot.reverted', 'snapshot.deleted',
+                     'snapshot.failed'];
 
 async function session() {
   const image = 'oa-base.raw';
