@@ -199,13 +199,12 @@ render_chain (xmlNodePtr inst, GPtrArray *chain)
     }
 }
 
-/* The <disk> element of @root's root disk: boot order 1, else the first. */
+/* The <disk> element of @root's root disk: gpuvmd boots from it first
+ * (instance-build.c), data disks never get that order. */
 static xmlNodePtr
 root_disk (xmlXPathContextPtr ctx, xmlNodePtr root)
 {
-  xmlNodePtr disk = gvd_xp_first (ctx, root, "/domain/devices/disk[@device='disk'][boot/@order='1']");
-
-  return disk != NULL ? disk : gvd_xp_first (ctx, root, "/domain/devices/disk[@device='disk']");
+  return gvd_xp_first (ctx, root, "/domain/devices/disk[@device='disk'][boot/@order='1']");
 }
 
 /* The volume name @disk (type 'volume' in @pool, or a live snapshot's

@@ -52,10 +52,10 @@ char *gvd_snapshot_nvram_volume (const char *domain_name, const char *snap);
 char *gvd_snapshot_fresh_top (const char *domain_name, const char *snap,
                               const char *const *taken);
 
-/* The volume of @pool the root disk of @xml uses: the disk booted first
- * (else the first disk), of type 'volume', or of type 'file' as a live
- * snapshot leaves it (its file's name, a volume of the same pool). NULL
- * when it is none of those. */
+/* The volume of @pool the root disk of @xml (the disk booted first) uses:
+ * of type 'volume', or of type 'file' as a live snapshot leaves it (its
+ * file's name, a volume of the same pool). NULL when there is no such
+ * disk. */
 char *gvd_snapshot_root_volume (const char *xml, const char *pool);
 
 /* The volumes listed in @xml's gpuvmd metadata as made or dropped by a
