@@ -212,7 +212,8 @@ chain_of_metadata (const char *metadata)
 }
 
 /* A resize rewrites gpuvmd's metadata from the spec, which has no chain:
- * the chain is carried into it (once, replacing any), deleted flags too. */
+ * the chain is carried into it (once, replacing any), deleted flags too,
+ * and so is the list of volumes an interrupted operation left. */
 static void
 into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
 {
@@ -227,6 +228,7 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   g_autofree char *with = NULL;
   g_autofree char *again = NULL;
   g_autofree char *none = NULL;
+  const char *const unused[] = { "web-1-snap-two-R.qcow2", NULL };
   GvdSnapshot *s;
 
   assert_non_null (spec);
@@ -237,7 +239,7 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   s->deleted = TRUE;
   g_ptr_array_add (chain, s);
 
-  with = gvd_snapshot_chain_into_metadata (meta, chain, &error);
+  with = gvd_snapshot_chain_into_metadata (meta, chain, unused, &error);
   if (with == NULL)
     fail_msg ("%s", error->message);
   back = chain_of_metadata (with);
@@ -245,23 +247,33 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   assert_string_equal (((GvdSnapshot *) back->pdata[0])->volume, "web-1-root.qcow2");
   assert_string_equal (((GvdSnapshot *) back->pdata[0])->nvram_volume, "n1");
   assert_true (((GvdSnapshot *) back->pdata[1])->deleted);
+  {
+    g_autofree char *dom = g_strconcat ("<domain type='qemu'><name>x</name><metadata>", with,
+                                        "</metadata></domain>", NULL);
+    g_auto(GStrv) left = gvd_snapshot_unused_parse (dom, &error);
+
+    assert_non_null (left);
+    assert_int_equal (g_strv_length (left), 1);
+    assert_string_equal (left[0], "web-1-snap-two-R.qcow2");
+  }
   /* The rest of the metadata is the spec's. */
   assert_non_null (strstr (with, spec->name));
 
   g_ptr_array_set_size (chain, 1);
-  again = gvd_snapshot_chain_into_metadata (with, chain, &error);
+  again = gvd_snapshot_chain_into_metadata (with, chain, NULL, &error);
   assert_non_null (again);
   back2 = chain_of_metadata (again);
   assert_int_equal (back2->len, 1);
 
   g_ptr_array_set_size (chain, 0);
-  none = gvd_snapshot_chain_into_metadata (again, chain, &error);
+  none = gvd_snapshot_chain_into_metadata (again, chain, NULL, &error);
   assert_non_null (none);
   back3 = chain_of_metadata (none);
   assert_int_equal (back3->len, 0);
   assert_null (strstr (none, "snapshots"));
+  assert_null (strstr (again, "unused-volumes"));
 
-  assert_null (gvd_snapshot_chain_into_metadata ("<other/>", chain, &error));
+  assert_null (gvd_snapshot_chain_into_metadata ("<other/>", chain, NULL, &error));
   assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INTERNAL));
 }
 

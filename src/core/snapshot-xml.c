@@ -421,7 +421,8 @@ gvd_snapshot_live_xml (const char *live_xml, const char *pool, const char *top,
 }
 
 char *
-gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError **error)
+gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain,
+                                  const char *const *unused, GError **error)
 {
   g_autoptr(xmlDoc) doc = NULL;
   xmlBufferPtr buf;
@@ -444,7 +445,8 @@ gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError
       next = n->next;
       if (n->type == XML_ELEMENT_NODE && n->ns != NULL
           && xmlStrEqual (n->ns->href, BAD_CAST GVD_DOMAIN_XML_NS)
-          && xmlStrEqual (n->name, BAD_CAST "snapshots"))
+          && (xmlStrEqual (n->name, BAD_CAST "snapshots")
+              || xmlStrEqual (n->name, BAD_CAST "unused-volumes")))
         {
           xmlUnlinkNode (n);
           xmlFreeNode (n);
@@ -452,6 +454,14 @@ gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError
     }
   if (chain->len > 0)
     render_chain (root, chain);
+  if (unused != NULL && unused[0] != NULL)
+    {
+      xmlNodePtr list = xmlNewChild (root, root->ns, BAD_CAST "unused-volumes", NULL);
+
+      for (guint i = 0; unused[i] != NULL; i++)
+        xmlNewProp (xmlNewChild (list, root->ns, BAD_CAST "volume", NULL), BAD_CAST "name",
+                    BAD_CAST unused[i]);
+    }
   buf = xmlBufferCreate ();
   if (buf == NULL || xmlNodeDump (buf, doc, root, 0, 0) < 0)
     {

@@ -92,9 +92,11 @@ char *gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *o
                                 const char *new_top, GPtrArray *chain, GError **error);
 
 /* gpuvmd's metadata element @metadata (as gvd_domain_xml_render_metadata
- * writes it, without the chain) with its <snapshots> replaced by @chain:
- * whoever rewrites the metadata from a spec keeps the chain. */
-char *gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError **error);
+ * writes it, without the chain) with its <snapshots> replaced by @chain and
+ * its <unused-volumes> by @unused (NULL or empty: none): whoever rewrites
+ * the metadata from a spec keeps both. */
+char *gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain,
+                                        const char *const *unused, GError **error);
 
 /* The <domainsnapshot> of a live, disk-only snapshot of the running
  * domain @live_xml: its disk on volume @top of @pool (or the file of that

@@ -583,6 +583,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(GPtrArray) chain = NULL;
   g_autofree char *journal = gvd_instance_mdev_journal_dir (op->mgr);
+  g_auto(GStrv) unused = NULL;
 
   if (conn == NULL)
     {
@@ -594,8 +595,10 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
 
-      /* The snapshot layers and NVRAM copies (instance-snapshot.c). */
+      /* The snapshot layers and NVRAM copies, and what an interrupted
+       * snapshot operation left (instance-snapshot.c). */
       chain = xml != NULL ? gvd_snapshot_chain_parse (xml, NULL) : NULL;
+      unused = xml != NULL ? gvd_snapshot_unused_parse (xml, NULL) : NULL;
       if (virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0)
         gvd_virt_error_set (&error, "cannot power the domain off");
       /* Undefined, the domain no longer names its vGPUs: journal them. */
@@ -646,6 +649,12 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           return;
         }
     }
+  for (gsize i = 0; unused != NULL && unused[i] != NULL; i++)
+    if (!gvd_storage_delete_volume (conn, op->pool, unused[i], &error))
+      {
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
   g_task_return_boolean (task, TRUE);
 }
 

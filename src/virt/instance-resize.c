@@ -85,10 +85,12 @@ resize_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     }
   {
     /* The metadata comes from the spec, which does not hold the snapshot
-     * chain (instance-snapshot.c keeps it in the domain): carry it over, or
-     * the snapshots' layers would be forgotten and outlive the instance. */
+     * chain nor the volumes an interrupted snapshot operation left
+     * (instance-snapshot.c keeps both in the domain): carry them over, or
+     * those volumes would be forgotten and outlive the instance. */
     g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
     g_autoptr(GPtrArray) chain = NULL;
+    g_auto(GStrv) unused = NULL;
     char *with_chain;
 
     if (xml == NULL)
@@ -98,8 +100,11 @@ resize_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
         return;
       }
     chain = gvd_snapshot_chain_parse (xml, &error);
-    with_chain = chain != NULL
-                   ? gvd_snapshot_chain_into_metadata (rd->metadata, chain, &error) : NULL;
+    unused = chain != NULL ? gvd_snapshot_unused_parse (xml, &error) : NULL;
+    with_chain = unused != NULL
+                   ? gvd_snapshot_chain_into_metadata (rd->metadata, chain,
+                                                       (const char *const *) unused, &error)
+                   : NULL;
     if (with_chain == NULL)
       {
         g_task_return_error (task, g_steal_pointer (&error));
