@@ -195,6 +195,18 @@ parse_disk (xmlXPathContextPtr ctx, xmlNodePtr root, xmlNodePtr node, GvdInstanc
       d->pool = gvd_xp_str (ctx, node, "source/@pool");
       d->volume = gvd_xp_str (ctx, node, "source/@volume");
     }
+  else if (g_strcmp0 (type, "file") == 0
+           && gvd_xp_exists (ctx, node, "descendant::backingStore[@type='volume']"))
+    {
+      /* A live snapshot leaves a running domain's root disk a file: its
+       * top overlay, a volume of the pool its backing layers are in, named
+       * as its file (instance-snapshot.c). */
+      g_autofree char *file = gvd_xp_str (ctx, node, "source/@file");
+
+      d->type = GVD_DISK_VOLUME;
+      d->pool = gvd_xp_str (ctx, node, "descendant::backingStore[@type='volume'][1]/source/@pool");
+      d->volume = file != NULL ? g_path_get_basename (file) : NULL;
+    }
   else if (g_strcmp0 (type, "network") == 0
            && (g_strcmp0 (protocol, "nbd") == 0 || g_strcmp0 (protocol, "rbd") == 0))
     {

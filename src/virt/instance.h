@@ -120,10 +120,10 @@ void gvd_instance_manager_resize_async (GvdInstanceManager *mgr, const char *nam
                                         GAsyncReadyCallback callback, gpointer user_data);
 JsonNode *gvd_instance_manager_resize_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                               GError **error);
-/* Disk snapshots of a stopped instance (instance-snapshot.c). The result
- * is the JSON to answer with: {"snapshots": [...]} for a list, the
- * snapshot for create and revert, {} for delete. A running instance is
- * GVD_ERROR_INVALID_STATE. */
+/* Disk snapshots (instance-snapshot.c). The result is the JSON to answer
+ * with: {"snapshots": [...]} for a list, the snapshot for create and
+ * revert, {} for delete. Create and delete also work live; a revert of a
+ * running instance is GVD_ERROR_INVALID_STATE. */
 typedef enum {
   GVD_SNAPSHOT_LIST,
   GVD_SNAPSHOT_CREATE,
