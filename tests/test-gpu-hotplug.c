@@ -158,6 +158,21 @@ place__rig_bridge_group__one_port_each_and_conflict_names_hotplug_ports (void **
   guint p[] = { 33, 9, 11 };
 
   assert_int_equal (plan->hostdevs->len, 2);
+  /* One of the two alone is still refused: its peer is bound (virtio-pci). */
+  {
+    const char *pt[] = { "0000:05:01.0", "0000:05:02.0", NULL };
+    g_autofree char *dir = gvd_test_data_path ("data", "hosts", "vfio-rig", NULL);
+    g_autoptr(GvdHostRoot) root = gvd_host_root_new_prefixed (dir);
+    g_autoptr(GvdInventory) inv = gvd_hostinfo_scan (root, NULL, pt, NULL);
+    g_autoptr(GvdPlanRequest) req = gvd_plan_request_new ();
+    g_autoptr(GvdPlan) alone = NULL;
+
+    req->devices = g_strsplit ("0000:05:02.0", ",", 0);
+    alone = gvd_vfio_plan_compute (inv, req, NULL, NULL, NULL, &error);
+    assert_null (alone);
+    assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_GROUP_CONFLICT));
+    g_clear_error (&error);
+  }
   g_array_append_vals (ports, p, 2);
   /* Port 33 would be guest group 32: beyond what the metadata records. */
   placed = gvd_gpu_hotplug_place (plan, ports, "n1", &error);
