@@ -158,6 +158,12 @@ char **gvd_instance_disks_to_delete (const GvdInstanceSpec *spec);
 /* "disks": [...] of the instance's JSON. */
 void gvd_instance_disks_write_json (const GvdInstanceSpec *spec, JsonBuilder *b);
 
+/* instance-pcie-ports.c: free hot-plug slots (see domain-xml-hotplug.h) */
+/* Worker, on a domain that is off: top @dom's persistent definition up to
+ * @want empty pcie-root-ports, redefining it only when some are missing. */
+gboolean gvd_instance_ensure_hotplug_ports (virConnectPtr conn, virDomainPtr dom, guint want,
+                                            GError **error);
+
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
