@@ -15,6 +15,7 @@
 
 #include "domain-xml.h"
 #include "domain-xml-disks.h"
+#include "domain-xml-hotplug.h"
 #include "gpu-hotplug.h"
 #include "guest-pci-map.h"
 #include "hostinfo.h"
@@ -102,11 +103,13 @@ static const char *const domain_xml =
   "<address type='pci' domain='0x0000' bus='0x05' slot='0x01' function='0x0'/></hostdev>"
   "</devices></domain>";
 
+/* The ports hot-plug picks from (domain-xml-hotplug.h), and the aliases a
+ * detach waits for. */
 static void
 free_ports__empty_root_ports_only__ascending (void **state)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) ports = gvd_gpu_hotplug_free_ports (domain_xml, &error);
+  g_autoptr(GArray) ports = gvd_domain_xml_free_root_ports (domain_xml, &error);
 
   assert_non_null (ports);
   assert_int_equal (ports->len, 3);
@@ -121,7 +124,7 @@ free_ports__empty_root_ports_only__ascending (void **state)
     assert_true (gvd_gpu_hotplug_has_alias (domain_xml, "virtio-disk0"));
     assert_false (gvd_gpu_hotplug_has_alias (domain_xml, "ua-gpu-0000-41-00-0"));
   }
-  assert_null (gvd_gpu_hotplug_free_ports ("<domain", &error));
+  assert_null (gvd_domain_xml_free_root_ports ("<domain", &error));
   assert_non_null (error);
 }
 

@@ -116,51 +116,6 @@ gvd_gpu_attach_request_parse (JsonObject *body, GError **error)
   return g_steal_pointer (&req);
 }
 
-static int
-compare_guint (gconstpointer a, gconstpointer b)
-{
-  guint x = *(const guint *) a, y = *(const guint *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-GArray *
-gvd_gpu_hotplug_free_ports (const char *xml, GError **error)
-{
-  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
-  g_autoptr(xmlXPathContext) ctx = NULL;
-  g_autoptr(xmlXPathObject) ports = NULL;
-  g_autoptr(xmlXPathObject) used = NULL;
-  g_autoptr(GHashTable) busy = g_hash_table_new (g_direct_hash, g_direct_equal);
-  GArray *out;
-  xmlNodeSetPtr set;
-
-  if (doc == NULL)
-    return NULL;
-  ctx = xmlXPathNewContext (doc);
-  /* Every PCI address of a device: the buses in use. */
-  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc), "devices/*/address[@type='pci']/@bus", &used);
-  for (int i = 0; set != NULL && i < set->nodeNr; i++)
-    {
-      g_autofree char *s = (char *) xmlNodeGetContent (set->nodeTab[i]);
-      guint64 bus = g_ascii_strtoull (s, NULL, 0);
-      g_hash_table_add (busy, GUINT_TO_POINTER ((guint) bus));
-    }
-  out = g_array_new (FALSE, FALSE, sizeof (guint));
-  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc),
-                      "devices/controller[@type='pci'][@model='pcie-root-port']/@index", &ports);
-  for (int i = 0; set != NULL && i < set->nodeNr; i++)
-    {
-      g_autofree char *s = (char *) xmlNodeGetContent (set->nodeTab[i]);
-      guint index = (guint) g_ascii_strtoull (s, NULL, 10);
-
-      if (index > 0 && !g_hash_table_contains (busy, GUINT_TO_POINTER (index)))
-        g_array_append_val (out, index);
-    }
-  g_array_sort (out, compare_guint);
-  return out;
-}
-
 GPtrArray *
 gvd_gpu_hotplug_place (const GvdPlan *plan, const GArray *free_ports, const char *instance,
                        GError **error)

@@ -32,12 +32,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdGpuAttachRequest, gvd_gpu_attach_request_free)
  * "count". */
 GvdGpuAttachRequest *gvd_gpu_attach_request_parse (JsonObject *body, GError **error);
 
-/* The bus indices (controller index) of the pcie-root-ports in @xml (a
- * libvirt domain document) that no device sits behind, ascending. */
-GArray *gvd_gpu_hotplug_free_ports (const char *xml, GError **error);
-
 /* Place every hostdev of @plan (one whole IOMMU group or more) each on one
- * of @free_ports (guint bus indices, used in order): guest group = port
+ * of @free_ports (guint bus indices, used in order: from
+ * gvd_domain_xml_free_root_ports): guest group = port
  * index - 1, function 0 (guest-pci-map.h's rule), never multifunction,
  * because libvirt refuses to hot-unplug a multifunction device. CONFLICT
  * naming [instances] hotplug_ports when there are too few ports. */

@@ -9,6 +9,7 @@
 
 #include "device-removed-wait.h"
 #include "domain-xml-disks.h"
+#include "domain-xml-hotplug.h"
 #include "domain-xml.h"
 #include "events.h"
 #include "fault-point.h"
@@ -168,7 +169,7 @@ ports_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  in_config = gvd_gpu_hotplug_free_ports (config, &error);
+  in_config = gvd_domain_xml_free_root_ports (config, &error);
   if (in_config == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -178,7 +179,7 @@ ports_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
     pd->free_ports = g_steal_pointer (&in_config);
   else
     {
-      g_autoptr(GArray) in_live = gvd_gpu_hotplug_free_ports (live, &error);
+      g_autoptr(GArray) in_live = gvd_domain_xml_free_root_ports (live, &error);
 
       if (in_live == NULL)
         {
