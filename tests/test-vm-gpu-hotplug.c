@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "domain-xml-hotplug.h"
 #include "virt-conn.h"
 
 #define PREFIX "gvdtest-gpuplug-"
@@ -140,18 +141,27 @@ no_free_port__409_naming_hotplug_ports__nothing_claimed (void **state)
   g_autoptr(GvdTestDaemon) d = gvd_test_daemon_start (conf, NULL);
   g_autofree char *holder = NULL;
   g_autofree char *xml = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(GArray) ports = NULL;
 
   gvd_test_daemon_wait_ready (d, 30000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   expect (d, "POST", "/v1/instances",
           "{\"name\": \"p0\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false}", 201,
           NULL, NULL);
-  expect (d, "POST", "/v1/instances/p0/gpus", "{\"devices\": [\"" GPU "\"]}", 409, "conflict",
-          "hotplug_ports");
-  holder = holder_of (d, GPU);
-  assert_null (holder);
+  /* libvirt may leave a port empty by itself: ask for one GPU more than
+   * there are free ports (single-function GPUs on this fixture). */
   xml = config_xml ("p0");
   assert_non_null (xml);
+  ports = gvd_domain_xml_free_root_ports (xml, NULL);
+  assert_non_null (ports);
+  print_message ("free root ports with hotplug_ports=0: %u\n", ports->len);
+  body = g_strdup_printf ("{\"count\": %u}", ports->len + 1);
+  expect (d, "POST", "/v1/instances/p0/gpus", body, 409, "conflict", "hotplug_ports");
+  holder = holder_of (d, GPU);
+  assert_null (holder);
+  g_clear_pointer (&xml, g_free);
+  xml = config_xml ("p0");
   assert_null (strstr (xml, "<hostdev"));
   expect (d, "DELETE", "/v1/instances/p0", NULL, 204, NULL, NULL);
   gvd_test_daemon_stop (d, TRUE);
@@ -180,7 +190,7 @@ stopped__attach_held_recovered_detached__claims_follow (void **state)
           "invalid_argument", "exclude");
   expect (d, "POST", "/v1/instances/a/gpus", "{\"devices\": [\"nope\"]}", 404, "device_not_found",
           "devices[0]");
-  expect (d, "POST", "/v1/instances/a/gpus", "[1]", 400, "invalid_argument", NULL);
+  expect (d, "POST", "/v1/instances/a/gpus", "[1]", 400, NULL, NULL);
   expect (d, "POST", "/v1/instances/ghost/gpus", "{\"devices\": [\"" GPU "\"]}", 404, "not_found",
           "ghost");
   expect (d, "GET", "/v1/instances/a/gpus", NULL, 405, NULL, NULL);

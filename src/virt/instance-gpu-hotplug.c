@@ -142,6 +142,16 @@ set_metadata (virDomainPtr dom, const char *metadata, gboolean active, GError **
 
 /* ---- attach ------------------------------------------------------------------ */
 
+#define BUSY_ATTACH "gpu-attach"
+
+gboolean
+gvd_instance_gpu_attach_in_flight (GvdInstanceManager *mgr, const char *name)
+{
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+
+  return inst != NULL && g_strcmp0 (inst->busy, BUSY_ATTACH) == 0;
+}
+
 /* Worker: is the domain running, and which pcie-root-ports are empty (in
  * the live definition and the persistent one: a device goes into both). */
 static void
@@ -534,7 +544,7 @@ gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *nam
       gvd_claims_set_holder (mgr->d->claims, h->address, name);
     }
   pd->addresses = g_strv_builder_end (addresses);
-  inst->busy = g_strdup ("gpu-attach");
+  inst->busy = g_strdup (BUSY_ATTACH);
   /* Owned by @task, shared by its two workers. */
   g_object_set_data_full (G_OBJECT (task), "plug", pd, (GDestroyNotify) plug_data_free);
   inner = g_task_new (NULL, NULL, ports_done, g_object_ref (task));

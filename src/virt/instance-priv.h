@@ -169,6 +169,10 @@ gboolean gvd_instance_ensure_hotplug_ports (virConnectPtr conn, virDomainPtr dom
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
 void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
 
+/* instance-gpu-hotplug.c: whether @name has a GPU attach in flight (its
+ * new claims are not in libvirt yet: recovery keeps them). */
+gboolean gvd_instance_gpu_attach_in_flight (GvdInstanceManager *mgr, const char *name);
+
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);
 void gvd_instance_on_disconnected (GvdVirtConn *virt, const char *why, gpointer user_data);

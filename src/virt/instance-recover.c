@@ -538,11 +538,13 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   gpointer key, value;
   guint ours = 0, foreign = 0;
 
-  /* Claims are rebuilt from libvirt, except those of creates in flight and
-   * of reservations, which libvirt does not know about yet. */
+  /* Claims are rebuilt from libvirt, except those of creates and GPU
+   * hot-plugs in flight and of reservations, which libvirt does not know
+   * about yet. */
   g_hash_table_iter_init (&iter, gvd_claims_get_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
+    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:")
+        && !gvd_instance_gpu_attach_in_flight (mgr, value))
       g_hash_table_iter_remove (&iter);
   g_hash_table_iter_init (&iter, gvd_claims_get_cpu_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
