@@ -353,14 +353,17 @@ attach_all__third_function_fails__first_two_detached_last_first (void **state)
   g_autoptr(GPtrArray) xmls = g_ptr_array_new ();
   const char *addresses[] = { "0000:05:00.0", "0000:05:00.1", "0000:05:00.2", NULL };
   Fake f = { .fail_attach_at = 3, .log = g_ptr_array_new_with_free_func (g_free) };
+  gboolean kept[3] = { FALSE, FALSE, FALSE };
   g_autoptr(GError) error = NULL;
   g_autoptr(GError) rollback = NULL;
 
   g_ptr_array_add (xmls, "A");
   g_ptr_array_add (xmls, "B");
   g_ptr_array_add (xmls, "C");
-  assert_false (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, &rollback, &error));
+  assert_false (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, kept, &rollback,
+                                            &error));
   assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_LIBVIRT));
+  assert_false (kept[0] || kept[1] || kept[2]);
   assert_non_null (strstr (error->message, "attaching 0000:05:00.2: refused C"));
   assert_null (rollback);
   assert_int_equal (f.log->len, 4);
@@ -374,8 +377,11 @@ attach_all__third_function_fails__first_two_detached_last_first (void **state)
   g_clear_error (&error);
   f.fail_attach_at = 2;
   f.fail_detach = TRUE;
-  assert_false (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, &rollback, &error));
+  assert_false (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, kept, &rollback,
+                                            &error));
   assert_non_null (rollback);
+  assert_true (kept[0]);
+  assert_false (kept[1] || kept[2]);
   assert_non_null (strstr (rollback->message, "rolling back 0000:05:00.0: kept A"));
 
   /* All succeed: nothing detached. */
@@ -383,7 +389,8 @@ attach_all__third_function_fails__first_two_detached_last_first (void **state)
   g_clear_error (&error);
   g_clear_error (&rollback);
   f.fail_attach_at = 0;
-  assert_true (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, &rollback, &error));
+  assert_true (gvd_gpu_hotplug_attach_all (&fake_ops, &f, xmls, addresses, NULL, &rollback,
+                                           &error));
   assert_int_equal (f.log->len, 3);
   g_ptr_array_unref (f.log);
 }

@@ -486,12 +486,14 @@ static const char *const script_assertions[] = {
 static const char *const hotplug_assertions[] = {
   "hotplug.gpu_on_vfio_pci", "hotplug.qemu_holds_vfio_group", "hotplug.live_xml_has_gpu",
   "hotplug.config_has_gpu", "hotplug.gpu_claimed", "hotplug.ahci_untouched",
-  "hotplug.h2_has_no_hostdev", "hotplug.restarted_with_fault", "hotplug.rollback_not_live",
-  "hotplug.rollback_not_config", "hotplug.rollback_br_a_host_driver",
-  "hotplug.rollback_br_b_host_driver", "hotplug.rollback_unclaimed", "hotplug.rollback_logged",
-  "hotplug.restarted", "hotplug.group_on_vfio_pci", "hotplug.qemu_holds_group_of_two",
-  "hotplug.group_live", "hotplug.stop_br_a_host_driver", "hotplug.cold_detach_not_config",
-  "hotplug.cold_detach_unclaimed", "hotplug.gpu_back_on_bochs_drm",
+  "hotplug.smbus_unclaimed", "hotplug.h2_has_no_hostdev", "hotplug.group_on_vfio_pci",
+  "hotplug.qemu_holds_group_of_two", "hotplug.group_live", "hotplug.timeout_still_live",
+  "hotplug.timeout_still_config", "hotplug.timeout_still_claimed", "hotplug.timeout_still_vfio",
+  "hotplug.stop_gpu_on_bochs_drm", "hotplug.stop_br_a_host_driver", "hotplug.cold_gpu_not_config",
+  "hotplug.cold_gpu_unclaimed", "hotplug.cold_group_not_config", "hotplug.cold_group_unclaimed",
+  "hotplug.restarted_with_fault", "hotplug.rollback_not_config", "hotplug.rollback_unclaimed",
+  "hotplug.rollback_host_drivers", "hotplug.rollback_logged", "hotplug.restarted",
+  "hotplug.gpu_back_on_bochs_drm",
   NULL
 };
 
@@ -549,21 +551,35 @@ check_hotplug_answers (Report *r)
           status_is (r, "hotplug.attach_claimed", "409")
             && g_strcmp0 (jstr (doc, "error.code"), "device_in_use") == 0
             && refusal_holder (doc, GPU, "h1"));
-  doc = g_hash_table_lookup (r->docs, "hotplug.recovered_h1");
-  expect (r, "hotplug.recovery_knows_hotplugged_gpu", instance_has_device (doc, GPU));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_group");
+  expect (r, "hotplug.attach_group_200_lists_both",
+          status_is (r, "hotplug.attach_group", "200") && instance_has_device (doc, BR_A)
+            && instance_has_device (doc, BR_B) && instance_has_device (doc, GPU));
+  /* No guest OS: the unplug is never acknowledged. */
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_gpu");
+  expect (r, "hotplug.detach_gpu_504_timeout_kept",
+          status_is (r, "hotplug.detach_gpu", "504")
+            && g_strcmp0 (jstr (doc, "error.code"), "timeout") == 0
+            && contains (jstr (doc, "error.message"), "stays attached and claimed")
+            && contains (jstr (doc, "error.message"), "device_timeout"));
+  doc = g_hash_table_lookup (r->docs, "hotplug.after_timeout");
+  expect (r, "hotplug.after_timeout_still_listed", instance_has_device (doc, GPU));
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_gpu_cold");
+  expect (r, "hotplug.cold_detach_gpu_200",
+          status_is (r, "hotplug.detach_gpu_cold", "200") && !instance_has_device (doc, GPU)
+            && instance_has_device (doc, BR_A));
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_group_cold");
+  expect (r, "hotplug.cold_detach_group_200_lists_neither",
+          status_is (r, "hotplug.detach_group_cold", "200") && !instance_has_device (doc, BR_A)
+            && !instance_has_device (doc, BR_B));
   doc = g_hash_table_lookup (r->docs, "hotplug.attach_rollback");
   expect (r, "hotplug.rollback_502_names_function",
           status_is (r, "hotplug.attach_rollback", "502")
             && contains (jstr (doc, "error.message"), "attaching " BR_B)
             && contains (jstr (doc, "error.message"), "TEST-ONLY"));
-  doc = g_hash_table_lookup (r->docs, "hotplug.attach_group");
-  expect (r, "hotplug.attach_group_200_lists_both",
-          status_is (r, "hotplug.attach_group", "200") && instance_has_device (doc, BR_A)
-            && instance_has_device (doc, BR_B) && instance_has_device (doc, GPU));
-  doc = g_hash_table_lookup (r->docs, "hotplug.detach_group_cold");
-  expect (r, "hotplug.cold_detach_200_lists_neither",
-          status_is (r, "hotplug.detach_group_cold", "200") && !instance_has_device (doc, BR_A)
-            && !instance_has_device (doc, BR_B));
+  doc = g_hash_table_lookup (r->docs, "hotplug.after_rollback");
+  expect (r, "hotplug.after_rollback_no_device",
+          doc != NULL && !instance_has_device (doc, BR_A) && !instance_has_device (doc, BR_B));
   expect (r, "hotplug.delete_h1_204", status_is (r, "hotplug.delete_h1", "204"));
 }
 

@@ -194,7 +194,7 @@ stopped__attach_held_recovered_detached__claims_follow (void **state)
   expect (d, "POST", "/v1/instances/ghost/gpus", "{\"devices\": [\"" GPU "\"]}", 404, "not_found",
           "ghost");
   expect (d, "GET", "/v1/instances/a/gpus", NULL, 405, NULL, NULL);
-  expect (d, "DELETE", "/v1/instances/a/gpus/zz:zz", NULL, 400, "invalid_argument", "'address'");
+  expect (d, "DELETE", "/v1/instances/a/gpus/zz:zz", NULL, 400, "invalid_argument", "address: 'zz:zz'");
   expect (d, "DELETE", "/v1/instances/a/gpus/" GPU, NULL, 404, "device_not_found", GPU);
   /* The boot VGA is the host's console: refused by the planner. */
   expect (d, "POST", "/v1/instances/a/gpus", "{\"devices\": [\"0000:0c:00.0\"]}", 422, NULL, NULL);

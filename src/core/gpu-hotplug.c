@@ -224,8 +224,8 @@ gvd_gpu_hotplug_detach_xml (const char *host_address, GError **error)
 
 gboolean
 gvd_gpu_hotplug_attach_all (const GvdGpuHotplugOps *ops, gpointer ctx, GPtrArray *xmls,
-                            const char *const *addresses, GError **out_rollback_error,
-                            GError **error)
+                            const char *const *addresses, gboolean *out_kept,
+                            GError **out_rollback_error, GError **error)
 {
   guint done;
 
@@ -245,8 +245,11 @@ gvd_gpu_hotplug_attach_all (const GvdGpuHotplugOps *ops, gpointer ctx, GPtrArray
     {
       g_autoptr(GError) e = NULL;
 
-      if (!ops->detach (ctx, g_ptr_array_index (xmls, done), &e) && out_rollback_error != NULL
-          && *out_rollback_error == NULL)
+      if (ops->detach (ctx, g_ptr_array_index (xmls, done), &e))
+        continue;
+      if (out_kept != NULL)
+        out_kept[done] = TRUE;
+      if (out_rollback_error != NULL && *out_rollback_error == NULL)
         g_propagate_prefixed_error (out_rollback_error, g_steal_pointer (&e),
                                     "rolling back %s: ", addresses[done]);
     }

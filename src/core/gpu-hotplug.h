@@ -59,14 +59,15 @@ char *gvd_gpu_hotplug_alias_in_xml (const char *hostdev_xml);
 /* Attach each of @xmls (char *) in order through @ops; when one fails,
  * detach the ones attached, last first, and fail with the first error
  * (naming @addresses[i]). *@out_rollback_error: set when a rollback detach
- * failed too (the device may still be attached). */
+ * failed too; @out_kept (@xmls->len entries, may be NULL) then says which
+ * are still attached (a running guest that did not let them go). */
 typedef struct {
   gboolean (*attach) (gpointer ctx, const char *xml, GError **error);
   gboolean (*detach) (gpointer ctx, const char *xml, GError **error);
 } GvdGpuHotplugOps;
 
 gboolean gvd_gpu_hotplug_attach_all (const GvdGpuHotplugOps *ops, gpointer ctx, GPtrArray *xmls,
-                                     const char *const *addresses, GError **out_rollback_error,
-                                     GError **error);
+                                     const char *const *addresses, gboolean *out_kept,
+                                     GError **out_rollback_error, GError **error);
 
 G_END_DECLS

@@ -35,6 +35,7 @@ typedef struct {
   gboolean active;
   GArray *free_ports;
   GError *rollback_error; /* attach: a rollback detach failed too */
+  gboolean *kept;         /* attach: still attached after a failed rollback */
 } PlugData;
 
 static void
@@ -51,6 +52,7 @@ plug_data_free (PlugData *pd)
   g_free (pd->metadata);
   g_clear_pointer (&pd->free_ports, g_array_unref);
   g_clear_error (&pd->rollback_error);
+  g_free (pd->kept);
   g_free (pd);
 }
 
@@ -346,9 +348,10 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   ctx.a.dom = dom;
   ctx.a.flags = VIR_DOMAIN_AFFECT_CONFIG | (pd->active ? VIR_DOMAIN_AFFECT_LIVE : 0);
   ctx.timeout = pd->timeout;
+  pd->kept = g_new0 (gboolean, pd->xmls->len);
   if (!gvd_gpu_hotplug_attach_all (&libvirt_ops, &ctx, pd->xmls,
-                                   (const char *const *) pd->addresses, &pd->rollback_error,
-                                   &error))
+                                   (const char *const *) pd->addresses, pd->kept,
+                                   &pd->rollback_error, &error))
     {
       /* Back to the host drivers, those no domain took (libvirt refuses
        * the ones a domain still holds). */
@@ -363,6 +366,20 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (!set_metadata (dom, pd->metadata, pd->active, &error))
     g_warning ("instance %s: GPUs attached, but %s", pd->name, error->message);
   g_task_return_boolean (task, TRUE);
+}
+
+static GvdHostdevSpec *
+hostdev_copy (const GvdHostdevSpec *h)
+{
+  GvdHostdevSpec *c = gvd_hostdev_spec_new ();
+
+  c->host_address = g_strdup (h->host_address);
+  c->guest_bus = h->guest_bus;
+  c->guest_slot = h->guest_slot;
+  c->guest_function = h->guest_function;
+  c->multifunction = h->multifunction;
+  c->clique = h->clique;
+  return c;
 }
 
 static void
@@ -386,13 +403,23 @@ attach_done (GObject *source, GAsyncResult *res, gpointer user_data)
     g_clear_pointer (&inst->busy, g_free);
   if (!g_task_propagate_boolean (G_TASK (res), &error))
     {
-      if (pd->rollback_error != NULL)
+      if (pd->rollback_error != NULL && inst != NULL)
         {
-          /* Still attached, perhaps: keep the claims; recovery reads libvirt. */
-          g_warning ("instance %s: GPU attach failed (%s) and its rollback too (%s); claims kept",
-                     pd->name, error->message, pd->rollback_error->message);
-          g_prefix_error (&error, "%s; ", pd->rollback_error->message);
-          gvd_instance_schedule_recovery (mgr, 0);
+          /* A running guest that did not let go of what was attached
+           * already (no PCIe hot-plug driver): those functions stay, live
+           * and persistent, with their claims; the others are released. */
+          for (guint i = 0; pd->addresses[i] != NULL; i++)
+            if (pd->kept[i])
+              g_ptr_array_add (inst->spec->hostdevs,
+                               hostdev_copy (g_ptr_array_index (pd->hostdevs, i)));
+            else
+              gvd_claims_release_device (mgr->d->claims, pd->addresses[i], pd->name);
+          g_warning ("instance %s: GPU attach failed (%s) and its rollback too (%s); what is still "
+                     "attached stays attached and claimed", pd->name, error->message,
+                     pd->rollback_error->message);
+          g_prefix_error (&error, "%s (it stays attached and claimed; detach it once the guest "
+                          "runs, or stop the instance and detach it); ",
+                          pd->rollback_error->message);
         }
       else
         {
