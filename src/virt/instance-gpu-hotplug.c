@@ -1,146 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* GPU hot-plug: attach a whole planned IOMMU group to an instance (all its
- * functions or none) and detach one, waiting for libvirt to say the
- * devices are gone before their claims are released. */
+/* GPU hot-plug: attach a whole planned IOMMU group to an instance, each
+ * function on its own free pcie-root-port, all of them or none. */
 #include "config.h"
 
-#include "instance.h"
-#include "instance-priv.h"
+#include "instance-gpu-priv.h"
 
 #include "device-removed-wait.h"
-#include "domain-xml-disks.h"
 #include "domain-xml-hotplug.h"
-#include "domain-xml.h"
-#include "events.h"
 #include "fault-point.h"
 #include "gpu-hotplug.h"
-#include "inventory.h"
-#include "json-util.h"
-#include "pci-address.h"
-
-typedef struct {
-  GvdInstanceManager *mgr;
-  GvdVirtConn *virt;
-  GvdHostRoot *root;
-  char *name;
-  char *domain_name;
-  gboolean detach;
-  guint timeout;
-  GvdPlan *plan;          /* attach: what the planner chose */
-  char **addresses;       /* the group's host addresses, in order */
-  GPtrArray *hostdevs;    /* attach: GvdHostdevSpec placed; detach: borrowed NULL */
-  GPtrArray *xmls;        /* char *: one <hostdev> per address */
-  char *metadata;         /* gpuvmd's metadata after the change */
-  /* worker results */
-  gboolean active;
-  GArray *free_ports;
-  GError *rollback_error; /* attach: a rollback detach failed too */
-  gboolean *kept;         /* attach: still attached after a failed rollback */
-} PlugData;
-
-static void
-plug_data_free (PlugData *pd)
-{
-  g_clear_object (&pd->virt);
-  gvd_host_root_free (pd->root);
-  g_free (pd->name);
-  g_free (pd->domain_name);
-  g_clear_pointer (&pd->plan, gvd_plan_free);
-  g_strfreev (pd->addresses);
-  g_clear_pointer (&pd->hostdevs, g_ptr_array_unref);
-  g_clear_pointer (&pd->xmls, g_ptr_array_unref);
-  g_free (pd->metadata);
-  g_clear_pointer (&pd->free_ports, g_array_unref);
-  g_clear_error (&pd->rollback_error);
-  g_free (pd->kept);
-  g_free (pd);
-}
-
-static virDomainPtr
-open_domain (PlugData *pd, virConnectPtr *out_conn, GError **error)
-{
-  virConnectPtr conn = gvd_virt_conn_get (pd->virt, error);
-  virDomainPtr dom;
-
-  if (conn == NULL)
-    return NULL;
-  dom = virDomainLookupByName (conn, pd->domain_name);
-  if (dom == NULL)
-    {
-      g_autofree char *what = g_strdup_printf ("instance '%s': libvirt has no domain %s", pd->name,
-                                               pd->domain_name);
-      gvd_virt_error_set (error, what);
-      virConnectClose (conn);
-      return NULL;
-    }
-  *out_conn = conn;
-  return dom;
-}
-
-static void
-emit (GvdInstanceManager *mgr, const char *type, const char *name, char **addresses)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "name");
-  json_builder_add_string_value (b, name);
-  json_builder_set_member_name (b, "devices");
-  json_builder_begin_array (b);
-  for (gsize i = 0; addresses[i] != NULL; i++)
-    json_builder_add_string_value (b, addresses[i]);
-  json_builder_end_array (b);
-  json_builder_end_object (b);
-  gvd_events_emit (mgr->d->events, type, json_builder_get_root (b));
-}
-
-static JsonNode *
-instance_json (GvdInstanceManager *mgr, GvdInstance *inst)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-
-  gvd_instance_write_json (mgr, inst, b);
-  return json_builder_get_root (b);
-}
-
-/* @inst's metadata with @add appended to its hostdevs and @remove (host
- * addresses) left out; the spec itself is unchanged. */
-static char *
-render_metadata (GvdInstance *inst, GPtrArray *add, char **remove, GError **error)
-{
-  GvdInstanceSpec *s = inst->spec;
-  GPtrArray *saved = s->hostdevs;
-  g_autoptr(GPtrArray) tmp = g_ptr_array_new ();
-  char *xml;
-
-  for (guint i = 0; i < saved->len; i++)
-    {
-      GvdHostdevSpec *h = g_ptr_array_index (saved, i);
-      if (remove == NULL || h->mdev_uuid != NULL
-          || !g_strv_contains ((const char *const *) remove, h->host_address))
-        g_ptr_array_add (tmp, h);
-    }
-  for (guint i = 0; add != NULL && i < add->len; i++)
-    g_ptr_array_add (tmp, g_ptr_array_index (add, i));
-  s->hostdevs = tmp;
-  xml = gvd_domain_xml_render_metadata (s, error);
-  s->hostdevs = saved;
-  return xml;
-}
-
-static gboolean
-set_metadata (virDomainPtr dom, const char *metadata, gboolean active, GError **error)
-{
-  unsigned int flags = VIR_DOMAIN_AFFECT_CONFIG | (active ? VIR_DOMAIN_AFFECT_LIVE : 0);
-
-  if (virDomainSetMetadata (dom, VIR_DOMAIN_METADATA_ELEMENT, metadata, GVD_DOMAIN_XML_NS_PREFIX,
-                            GVD_DOMAIN_XML_NS, flags) < 0)
-    {
-      gvd_virt_error_set (error, "libvirt did not take the new metadata");
-      return FALSE;
-    }
-  return TRUE;
-}
 
 /* ---- attach ------------------------------------------------------------------ */
 
@@ -162,7 +30,7 @@ ports_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   PlugData *pd = task_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(virConnect) conn = NULL;
-  g_autoptr(virDomain) dom = open_domain (pd, &conn, &error);
+  g_autoptr(virDomain) dom = gvd_gpu_plug_open_domain (pd, &conn, &error);
   g_autofree char *config = NULL;
   g_autofree char *live = NULL;
   g_autoptr(GArray) in_config = NULL;
@@ -270,21 +138,13 @@ detach_one (gpointer data, const char *xml, GError **error)
 
 static const GvdGpuHotplugOps libvirt_ops = { attach_one, detach_one };
 
-static virNodeDevicePtr
-node_device (virConnectPtr conn, const char *address)
-{
-  g_autofree char *name = g_strconcat ("pci_", address, NULL);
-
-  g_strdelimit (name, ":.", '_');
-  return virNodeDeviceLookupByName (conn, name);
-}
 
 static gboolean
 bind_group (virConnectPtr conn, char **addresses, GError **error)
 {
-  for (gsize i = 0; addresses[i] != NULL; i++)
+  for (gsize i = 1; addresses[0] != NULL && addresses[i] != NULL; i++)
     {
-      virNodeDevicePtr dev = node_device (conn, addresses[i]);
+      virNodeDevicePtr dev = gvd_gpu_plug_node_device (conn, addresses[i]);
       int rc = dev != NULL ? virNodeDeviceDetachFlags (dev, "vfio", 0) : -1;
 
       if (dev != NULL)
@@ -300,19 +160,6 @@ bind_group (virConnectPtr conn, char **addresses, GError **error)
   return TRUE;
 }
 
-static void
-unbind_group (virConnectPtr conn, char **addresses)
-{
-  for (gsize i = 0; addresses[i] != NULL; i++)
-    {
-      virNodeDevicePtr dev = node_device (conn, addresses[i]);
-
-      if (dev != NULL && virNodeDeviceReAttach (dev) < 0)
-        g_debug ("reattach %s: %s", addresses[i], virGetLastErrorMessage ());
-      if (dev != NULL)
-        virNodeDeviceFree (dev);
-    }
-}
 
 static void
 attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
@@ -320,7 +167,7 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   PlugData *pd = task_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(virConnect) conn = NULL;
-  g_autoptr(virDomain) dom = open_domain (pd, &conn, &error);
+  g_autoptr(virDomain) dom = gvd_gpu_plug_open_domain (pd, &conn, &error);
   RollbackCtx ctx = { 0 };
 
   if (dom == NULL)
@@ -341,10 +188,12 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
    * does for all hostdevs before a start. */
   if (pd->active && !bind_group (conn, pd->addresses, &error))
     {
-      unbind_group (conn, pd->addresses);
+      gvd_gpu_plug_rebind (conn, pd->addresses);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  if (pd->active && pd->addresses[0] != NULL)
+    pd->prebound = g_strdupv (pd->addresses + 1);
   ctx.a.dom = dom;
   ctx.a.flags = VIR_DOMAIN_AFFECT_CONFIG | (pd->active ? VIR_DOMAIN_AFFECT_LIVE : 0);
   ctx.timeout = pd->timeout;
@@ -356,17 +205,18 @@ attach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       /* Back to the host drivers, those no domain took (libvirt refuses
        * the ones a domain still holds). */
       if (pd->active && pd->rollback_error == NULL)
-        unbind_group (conn, pd->addresses);
+        gvd_gpu_plug_rebind (conn, pd->addresses);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   gvd_fault_point ("gpu-attached");
   /* The devices are in the definition: recovery finds them there (their
    * guest bus stands in for the group) even if the metadata is not updated. */
-  if (!set_metadata (dom, pd->metadata, pd->active, &error))
+  if (!gvd_gpu_plug_set_metadata (dom, pd->metadata, pd->active, &error))
     g_warning ("instance %s: GPUs attached, but %s", pd->name, error->message);
   g_task_return_boolean (task, TRUE);
 }
+
 
 static GvdHostdevSpec *
 hostdev_copy (const GvdHostdevSpec *h)
@@ -382,12 +232,6 @@ hostdev_copy (const GvdHostdevSpec *h)
   return c;
 }
 
-static void
-release_claims (GvdInstanceManager *mgr, const char *name, char **addresses)
-{
-  for (gsize i = 0; addresses[i] != NULL; i++)
-    gvd_claims_release_device (mgr->d->claims, addresses[i], name);
-}
 
 static void
 attach_done (GObject *source, GAsyncResult *res, gpointer user_data)
@@ -405,6 +249,7 @@ attach_done (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       if (pd->rollback_error != NULL && inst != NULL)
         {
+          gvd_gpu_plug_note_prebound (mgr, pd->name, pd->prebound);
           /* A running guest that did not let go of what was attached
            * already (no PCIe hot-plug driver): those functions stay, live
            * and persistent, with their claims; the others are released. */
@@ -423,7 +268,7 @@ attach_done (GObject *source, GAsyncResult *res, gpointer user_data)
         }
       else
         {
-          release_claims (mgr, pd->name, pd->addresses);
+          gvd_gpu_plug_release_claims (mgr, pd->name, pd->addresses);
           g_message ("instance %s: GPU attach rolled back: %s", pd->name, error->message);
         }
       g_task_return_error (outer, g_steal_pointer (&error));
@@ -437,13 +282,14 @@ attach_done (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   for (guint i = 0; i < pd->hostdevs->len; i++)
     g_ptr_array_add (inst->spec->hostdevs, g_ptr_array_steal_index (pd->hostdevs, 0)), i--;
+  gvd_gpu_plug_note_prebound (mgr, pd->name, pd->prebound);
   {
     g_autofree char *list = g_strjoinv (", ", pd->addresses);
     g_message ("instance %s: attached %s (%s)", pd->name, list, pd->active ? "live and persistent"
                                                                            : "persistent");
   }
-  emit (mgr, "instance.gpu_attached", pd->name, pd->addresses);
-  g_task_return_pointer (outer, instance_json (mgr, inst), (GDestroyNotify) json_node_unref);
+  gvd_gpu_plug_emit (mgr, "instance.gpu_attached", pd->name, pd->addresses);
+  g_task_return_pointer (outer, gvd_gpu_plug_instance_json (mgr, inst), (GDestroyNotify) json_node_unref);
 }
 
 static void
@@ -468,7 +314,7 @@ ports_done (GObject *source, GAsyncResult *res, gpointer user_data)
         goto fail;
       g_ptr_array_add (pd->xmls, xml);
     }
-  pd->metadata = render_metadata (inst, pd->hostdevs, NULL, &error);
+  pd->metadata = gvd_gpu_plug_render_metadata (inst, pd->hostdevs, NULL, &error);
   if (pd->metadata == NULL)
     goto fail;
   next = g_task_new (NULL, NULL, attach_done, g_object_ref (outer));
@@ -482,41 +328,10 @@ fail:
     g_set_error (&error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "instance '%s' went away", pd->name);
   if (inst != NULL)
     g_clear_pointer (&inst->busy, g_free);
-  release_claims (mgr, pd->name, pd->addresses);
+  gvd_gpu_plug_release_claims (mgr, pd->name, pd->addresses);
   g_task_return_error (outer, g_steal_pointer (&error));
 }
 
-static GvdInstance *
-begin (GvdInstanceManager *mgr, GTask *task, const char *name)
-{
-  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
-
-  if (!mgr->ready)
-    g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_READY,
-                             "gpuvmd has not yet reconciled with libvirt; retry shortly");
-  else if (inst == NULL)
-    g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_NOT_FOUND, "no instance named '%s'", name);
-  else if (inst->busy != NULL)
-    g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_INVALID_STATE,
-                             "instance '%s' is busy (%s); retry when it is done", name, inst->busy);
-  else
-    return inst;
-  return NULL;
-}
-
-static PlugData *
-plug_data_new (GvdInstanceManager *mgr, GvdInstance *inst)
-{
-  PlugData *pd = g_new0 (PlugData, 1);
-
-  pd->mgr = mgr;
-  pd->virt = g_object_ref (mgr->d->virt);
-  pd->root = gvd_host_root_copy (mgr->d->host_root);
-  pd->name = g_strdup (inst->spec->name);
-  pd->domain_name = g_strdup (inst->spec->domain_name);
-  pd->timeout = mgr->d->config->device_timeout;
-  return pd;
-}
 
 void
 gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *name,
@@ -528,7 +343,7 @@ gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *nam
   g_autoptr(GvdPlanRefusal) refusal = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GStrvBuilder) addresses = g_strv_builder_new ();
-  GvdInstance *inst = begin (mgr, task, name);
+  GvdInstance *inst = gvd_gpu_plug_begin (mgr, task, name);
   PlugData *pd;
   GTask *inner;
 
@@ -550,7 +365,7 @@ gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *nam
   /* The same planner, claims and quarantine as a create: whole groups,
    * host-critical devices and other holders refused. Plan and claim in one
    * main-loop turn. */
-  pd = plug_data_new (mgr, inst);
+  pd = gvd_gpu_plug_data_new (mgr, inst);
   pd->plan = gvd_vfio_plan_compute (mgr->d->inventory, preq,
                                     gvd_claims_get_holders (mgr->d->claims),
                                     gvd_claims_get_quarantined (mgr->d->claims), &refusal, &error);
@@ -559,7 +374,7 @@ gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *nam
       if (refusal != NULL)
         g_task_set_task_data (task, gvd_plan_refusal_to_json (refusal),
                               (GDestroyNotify) json_node_unref);
-      plug_data_free (pd);
+      gvd_gpu_plug_data_free (pd);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
@@ -573,7 +388,7 @@ gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *nam
   pd->addresses = g_strv_builder_end (addresses);
   inst->busy = g_strdup (BUSY_ATTACH);
   /* Owned by @task, shared by its two workers. */
-  g_object_set_data_full (G_OBJECT (task), "plug", pd, (GDestroyNotify) plug_data_free);
+  g_object_set_data_full (G_OBJECT (task), "plug", pd, (GDestroyNotify) gvd_gpu_plug_data_free);
   inner = g_task_new (NULL, NULL, ports_done, g_object_ref (task));
   g_task_set_task_data (inner, pd, NULL);
   g_task_run_in_thread (inner, ports_thread);
@@ -592,195 +407,3 @@ gvd_instance_manager_attach_gpus_finish (GvdInstanceManager *mgr, GAsyncResult *
   return node;
 }
 
-/* ---- detach ------------------------------------------------------------------ */
-
-/* Worker: a running domain lets go of the group first (live, waiting for
- * libvirt's device-removed events: only then are the devices off vfio-pci
- * and back on their host driver); then the devices leave the persistent
- * definition and the metadata. A guest that does not release them in
- * time leaves everything as it was. */
-static void
-detach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  PlugData *pd = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(virConnect) conn = NULL;
-  g_autoptr(virDomain) dom = open_domain (pd, &conn, &error);
-
-  if (dom == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  pd->active = virDomainIsActive (dom) == 1;
-  if (pd->active)
-    {
-      g_autofree char *live = virDomainGetXMLDesc (dom, 0);
-      g_autoptr(GPtrArray) xmls = g_ptr_array_new ();
-      g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func (g_free);
-
-      for (gsize i = 0; live != NULL && pd->addresses[i] != NULL; i++)
-        {
-          char *alias = gvd_gpu_hotplug_alias_of (live, pd->addresses[i]);
-          if (alias == NULL)
-            continue; /* not in the live domain (attached while it was off) */
-          g_ptr_array_add (xmls, g_ptr_array_index (pd->xmls, i));
-          g_ptr_array_add (aliases, alias);
-        }
-      g_ptr_array_add (xmls, NULL);
-      g_ptr_array_add (aliases, NULL);
-      if (live == NULL)
-        {
-          gvd_virt_error_set (&error, "cannot read the running domain's definition");
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      if (!gvd_device_detach_live_and_wait (conn, dom, (const char *const *) xmls->pdata,
-                                            (const char *const *) aliases->pdata, pd->timeout,
-                                            &error))
-        {
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-    }
-  gvd_fault_point ("gpu-detached-live");
-  for (guint i = 0; i < pd->xmls->len; i++)
-    if (virDomainDetachDeviceFlags (dom, g_ptr_array_index (pd->xmls, i),
-                                    VIR_DOMAIN_AFFECT_CONFIG) < 0
-        && virGetLastErrorCode () != VIR_ERR_DEVICE_MISSING)
-      {
-        g_autofree char *what = g_strdup_printf ("libvirt could not remove %s from the definition",
-                                                 pd->addresses[i]);
-        gvd_virt_error_set (&error, what);
-        g_task_return_error (task, g_steal_pointer (&error));
-        return;
-      }
-  if (!set_metadata (dom, pd->metadata, pd->active, &error))
-    g_warning ("instance %s: GPUs detached, but %s", pd->name, error->message);
-  g_task_return_boolean (task, TRUE);
-}
-
-static void
-detach_done (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  g_autoptr(GTask) outer = user_data;
-  PlugData *pd = g_task_get_task_data (G_TASK (res));
-  GvdInstanceManager *mgr = pd->mgr;
-  GvdInstance *inst = g_hash_table_lookup (mgr->instances, pd->name);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *list = g_strjoinv (", ", pd->addresses);
-
-  gvd_instance_note_change (mgr);
-  if (inst != NULL)
-    g_clear_pointer (&inst->busy, g_free);
-  if (!g_task_propagate_boolean (G_TASK (res), &error))
-    {
-      /* The claims stay: libvirt has not said the devices are gone. */
-      g_message ("instance %s: detach of %s failed, devices and claims kept: %s", pd->name, list,
-                 error->message);
-      g_prefix_error (&error, "instance '%s': %s stay%s attached and claimed: ", pd->name, list,
-                      g_strv_length (pd->addresses) == 1 ? "s" : "");
-      g_task_return_error (outer, g_steal_pointer (&error));
-      return;
-    }
-  release_claims (mgr, pd->name, pd->addresses);
-  if (inst != NULL)
-    for (guint i = inst->spec->hostdevs->len; i-- > 0;)
-      {
-        GvdHostdevSpec *h = g_ptr_array_index (inst->spec->hostdevs, i);
-        if (h->mdev_uuid == NULL && h->host_address != NULL
-            && g_strv_contains ((const char *const *) pd->addresses, h->host_address))
-          g_ptr_array_remove_index (inst->spec->hostdevs, i);
-      }
-  g_message ("instance %s: detached %s", pd->name, list);
-  emit (mgr, "instance.gpu_detached", pd->name, pd->addresses);
-  if (inst == NULL)
-    {
-      g_task_return_new_error (outer, GVD_ERROR, GVD_ERROR_NOT_FOUND,
-                               "instance '%s' went away during the detach", pd->name);
-      return;
-    }
-  g_task_return_pointer (outer, instance_json (mgr, inst), (GDestroyNotify) json_node_unref);
-}
-
-void
-gvd_instance_manager_detach_gpu_async (GvdInstanceManager *mgr, const char *name,
-                                       const char *address, GAsyncReadyCallback callback,
-                                       gpointer user_data)
-{
-  g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GStrvBuilder) group = g_strv_builder_new ();
-  g_autofree char *canonical = gvd_pci_address_normalize ("address", address, &error);
-  GvdInstance *inst;
-  const GvdPciDevice *dev;
-  gboolean found = FALSE;
-  PlugData *pd;
-  GTask *inner;
-
-  if (canonical == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if ((inst = begin (mgr, task, name)) == NULL)
-    return;
-  for (guint i = 0; i < inst->spec->hostdevs->len && !found; i++)
-    {
-      const GvdHostdevSpec *h = g_ptr_array_index (inst->spec->hostdevs, i);
-      found = h->mdev_uuid == NULL && g_strcmp0 (h->host_address, canonical) == 0;
-    }
-  if (!found)
-    {
-      g_task_return_new_error (task, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND,
-                               "'address': instance '%s' has no device %s", name, canonical);
-      return;
-    }
-  /* The whole IOMMU group goes, as it came. */
-  dev = gvd_inventory_lookup (mgr->d->inventory, canonical);
-  for (guint i = 0; i < inst->spec->hostdevs->len; i++)
-    {
-      const GvdHostdevSpec *h = g_ptr_array_index (inst->spec->hostdevs, i);
-      const GvdPciDevice *other;
-
-      if (h->mdev_uuid != NULL || h->host_address == NULL)
-        continue;
-      other = gvd_inventory_lookup (mgr->d->inventory, h->host_address);
-      if (g_str_equal (h->host_address, canonical)
-          || (dev != NULL && other != NULL && dev->iommu_group >= 0
-              && other->iommu_group == dev->iommu_group))
-        g_strv_builder_add (group, h->host_address);
-    }
-  pd = plug_data_new (mgr, inst);
-  pd->detach = TRUE;
-  pd->addresses = g_strv_builder_end (group);
-  pd->xmls = g_ptr_array_new_with_free_func (g_free);
-  for (gsize i = 0; pd->addresses[i] != NULL; i++)
-    {
-      char *xml = gvd_gpu_hotplug_detach_xml (pd->addresses[i], &error);
-      if (xml == NULL)
-        break;
-      g_ptr_array_add (pd->xmls, xml);
-    }
-  if (error == NULL)
-    pd->metadata = render_metadata (inst, NULL, pd->addresses, &error);
-  if (error != NULL)
-    {
-      plug_data_free (pd);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  inst->busy = g_strdup ("gpu-detach");
-  g_object_set_data_full (G_OBJECT (task), "plug", pd, (GDestroyNotify) plug_data_free);
-  inner = g_task_new (NULL, NULL, detach_done, g_object_ref (task));
-  g_task_set_task_data (inner, pd, NULL);
-  g_task_run_in_thread (inner, detach_thread);
-  g_object_unref (inner);
-}
-
-JsonNode *
-gvd_instance_manager_detach_gpu_finish (GvdInstanceManager *mgr, GAsyncResult *result,
-                                        GError **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}

@@ -111,6 +111,15 @@ schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst)
   g_object_unref (task);
 }
 
+static void
+release_check_by_name (GvdInstanceManager *mgr, const char *name)
+{
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+
+  if (inst != NULL)
+    schedule_release_check (mgr, inst);
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 static const char *
@@ -184,7 +193,8 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
         {
           gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
           g_clear_pointer (&inst->vnc_socket, g_free);
-          schedule_release_check (mgr, inst);
+          if (!gvd_instance_gpu_release_prebound (mgr, name, release_check_by_name))
+            schedule_release_check (mgr, inst);
           gvd_instance_ops_domain_stopped (mgr, name);
         }
       break;
