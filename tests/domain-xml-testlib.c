@@ -359,8 +359,9 @@ spec_forwarded_ports (void)
   GvdInstanceSpec *spec = gvd_test_spec_minimal ("dev-1");
   GvdNicSpec *user = g_ptr_array_steal_index (spec->nics, 0);
   GvdNicSpec *bridge = gvd_nic_spec_new ();
-  const GvdPortForward forwards[] = { { .guest = 22, .host = 40000 },
-                                      { .guest = 8888, .host = 40001 } };
+  /* On the instance's own loopback address 127.77.0.1, not 127.0.0.1. */
+  const GvdPortForward forwards[] = { { .guest = 22, .host = 40000, .address = 0x7f4d0001 },
+                                      { .guest = 8888, .host = 40001, .address = 0x7f4d0001 } };
 
   bridge->mode = GVD_NETWORK_BRIDGE;
   bridge->source = g_strdup ("br0");
@@ -572,6 +573,8 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
                    g_array_index (g->forwards, GvdPortForward, j).guest);
           uint_eq ("nic.forwards.host", g_array_index (w->forwards, GvdPortForward, j).host,
                    g_array_index (g->forwards, GvdPortForward, j).host);
+          uint_eq ("nic.forwards.address", g_array_index (w->forwards, GvdPortForward, j).address,
+                   g_array_index (g->forwards, GvdPortForward, j).address);
         }
     }
 

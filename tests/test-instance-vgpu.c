@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "instance.h"
 #include "instance-request.h"
+#include "journal.h"
 
 #define PREFIX "gvdvgpu-"
 #define POOL "gvdvgpu"
@@ -219,6 +220,18 @@ mdev_uuid (GvdInstance *inst, guint i)
   return NULL;
 }
 
+/* The entries of the daemon's vGPU journal (<state_dir>/mdevs). */
+static guint
+journal_entries (Fixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->d->config->state_dir, GVD_MDEV_JOURNAL_DIR, NULL);
+  g_auto(GStrv) uuids = NULL;
+  g_auto(GStrv) names = NULL;
+
+  assert_true (gvd_journal_list (&gvd_journal_mdevs, dir, &uuids, &names, NULL));
+  return g_strv_length (uuids);
+}
+
 /* ---- planning (dry run) -------------------------------------------------------- */
 
 static void
@@ -314,6 +327,8 @@ create__fails_after_the_mdevs__they_are_removed_nothing_left (void **state)
   assert_int_equal (f->fake->creates, 2);
   assert_int_equal (f->fake->removes, 2);
   assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 16);
+  /* Journaled while they existed without a domain; forgotten once removed. */
+  assert_int_equal (journal_entries (f), 0);
   dom = virDomainLookupByName (f->conn, PREFIX "roll");
   assert_null (dom);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
@@ -335,8 +350,11 @@ create__second_mdev_refused__first_removed_error_names_parent (void **state)
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_CONFLICT));
   assert_non_null (strstr (r.error->message, "on " T4));
   assert_int_equal (f->fake->creates, 2);
-  assert_int_equal (f->fake->removes, 1);
+  /* The one it made, then both again to be sure (a missing one is no
+   * error) before they are forgotten. */
+  assert_int_equal (f->fake->removes, 3);
   assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 16);
+  assert_int_equal (journal_entries (f), 0);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   result_clear (&r);
 }
@@ -543,6 +561,58 @@ api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name (void **state)
   gvd_test_drain_main_context ();
 }
 
+/* What a crash leaves: an mdev journaled by a create that died before its
+ * define (or a delete that died after its undefine), and one whose domain
+ * got defined before the crash. Recovery removes the first, forgets the
+ * second's entry and leaves its mdev to its domain. */
+static gboolean
+journal_empty (gpointer data)
+{
+  return journal_entries (data) == 0;
+}
+
+static void
+recover__journaled_mdev_without_domain__removed_held_one_kept (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_build_filename (f->d->config->state_dir, GVD_MDEV_JOURNAL_DIR, NULL);
+  g_autofree char *xml = dry_run_xml (f, "{\"name\": \"held\", \"image\": \"base.qcow2\", "
+                                         "\"dry_run\": true, \"vgpu\": {\"type\": \"nvidia-222\"}}");
+  g_autofree char *ghost = g_uuid_string_random ();
+  g_autofree char *held = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autoptr(GError) error = NULL;
+  gpointer data[2] = { f, (gpointer) "held" };
+
+  assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-222", ghost, &error));
+  assert_true (gvd_journal_add (&gvd_journal_mdevs, dir, ghost, "ghost", &error));
+  /* The held one's uuid is in the XML the create would define. */
+  {
+    const char *p = strstr (xml, "<address uuid=\"");
+    assert_non_null (p);
+    held = g_strndup (p + strlen ("<address uuid=\""), 36);
+  }
+  assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-222", held, &error));
+  assert_true (gvd_journal_add (&gvd_journal_mdevs, dir, held, "held", &error));
+  assert_int_equal (journal_entries (f), 2);
+  assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 14);
+
+  /* The define is what a crashed create got to; its event runs recovery. */
+  dom = virDomainDefineXML (f->conn, xml);
+  assert_non_null (dom);
+  wait_for (has_instance, data);
+  /* The sweep forgets the entry after the removal. */
+  wait_for (journal_empty, f);
+  gvd_test_drain_main_context ();
+  assert_false (gvd_test_mdev_exists (f->sysfs, ghost));
+  assert_int_equal (f->fake->removes, 1);
+  assert_true (gvd_test_mdev_exists (f->sysfs, held));
+  assert_string_equal (gvd_claims_get_mdev (f->d->claims, held)->holder, "held");
+  assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 15);
+  assert_int_equal (virDomainUndefine (dom), 0);
+  wait_for (no_instance, data);
+}
+
 /* ---- delete -------------------------------------------------------------------- */
 
 static void
@@ -573,6 +643,8 @@ delete__undefine_refused__mdevs_kept_until_the_domain_is_gone (void **state)
   assert_int_equal (f->fake->removes, 0);
   assert_true (gvd_test_mdev_exists (f->sysfs, uuid));
   assert_string_equal (gvd_claims_get_mdev (f->d->claims, uuid)->holder, "del");
+  /* Journaled for the undefine's window, forgotten when it was refused. */
+  assert_int_equal (journal_entries (f), 0);
   result_clear (&r);
 
   /* Undefined behind gpuvmd's back: the claims go; the mdev stays (it is
@@ -602,6 +674,8 @@ main (void)
     cmocka_unit_test_setup_teardown (recover__gpuvmd_domain_with_vgpus__mdev_claims_hold_the_parent,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (recover__foreign_domain_with_mdev__claimed_on_the_sysfs_parent,
+                                     setup, teardown),
+    cmocka_unit_test_setup_teardown (recover__journaled_mdev_without_domain__removed_held_one_kept,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (delete__undefine_refused__mdevs_kept_until_the_domain_is_gone,
                                      setup, teardown),

@@ -338,6 +338,20 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
                                  "{\"disks\": {\"nope\": 9}}", &status);
     assert_refused (n, status, 400, "invalid_argument", "'disks.nope'");
   }
+  /* One event for the grow that happened, naming each volume's new size;
+   * none for the refused ones. */
+  {
+    g_autoptr(SoupSession) sse = gvd_test_daemon_session (d, 2);
+    g_autofree char *events_url = g_strconcat (d->url, "/v1/events", NULL);
+    g_autofree char *events = gvd_test_sse_replay (sse, events_url);
+    const char *first = strstr (events, "event: instance.resized\n");
+
+    assert_non_null (first);
+    assert_null (strstr (first + 1, "event: instance.resized\n"));
+    assert_non_null (strstr (first, "data: {\"name\":\"dd\",\"disks\":[{\"volume\":\"" PREFIX
+                                    "dd-root.qcow2\",\"bytes\":2147483648},{\"volume\":\"" PREFIX
+                                    "dd-kept-data.qcow2\",\"bytes\":3221225472}]"));
+  }
   assert_true (volume_info (PREFIX "dd-root.qcow2", &cap, NULL));
   assert_true (cap == 2 * GIB);
   {

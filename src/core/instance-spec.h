@@ -61,10 +61,12 @@ typedef struct {
   gboolean keep;       /* created: it survives the instance's delete */
 } GvdDiskSpec;
 
-/* A TCP port of the guest reachable on the host's 127.0.0.1 (user mode). */
+/* A TCP port of the guest reachable on a host loopback address (user mode). */
 typedef struct {
   guint guest;
   guint host;
+  guint32 address;     /* host order, in 127.0.0.0/8: the instance's [network]
+                        * forward_addresses address (127.0.0.1: made before it) */
 } GvdPortForward;
 
 typedef struct {

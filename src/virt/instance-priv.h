@@ -144,6 +144,23 @@ gboolean gvd_instance_remove_mdevs (const GvdMdevOps *ops, virConnectPtr conn, G
  * host that no instance, create in flight or other domain holds (left by an
  * instance undefined behind gpuvmd's back, or made by hand). */
 void gvd_instance_report_stray_mdevs (GvdInstanceManager *mgr);
+/* instance-vgpu-journal.c: vGPUs a crash left without a domain */
+/* <state_dir>/mdevs */
+char *gvd_instance_mdev_journal_dir (GvdInstanceManager *mgr);
+/* Worker: record @vgpus as @name's, before they are made or before their
+ * domain is undefined. */
+gboolean gvd_instance_mdevs_journal (const char *dir, const char *name, GPtrArray *vgpus,
+                                     GError **error);
+/* Worker: forget them once a domain holds them or they are removed. */
+void gvd_instance_mdevs_forget (const char *dir, GPtrArray *vgpus);
+/* Worker (recovery): the journal's mdevs no domain uses (@used: uuids of
+ * every domain's mdev hostdevs) as uuid → instance name, NULL when none;
+ * the entries a domain uses are forgotten. */
+GHashTable *gvd_instance_mdevs_stale (const char *dir, GHashTable *used);
+/* Main thread, after recovery: remove (in a worker) the @stale mdevs whose
+ * instance is neither being created nor busy, and forget them. */
+void gvd_instance_mdevs_sweep_start (GvdInstanceManager *mgr, GHashTable *stale);
+
 /* instance-disks.c: data disks */
 /* Main thread: the request's data disks into @spec (after its root disk):
  * pool, volume names, targets, iothreads; the operator's network disk policy
@@ -171,6 +188,11 @@ gboolean gvd_instance_ensure_hotplug_ports (virConnectPtr conn, virDomainPtr dom
  * @name's domain stopped, or that the connection (and its events) was lost. */
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
 void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
+
+/* instance-release.c: after @inst's domain stopped, check in a worker that
+ * each passed-through device came back to the host (config space answers,
+ * host driver rebound) and quarantine the ones that did not. */
+void gvd_instance_schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst);
 
 /* instance-gpu-hotplug.c: whether @name has a GPU attach in flight (its
  * new claims are not in libvirt yet: recovery keeps them). */

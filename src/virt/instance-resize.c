@@ -9,6 +9,7 @@
 
 #include "domain-xml-disks.h"
 #include "domain-xml.h"
+#include "events.h"
 #include "snapshot-xml.h"
 #include "storage.h"
 #include "virt-error.h"
@@ -142,9 +143,22 @@ resize_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                "instance '%s' went away while its disks grew", rd->name);
       return;
     }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, rd->name);
+  json_builder_set_member_name (b, "disks");
+  json_builder_begin_array (b);
   for (guint i = 0; rd->volumes[i] != NULL; i++)
     {
       GvdDiskSpec *d = g_ptr_array_index (inst->spec->disks, rd->disk_index[i]);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "volume");
+      json_builder_add_string_value (b, rd->volumes[i]);
+      json_builder_set_member_name (b, "bytes");
+      json_builder_add_int_value (b, (gint64) rd->bytes[i]);
+      json_builder_end_object (b);
 
       if (rd->disk_index[i] == 0)
         inst->spec->root_size_bytes = rd->bytes[i];
@@ -153,6 +167,10 @@ resize_done (GObject *source, GAsyncResult *res, gpointer user_data)
       g_message ("instance %s: volume %s grown to %" G_GUINT64_FORMAT " bytes", rd->name,
                  rd->volumes[i], rd->bytes[i]);
     }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  gvd_events_emit (mgr->d->events, "instance.resized", json_builder_get_root (b));
+  g_clear_object (&b);
   b = json_builder_new ();
   gvd_instance_write_json (mgr, inst, b);
   g_task_return_pointer (outer, json_builder_get_root (b), (GDestroyNotify) json_node_unref);

@@ -496,12 +496,19 @@ static GvdPortTable *
 port_table_new (const GvdConfig *config)
 {
   guint lo = 0, hi = 0;
+  guint32 first = 0, last = 0;
+  GvdPortTable *table;
 
-  /* The key was checked when the configuration was read. */
+  /* The keys were checked when the configuration was read. */
   if (config->network_forward_ports != NULL
       && !gvd_config_parse_port_range (config->network_forward_ports, &lo, &hi, NULL))
     lo = hi = 0;
-  return gvd_port_table_new (lo, hi);
+  table = gvd_port_table_new (lo, hi);
+  if (config->network_forward_addresses != NULL
+      && gvd_config_parse_forward_addresses (config->network_forward_addresses, &first, &last,
+                                             NULL))
+    gvd_port_table_set_addresses (table, first, last);
+  return table;
 }
 
 GvdInstanceManager *
