@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -58,14 +59,7 @@ group_setup (void **state)
   assert_non_null (fx.state_dir);
   fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   /* A blank raw image: QEMU's forwarder listens whatever the guest runs. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 16 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
+  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 16 * 1024 * 1024);
   return 0;
 }
 
@@ -86,14 +80,6 @@ group_teardown (void **state)
   g_free (fx.image_file);
   g_free (fx.config);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* A listening socket on 127.0.0.1:@port, as another program would hold. */
@@ -135,37 +121,6 @@ static gboolean
 port_is_free (gpointer data)
 {
   return gvd_port_probe_free (GPOINTER_TO_UINT (data), NULL);
-}
-
-static gboolean
-domain_exists (const char *name)
-{
-  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
-  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
-
-  return dom != NULL;
-}
-
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
 }
 
 static void
@@ -222,13 +177,14 @@ static void
 create_refused_leaves_nothing (GvdTestDaemon *d, const char *name, const char *body,
                                guint want_status, const char *want_code, const char *needle)
 {
+  g_autofree char *domain = g_strconcat (PREFIX, name, NULL);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
 
   assert_int_equal (status, want_status);
   gvd_test_assert_error (n, want_code, needle);
-  assert_false (domain_exists (name));
-  assert_int_equal (count_volumes_with (name), 0);
+  assert_false (gvd_test_domain_exists (fx.conn, domain));
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, name), 0);
 }
 
 static void
@@ -262,7 +218,7 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
                                  " \"ports\": [{\"guest\": 22}]}",
                                  400, "invalid_argument", "'ports' needs user-mode networking");
 
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   assert_string_equal (gvd_test_json_string (created, "state"), "running");
@@ -300,27 +256,27 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
   held = -1;
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  recovered = api (d2, "GET", "/v1/instances/fwd", NULL, &status);
+  recovered = gvd_test_api (d2, "GET", "/v1/instances/fwd", NULL, &status);
   assert_int_equal (status, 200);
   assert_ports (recovered, 22, PORT_FREE);
   {
     /* 47310 is free again; 47311 is the recovered instance's. */
-    g_autoptr(JsonNode) second = api (d2, "POST", "/v1/instances", body2, &status);
+    g_autoptr(JsonNode) second = gvd_test_api (d2, "POST", "/v1/instances", body2, &status);
     if (status != 201)
       fail_msg ("create after recovery: %u %s", status,
                 gvd_test_json_string (second, "error.message"));
     assert_ports (second, 22, PORT_HELD);
     assert_true (port_accepts (PORT_HELD));
-    g_autoptr(JsonNode) gone2 = api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
+    g_autoptr(JsonNode) gone2 = gvd_test_api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
     assert_int_equal (status, 204);
   }
 
   /* Delete: QEMU is gone and the host port is free. */
   {
-    g_autoptr(JsonNode) gone = api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_false (domain_exists ("fwd"));
+  assert_false (gvd_test_domain_exists (fx.conn, PREFIX "fwd"));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_FREE), 5000));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_HELD), 5000));
   assert_false (port_accepts (PORT_FREE));
@@ -348,9 +304,9 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
   d = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  created = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
-                 " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
+  created = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                          " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
   assert_int_equal (status, 201);
   assert_ports (created, 22, PORT_HELD);
   create_refused_leaves_nothing (d, "two",
@@ -358,7 +314,7 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
                                  " \"ports\": [{\"guest\": 22}]}",
                                  409, "conflict", "no 1 free host port");
   {
-    g_autoptr(JsonNode) gone = api (d, "DELETE", "/v1/instances/one", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d, "DELETE", "/v1/instances/one", NULL, &status);
     assert_int_equal (status, 204);
   }
   assert_int_equal (virDomainUndefine (foreign), 0);
