@@ -47,11 +47,11 @@ void gvd_test_wait_instance (GvdDaemon *d, const char *name, gboolean present);
 
 /* The outcome of one instance manager call run to completion. */
 typedef struct {
-  GvdInstanceManager *mgr;
-  gboolean done;
-  JsonNode *doc;      /* create: the answer; NULL when it failed */
-  JsonNode *details;  /* create: a refusal's details, or NULL */
-  GError *error;      /* why the call failed, or NULL */
+  GvdInstanceManager *mgr;  /* the manager the call ran on */
+  gboolean done;            /* the call has finished */
+  JsonNode *doc;            /* create: the answer; NULL when it failed */
+  JsonNode *details;        /* create: a refusal's details, or NULL */
+  GError *error;            /* why the call failed, or NULL */
 } GvdTestResult;
 
 /* Free what @r holds (not @r itself). */
@@ -59,7 +59,8 @@ void gvd_test_result_clear (GvdTestResult *r);
 
 /* POST /v1/instances as the API runs it: the request @json parsed (the
  * test fails when the parser refuses it), then the create run to
- * completion; the outcome in @out_result, for gvd_test_result_clear. */
+ * completion. @out_result is overwritten (clear what it held first) and
+ * holds the outcome, for gvd_test_result_clear. */
 void gvd_test_create (GvdDaemon *d, const char *json, GvdTestResult *out_result);
 /* DELETE /v1/instances/@name run to completion; the outcome in
  * @out_result (its error set when the delete failed). */
