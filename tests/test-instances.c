@@ -41,44 +41,27 @@ typedef struct {
 
 static Fixture fx;
 
-static void
-cleanup_libvirt (void)
-{
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-}
-
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *fixture_root = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
 
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  cleanup_libvirt ();
-  fx.state_dir = g_dir_make_tmp ("gvdtest-inst-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir);
   fx.config_fixture = g_strdup_printf ("%s[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n",
                                        fx.config, fixture_root, fixture_root);
-  /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
-  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 64 * 1024 * 1024);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  cleanup_libvirt ();
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  {
-    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
-    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
-    g_unlink (reg);
-    g_unlink (sec);
-  }
-  g_rmdir (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);

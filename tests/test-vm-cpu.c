@@ -13,7 +13,6 @@
 #include "testlib.h"
 #include "testlib-libvirt.h"
 
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
 
@@ -49,25 +48,19 @@ config_for (const char *host)
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-cpu-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
   /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
-  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 64 * 1024 * 1024);
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   return 0;

@@ -10,7 +10,6 @@
 #include "testlib.h"
 #include "testlib-libvirt.h"
 
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <string.h>
@@ -42,32 +41,26 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-
   fx.conn = virConnectOpen ("qemu:///system");
   if (fx.conn == NULL)
     {
       print_message ("SKIP: no qemu:///system libvirtd\n");
       exit (77);
     }
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-disks-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  /* A blank 64 MiB raw base image (sparse). */
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir, "");
   fx.config_network = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir,
                                        "network_disks=nbd,rbd\nnetwork_disk_hosts=127.0.0.1\n");
-  /* A blank 64 MiB raw base image (sparse). */
-  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 64 * 1024 * 1024);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);

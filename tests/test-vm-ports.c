@@ -49,33 +49,21 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-
   gvd_test_require_libvirtd ();
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-ports-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
-  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   /* A blank raw image: QEMU's forwarder listens whatever the guest runs. */
-  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 16 * 1024 * 1024);
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 16 * 1024 * 1024,
+                                       &fx.image_file);
+  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  {
-    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
-    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
-    g_unlink (reg);
-    g_unlink (sec);
-  }
-  g_rmdir (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);

@@ -43,16 +43,14 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *fixture_root = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
   g_autofree char *shares = NULL;
   const char *dirs[] = { "ro", "ro/data", "rw", "rw/scratch", "elsewhere", NULL };
 
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-shares-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   /* Below /var/tmp, not a private /tmp, and 0755: QEMU (9p) runs as
    * libvirt's qemu user and must reach the directories. */
   fx.share_root = g_strdup ("/var/tmp/gvdtest-shares-XXXXXX");
@@ -75,17 +73,14 @@ group_setup (void **state)
   fx.config = g_strdup_printf (BASE_CONFIG "%s", fx.state_dir, fx.state_dir, shares);
   fx.config_fixture = g_strdup_printf ("%ssysfs_root=%s/sys\nprocfs_root=%s/proc\n", fx.config,
                                        fixture_root, fixture_root);
-  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 64 * 1024 * 1024);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   gvd_test_rm_rf (fx.share_root);
   g_free (fx.state_dir);
   g_free (fx.share_root);

@@ -130,3 +130,27 @@ gvd_test_count_volumes (virConnectPtr conn, const char *pool_name, const char *n
   free (vols);
   return count;
 }
+
+char *
+gvd_test_scratch_new (virConnectPtr conn, const char *prefix, const char *pool_name,
+                      const char *image_name, goffset image_size, char **out_image_file)
+{
+  g_autofree char *template = g_strconcat (prefix, "XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  char *dir;
+
+  gvd_test_libvirt_cleanup (conn, prefix, pool_name);
+  dir = g_dir_make_tmp (template, &error);
+  if (dir == NULL)
+    fail_msg ("scratch directory: %s", error->message);
+  *out_image_file = gvd_test_blank_image (dir, image_name, image_size);
+  return dir;
+}
+
+void
+gvd_test_scratch_remove (virConnectPtr conn, const char *prefix, const char *pool_name,
+                         const char *dir)
+{
+  gvd_test_libvirt_cleanup (conn, prefix, pool_name);
+  gvd_test_rm_rf (dir);
+}

@@ -30,4 +30,17 @@ gboolean gvd_test_volume_exists (virConnectPtr conn, const char *pool_name, cons
  * shows here: it names them "<prefix><instance>-root.qcow2" and so on. */
 guint gvd_test_count_volumes (virConnectPtr conn, const char *pool_name, const char *needle);
 
+/* An integration program's scratch space: first what an earlier (killed)
+ * run left on @conn is cleared (gvd_test_libvirt_cleanup: domains named
+ * @prefix..., the pool @pool_name), then a new temporary directory
+ * @prefix"XXXXXX" is made with the blank raw image @image_name of
+ * @image_size bytes in it (gvd_test_blank_image; its path in
+ * @out_image_file). Returns the directory. */
+char *gvd_test_scratch_new (virConnectPtr conn, const char *prefix, const char *pool_name,
+                            const char *image_name, goffset image_size, char **out_image_file);
+/* Its end: the same libvirt cleanup, then the directory @dir removed with
+ * all it holds. */
+void gvd_test_scratch_remove (virConnectPtr conn, const char *prefix, const char *pool_name,
+                              const char *dir);
+
 G_END_DECLS
