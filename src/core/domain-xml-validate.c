@@ -187,7 +187,7 @@ validate_machine (const GvdInstanceSpec *spec, GError **error)
     {
       guint64 pages;
 
-      if (!spec->hugepages || gvd_hugepage_size_name (spec->hugepage_kib) == NULL)
+      if (gvd_hugepage_size_name (spec->hugepage_kib) == NULL)
         INVALID ("hugepage size %u KiB is not 2M or 1G", spec->hugepage_kib);
       if (!gvd_hugepages_needed ("memory.hugepages", spec->memory_mib, spec->hugepage_kib,
                                  &pages, error))
