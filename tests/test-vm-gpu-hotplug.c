@@ -80,20 +80,12 @@ group_teardown (void **state)
   return 0;
 }
 
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
-}
-
 static void
 expect (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint want,
         const char *code, const char *needle)
 {
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, method, path, body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, method, path, body, &status);
 
   if (status != want)
     fail_msg ("%s %s %s: %u, want %u", method, path, body ? body : "", status, want);
@@ -116,7 +108,7 @@ holder_of (GvdTestDaemon *d, const char *address)
 {
   g_autofree char *body = g_strdup_printf ("{\"devices\": [\"%s\"]}", address);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/plans", body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/plans", body, &status);
   g_autofree char *text = json_to_string (n, FALSE);
   const char *h;
 
@@ -199,7 +191,7 @@ stopped__attach_held_recovered_detached__claims_follow (void **state)
   /* The boot VGA is the host's console: refused by the planner. */
   expect (d, "POST", "/v1/instances/a/gpus", "{\"devices\": [\"0000:0c:00.0\"]}", 422, NULL, NULL);
 
-  inst = api (d, "POST", "/v1/instances/a/gpus", "{\"devices\": [\"" GPU "\"]}", &status);
+  inst = gvd_test_api (d, "POST", "/v1/instances/a/gpus", "{\"devices\": [\"" GPU "\"]}", &status);
   assert_int_equal (status, 200);
   assert_int_equal (devices_len (inst), 1);
   xml = config_xml ("a");
@@ -225,12 +217,12 @@ stopped__attach_held_recovered_detached__claims_follow (void **state)
   holder = holder_of (d, GPU);
   assert_string_equal (holder, "a");
   g_clear_pointer (&inst, json_node_unref);
-  inst = api (d, "GET", "/v1/instances/a", NULL, &status);
+  inst = gvd_test_api (d, "GET", "/v1/instances/a", NULL, &status);
   assert_int_equal (devices_len (inst), 1);
 
   /* Cold detach: out of the definition, claim released. */
   g_clear_pointer (&inst, json_node_unref);
-  inst = api (d, "DELETE", "/v1/instances/a/gpus/" GPU, NULL, &status);
+  inst = gvd_test_api (d, "DELETE", "/v1/instances/a/gpus/" GPU, NULL, &status);
   assert_int_equal (status, 200);
   assert_int_equal (devices_len (inst), 0);
   g_clear_pointer (&xml, g_free);
