@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,52 +56,25 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-
   gvd_test_require_libvirtd ();
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-ports-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
-  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   /* A blank raw image: QEMU's forwarder listens whatever the guest runs. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 16 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 16 * 1024 * 1024,
+                                       &fx.image_file);
+  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  {
-    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
-    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
-    g_unlink (reg);
-    g_unlink (sec);
-  }
-  g_rmdir (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* A listening socket on 127.0.0.1:@port, as another program would hold. */
@@ -165,37 +139,6 @@ port_is_free (gpointer data)
   return gvd_port_probe_free (GPOINTER_TO_UINT (data), NULL);
 }
 
-static gboolean
-domain_exists (const char *name)
-{
-  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
-  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
-
-  return dom != NULL;
-}
-
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
 static void
 assert_ports (JsonNode *inst, guint guest, guint host, const char *address)
 {
@@ -250,13 +193,14 @@ static void
 create_refused_leaves_nothing (GvdTestDaemon *d, const char *name, const char *body,
                                guint want_status, const char *want_code, const char *needle)
 {
+  g_autofree char *domain = g_strconcat (PREFIX, name, NULL);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
 
   assert_int_equal (status, want_status);
   gvd_test_assert_error (n, want_code, needle);
-  assert_false (domain_exists (name));
-  assert_int_equal (count_volumes_with (name), 0);
+  assert_false (gvd_test_domain_exists (fx.conn, domain));
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, name), 0);
 }
 
 static void
@@ -290,7 +234,7 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
                                  " \"ports\": [{\"guest\": 22}]}",
                                  400, "invalid_argument", "'ports' needs user-mode networking");
 
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   assert_string_equal (gvd_test_json_string (created, "state"), "running");
@@ -333,35 +277,35 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
   held = -1;
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  recovered = api (d2, "GET", "/v1/instances/fwd", NULL, &status);
+  recovered = gvd_test_api (d2, "GET", "/v1/instances/fwd", NULL, &status);
   assert_int_equal (status, 200);
   assert_ports (recovered, 22, PORT_FREE, ADDR_1);
   {
     /* 47310 is free again; 47311 and 127.77.31.1 are the recovered
      * instance's. */
-    g_autoptr(JsonNode) second = api (d2, "POST", "/v1/instances", body2, &status);
+    g_autoptr(JsonNode) second = gvd_test_api (d2, "POST", "/v1/instances", body2, &status);
     if (status != 201)
       fail_msg ("create after recovery: %u %s", status,
                 gvd_test_json_string (second, "error.message"));
     assert_ports (second, 22, PORT_HELD, ADDR_2);
     assert_listens_only_on (ADDR_2, PORT_HELD);
-    g_autoptr(JsonNode) gone2 = api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
+    g_autoptr(JsonNode) gone2 = gvd_test_api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
     assert_int_equal (status, 204);
   }
 
   /* Delete: QEMU is gone and the host port is free. */
   {
-    g_autoptr(JsonNode) gone = api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_false (domain_exists ("fwd"));
+  assert_false (gvd_test_domain_exists (fx.conn, PREFIX "fwd"));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_FREE), 5000));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_HELD), 5000));
   assert_false (port_accepts (PORT_FREE));
   assert_false (connect_ok (ADDR_1, PORT_FREE, NULL));
   /* Deleted: its address is the next instance's. */
   {
-    g_autoptr(JsonNode) again = api (d2, "POST", "/v1/instances",
+    g_autoptr(JsonNode) again = gvd_test_api (d2, "POST", "/v1/instances",
                                      "{\"name\": \"fwd3\", \"image\": \"" IMAGE "\","
                                      " \"memory_mib\": 256, \"start\": false,"
                                      " \"ports\": [{\"guest\": 22}]}", &status);
@@ -369,7 +313,7 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
 
     assert_int_equal (status, 201);
     assert_ports (again, 22, PORT_HELD, ADDR_1);
-    gone3 = api (d2, "DELETE", "/v1/instances/fwd3", NULL, &status);
+    gone3 = gvd_test_api (d2, "DELETE", "/v1/instances/fwd3", NULL, &status);
     assert_int_equal (status, 204);
   }
   gvd_test_daemon_stop (d2, TRUE);
@@ -397,9 +341,9 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
   d = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  created = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
-                 " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
+  created = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                          " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
   assert_int_equal (status, 201);
   assert_ports (created, 22, PORT_HELD, ADDR_2);
   create_refused_leaves_nothing (d, "two",
@@ -407,7 +351,7 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
                                  " \"ports\": [{\"guest\": 22}]}",
                                  409, "conflict", "no 1 free host port");
   {
-    g_autoptr(JsonNode) gone = api (d, "DELETE", "/v1/instances/one", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d, "DELETE", "/v1/instances/one", NULL, &status);
     assert_int_equal (status, 204);
   }
   assert_int_equal (virDomainUndefine (foreign), 0);

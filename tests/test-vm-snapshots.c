@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
@@ -33,14 +34,6 @@
   "[instances]\nshutdown_timeout=2\n"
 
 static virConnectPtr conn;
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
-}
 
 static char *
 domain_xml (void)
@@ -110,32 +103,10 @@ ctl (GvdTestDaemon *d, int *out_status, ...)
 }
 
 static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
-static guint
 snapshot_count (GvdTestDaemon *d, const char *want_first)
 {
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/s1/snapshots", NULL, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "GET", "/v1/instances/s1/snapshots", NULL, &status);
   JsonArray *a;
 
   assert_int_equal (status, 200);
@@ -179,7 +150,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, image);
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
                                  "{\"name\": \"s1\", \"image\": \"" IMAGE "\", \"vcpus\": 1,"
                                  " \"memory_mib\": 256, \"root_disk_gib\": 1}", &status);
     assert_int_equal (status, 201);
@@ -187,33 +158,33 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   }
   /* A revert of a running instance: refused, naming the way out. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/before/revert", NULL,
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/before/revert", NULL,
                                  &status);
     assert_int_equal (status, 409);
     gvd_test_assert_error (n, "invalid_state", "shut it down");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
     assert_int_equal (status, 200);
   }
   /* Hostile input. */
   {
-    g_autoptr(JsonNode) n1 = api (d, "POST", "/v1/instances/s1/snapshots", "{\"name\": \"Bad!\"}", &status);
+    g_autoptr(JsonNode) n1 = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots", "{\"name\": \"Bad!\"}", &status);
     assert_int_equal (status, 400);
     gvd_test_assert_error (n1, "invalid_argument", "'name'");
   }
   {
-    g_autoptr(JsonNode) n2 = api (d, "POST", "/v1/instances/s1/snapshots", "{\"name\": 7}", &status);
+    g_autoptr(JsonNode) n2 = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots", "{\"name\": 7}", &status);
     assert_int_equal (status, 400);
   }
   {
-    g_autoptr(JsonNode) n3 = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n3 = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                   "{\"name\": \"x\", \"extra\": 1}", &status);
     assert_int_equal (status, 400);
     gvd_test_assert_error (n3, "invalid_argument", "'extra'");
   }
   {
-    g_autoptr(JsonNode) n4 = api (d, "POST", "/v1/instances/s1/snapshots/nope/revert", NULL, &status);
+    g_autoptr(JsonNode) n4 = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/nope/revert", NULL, &status);
     assert_int_equal (status, 404);
   }
 
@@ -224,7 +195,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   assert_true (len_a > 0);
 
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"before\"}", &status);
     assert_int_equal (status, 201);
     assert_string_equal (gvd_test_json_string (n, "name"), "before");
@@ -232,7 +203,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_string_equal (gvd_test_json_string (n, "nvram_volume"), DOMAIN "-snap-before.nvram");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"before\"}", &status);
     assert_int_equal (status, 409);
     gvd_test_assert_error (n, "already_exists", "'name'");
@@ -259,7 +230,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (virStorageVolResize (top, 2ull << 30, 0), 0);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"after\"}", &status);
     assert_int_equal (status, 201);
     assert_string_equal (gvd_test_json_string (n, "volume"), DOMAIN "-snap-before.qcow2");
@@ -267,18 +238,18 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   assert_int_equal (snapshot_count (d, "before"), 2);
   /* Not the newest: refused unless newer ones may go. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/before/revert", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/before/revert", NULL, &status);
     assert_int_equal (status, 409);
     gvd_test_assert_error (n, "conflict", "'after'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/before/revert?discard_newer=maybe",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/before/revert?discard_newer=maybe",
                                  NULL, &status);
     assert_int_equal (status, 400);
     gvd_test_assert_error (n, "invalid_argument", "'discard_newer'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/before/revert?discard_newer=true",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/before/revert?discard_newer=true",
                                  NULL, &status);
     assert_int_equal (status, 200);
     assert_string_equal (gvd_test_json_string (n, "name"), "before");
@@ -306,30 +277,30 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   assert_memory_equal (nvram_now, nvram_a, len_a);
   /* It boots from the reverted disk. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/start", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/start", NULL, &status);
     assert_int_equal (status, 200);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
     assert_int_equal (status, 200);
   }
 
   /* Delete: gone from the list, its NVRAM copy deleted, the layer kept. */
   {
-    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/s1/snapshots/before", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "DELETE", "/v1/instances/s1/snapshots/before", NULL, &status);
     assert_int_equal (status, 204);
   }
   assert_int_equal (snapshot_count (d, NULL), 0);
   assert_false (volume_exists (DOMAIN "-snap-before.nvram"));
   assert_true (volume_exists (DOMAIN "-root.qcow2"));
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"before\"}", &status);
     assert_int_equal (status, 409);
     gvd_test_assert_error (n, "already_exists", "layer is kept");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"two\"}", &status);
     assert_int_equal (status, 201);
   }
@@ -342,14 +313,14 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (virStorageVolResize (top, 3ull << 30, 0), 0);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots",
                                  "{\"name\": \"m1\"}", &status);
     assert_int_equal (status, 201);
     assert_string_equal (gvd_test_json_string (n, "volume"), DOMAIN "-snap-two.qcow2");
   }
   {
     gint64 t0 = g_get_monotonic_time ();
-    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/s1/snapshots/two", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "DELETE", "/v1/instances/s1/snapshots/two", NULL, &status);
 
     assert_int_equal (status, 204);
     print_message ("delete with merge: %.2f s\n", (g_get_monotonic_time () - t0) / 1e6);
@@ -357,7 +328,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
   assert_false (volume_exists (DOMAIN "-snap-two.qcow2"));
   assert_int_equal (snapshot_count (d, "m1"), 1);
   {
-    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/s1", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "GET", "/v1/instances/s1", NULL, &status);
     assert_string_equal (gvd_test_json_string (n, "state"), "shutoff");
   }
   {
@@ -374,7 +345,7 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (info.capacity, 3ull << 30);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/snapshots/m1/revert", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/snapshots/m1/revert", NULL, &status);
     assert_int_equal (status, 200);
   }
   /* Onto the snapshot the disk sat on: the alternate name, the old top gone. */
@@ -387,11 +358,11 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (info.capacity, 3ull << 30);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/start", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/start", NULL, &status);
     assert_int_equal (status, 200);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/s1/stop", NULL, &status);
     assert_int_equal (status, 200);
   }
 
@@ -440,10 +411,10 @@ snapshots__create_revert_delete_restart__chain_and_nvram_follow (void **state)
     assert_int_equal (virStorageVolDelete (stray, 0), 0);
   }
   {
-    g_autoptr(JsonNode) n = api (d2, "DELETE", "/v1/instances/s1", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "DELETE", "/v1/instances/s1", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_int_equal (count_volumes_with (DOMAIN "-"), 0);
+  assert_int_equal (gvd_test_count_volumes (conn, POOL, DOMAIN "-"), 0);
   gvd_test_daemon_stop (d2, TRUE);
 
   gvd_test_libvirt_cleanup (conn, PREFIX, POOL);
@@ -473,7 +444,7 @@ static void
 assert_state (GvdTestDaemon *d, const char *want)
 {
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/l1", NULL, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "GET", "/v1/instances/l1", NULL, &status);
 
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (n, "state"), want);
@@ -483,7 +454,7 @@ static void
 post_ok (GvdTestDaemon *d, const char *path, const char *body, guint want)
 {
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", path, body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", path, body, &status);
 
   if (status != want)
     fail_msg ("POST %s: %u %s", path, status, n != NULL ? json_to_string (n, FALSE) : "");
@@ -502,7 +473,7 @@ revert_killed_at (const char *config, const char *step, const char *path)
   d = gvd_test_daemon_start (config, NULL);
   g_unsetenv ("GVD_TEST_CRASH_AT");
   gvd_test_daemon_wait_ready (d, 20000);
-  n = api (d, "POST", path, NULL, &status);
+  n = gvd_test_api (d, "POST", path, NULL, &status);
   assert_int_equal (status, 0);
   assert_true (g_subprocess_wait (d->proc, NULL, NULL));
   assert_true (g_subprocess_get_if_signaled (d->proc));
@@ -541,7 +512,7 @@ live__running_tcg_no_agent__crash_consistent_chain_revert_events_crashes (void *
   /* Live, and no guest OS, so no agent: crash-consistent; it keeps running. */
   {
     gint64 t0 = g_get_monotonic_time ();
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/l1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/l1/snapshots",
                                  "{\"name\": \"l-a\"}", &status);
 
     if (status != 201)
@@ -565,13 +536,13 @@ live__running_tcg_no_agent__crash_consistent_chain_revert_events_crashes (void *
   }
   /* A second one on the file disk libvirt left. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/l1/snapshots",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/l1/snapshots",
                                  "{\"name\": \"l-b\"}", &status);
     assert_int_equal (status, 201);
     assert_string_equal (gvd_test_json_string (n, "volume"), LDOMAIN "-snap-l-a.qcow2");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/l1/snapshots/l-a/revert", NULL,
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/l1/snapshots/l-a/revert", NULL,
                                  &status);
     assert_int_equal (status, 409);
     gvd_test_assert_error (n, "invalid_state", "shut it down");
@@ -580,7 +551,7 @@ live__running_tcg_no_agent__crash_consistent_chain_revert_events_crashes (void *
    * domain merges l-b's frozen layer into l-a's. */
   {
     gint64 t0 = g_get_monotonic_time ();
-    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/l1/snapshots/l-a", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "DELETE", "/v1/instances/l1/snapshots/l-a", NULL, &status);
 
     if (status != 204)
       fail_msg ("live delete: %u %s", status, n != NULL ? json_to_string (n, FALSE) : "");
@@ -590,7 +561,7 @@ live__running_tcg_no_agent__crash_consistent_chain_revert_events_crashes (void *
   assert_false (volume_exists (LDOMAIN "-snap-l-a.qcow2"));
   assert_false (volume_exists (LDOMAIN "-snap-l-a.nvram"));
   {
-    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/l1/snapshots", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "GET", "/v1/instances/l1/snapshots", NULL, &status);
     JsonArray *a = json_node_get_array (gvd_test_json_path (n, "snapshots"));
     JsonObject *o;
 
@@ -676,10 +647,10 @@ live__running_tcg_no_agent__crash_consistent_chain_revert_events_crashes (void *
   gvd_test_daemon_wait_ready (d3, 20000);
   assert_state (d3, "running");
   {
-    g_autoptr(JsonNode) n = api (d3, "DELETE", "/v1/instances/l1", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d3, "DELETE", "/v1/instances/l1", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_int_equal (count_volumes_with (LDOMAIN "-"), 0);
+  assert_int_equal (gvd_test_count_volumes (conn, POOL, LDOMAIN "-"), 0);
   gvd_test_daemon_stop (d3, TRUE);
 
   gvd_test_libvirt_cleanup (conn, PREFIX, POOL);

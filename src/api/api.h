@@ -113,6 +113,10 @@ void gvd_api_console_handle (GvdApi *api, SoupServerMessage *msg, const char *na
 void gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg,
                                GHashTable *query);
 
+/* /v1/instances/{name}/gpus[/{address}] (api-gpus.c; routed by
+ * api-instances.c): @seg are the segments after /v1/instances. */
+void gvd_api_gpus_handle (GvdApi *api, SoupServerMessage *msg, char **seg);
+
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);

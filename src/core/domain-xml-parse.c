@@ -79,7 +79,9 @@ parse_metadata (xmlXPathContextPtr ctx, xmlNodePtr inst, GvdInstanceSpec *spec, 
 }
 
 /* <hugepages><page size='N' unit='U'/></hugepages>: one page size for all
- * of the guest's memory (gpuvmd renders at most one <page>). */
+ * of the guest's memory (gpuvmd renders exactly one <page>). A <hugepages/>
+ * without a <page> (the host's default size, which gpuvmd never writes)
+ * or in a unit gpuvmd never writes reads as 0: no size gpuvmd knows. */
 static gboolean
 parse_hugepage_size (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec,
                      GError **error)
@@ -137,8 +139,8 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   spec->threads = (guint) v;
   if (!gvd_domain_xml_parse_cputune (ctx, root, spec, error))
     return FALSE;
-  spec->hugepages = gvd_xp_exists (ctx, root, "memoryBacking/hugepages");
-  if (spec->hugepages && !parse_hugepage_size (ctx, root, spec, error))
+  if (gvd_xp_exists (ctx, root, "memoryBacking/hugepages")
+      && !parse_hugepage_size (ctx, root, spec, error))
     return FALSE;
   spec->numa_node = -1;
   if (nodeset != NULL && g_ascii_string_to_unsigned (nodeset, 10, 0, 1023, &v, NULL))

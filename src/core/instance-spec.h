@@ -124,8 +124,7 @@ typedef struct {
   guint vcpus;
   guint sockets, cores, threads; /* 0: one socket, vcpus cores, 1 thread */
   guint64 memory_mib;
-  gboolean hugepages;
-  guint hugepage_kib;  /* page size (2048, 1048576); 0: the host's default */
+  guint hugepage_kib;  /* hugepage size backing all memory (2048, 1048576); 0: none */
   int numa_node;       /* -1: no numatune */
   /* Dedicated CPUs (cpu.policy): vCPU i runs on host CPU vcpu_pins[i], the
    * emulator threads on emulator_pins; both NULL for shared vCPUs. */

@@ -43,6 +43,9 @@ struct _GvdInstanceManager {
   GHashTable *hugepage_holds; /* name → pages promised to a create (instance-build-shares.c) */
   const GvdMdevOps *mdev_ops; /* creates and removes vGPUs (libvirt's by default) */
   GHashTable *stray_mdevs_seen; /* uuids of unclaimed mdevs already reported */
+  /* address → instance: functions of a hot-plugged group gpuvmd bound to
+   * vfio-pci itself (libvirt gives those no host driver back); in memory */
+  GHashTable *gpu_prebound;
 };
 
 /* instance.c: instances and their state */
@@ -190,6 +193,16 @@ void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
  * each passed-through device came back to the host (config space answers,
  * host driver rebound) and quarantine the ones that did not. */
 void gvd_instance_schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst);
+
+/* instance-gpu-hotplug.c: whether @name has a GPU attach in flight (its
+ * new claims are not in libvirt yet: recovery keeps them). */
+gboolean gvd_instance_gpu_attach_in_flight (GvdInstanceManager *mgr, const char *name);
+/* @name's domain stopped: give the functions gpuvmd bound to vfio-pci for
+ * a hot-plug back to their host drivers (a worker), then call @then (the
+ * post-release check); FALSE, calling nothing, when there are none. */
+typedef void (*GvdInstanceReleasedFunc) (GvdInstanceManager *mgr, const char *name);
+gboolean gvd_instance_gpu_release_prebound (GvdInstanceManager *mgr, const char *name,
+                                            GvdInstanceReleasedFunc then);
 
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);

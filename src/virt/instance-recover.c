@@ -19,6 +19,15 @@
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
 
+static void
+release_check_by_name (GvdInstanceManager *mgr, const char *name)
+{
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+
+  if (inst != NULL)
+    gvd_instance_schedule_release_check (mgr, inst);
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 static const char *
@@ -92,7 +101,8 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
         {
           gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
           g_clear_pointer (&inst->vnc_socket, g_free);
-          gvd_instance_schedule_release_check (mgr, inst);
+          if (!gvd_instance_gpu_release_prebound (mgr, name, release_check_by_name))
+            gvd_instance_schedule_release_check (mgr, inst);
           gvd_instance_ops_domain_stopped (mgr, name);
         }
       break;
@@ -465,11 +475,13 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   gpointer key, value;
   guint ours = 0, foreign = 0;
 
-  /* Claims are rebuilt from libvirt, except those of creates in flight and
-   * of reservations, which libvirt does not know about yet. */
+  /* Claims are rebuilt from libvirt, except those of creates and GPU
+   * hot-plugs in flight and of reservations, which libvirt does not know
+   * about yet. */
   g_hash_table_iter_init (&iter, gvd_claims_get_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
+    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:")
+        && !gvd_instance_gpu_attach_in_flight (mgr, value))
       g_hash_table_iter_remove (&iter);
   g_hash_table_iter_init (&iter, gvd_claims_get_cpu_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))

@@ -534,6 +534,7 @@ gvd_instance_manager_new (const GvdInstanceServices *services)
   mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
   mgr->mdev_ops = gvd_mdev_ops_libvirt ();
   mgr->stray_mdevs_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  mgr->gpu_prebound = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return mgr;
 }
 
@@ -575,6 +576,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->sweeping);
   g_clear_pointer (&mgr->hugepage_holds, g_hash_table_unref);
   g_hash_table_unref (mgr->stray_mdevs_seen);
+  g_hash_table_unref (mgr->gpu_prebound);
   g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
   gvd_port_table_free (mgr->ports);

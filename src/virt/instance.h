@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "claims.h"
+#include "gpu-hotplug.h"
 #include "gvd-config.h"
 #include "host-root.h"
 #include "instance-request.h"
@@ -139,6 +140,23 @@ void gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *n
                                           gpointer user_data);
 JsonNode *gvd_instance_manager_snapshot_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                                 GError **error);
+
+/* GPU hot-plug (instance-gpu-hotplug.c): attach a whole planned IOMMU
+ * group, each function on its own free pcie-root-port, all or nothing (a
+ * refusal's planner reasons in *@out_details); detach the group holding
+ * @address, waiting for libvirt's device-removed events when the instance
+ * runs ([instances] device_timeout: TIMEOUT keeps devices and claims).
+ * Both finish with the instance's JSON. */
+void gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *name,
+                                             const GvdGpuAttachRequest *req,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+JsonNode *gvd_instance_manager_attach_gpus_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                                   JsonNode **out_details, GError **error);
+void gvd_instance_manager_detach_gpu_async (GvdInstanceManager *mgr, const char *name,
+                                            const char *address, GAsyncReadyCallback callback,
+                                            gpointer user_data);
+JsonNode *gvd_instance_manager_detach_gpu_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                                  GError **error);
 
 const char *gvd_instance_action_to_string (GvdInstanceAction action);
 gboolean gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action);

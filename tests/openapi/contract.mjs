@@ -230,6 +230,7 @@ function openStreams(n) {
 
 const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', 'instance.progress',
                      'instance.resized',
+                     'instance.gpu_attached', 'instance.gpu_detached',
                      'device.quarantined',
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
                      'volume.swept', 'image.progress', 'image.imported', 'image.failed',
