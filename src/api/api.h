@@ -113,6 +113,11 @@ void gvd_api_console_handle (GvdApi *api, SoupServerMessage *msg, const char *na
 void gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg,
                                GHashTable *query);
 
+/* /v1/instances/{name}/disks[/{target}] and /networks[/{mac}]: hot-plug
+ * (api-hotplug.c; routed by api-instances.c): @seg are the segments after
+ * /v1/instances, seg[1] "disks" or "networks". */
+void gvd_api_hotplug_handle (GvdApi *api, SoupServerMessage *msg, char **seg, GHashTable *query);
+
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);
 void gvd_api_instances_register (GvdApi *api);
