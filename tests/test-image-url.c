@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Images from URLs as data (image-url.c): which URLs an import may name,
  * the allow list's prefix match, the digest; and the import journal
- * (import-journal.c) in a scratch directory. */
+ * (journal.c) in a scratch directory. */
 #include "config.h"
 
 #include "testlib.h"
@@ -11,7 +11,7 @@
 
 #include "errors.h"
 #include "image-url.h"
-#include "import-journal.h"
+#include "journal.h"
 
 static void
 url_check__good__accepted (void **state)
@@ -192,16 +192,16 @@ journal__add_list_remove__round_trip (void **state)
 
   assert_non_null (tmp);
   /* A missing directory has no entries. */
-  assert_true (gvd_import_journal_list (dir, &names, &pools, &error));
+  assert_true (gvd_journal_list (&gvd_journal_imports, dir, &names, &pools, &error));
   assert_int_equal (g_strv_length (names), 0);
   g_clear_pointer (&names, g_strfreev);
   g_clear_pointer (&pools, g_strfreev);
 
-  assert_true (gvd_import_journal_add (dir, "gpuvmd", "debian-12.qcow2", &error));
-  assert_true (gvd_import_journal_add (dir, "other-pool", "b.img", &error));
+  assert_true (gvd_journal_add (&gvd_journal_imports, dir, "debian-12.qcow2", "gpuvmd", &error));
+  assert_true (gvd_journal_add (&gvd_journal_imports, dir, "b.img", "other-pool", &error));
   /* The atomic writer's leftovers are not entries. */
   assert_true (g_file_set_contents (stray, "gpuvmd", -1, NULL));
-  assert_true (gvd_import_journal_list (dir, &names, &pools, &error));
+  assert_true (gvd_journal_list (&gvd_journal_imports, dir, &names, &pools, &error));
   assert_int_equal (g_strv_length (names), 2);
   for (guint i = 0; i < 2; i++)
     {
@@ -213,11 +213,11 @@ journal__add_list_remove__round_trip (void **state)
           assert_string_equal (pools[i], "other-pool");
         }
     }
-  assert_true (gvd_import_journal_remove (dir, "debian-12.qcow2", &error));
-  assert_true (gvd_import_journal_remove (dir, "debian-12.qcow2", &error)); /* idempotent */
+  assert_true (gvd_journal_remove (&gvd_journal_imports, dir, "debian-12.qcow2", &error));
+  assert_true (gvd_journal_remove (&gvd_journal_imports, dir, "debian-12.qcow2", &error)); /* idempotent */
   g_clear_pointer (&names, g_strfreev);
   g_clear_pointer (&pools, g_strfreev);
-  assert_true (gvd_import_journal_list (dir, &names, &pools, &error));
+  assert_true (gvd_journal_list (&gvd_journal_imports, dir, &names, &pools, &error));
   assert_int_equal (g_strv_length (names), 1);
   assert_string_equal (names[0], "b.img");
   gvd_test_rm_rf (tmp);

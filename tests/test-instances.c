@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "domain-xml-hotplug.h"
 #include "virt-conn.h"
 
 #define PREFIX "gvdtest-inst-"
@@ -200,8 +201,15 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   assert_string_equal (dom_state, "running");
   {
     g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "life");
+    g_autoptr(GArray) spare = NULL;
+
     xml = virDomainGetXMLDesc (dom, 0);
     assert_non_null (strstr (xml, "urn:gpuvmd:domain:1"));
+    /* [instances] hotplug_ports (4): empty root ports after libvirt placed
+     * every device, in the running machine too. */
+    spare = gvd_domain_xml_free_root_ports (xml, NULL);
+    assert_non_null (spare);
+    assert_int_equal (spare->len, 4);
   }
   assert_int_equal (count_volumes_with (PREFIX "life-"), 2);
 

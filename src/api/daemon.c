@@ -16,7 +16,7 @@
 #include "events.h"
 #include "metrics-registry.h"
 #include "hostinfo.h"
-#include "import-journal.h"
+#include "journal.h"
 #include "instance.h"
 #include "inventory.h"
 #include "ipam.h"

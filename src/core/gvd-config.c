@@ -96,6 +96,7 @@ static const KeySpec keys[] = {
   { "agent", "missed_heartbeats", KEY_UINT, F (missed_heartbeats), 1, 100, "3" },
   { "instances", "shutdown_timeout", KEY_UINT, F (shutdown_timeout), 0, 3600, "60" },
   { "instances", "device_timeout", KEY_UINT, F (device_timeout), 5, 3600, "120" },
+  { "instances", "hotplug_ports", KEY_UINT, F (hotplug_ports), 0, 16, "4" },
   { "instances", "qmp_allow", KEY_QMP_NAMES, F (qmp_allow), 0, 64, "" },
 };
 

@@ -67,6 +67,7 @@ typedef struct {
   /* [instances] */
   guint shutdown_timeout;     /* seconds */
   guint device_timeout;       /* seconds a start/stop with GPUs may take */
+  guint hotplug_ports;        /* empty pcie-root-ports kept in every domain */
   char **qmp_allow;           /* QMP commands allowed besides the built-in list */
 } GvdConfig;
 

@@ -51,6 +51,7 @@ typedef struct {
   char *seed_volume;
   GPtrArray *made;        /* data disk volumes this create made (worker) */
   char *prefix;           /* the domain prefix */
+  guint hotplug_ports;    /* [instances] hotplug_ports */
   guint64 root_size;
   GvdCloudInitSeed *seed; /* made into seed_iso by the worker */
   GBytes *seed_iso;
@@ -248,6 +249,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       goto fail;
     }
   gvd_fault_point ("define");
+  if (!gvd_instance_ensure_hotplug_ports (conn, dom, cd->hotplug_ports, &error))
+    goto fail;
   progress (cd->mgr, cd->name, "defined");
   /* Part of the definition: a failure rolls the domain back with the rest. */
   if (cd->autostart && virDomainSetAutostart (dom, 1) < 0)
@@ -520,6 +523,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->seed_volume = g_strdup (spec->seed_volume);
   cd->made = g_ptr_array_new_with_free_func (g_free);
   cd->prefix = g_strdup (mgr->d->config->domain_prefix);
+  cd->hotplug_ports = mgr->d->config->hotplug_ports;
   cd->root_size = spec->root_size_bytes;
   cd->seed = g_steal_pointer (&seed);
   cd->xml = g_steal_pointer (&xml);

@@ -149,7 +149,9 @@ action_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                        op->name);
           break;
         }
-      if (!gvd_instance_prepare_devices (op->root, (const char *const *) op->addresses, &error))
+      /* A device cold-plugged since may have taken a spare port. */
+      if (!gvd_instance_prepare_devices (op->root, (const char *const *) op->addresses, &error)
+          || !gvd_instance_ensure_hotplug_ports (conn, dom, op->mgr->d->config->hotplug_ports, &error))
         break;
       rc = virDomainCreate (dom);
       break;

@@ -175,10 +175,21 @@ char **gvd_instance_disks_to_delete (const GvdInstanceSpec *spec);
 /* "disks": [...] of the instance's JSON. */
 void gvd_instance_disks_write_json (const GvdInstanceSpec *spec, JsonBuilder *b);
 
+/* instance-pcie-ports.c: free hot-plug slots (see domain-xml-hotplug.h) */
+/* Worker, on a domain that is off: top @dom's persistent definition up to
+ * @want empty pcie-root-ports, redefining it only when some are missing. */
+gboolean gvd_instance_ensure_hotplug_ports (virConnectPtr conn, virDomainPtr dom, guint want,
+                                            GError **error);
+
 /* instance-ops.c: a shutdown waits for libvirt's lifecycle event: tell it
  * @name's domain stopped, or that the connection (and its events) was lost. */
 void gvd_instance_ops_domain_stopped (GvdInstanceManager *mgr, const char *name);
 void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
+
+/* instance-release.c: after @inst's domain stopped, check in a worker that
+ * each passed-through device came back to the host (config space answers,
+ * host driver rebound) and quarantine the ones that did not. */
+void gvd_instance_schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst);
 
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "host-file.h"
-#include "import-journal.h"
+#include "journal.h"
 #include "storage-priv.h"
 #include "virt-conn.h"
 
@@ -80,7 +80,7 @@ gvd_storage_claim (GvdStorage *storage, virStoragePoolPtr pool, const char *pool
    * volume the next start does not know to be unfinished. */
   if (gvd_storage_volume_exists (pool, name, error)
       || (storage->journal_dir != NULL
-          && !gvd_import_journal_add (storage->journal_dir, pool_name, name, error)))
+          && !gvd_journal_add (&gvd_journal_imports, storage->journal_dir, name, pool_name, error)))
     {
       g_mutex_lock (&storage->lock);
       g_hash_table_remove (storage->importing, key);
@@ -98,7 +98,7 @@ gvd_storage_release (GvdStorage *storage, const char *pool_name, const char *nam
   gboolean ok = TRUE;
 
   if (storage->journal_dir != NULL)
-    ok = gvd_import_journal_remove (storage->journal_dir, name, error);
+    ok = gvd_journal_remove (&gvd_journal_imports, storage->journal_dir, name, error);
   g_mutex_lock (&storage->lock);
   g_hash_table_remove (storage->importing, key);
   g_mutex_unlock (&storage->lock);

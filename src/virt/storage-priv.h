@@ -14,7 +14,7 @@ struct _GvdStorage {
   /* The images being imported, hidden until their upload has completed:
    * "pool/name" → itself. */
   GHashTable *importing;
-  /* Where imports are journalled (import-journal.h), or NULL: set once,
+  /* Where imports are journalled (journal.h), or NULL: set once,
    * before any worker uses the object. */
   char *journal_dir;
 };

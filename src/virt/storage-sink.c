@@ -8,7 +8,7 @@
 
 #include <libvirt/virterror.h>
 
-#include "import-journal.h"
+#include "journal.h"
 #include "storage-priv.h"
 #include "virt-conn.h"
 
@@ -208,7 +208,7 @@ gvd_storage_sweep_imports (GvdStorage *storage, virConnectPtr conn, GStrv *out_s
    * lock) before it journals it, so what is not claimed now is a dead
    * process's. */
   locker = g_mutex_locker_new (&storage->lock);
-  if (!gvd_import_journal_list (storage->journal_dir, &names, &pools, error))
+  if (!gvd_journal_list (&gvd_journal_imports, storage->journal_dir, &names, &pools, error))
     return FALSE;
   for (gsize i = 0; names[i] != NULL; i++)
     {
@@ -227,7 +227,7 @@ gvd_storage_sweep_imports (GvdStorage *storage, virConnectPtr conn, GStrv *out_s
         }
       if (pool != NULL && !gvd_storage_delete_volume (conn, pools[i], names[i], error))
         return FALSE;
-      if (!gvd_import_journal_remove (storage->journal_dir, names[i], error))
+      if (!gvd_journal_remove (&gvd_journal_imports, storage->journal_dir, names[i], error))
         return FALSE;
       g_strv_builder_add (swept, key);
     }

@@ -20,7 +20,7 @@ GvdStorage *gvd_storage_new (void);
 GvdStorage *gvd_storage_ref (GvdStorage *storage);
 void gvd_storage_unref (GvdStorage *storage);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdStorage, gvd_storage_unref)
-/* Journal imports in @dir (import-journal.h) so that a volume a crash left
+/* Journal imports in @dir (journal.h) so that a volume a crash left
  * half-written is swept at the next start (gvd_storage_sweep_imports);
  * NULL: no journal. Call before any worker uses @storage. */
 void gvd_storage_set_journal_dir (GvdStorage *storage, const char *dir);
