@@ -251,7 +251,7 @@ hotplug__running_then_stopped__devices_follow (void **state)
   assert_true (xml_has ("hp", 0, "<target dev='vdb' bus='virtio'/>"));
   assert_true (xml_has ("hp", 0, "<serial>GVD-HP-1</serial>"));
   assert_true (xml_has ("hp", VIR_DOMAIN_XML_INACTIVE, "volume='" PREFIX "hp-disk-data.qcow2'"));
-  assert_true (xml_has ("hp", VIR_DOMAIN_XML_INACTIVE, "target='vdb' name='data'"));
+  assert_true (xml_has ("hp", VIR_DOMAIN_XML_INACTIVE, "target=\"vdb\" name=\"data\""));
 
   /* A NIC into the running domain. */
   {
@@ -290,7 +290,7 @@ hotplug__running_then_stopped__devices_follow (void **state)
   assert_true ((g_get_monotonic_time () - t0) >= 5 * G_USEC_PER_SEC);
   assert_true (volume_exists (PREFIX "hp-disk-data.qcow2"));
   assert_true (xml_has ("hp", 0, "<target dev='vdb' bus='virtio'/>"));
-  assert_true (xml_has ("hp", VIR_DOMAIN_XML_INACTIVE, "target='vdb' name='data'"));
+  assert_true (xml_has ("hp", VIR_DOMAIN_XML_INACTIVE, "target=\"vdb\" name=\"data\""));
   {
     g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/hp", NULL, &status);
     assert_non_null (find_disk (n, "data"));

@@ -16,6 +16,7 @@
 #include "device-detach.h"
 #include "domain-xml-device.h"
 #include "domain-xml-forward.h"
+#include "domain-xml-hotplug.h"
 #include "domain-xml.h"
 #include "events.h"
 #include "instance-request-disks.h"
@@ -135,19 +136,29 @@ check_no_snapshots (const char *inactive, const char *name, GError **error)
   return TRUE;
 }
 
-/* The PCIe bus a hot-plugged PCI device of a running domain goes on: libvirt
- * picks an empty hot-pluggable pcie-root-port (0 here). */
+/* The PCIe bus a PCI device hot-plugged into the running domain @live goes
+ * on: the first empty pcie-root-port (only those take hot-plugged devices
+ * on q35, and QEMU cannot add one to a running machine). */
 static gboolean
 pick_pci_bus (const char *live, const char *name, guint *out_bus, GError **error)
 {
-  (void) live;
-  (void) name;
-  (void) error;
-  *out_bus = 0;
+  g_autoptr(GArray) ports = gvd_domain_xml_free_root_ports (live, error);
+
+  if (ports == NULL)
+    return FALSE;
+  if (ports->len == 0)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "running instance '%s' has no empty PCIe root port left for a hot-plugged "
+                   "device ([instances] hotplug_ports keeps spare ones from the next start "
+                   "on); stop the instance to add the device to its definition", name);
+      return FALSE;
+    }
+  *out_bus = g_array_index (ports, guint, 0);
   return TRUE;
 }
 
-/* libvirt's answer when a running q35 domain has no empty root port. */
+/* libvirt's own answer when it finds no slot (a port taken meanwhile). */
 static void
 explain_no_slot (GError **error, const char *name)
 {
@@ -190,12 +201,10 @@ attach_disk (Hotplug *h, virConnectPtr conn, virDomainPtr dom, GTask *task)
       return;
     }
   /* Every target the domain uses, the seed cdrom's too, live or persistent. */
-  for (guint k = 0; k < 2; k++)
+  for (guint k = 0; k < (live != NULL ? 2 : 1); k++)
     {
       g_auto(GStrv) t = gvd_domain_xml_disk_targets (k == 0 ? inactive : live, NULL);
 
-      if (k == 1 && live == NULL)
-        break;
       for (gsize i = 0; t != NULL && t[i] != NULL; i++)
         g_strv_builder_add (used, t[i]);
     }
