@@ -7,7 +7,12 @@
 
 G_BEGIN_DECLS
 
-typedef enum { GVD_HOTPLUG_ATTACH_DISK, GVD_HOTPLUG_DETACH_DISK, GVD_HOTPLUG_ATTACH_NIC, GVD_HOTPLUG_DETACH_NIC } GvdHotplugOp;
+typedef enum {
+  GVD_HOTPLUG_ATTACH_DISK,
+  GVD_HOTPLUG_DETACH_DISK,
+  GVD_HOTPLUG_ATTACH_NIC,
+  GVD_HOTPLUG_DETACH_NIC,
+} GvdHotplugOp;
 
 typedef struct _GvdHotplug {
   GvdInstanceManager *mgr;
@@ -26,7 +31,6 @@ typedef struct _GvdHotplug {
   gboolean live;       /* the domain was running */
   char *volume_error;  /* GVD_HOTPLUG_DETACH_DISK: the device went but its volume could not be deleted */
 } GvdHotplug;
-
 
 void gvd_instance_hotplug_free (GvdHotplug *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GvdHotplug, gvd_instance_hotplug_free)
