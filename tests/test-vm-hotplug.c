@@ -300,6 +300,18 @@ hotplug__running_then_stopped__devices_follow (void **state)
                                                                     "busy")));
   }
 
+  /* The same for the NIC: still there, still leased. */
+  {
+    g_autofree char *path = g_strdup_printf ("/v1/instances/hp/networks/%s", mac);
+    g_autoptr(JsonNode) n = api (d, "DELETE", path, NULL, &status);
+    assert_refused (n, status, 504, "timeout", "did not release NIC");
+  }
+  assert_true (xml_has ("hp", 0, mac_needle));
+  {
+    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/hp", NULL, &status);
+    assert_int_equal (n_networks (n), 2);
+  }
+
   /* Stopped: detach works on the definition; the volume it made goes. */
   {
     g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/hp/stop", NULL, &status);
@@ -425,6 +437,8 @@ hotplug__running_then_stopped__devices_follow (void **state)
   events = events_text (d);
   assert_non_null (strstr (events, "event: instance.device_attached"));
   assert_non_null (strstr (events, "\"kind\":\"disk\",\"target\":\"sdb\",\"live\":false"));
+  assert_non_null (strstr (events, "event: instance.device_detached"));
+  assert_non_null (strstr (events, "\"kind\":\"disk\",\"target\":\"vdb\",\"live\":false"));
 
   /* The delete takes the volumes it made and leaves the kept one. */
   {
