@@ -300,6 +300,14 @@ hotplug__running_then_stopped__devices_follow (void **state)
                                                                     "busy")));
   }
 
+  /* Asked again while the first request is still pending in the guest
+   * (QEMU re-sends it): the same honest answer. */
+  {
+    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/hp/disks/vdb", NULL, &status);
+    assert_refused (n, status, 504, "timeout", "did not release disk vdb");
+  }
+  assert_true (volume_exists (PREFIX "hp-disk-data.qcow2"));
+
   /* The same for the NIC: still there, still leased. */
   {
     g_autofree char *path = g_strdup_printf ("/v1/instances/hp/networks/%s", mac);
