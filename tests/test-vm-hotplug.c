@@ -448,6 +448,20 @@ hotplug__running_then_stopped__devices_follow (void **state)
   assert_non_null (strstr (events, "event: instance.device_detached"));
   assert_non_null (strstr (events, "\"kind\":\"disk\",\"target\":\"vdb\",\"live\":false"));
 
+  /* A NIC with a MAC of the client's choice, live; the MAC is then taken. */
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/hp/networks",
+                                 "{\"mode\": \"user\", \"mac\": \"52:54:00:12:34:56\"}", &status);
+    assert_status (n, status, 201, "attach NIC with a MAC (running)");
+    assert_string_equal (last_mac (n), "52:54:00:12:34:56");
+  }
+  assert_true (xml_has ("hp", 0, "<mac address='52:54:00:12:34:56'/>"));
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/hp/networks",
+                                 "{\"mode\": \"user\", \"mac\": \"52:54:00:12:34:56\"}", &status);
+    assert_refused (n, status, 409, "conflict", "52:54:00:12:34:56");
+  }
+
   /* The delete takes the volumes it made and leaves the kept one. */
   {
     g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/hp", NULL, &status);
@@ -456,6 +470,17 @@ hotplug__running_then_stopped__devices_follow (void **state)
   assert_int_equal (count_volumes_with (PREFIX "hp-disk-"), 0);
   assert_false (volume_exists (PREFIX "hp-root.qcow2"));
   assert_true (volume_exists (PREFIX "hp-kept-keepme.qcow2"));
+  /* ... and its leases, the hot-plugged NIC's too: the MAC is free again. */
+  {
+    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+      "{\"name\": \"hp2\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
+      " \"networks\": [{\"mode\": \"user\", \"mac\": \"52:54:00:12:34:56\"}]}", &status);
+    assert_status (n, status, 201, "create with the freed MAC");
+  }
+  {
+    g_autoptr(JsonNode) n = api (d, "DELETE", "/v1/instances/hp2", NULL, &status);
+    assert_status (n, status, 204, "delete hp2");
+  }
   gvd_test_daemon_stop (d, TRUE);
   gvd_test_daemon_free (d);
 }
