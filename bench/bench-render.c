@@ -29,7 +29,7 @@ spec_8gpu (void)
   spec->image = g_strdup ("ubuntu-24.04");
   spec->vcpus = 64;
   spec->memory_mib = 512 * 1024;
-  spec->hugepages = TRUE;
+  spec->hugepage_kib = 1048576;
   spec->kvm = TRUE;
   spec->numa_node = 0;
   spec->mmio64_mib = 256 * 1024;

@@ -81,7 +81,7 @@ spec_one_gpu (void)
 }
 
 /* 8 GPUs in two NVLink halves (cliques 0 and 1), 1 TiB of 64-bit MMIO, KVM,
- * hugepages pinned to NUMA node 1. */
+ * 1G hugepages pinned to NUMA node 1. */
 static GvdInstanceSpec *
 spec_eight_gpus (void)
 {
@@ -94,7 +94,7 @@ spec_eight_gpus (void)
   spec->cores = 16;
   spec->threads = 2;
   spec->memory_mib = 512 * 1024;
-  spec->hugepages = TRUE;
+  spec->hugepage_kib = 1048576;
   spec->numa_node = 1;
   /* Dedicated: guest core k is host core 32+k of node 1 with its sibling
    * 96+k; the emulator threads on the host's reserved CPUs. */
@@ -244,7 +244,6 @@ spec_shares_hugepages (void)
   GvdShareSpec *s;
 
   spec->memory_mib = 4096;
-  spec->hugepages = TRUE;
   spec->hugepage_kib = 2048;
   spec->numa_node = 0;
   g_ptr_array_add (spec->hostdevs, gvd_test_hostdev ("0000:41:00.0", 0, 0, -1));
@@ -359,8 +358,9 @@ spec_forwarded_ports (void)
   GvdInstanceSpec *spec = gvd_test_spec_minimal ("dev-1");
   GvdNicSpec *user = g_ptr_array_steal_index (spec->nics, 0);
   GvdNicSpec *bridge = gvd_nic_spec_new ();
-  const GvdPortForward forwards[] = { { .guest = 22, .host = 40000 },
-                                      { .guest = 8888, .host = 40001 } };
+  /* On the instance's own loopback address 127.77.0.1, not 127.0.0.1. */
+  const GvdPortForward forwards[] = { { .guest = 22, .host = 40000, .address = 0x7f4d0001 },
+                                      { .guest = 8888, .host = 40001, .address = 0x7f4d0001 } };
 
   bridge->mode = GVD_NETWORK_BRIDGE;
   bridge->source = g_strdup ("br0");
@@ -496,7 +496,6 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
   uint_eq ("cores", wc, got->cores);
   uint_eq ("threads", wt, got->threads);
   uint_eq ("memory_mib", want->memory_mib, got->memory_mib);
-  uint_eq ("hugepages", want->hugepages, got->hugepages);
   uint_eq ("hugepage_kib", want->hugepage_kib, got->hugepage_kib);
   uint_eq ("numa_node", (guint64) (gint64) want->numa_node, (guint64) (gint64) got->numa_node);
   uint_eq ("vcpu_pins", want->vcpu_pins != NULL ? want->vcpu_pins->len : 0,
@@ -572,6 +571,8 @@ gvd_test_assert_spec_equal (const GvdInstanceSpec *want, const GvdInstanceSpec *
                    g_array_index (g->forwards, GvdPortForward, j).guest);
           uint_eq ("nic.forwards.host", g_array_index (w->forwards, GvdPortForward, j).host,
                    g_array_index (g->forwards, GvdPortForward, j).host);
+          uint_eq ("nic.forwards.address", g_array_index (w->forwards, GvdPortForward, j).address,
+                   g_array_index (g->forwards, GvdPortForward, j).address);
         }
     }
 

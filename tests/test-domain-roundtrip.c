@@ -207,7 +207,7 @@ native__eight_gpus__aperture_phys_bits_and_cliques_reach_qemu (void **state)
   root->volume = g_strdup ("root.raw");
   g_clear_pointer (&spec->seed_pool, g_free);
   g_clear_pointer (&spec->seed_volume, g_free);
-  spec->hugepages = FALSE;
+  spec->hugepage_kib = 0;
   spec->numa_node = -1;
   xml = gvd_domain_xml_render (spec, &error);
   assert_non_null (xml);

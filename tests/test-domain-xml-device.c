@@ -135,10 +135,6 @@ targets_and_find__live_xml__aliases_by_target_and_mac (void **state)
   g_clear_pointer (&alias, g_free);
   assert_false (gvd_domain_xml_find_device (LIVE, TRUE, "vdb", &alias, NULL));
   assert_null (alias);
-  assert_true (gvd_domain_xml_has_alias (LIVE, "sata0-0-0"));
-  assert_false (gvd_domain_xml_has_alias (LIVE, "virtio-disk1"));
-  /* Unreadable: not "gone". */
-  assert_true (gvd_domain_xml_has_alias ("<domain", "net0"));
 }
 
 static void

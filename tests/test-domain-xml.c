@@ -158,7 +158,6 @@ render__virtiofs__shared_memory_with_or_without_hugepages (void **state)
   assert_null (strstr (plain, "<hugepages"));
 
   spec->memory_mib = 2048;
-  spec->hugepages = TRUE;
   spec->hugepage_kib = 1048576;
   huge = render_ok (spec);
   assert_non_null (strstr (huge, "<page size=\"1048576\" unit=\"KiB\"/>"));
@@ -411,9 +410,8 @@ MUTATION (m_virtiofs_tag, GvdShareSpec *sh = gvd_share_spec_new ();
 MUTATION (m_mount_point, GvdShareSpec *sh = gvd_share_spec_new (); sh->tag = g_strdup ("t");
           sh->source_dir = g_strdup ("/srv"); sh->mount_point = g_strdup ("mnt/t");
           g_ptr_array_add (s->shares, sh))
-MUTATION (m_page_size, s->hugepages = TRUE; s->hugepage_kib = 4096)
-MUTATION (m_page_no_hugepages, s->hugepage_kib = 2048)
-MUTATION (m_page_multiple, s->hugepages = TRUE; s->hugepage_kib = 1048576; s->memory_mib = 1536)
+MUTATION (m_page_size, s->hugepage_kib = 4096)
+MUTATION (m_page_multiple, s->hugepage_kib = 1048576; s->memory_mib = 1536)
 MUTATION (m_label_key, s->labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
           g_hash_table_insert (s->labels, g_strdup ("bad key"), g_strdup ("v")))
 MUTATION (m_seed_half, g_clear_pointer (&s->seed_volume, g_free))
@@ -477,7 +475,6 @@ static const BadCase bad_cases[] = {
   { "virtiofs tag length", m_virtiofs_tag, "share tag" },
   { "relative mount point", m_mount_point, "share mount point" },
   { "hugepage size", m_page_size, "4096 KiB" },
-  { "page size without hugepages", m_page_no_hugepages, "2048 KiB" },
   { "memory not whole pages", m_page_multiple, "not a whole number of 1G pages" },
   { "label key", m_label_key, "label key" },
   { "seed half", m_seed_half, "seed ISO" },
@@ -763,7 +760,7 @@ parse__data_disk_listed_before_root__root_first (void **state)
   while (devices != NULL && !xmlStrEqual (devices->name, BAD_CAST "devices"))
     devices = devices->next;
   assert_non_null (devices);
-  for (xmlNodePtr n = devices->children; n != NULL; n = n->next)
+  for (xmlNodePtr n = devices != NULL ? devices->children : NULL; n != NULL; n = n->next)
     if (n->type == XML_ELEMENT_NODE && xmlStrEqual (n->name, BAD_CAST "disk"))
       {
         if (first_disk == NULL)

@@ -8,7 +8,10 @@
  * from inside the guest, every TCP port gpuvmd and the domain's QEMU listen
  * on, VNC's 5900-5910 and 8787, through 10.0.2.2 (the host's loopback) and
  * writes one line per port to the serial console: only the agent listener
- * may answer, and only agent routes. Then delete: nothing left.
+ * may answer, and only agent routes; the guest's own forwarded SSH port,
+ * which QEMU opens on the instance's own loopback address, not on
+ * 127.0.0.1, is refused there while the host logs in through it. Then
+ * delete: nothing left.
  *
  * Run by `make check-e2e` (and scripts/run-tests), not by `make check`. */
 #include "config.h"
@@ -17,8 +20,13 @@
 
 #include "port-probe.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -37,6 +45,10 @@
 /* Host ports for forwarded guest ports ([network] forward_ports). */
 #define FORWARD_LO 47320
 #define FORWARD_HI 47329
+/* [network] forward_addresses: the guest's forwards get 127.77.32.1. */
+#define FORWARD_ADDRESSES "127.77.32.0/29"
+#define FORWARD_ADDRESS "127.77.32.1"
+#define FORWARD_ADDRESS_HOST 0x7f4d2001u
 #define SSH_TIMEOUT_S 60
 
 /* What a guest may get from a host port through 10.0.2.2. */
@@ -126,17 +138,20 @@ socket_inodes (const char *pid)
 }
 
 /* The TCP ports process @pid listens on: rows of /proc/PID/net/tcp{,6} in
- * state LISTEN (0A) whose inode is one of its own sockets. @out_loopback
- * (may be NULL): whether every one of them is bound to 127.0.0.1. */
+ * state LISTEN (0A) whose inode is one of its own sockets. @out_on (may be
+ * NULL): whether every one of them is bound to the IPv4 address @address
+ * (host order). */
 static GArray *
-listening_ports (const char *pid, gboolean *out_loopback)
+listening_ports (const char *pid, guint32 address, gboolean *out_on)
 {
+  /* The kernel prints the address as the hex of its network-order word. */
+  g_autofree char *want = g_strdup_printf ("%08X:", htonl (address));
   g_autoptr(GHashTable) inodes = socket_inodes (pid);
   GArray *ports = g_array_new (FALSE, FALSE, sizeof (guint));
   const char *tables[] = { "tcp", "tcp6" };
 
-  if (out_loopback != NULL)
-    *out_loopback = TRUE;
+  if (out_on != NULL)
+    *out_on = TRUE;
   for (gsize t = 0; t < G_N_ELEMENTS (tables); t++)
     {
       g_autofree char *path = g_strdup_printf ("/proc/%s/net/%s", pid, tables[t]);
@@ -162,8 +177,8 @@ listening_ports (const char *pid, gboolean *out_loopback)
           colon = strrchr (g_ptr_array_index (fields, 1), ':');
           port = (guint) g_ascii_strtoull (colon + 1, NULL, 16);
           g_array_append_val (ports, port);
-          if (out_loopback != NULL && !g_str_has_prefix (g_ptr_array_index (fields, 1), "0100007F:"))
-            *out_loopback = FALSE;
+          if (out_on != NULL && !g_str_has_prefix (g_ptr_array_index (fields, 1), want))
+            *out_on = FALSE;
         }
     }
   return ports;
@@ -200,7 +215,8 @@ static GArray *
 probe_plan (GvdTestDaemon *d, guint forwarded)
 {
   GArray *probes = g_array_new (FALSE, TRUE, sizeof (Probe));
-  g_autoptr(GArray) ports = listening_ports (g_subprocess_get_identifier (d->proc), NULL);
+  g_autoptr(GArray) ports = listening_ports (g_subprocess_get_identifier (d->proc),
+                                             INADDR_LOOPBACK, NULL);
   guint agent = url_port (d->agent_url);
 
   g_array_set_clear_func (probes, (GDestroyNotify) probe_clear);
@@ -221,10 +237,10 @@ probe_plan (GvdTestDaemon *d, guint forwarded)
   for (guint port = 5900; port <= 5910; port++)
     add_probe (probes, port, "VNC (5900+N)", EXPECT_CLOSED, 0);
   add_probe (probes, 8787, "gpuvmd's default admin port", EXPECT_CLOSED, 0);
-  /* Measured, not wished: a forwarded port is on the host's loopback, so
-   * every user-mode guest reaches it through 10.0.2.2 (here its own SSH;
-   * HTTP gets no answer from sshd). README "Security" says so. */
-  add_probe (probes, forwarded, "a forwarded guest port (this guest's SSH)", EXPECT_OPEN, 0);
+  /* A forwarded port is on the instance's own loopback address, not on
+   * 127.0.0.1, where slirp sends 10.0.2.2: no guest reaches it that way,
+   * not even its own (README "Security"). */
+  add_probe (probes, forwarded, "a forwarded guest port (this guest's SSH)", EXPECT_CLOSED, 0);
   return probes;
 }
 
@@ -442,13 +458,13 @@ make_ssh_key (const char *dir, char **out_private)
   return g_strdup (g_strstrip (pub));
 }
 
-/* Run @command in the guest over SSH on 127.0.0.1:@port with @key, retried
+/* Run @command in the guest over SSH on @address:@port with @key, retried
  * while sshd is not up yet; its stdout. */
 static char *
-ssh_run (const char *key, guint port, const char *user, const char *command)
+ssh_run (const char *key, const char *address, guint port, const char *user, const char *command)
 {
   g_autofree char *port_s = g_strdup_printf ("%u", port);
-  g_autofree char *login = g_strdup_printf ("%s@127.0.0.1", user);
+  g_autofree char *login = g_strdup_printf ("%s@%s", user, address);
   const char *argv[] = { "ssh", "-i", key, "-p", port_s, "-o", "StrictHostKeyChecking=no",
                          "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
                          "-o", "ConnectTimeout=20", "-o", "LogLevel=ERROR", login, command, NULL };
@@ -514,7 +530,8 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
     "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\nimport_dirs=%s\n"
     "[agent]\nlisten=127.0.0.1:" AGENT_PORT "\nurl=http://10.0.2.2:" AGENT_PORT "\n"
     "heartbeat_interval=5\nmissed_heartbeats=3\n"
-    "[network]\nforward_ports=%u-%u\n", dir, cache, FORWARD_LO, FORWARD_HI);
+    "[network]\nforward_ports=%u-%u\nforward_addresses=" FORWARD_ADDRESSES "\n", dir, cache,
+    FORWARD_LO, FORWARD_HI);
   d = gvd_test_daemon_start (config, NULL);
   s = gvd_test_daemon_session (d, 600);
 
@@ -542,10 +559,14 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
   }
 
   /* The guest's SSH gets the lowest free port of the range (the daemon's
-   * own bind test, the same here). */
+   * own bind test, the same here) on the first address of the range. */
   for (guint port = FORWARD_LO; port <= FORWARD_HI && forwarded == 0; port++)
-    if (gvd_port_probe_free (port, NULL))
-      forwarded = port;
+    {
+      const guint32 own = FORWARD_ADDRESS_HOST;
+
+      if (gvd_port_probe_free (port, (gpointer) &own))
+        forwarded = port;
+    }
   gvd_test_require (forwarded != 0, "no free port in %u-%u", FORWARD_LO, FORWARD_HI);
   ssh_pub = make_ssh_key (dir, &ssh_key);
 
@@ -587,9 +608,9 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
     p0 = json_array_get_object_element (ports, 0);
     assert_int_equal (json_object_get_int_member (p0, "guest"), 22);
     assert_int_equal (json_object_get_int_member (p0, "host"), forwarded);
-    assert_string_equal (json_object_get_string_member (p0, "address"), "127.0.0.1");
+    assert_string_equal (json_object_get_string_member (p0, "address"), FORWARD_ADDRESS);
   }
-  ssh_hint = g_strdup_printf ("ssh -p %u gpuvm@127.0.0.1", forwarded);
+  ssh_hint = g_strdup_printf ("ssh -p %u gpuvm@" FORWARD_ADDRESS, forwarded);
   assert_string_equal (gvd_test_json_string (created, "ssh"), ssh_hint);
 
   while (g_get_monotonic_time () - t_start < (gint64) (READY_TIMEOUT_S + HEALTHY_TIMEOUT_S) * G_USEC_PER_SEC)
@@ -635,26 +656,39 @@ guest__boots_cloud_init_agent__ready_then_healthy_then_deleted (void **state)
   /* The guest runs qemu-guest-agent: gpuvmd's probe reaches it. */
   assert_string_equal (gvd_test_probe_guest_agent (PREFIX "guest"), "responsive");
 
-  /* QEMU listens on one TCP port, the forwarded SSH, on 127.0.0.1 only
-   * (VNC is a unix socket). */
+  /* QEMU listens on one TCP port, the forwarded SSH, on the instance's own
+   * address only (VNC is a unix socket); on the host 127.0.0.1:PORT, what
+   * a guest's 10.0.2.2:PORT becomes, refuses. */
   {
     g_autofree char *pid = qemu_pid (PREFIX "guest");
     g_autoptr(GArray) qports = NULL;
-    gboolean loopback = FALSE;
+    gboolean on_own = FALSE;
+    struct sockaddr_in sa = { 0 };
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc, err;
 
     assert_non_null (pid);
-    qports = listening_ports (pid, &loopback);
+    qports = listening_ports (pid, FORWARD_ADDRESS_HOST, &on_own);
     for (guint i = 0; i < qports->len; i++)
       print_message ("QEMU listens on TCP port %u\n", g_array_index (qports, guint, i));
     assert_int_equal (qports->len, 1);
     assert_int_equal (g_array_index (qports, guint, 0), forwarded);
-    assert_true (loopback);
+    assert_true (on_own);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons ((guint16) forwarded);
+    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    rc = connect (fd, (struct sockaddr *) &sa, sizeof sa);
+    err = errno;
+    close (fd);
+    print_message ("host → 127.0.0.1:%u: %s\n", forwarded, rc == 0 ? "open" : g_strerror (err));
+    assert_int_not_equal (rc, 0);
+    assert_int_equal (err, ECONNREFUSED);
   }
 
   /* Log in with the injected key through the forwarded port, and run a
    * command in the guest. */
   {
-    g_autofree char *out = ssh_run (ssh_key, forwarded, "gpuvm",
+    g_autofree char *out = ssh_run (ssh_key, FORWARD_ADDRESS, forwarded, "gpuvm",
                                     "hostname; id -un; cat /proc/sys/kernel/random/boot_id");
     g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
     g_autoptr(JsonNode) n = api (s, d, "GET", "/v1/instances/guest", NULL, &status);

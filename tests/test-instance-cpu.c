@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
+#include "testlib-manager.h"
 
 #include <libvirt/libvirt.h>
 #include <string.h>
@@ -26,69 +28,19 @@
 #define GPU_NODE0 "0000:03:00.0"
 #define GPU_NODE1 "0000:83:00.0"
 #define GPU_NODE1B "0000:84:00.0"
-#define WAIT_MS 20000
 
-typedef struct {
-  virConnectPtr conn;
-  GvdDaemon *d;
-} Fixture;
-
-typedef struct {
-  GvdInstanceManager *mgr;
-  gboolean done;
-  JsonNode *doc;
-  JsonNode *details;
-  GError *error;
-} Result;
-
-static void
-result_clear (Result *r)
-{
-  g_clear_pointer (&r->doc, json_node_unref);
-  g_clear_pointer (&r->details, json_node_unref);
-  g_clear_error (&r->error);
-}
-
-static void
-wait_for (gboolean (*cond) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        fail_msg ("timed out");
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static gboolean
-is_ready (gpointer data)
-{
-  return gvd_instance_manager_is_ready (data);
-}
-
-static gboolean
-result_done (gpointer data)
-{
-  return ((Result *) data)->done;
-}
+typedef GvdTestInproc Fixture;
 
 static int
 setup (void **state)
 {
-  Fixture *f = g_new0 (Fixture, 1);
-
-  f->conn = virConnectOpen ("test:///default");
-  assert_non_null (f->conn);
   /* CPU 0 and its sibling 16 kept for the host. */
-  f->d = gvd_test_daemon_build ("server-8gpu",
-                                "[libvirt]\ndomain_prefix=" PREFIX "\n"
-                                "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"
-                                "[host]\nreserved_cpus=0,16\n", NULL);
-  gvd_daemon_start (f->d);
-  wait_for (is_ready, f->d->instances);
+  Fixture *f = gvd_test_inproc_new ("server-8gpu",
+                                    "[libvirt]\ndomain_prefix=" PREFIX "\n"
+                                    "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"
+                                    "[host]\nreserved_cpus=0,16\n");
+
+  gvd_test_daemon_start_ready (f->d);
   *state = f;
   return 0;
 }
@@ -96,40 +48,8 @@ setup (void **state)
 static int
 teardown (void **state)
 {
-  Fixture *f = *state;
-
-  gvd_test_daemon_destroy (f->d);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  virConnectClose (f->conn);
-  g_free (f);
+  gvd_test_inproc_free (*state);
   return 0;
-}
-
-static void
-create_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->doc = gvd_instance_manager_create_finish (r->mgr, res, &r->details, &r->error);
-  r->done = TRUE;
-}
-
-static void
-create (Fixture *f, const char *json, Result *r)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(GvdCreateRequest) req = NULL;
-  g_autoptr(GError) error = NULL;
-
-  assert_non_null (node);
-  req = gvd_create_request_parse (json_node_get_object (node), &error);
-  if (req == NULL)
-    fail_msg ("request: %s", error->message);
-  memset (r, 0, sizeof *r);
-  r->mgr = f->d->instances;
-  gvd_instance_manager_create_async (f->d->instances, req, create_cb, r);
-  wait_for (result_done, r);
 }
 
 /* A dry run of a dedicated @vcpus instance on @device: its domain XML. */
@@ -140,15 +60,8 @@ dry_run_xml (Fixture *f, const char *name, const char *device, guint vcpus)
                                            "\"devices\": [\"%s\"], \"vcpus\": %u, "
                                            "\"cpu\": {\"policy\": \"dedicated\"}, "
                                            "\"dry_run\": true}", name, device, vcpus);
-  Result r;
-  char *xml;
 
-  create (f, json, &r);
-  if (r.doc == NULL)
-    fail_msg ("dry run: %s", r.error->message);
-  xml = g_strdup (gvd_test_json_string (r.doc, "domain_xml"));
-  result_clear (&r);
-  return xml;
+  return gvd_test_dry_run_xml (f->d, json);
 }
 
 /* The host CPUs the vcpupins of @xml name, as a CPU list. */
@@ -169,14 +82,6 @@ pins_of (const char *xml)
       p = c;
     }
   return gvd_cpulist_format ((guint *) vcpu->data, vcpu->len);
-}
-
-static gboolean
-has_instance (gpointer data)
-{
-  Fixture *f = ((gpointer *) data)[0];
-
-  return gvd_instance_manager_lookup (f->d->instances, ((gpointer *) data)[1]) != NULL;
 }
 
 static gboolean
@@ -209,18 +114,19 @@ static void
 create__topology_only__shared_no_pins (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *xml;
 
-  create (f, "{\"name\": \"s\", \"image\": \"base.qcow2\", \"vcpus\": 8, \"dry_run\": true, "
-             "\"cpu\": {\"policy\": \"shared\", \"sockets\": 2, \"threads_per_core\": 2}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"s\", \"image\": \"base.qcow2\", \"vcpus\": 8, "
+                         "\"dry_run\": true, \"cpu\": {\"policy\": \"shared\", \"sockets\": 2, "
+                         "\"threads_per_core\": 2}}", &r);
   if (r.doc == NULL)
     fail_msg ("%s", r.error->message);
   xml = gvd_test_json_string (r.doc, "domain_xml");
   assert_non_null (strstr (xml, "<topology sockets=\"2\" dies=\"1\" cores=\"2\" threads=\"2\"/>"));
   assert_null (strstr (xml, "cputune"));
   assert_null (strstr (xml, "numatune"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- claims across creates, rebuilt from libvirt -------------------------------- */
@@ -236,17 +142,16 @@ recover__pinned_domain__claims_rebuilt_next_create_gets_other_cpus_or_refused (v
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) doc = NULL;
-  gpointer data[2] = { f, (gpointer) "first" };
   GvdInstance *inst;
   JsonArray *pinned;
-  Result r;
+  GvdTestResult r;
 
   /* Defined (as by an earlier gpuvmd run): recovery adopts it and its CPUs
    * are claimed under its name. */
   dom = virDomainDefineXML (f->conn, xml);
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (has_instance, data);
+  gvd_test_wait_instance (f->d, "first", TRUE);
   assert_string_equal (first, "8-11,24-27");
   assert_int_equal (gvd_claims_count_cpus (f->d->claims), 8);
   assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 8), "first");
@@ -272,8 +177,9 @@ recover__pinned_domain__claims_rebuilt_next_create_gets_other_cpus_or_refused (v
 
   /* ...and one that does not fit is refused, naming the node, the counts
    * and the holder; nothing is kept. */
-  create (f, "{\"name\": \"third\", \"image\": \"base.qcow2\", \"vcpus\": 10, \"dry_run\": true, "
-             "\"devices\": [\"" GPU_NODE1B "\"], \"cpu\": {\"policy\": \"dedicated\"}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"third\", \"image\": \"base.qcow2\", \"vcpus\": 10, "
+                         "\"dry_run\": true, \"devices\": [\"" GPU_NODE1B "\"], "
+                         "\"cpu\": {\"policy\": \"dedicated\"}}", &r);
   assert_null (r.doc);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_CPUS));
   assert_string_equal (r.error->message,
@@ -281,11 +187,11 @@ recover__pinned_domain__claims_rebuilt_next_create_gets_other_cpus_or_refused (v
                        "(CPUs 8-11,24-27 held by first)");
   assert_null (gvd_instance_manager_lookup (f->d->instances, "third"));
   assert_int_equal (gvd_claims_count (f->d->claims), 1); /* first's GPU only */
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 
   /* Undefined: its CPUs are free again. */
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_cpu_claims, f);
+  gvd_test_iterate_until (no_cpu_claims, f);
 }
 
 static void
@@ -295,7 +201,6 @@ recover__pins_edited_outside__instance_kept_its_cpus_claimed (void **state)
   g_autofree char *xml = dry_run_xml (f, "edited", GPU_NODE1, 2);
   g_autoptr(GString) s = g_string_new (xml);
   g_autoptr(virDomain) dom = NULL;
-  gpointer data[2] = { f, (gpointer) "edited" };
   GvdInstance *inst;
 
   /* As after `virsh vcpupin edited 1 24-25 --config`: not gpuvmd's shape,
@@ -305,7 +210,7 @@ recover__pins_edited_outside__instance_kept_its_cpus_claimed (void **state)
   dom = virDomainDefineXML (f->conn, s->str);
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (has_instance, data);
+  gvd_test_wait_instance (f->d, "edited", TRUE);
   inst = gvd_instance_manager_lookup (f->d->instances, "edited");
   assert_null (inst->spec->vcpu_pins);
   assert_int_equal (gvd_claims_count_cpus (f->d->claims), 3);
@@ -313,7 +218,7 @@ recover__pins_edited_outside__instance_kept_its_cpus_claimed (void **state)
   assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 24), "edited");
   assert_string_equal (gvd_claims_get_cpu_holder (f->d->claims, 25), "edited");
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_cpu_claims, f);
+  gvd_test_iterate_until (no_cpu_claims, f);
 }
 
 static gboolean
@@ -344,7 +249,7 @@ recover__foreign_pins__claimed_then_released (void **state)
                             "</cputune><os><type>hvm</type></os></domain>");
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (foreign_claimed, f);
+  gvd_test_iterate_until (foreign_claimed, f);
   assert_int_equal (gvd_claims_count_cpus (f->d->claims), 8);
   /* Node 0 keeps 0,16 for the host; 1-7 and 17 are the hand-made
    * domain's: 6 CPUs (18-23) are left. */
@@ -353,7 +258,7 @@ recover__foreign_pins__claimed_then_released (void **state)
   assert_string_equal (pins, "18-23");
 
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_cpu_claims, f);
+  gvd_test_iterate_until (no_cpu_claims, f);
 }
 
 /* ---- a failed create gives its CPUs back ------------------------------------------ */
@@ -364,7 +269,7 @@ create__rolled_back__cpu_claims_released (void **state)
   Fixture *f = *state;
   g_autoptr(virStoragePool) pool = NULL;
   g_autoptr(virStorageVol) vol = NULL;
-  Result r;
+  GvdTestResult r;
 
   pool = virStoragePoolDefineXML (f->conn,
                                   "<pool type='dir'><name>" POOL "</name>"
@@ -376,14 +281,15 @@ create__rolled_back__cpu_claims_released (void **state)
   assert_non_null (vol);
   /* Planned, claimed (GPU and CPUs), then the test driver fails the seed
    * upload: everything is rolled back, the CPUs too. */
-  create (f, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"vcpus\": 2, \"start\": false, "
-             "\"devices\": [\"" GPU_NODE1 "\"], \"cpu\": {\"policy\": \"dedicated\"}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"vcpus\": 2, "
+                         "\"start\": false, \"devices\": [\"" GPU_NODE1 "\"], "
+                         "\"cpu\": {\"policy\": \"dedicated\"}}", &r);
   assert_null (r.doc);
   assert_non_null (r.error);
   assert_false (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_CPUS));
   assert_int_equal (gvd_claims_count_cpus (f->d->claims), 0);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   virStoragePoolDestroy (pool);
   virStoragePoolUndefine (pool);
 }

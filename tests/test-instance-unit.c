@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
+#include "testlib-manager.h"
 
 #include <libvirt/libvirt.h>
 #include <string.h>
@@ -24,70 +26,20 @@
 #define POOL_PATH "/gvdunit-pool"
 #define GPU0 "0000:03:00.0"     /* each of the fixture's eight GPUs is alone in its group */
 #define GPU1 "0000:04:00.0"
-#define WAIT_MS 20000           /* valgrind and a shared machine */
 
-typedef struct {
-  /* Our own connection: test:///default keeps its state while one is open. */
-  virConnectPtr conn;
-  GvdDaemon *d;
-} Fixture;
+#define CONFIG \
+  "[libvirt]\ndomain_prefix=" PREFIX "\n" \
+  "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"
 
-typedef struct {
-  GvdInstanceManager *mgr;
-  gboolean done;
-  JsonNode *doc;
-  JsonNode *details;
-  GError *error;
-} Result;
-
-static void
-result_clear (Result *r)
-{
-  g_clear_pointer (&r->doc, json_node_unref);
-  g_clear_pointer (&r->details, json_node_unref);
-  g_clear_error (&r->error);
-}
-
-static gboolean
-is_ready (gpointer data)
-{
-  return gvd_instance_manager_is_ready (data);
-}
-
-/* Iterate the default main context until @cond holds (or fail). */
-static void
-wait_for (gboolean (*cond) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        fail_msg ("timed out");
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static gboolean
-result_done (gpointer data)
-{
-  return ((Result *) data)->done;
-}
+typedef GvdTestInproc Fixture;
 
 static int
 setup (void **state)
 {
-  Fixture *f = g_new0 (Fixture, 1);
+  Fixture *f = gvd_test_inproc_new ("server-8gpu", CONFIG);
 
-  f->conn = virConnectOpen ("test:///default");
-  assert_non_null (f->conn);
-  f->d = gvd_test_daemon_build ("server-8gpu",
-                                "[libvirt]\ndomain_prefix=" PREFIX "\n"
-                                "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n", NULL);
   assert_false (gvd_claims_is_ready (f->d->claims));
-  gvd_daemon_start (f->d);
-  wait_for (is_ready, f->d->instances);
+  gvd_test_daemon_start_ready (f->d);
   *state = f;
   return 0;
 }
@@ -95,106 +47,8 @@ setup (void **state)
 static int
 teardown (void **state)
 {
-  Fixture *f = *state;
-
-  gvd_test_daemon_destroy (f->d);
-  /* Let finished sources (libvirt's, the manager's workers) go. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  virConnectClose (f->conn);
-  g_free (f);
+  gvd_test_inproc_free (*state);
   return 0;
-}
-
-static void
-create_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->doc = gvd_instance_manager_create_finish (r->mgr, res, &r->details, &r->error);
-  r->done = TRUE;
-}
-
-/* POST /v1/instances as the API runs it, to completion. */
-static void
-create (Fixture *f, const char *json, Result *r)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(GvdCreateRequest) req = NULL;
-  g_autoptr(GError) error = NULL;
-
-  assert_non_null (node);
-  req = gvd_create_request_parse (json_node_get_object (node), &error);
-  if (req == NULL)
-    fail_msg ("request: %s", error->message);
-  memset (r, 0, sizeof *r);
-  r->mgr = f->d->instances;
-  gvd_instance_manager_create_async (f->d->instances, req, create_cb, r);
-  wait_for (result_done, r);
-}
-
-static void
-delete_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  if (!gvd_instance_manager_delete_finish (r->mgr, res, &r->error))
-    assert_non_null (r->error);
-  r->done = TRUE;
-}
-
-/* The instance manager's public view of @name, or NULL. */
-static GvdInstance *
-lookup (Fixture *f, const char *name)
-{
-  return gvd_instance_manager_lookup (f->d->instances, name);
-}
-
-static gboolean
-has_instance (gpointer data)
-{
-  Fixture *f = ((gpointer *) data)[0];
-
-  return lookup (f, ((gpointer *) data)[1]) != NULL;
-}
-
-static void
-define_pool (Fixture *f)
-{
-  g_autoptr(virStoragePool) pool = NULL;
-
-  pool = virStoragePoolDefineXML (f->conn,
-                                  "<pool type='dir'><name>" POOL "</name>"
-                                  "<target><path>" POOL_PATH "</path></target></pool>", 0);
-  assert_non_null (pool);
-  assert_int_equal (virStoragePoolCreate (pool, 0), 0);
-}
-
-static void
-create_volume (Fixture *f, const char *name, const char *format)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (f->conn, POOL);
-  g_autofree char *xml = g_strdup_printf ("<volume><name>%s</name><capacity>1048576</capacity>"
-                                          "<target><format type='%s'/></target></volume>",
-                                          name, format);
-  g_autoptr(virStorageVol) vol = NULL;
-
-  assert_non_null (pool);
-  vol = virStorageVolCreateXML (pool, xml, 0);
-  if (vol == NULL)
-    fail_msg ("volume %s: %s", name, virGetLastErrorMessage ());
-}
-
-static gboolean
-volume_exists (Fixture *f, const char *name)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (f->conn, POOL);
-  g_autoptr(virStorageVol) vol = NULL;
-
-  assert_non_null (pool);
-  virStoragePoolRefresh (pool, 0);
-  vol = virStorageVolLookupByName (pool, name);
-  return vol != NULL;
 }
 
 /* A dry run's domain XML for @name on @device: what gpuvmd would define. */
@@ -204,15 +58,8 @@ dry_run_xml (Fixture *f, const char *name, const char *device)
   g_autofree char *json = g_strdup_printf ("{\"name\": \"%s\", \"image\": \"base.qcow2\", "
                                            "\"devices\": [\"%s\"], \"dry_run\": true}",
                                            name, device);
-  Result r;
-  char *xml;
 
-  create (f, json, &r);
-  if (r.doc == NULL)
-    fail_msg ("dry run: %s", r.error->message);
-  xml = g_strdup (gvd_test_json_string (r.doc, "domain_xml"));
-  result_clear (&r);
-  return xml;
+  return gvd_test_dry_run_xml (f->d, json);
 }
 
 /* ---- start -------------------------------------------------------------------- */
@@ -236,10 +83,11 @@ static void
 create__dry_run__plan_xml_cloudinit_nothing_kept (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *xml;
 
-  create (f, "{\"name\": \"dry\", \"image\": \"base.qcow2\", \"gpus\": 1, \"dry_run\": true}", &r);
+  gvd_test_create (f->d, "{\"name\": \"dry\", \"image\": \"base.qcow2\", \"gpus\": 1, "
+                         "\"dry_run\": true}", &r);
   if (r.doc == NULL)
     fail_msg ("dry run: %s", r.error->message);
   assert_true (gvd_test_json_bool (r.doc, "dry_run"));
@@ -251,20 +99,20 @@ create__dry_run__plan_xml_cloudinit_nothing_kept (void **state)
   assert_non_null (gvd_test_json_path (r.doc, "plan"));
   /* A dry run plans and renders, then gives everything back. */
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
-  assert_null (lookup (f, "dry"));
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "dry"));
   assert_false (gvd_agent_hub_is_tracked (f->d->agent, "dry"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
 create__claimed_device__device_in_use_named_holder (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
 
   gvd_claims_set_holder (f->d->claims, GPU0, "train-7");
-  create (f, "{\"name\": \"late\", \"image\": \"base.qcow2\", \"devices\": [\"" GPU0 "\"], "
-             "\"dry_run\": true}", &r);
+  gvd_test_create (f->d, "{\"name\": \"late\", \"image\": \"base.qcow2\", "
+                         "\"devices\": [\"" GPU0 "\"], \"dry_run\": true}", &r);
   assert_null (r.doc);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
   assert_non_null (strstr (r.error->message, "train-7"));
@@ -273,29 +121,29 @@ create__claimed_device__device_in_use_named_holder (void **state)
   assert_string_equal (gvd_claims_get_holder (f->d->claims, GPU0), "train-7");
   assert_int_equal (gvd_claims_count (f->d->claims), 1);
   assert_false (gvd_agent_hub_is_tracked (f->d->agent, "late"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
 create__quarantined_device__refused_until_cleared (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *json = "{\"name\": \"q\", \"image\": \"base.qcow2\", \"devices\": [\"" GPU1 "\"], "
                      "\"dry_run\": true}";
 
   gvd_claims_quarantine (f->d->claims, GPU1, "reset failed");
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_QUARANTINED));
   assert_non_null (strstr (r.error->message, "reset failed"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 
   /* POST /v1/devices/{id}/clear does this. */
   assert_true (gvd_claims_clear_quarantine (f->d->claims, GPU1));
   assert_false (gvd_claims_clear_quarantine (f->d->claims, GPU1));
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_non_null (r.doc);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
@@ -304,13 +152,13 @@ create__gpus_with_one_claimed__planner_picks_the_free_one (void **state)
   Fixture *f = *state;
   const char *taken[] = { "0000:03:00.0", "0000:04:00.0", "0000:07:00.0", "0000:08:00.0",
                           "0000:83:00.0", "0000:84:00.0", "0000:87:00.0" };
-  Result r;
+  GvdTestResult r;
   JsonArray *gpus;
 
   for (gsize i = 0; i < G_N_ELEMENTS (taken); i++)
     gvd_claims_set_holder (f->d->claims, taken[i], "train-7");
-  create (f, "{\"name\": \"pick\", \"image\": \"base.qcow2\", \"gpus\": 1, \"dry_run\": true}",
-          &r);
+  gvd_test_create (f->d, "{\"name\": \"pick\", \"image\": \"base.qcow2\", \"gpus\": 1, "
+                         "\"dry_run\": true}", &r);
   if (r.doc == NULL)
     fail_msg ("dry run: %s", r.error->message);
   /* The one free GPU is the plan, and the domain's hostdev source. */
@@ -319,7 +167,7 @@ create__gpus_with_one_claimed__planner_picks_the_free_one (void **state)
   assert_string_equal (json_array_get_string_element (gpus, 0), "0000:88:00.0");
   assert_non_null (strstr (gvd_test_json_string (r.doc, "domain_xml"), "bus=\"0x88\""));
   assert_int_equal (gvd_claims_count (f->d->claims), G_N_ELEMENTS (taken));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- create for real: rollback ------------------------------------------------- */
@@ -328,13 +176,13 @@ static void
 create__seed_upload_unsupported__rolled_back_nothing_left (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   g_autoptr(virDomain) dom = NULL;
 
-  define_pool (f);
-  create_volume (f, "base.qcow2", "qcow2");
-  create (f, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"devices\": [\"" GPU0 "\"], "
-             "\"start\": false}", &r);
+  gvd_test_pool_define (f->conn, POOL, POOL_PATH);
+  gvd_test_volume_create (f->conn, POOL, "base.qcow2", "qcow2");
+  gvd_test_create (f->d, "{\"name\": \"roll\", \"image\": \"base.qcow2\", "
+                         "\"devices\": [\"" GPU0 "\"], \"start\": false}", &r);
   /* Planned, claimed, rendered, the seed ISO built; then the worker fails
    * on the test driver (it refuses VIR_STORAGE_XML_INACTIVE when the pool
    * is checked, and has no virStorageVolUpload for the seed). */
@@ -347,16 +195,16 @@ create__seed_upload_unsupported__rolled_back_nothing_left (void **state)
    * instance, no agent token, the name free again. */
   dom = virDomainLookupByName (f->conn, PREFIX "roll");
   assert_null (dom);
-  assert_true (volume_exists (f, "base.qcow2"));
-  assert_false (volume_exists (f, PREFIX "roll-root.qcow2"));
-  assert_false (volume_exists (f, PREFIX "roll-seed.iso"));
+  assert_true (gvd_test_volume_exists (f->conn, POOL, "base.qcow2"));
+  assert_false (gvd_test_volume_exists (f->conn, POOL, PREFIX "roll-root.qcow2"));
+  assert_false (gvd_test_volume_exists (f->conn, POOL, PREFIX "roll-seed.iso"));
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
-  assert_null (lookup (f, "roll"));
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "roll"));
   assert_false (gvd_agent_hub_is_tracked (f->d->agent, "roll"));
-  result_clear (&r);
-  create (f, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"dry_run\": true}", &r);
+  gvd_test_result_clear (&r);
+  gvd_test_create (f->d, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"dry_run\": true}", &r);
   assert_non_null (r.doc);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- recovery ------------------------------------------------------------------ */
@@ -367,7 +215,6 @@ recover__gpuvmd_domain_defined__instance_and_claims_rebuilt (void **state)
   Fixture *f = *state;
   g_autofree char *xml = dry_run_xml (f, "back", GPU0);
   g_autoptr(virDomain) dom = NULL;
-  gpointer data[2] = { f, (gpointer) "back" };
   GvdInstance *inst;
 
   /* Defined behind gpuvmd's back (another gpuvmd run): the DEFINED event
@@ -375,8 +222,8 @@ recover__gpuvmd_domain_defined__instance_and_claims_rebuilt (void **state)
   dom = virDomainDefineXML (f->conn, xml);
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (has_instance, data);
-  inst = lookup (f, "back");
+  gvd_test_wait_instance (f->d, "back", TRUE);
+  inst = gvd_instance_manager_lookup (f->d->instances, "back");
   assert_string_equal (inst->spec->domain_name, PREFIX "back");
   assert_string_equal (inst->state, "shutoff");
   assert_string_equal (gvd_claims_get_holder (f->d->claims, GPU0), "back");
@@ -407,9 +254,8 @@ recover__foreign_domain_with_hostdev__claimed_then_released (void **state)
   Fixture *f = *state;
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(virDomain) marker = NULL;
-  gpointer data[2] = { f, (gpointer) "marker" };
   g_autofree char *xml = dry_run_xml (f, "marker", GPU0);
-  Result r;
+  GvdTestResult r;
 
   /* A domain made by hand that passes 04:00.0 through: not an instance,
    * but its device is taken. A gpuvmd domain defined after it marks the
@@ -424,28 +270,20 @@ recover__foreign_domain_with_hostdev__claimed_then_released (void **state)
     fail_msg ("define: %s", virGetLastErrorMessage ());
   marker = virDomainDefineXML (f->conn, xml);
   assert_non_null (marker);
-  wait_for (has_instance, data);
-  wait_for (claimed_by_foreign, f);
-  assert_null (lookup (f, "hand-made"));
-  create (f, "{\"name\": \"want\", \"image\": \"base.qcow2\", \"devices\": [\"" GPU1 "\"], "
-             "\"dry_run\": true}", &r);
+  gvd_test_wait_instance (f->d, "marker", TRUE);
+  gvd_test_iterate_until (claimed_by_foreign, f);
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "hand-made"));
+  gvd_test_create (f->d, "{\"name\": \"want\", \"image\": \"base.qcow2\", "
+                         "\"devices\": [\"" GPU1 "\"], \"dry_run\": true}", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 
   /* Undefined: the claim goes with it. */
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (gpu1_free, f);
+  gvd_test_iterate_until (gpu1_free, f);
 }
 
 /* ---- delete -------------------------------------------------------------------- */
-
-static gboolean
-no_instance (gpointer data)
-{
-  Fixture *f = ((gpointer *) data)[0];
-
-  return lookup (f, ((gpointer *) data)[1]) == NULL;
-}
 
 static void
 delete__undefine_refused__instance_volumes_claims_kept (void **state)
@@ -454,50 +292,45 @@ delete__undefine_refused__instance_volumes_claims_kept (void **state)
   g_autofree char *xml = NULL;
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(virDomain) still = NULL;
-  gpointer data[2] = { f, (gpointer) "del" };
-  Result r = { 0 };
+  GvdTestResult r;
 
-  r.mgr = f->d->instances;
-  define_pool (f);
+  gvd_test_pool_define (f->conn, POOL, POOL_PATH);
   xml = dry_run_xml (f, "del", GPU0);
   dom = virDomainDefineXML (f->conn, xml);
   assert_non_null (dom);
-  create_volume (f, PREFIX "del-root.qcow2", "qcow2");
-  create_volume (f, PREFIX "del-seed.iso", "raw");
-  wait_for (has_instance, data);
+  gvd_test_volume_create (f->conn, POOL, PREFIX "del-root.qcow2", "qcow2");
+  gvd_test_volume_create (f->conn, POOL, PREFIX "del-seed.iso", "raw");
+  gvd_test_wait_instance (f->d, "del", TRUE);
   assert_int_equal (gvd_claims_count (f->d->claims), 1);
 
   /* The test driver refuses the NVRAM and checkpoint flags gpuvmd undefines
    * with: the delete fails as a libvirt error and nothing is half gone (the
    * whole delete runs on the real libvirtd in tests/test-instances). */
-  gvd_instance_manager_delete_async (f->d->instances, "del", delete_cb, &r);
-  wait_for (result_done, &r);
+  gvd_test_delete (f->d, "del", &r);
   assert_non_null (r.error);
   assert_true (r.error->domain == GVD_ERROR);
   assert_non_null (strstr (r.error->message, "undefine"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   still = virDomainLookupByName (f->conn, PREFIX "del");
   assert_non_null (still);
-  assert_true (volume_exists (f, PREFIX "del-root.qcow2"));
-  assert_true (volume_exists (f, PREFIX "del-seed.iso"));
-  assert_non_null (lookup (f, "del"));
-  assert_null (lookup (f, "del")->busy);
+  assert_true (gvd_test_volume_exists (f->conn, POOL, PREFIX "del-root.qcow2"));
+  assert_true (gvd_test_volume_exists (f->conn, POOL, PREFIX "del-seed.iso"));
+  assert_non_null (gvd_instance_manager_lookup (f->d->instances, "del"));
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "del")->busy);
   assert_string_equal (gvd_claims_get_holder (f->d->claims, GPU0), "del");
   assert_true (gvd_agent_hub_is_tracked (f->d->agent, "del"));
 
   /* Undefined behind gpuvmd's back: the instance, its claim and its agent
    * token go (its volumes stay for the orphan sweep). */
   assert_int_equal (virDomainUndefine (still), 0);
-  wait_for (no_instance, data);
+  gvd_test_wait_instance (f->d, "del", FALSE);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_false (gvd_agent_hub_is_tracked (f->d->agent, "del"));
 
   /* Deleting it now: not found. */
-  r.done = FALSE;
-  gvd_instance_manager_delete_async (f->d->instances, "del", delete_cb, &r);
-  wait_for (result_done, &r);
+  gvd_test_delete (f->d, "del", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_NOT_FOUND));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 int

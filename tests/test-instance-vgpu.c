@@ -12,6 +12,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
+#include "testlib-manager.h"
 #include "mdev-fake.h"
 
 #include <libvirt/libvirt.h>
@@ -21,12 +23,12 @@
 #include "errors.h"
 #include "instance.h"
 #include "instance-request.h"
+#include "journal.h"
 
 #define PREFIX "gvdvgpu-"
 #define POOL "gvdvgpu"
 #define POOL_PATH "/gvdvgpu-pool"
 #define T4 "0000:81:00.0"
-#define WAIT_MS 20000
 
 typedef struct {
   virConnectPtr conn;
@@ -35,48 +37,6 @@ typedef struct {
   char *sysfs;
   GvdTestMdevFake *fake;
 } Fixture;
-
-typedef struct {
-  GvdInstanceManager *mgr;
-  gboolean done;
-  JsonNode *doc;
-  JsonNode *details;
-  GError *error;
-} Result;
-
-static void
-result_clear (Result *r)
-{
-  g_clear_pointer (&r->doc, json_node_unref);
-  g_clear_pointer (&r->details, json_node_unref);
-  g_clear_error (&r->error);
-}
-
-static gboolean
-is_ready (gpointer data)
-{
-  return gvd_instance_manager_is_ready (data);
-}
-
-static void
-wait_for (gboolean (*cond) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        fail_msg ("timed out");
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static gboolean
-result_done (gpointer data)
-{
-  return ((Result *) data)->done;
-}
 
 static int
 setup (void **state)
@@ -95,8 +55,7 @@ setup (void **state)
   f->d = gvd_test_daemon_build ("sriov-mdev", config, NULL);
   f->fake = gvd_test_mdev_fake_new (f->sysfs);
   gvd_instance_manager_set_mdev_ops (f->d->instances, &f->fake->ops);
-  gvd_daemon_start (f->d);
-  wait_for (is_ready, f->d->instances);
+  gvd_test_daemon_start_ready (f->d);
   *state = f;
   return 0;
 }
@@ -107,8 +66,7 @@ teardown (void **state)
   Fixture *f = *state;
 
   gvd_test_daemon_destroy (f->d);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  gvd_test_drain_main_context ();
   virConnectClose (f->conn);
   gvd_test_mdev_fake_free (f->fake);
   gvd_test_rm_rf (f->host);
@@ -116,93 +74,6 @@ teardown (void **state)
   g_free (f->sysfs);
   g_free (f);
   return 0;
-}
-
-static void
-create_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->doc = gvd_instance_manager_create_finish (r->mgr, res, &r->details, &r->error);
-  r->done = TRUE;
-}
-
-static void
-create (Fixture *f, const char *json, Result *r)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(GvdCreateRequest) req = NULL;
-  g_autoptr(GError) error = NULL;
-
-  assert_non_null (node);
-  req = gvd_create_request_parse (json_node_get_object (node), &error);
-  if (req == NULL)
-    fail_msg ("request: %s", error->message);
-  memset (r, 0, sizeof *r);
-  r->mgr = f->d->instances;
-  gvd_instance_manager_create_async (f->d->instances, req, create_cb, r);
-  wait_for (result_done, r);
-}
-
-static void
-delete_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  if (!gvd_instance_manager_delete_finish (r->mgr, res, &r->error))
-    assert_non_null (r->error);
-  r->done = TRUE;
-}
-
-static GvdInstance *
-lookup (Fixture *f, const char *name)
-{
-  return gvd_instance_manager_lookup (f->d->instances, name);
-}
-
-static gboolean
-has_instance (gpointer data)
-{
-  Fixture *f = ((gpointer *) data)[0];
-
-  return lookup (f, ((gpointer *) data)[1]) != NULL;
-}
-
-static gboolean
-no_instance (gpointer data)
-{
-  return !has_instance (data);
-}
-
-static void
-define_pool_and_image (Fixture *f)
-{
-  g_autoptr(virStoragePool) pool = NULL;
-  g_autoptr(virStorageVol) vol = NULL;
-
-  pool = virStoragePoolDefineXML (f->conn,
-                                  "<pool type='dir'><name>" POOL "</name>"
-                                  "<target><path>" POOL_PATH "</path></target></pool>", 0);
-  assert_non_null (pool);
-  assert_int_equal (virStoragePoolCreate (pool, 0), 0);
-  vol = virStorageVolCreateXML (pool, "<volume><name>base.qcow2</name><capacity>1048576</capacity>"
-                                      "<target><format type='qcow2'/></target></volume>", 0);
-  assert_non_null (vol);
-}
-
-/* A dry run's domain XML: what gpuvmd would define. */
-static char *
-dry_run_xml (Fixture *f, const char *json)
-{
-  Result r;
-  char *xml;
-
-  create (f, json, &r);
-  if (r.doc == NULL)
-    fail_msg ("dry run: %s", r.error->message);
-  xml = g_strdup (gvd_test_json_string (r.doc, "domain_xml"));
-  result_clear (&r);
-  return xml;
 }
 
 /* The uuid of @inst's @i-th mdev hostdev. */
@@ -219,19 +90,31 @@ mdev_uuid (GvdInstance *inst, guint i)
   return NULL;
 }
 
+/* The entries of the daemon's vGPU journal (<state_dir>/mdevs). */
+static guint
+journal_entries (Fixture *f)
+{
+  g_autofree char *dir = g_build_filename (f->d->config->state_dir, GVD_MDEV_JOURNAL_DIR, NULL);
+  g_auto(GStrv) uuids = NULL;
+  g_auto(GStrv) names = NULL;
+
+  assert_true (gvd_journal_list (&gvd_journal_mdevs, dir, &uuids, &names, NULL));
+  return g_strv_length (uuids);
+}
+
 /* ---- planning (dry run) -------------------------------------------------------- */
 
 static void
 create__dry_run_vgpus__mdev_hostdevs_rendered_nothing_kept (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *xml;
   const char *p;
   guint n = 0;
 
-  create (f, "{\"name\": \"dry\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"dry\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
   if (r.doc == NULL)
     fail_msg ("dry run: %s", r.error->message);
   xml = gvd_test_json_string (r.doc, "domain_xml");
@@ -244,7 +127,7 @@ create__dry_run_vgpus__mdev_hostdevs_rendered_nothing_kept (void **state)
   assert_int_equal (f->fake->creates, 0);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_null (gvd_claims_get_holder (f->d->claims, T4));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
@@ -252,47 +135,47 @@ create__vgpu_type_full__insufficient_naming_type_and_capacity (void **state)
 {
   Fixture *f = *state;
   g_autoptr(GError) error = NULL;
-  Result r;
+  GvdTestResult r;
 
   /* Someone took the T4's one 16Q instance by hand: the kernel says 0. */
   assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-230",
                                     "99999999-9999-4999-8999-999999999999", &error));
-  create (f, "{\"name\": \"big\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"vgpu\": {\"type\": \"nvidia-230\"}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"big\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"vgpu\": {\"type\": \"nvidia-230\"}}", &r);
   assert_null (r.doc);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_GPUS));
   assert_non_null (strstr (r.error->message, "'vgpu.type'"));
   assert_non_null (strstr (r.error->message, "'nvidia-230'"));
   assert_non_null (strstr (r.error->message, T4 ": 0 free"));
-  result_clear (&r);
-  create (f, "{\"name\": \"none\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"vgpu\": {\"type\": \"nvidia-63\"}}", &r);
+  gvd_test_result_clear (&r);
+  gvd_test_create (f->d, "{\"name\": \"none\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"vgpu\": {\"type\": \"nvidia-63\"}}", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_NOT_FOUND));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
 create__vgpu_and_whole_gpu_on_one_parent__refused (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
 
-  create (f, "{\"name\": \"mix\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"devices\": [\"" T4 "\"], "
-             "\"vgpu\": {\"type\": \"nvidia-222\", \"parent\": \"" T4 "\"}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"mix\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"devices\": [\"" T4 "\"], "
+                         "\"vgpu\": {\"type\": \"nvidia-222\", \"parent\": \"" T4 "\"}}", &r);
   assert_null (r.doc);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
   assert_non_null (strstr (r.error->message, "'vgpu.parent'"));
   assert_non_null (strstr (r.error->message, "passed through whole by this request"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   /* A whole GPU and a vGPU on another parent mix. */
-  create (f, "{\"name\": \"mix\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"devices\": [\"" T4 "\"], \"vgpu\": {\"type\": \"nvidia-592\"}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"mix\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"devices\": [\"" T4 "\"], \"vgpu\": {\"type\": \"nvidia-592\"}}", &r);
   if (r.doc == NULL)
     fail_msg ("mix: %s", r.error->message);
   assert_non_null (strstr (gvd_test_json_string (r.doc, "domain_xml"),
                            "mdev-type=\"nvidia-592\" address=\"0000:41:00.4\""));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- create for real: mdevs made, then rolled back ---------------------------- */
@@ -302,11 +185,12 @@ create__fails_after_the_mdevs__they_are_removed_nothing_left (void **state)
 {
   Fixture *f = *state;
   g_autoptr(virDomain) dom = NULL;
-  Result r;
+  GvdTestResult r;
 
-  define_pool_and_image (f);
-  create (f, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"start\": false, "
-             "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
+  gvd_test_pool_define (f->conn, POOL, POOL_PATH);
+  gvd_test_volume_create (f->conn, POOL, "base.qcow2", "qcow2");
+  gvd_test_create (f->d, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"start\": false, "
+                         "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
   /* Both mdevs made through the double; then the test driver fails the
    * create (storage), and the rollback removes them again. */
   assert_null (r.doc);
@@ -314,31 +198,36 @@ create__fails_after_the_mdevs__they_are_removed_nothing_left (void **state)
   assert_int_equal (f->fake->creates, 2);
   assert_int_equal (f->fake->removes, 2);
   assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 16);
+  /* Journaled while they existed without a domain; forgotten once removed. */
+  assert_int_equal (journal_entries (f), 0);
   dom = virDomainLookupByName (f->conn, PREFIX "roll");
   assert_null (dom);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_null (gvd_claims_get_holder (f->d->claims, T4));
-  assert_null (lookup (f, "roll"));
-  result_clear (&r);
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "roll"));
+  gvd_test_result_clear (&r);
 }
 
 static void
 create__second_mdev_refused__first_removed_error_names_parent (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
 
   f->fake->fail_on = 2;
-  create (f, "{\"name\": \"half\", \"image\": \"base.qcow2\", \"start\": false, "
-             "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"half\", \"image\": \"base.qcow2\", \"start\": false, "
+                         "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}", &r);
   assert_null (r.doc);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_CONFLICT));
   assert_non_null (strstr (r.error->message, "on " T4));
   assert_int_equal (f->fake->creates, 2);
-  assert_int_equal (f->fake->removes, 1);
+  /* The one it made, then both again to be sure (a missing one is no
+   * error) before they are forgotten. */
+  assert_int_equal (f->fake->removes, 3);
   assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 16);
+  assert_int_equal (journal_entries (f), 0);
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- recovery ------------------------------------------------------------------ */
@@ -347,22 +236,23 @@ static void
 recover__gpuvmd_domain_with_vgpus__mdev_claims_hold_the_parent (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *xml = dry_run_xml (f, "{\"name\": \"back\", \"image\": \"base.qcow2\", "
-                                         "\"dry_run\": true, "
-                                         "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 2}}");
+  g_autofree char *xml = gvd_test_dry_run_xml (f->d, "{\"name\": \"back\", "
+                                                     "\"image\": \"base.qcow2\", "
+                                                     "\"dry_run\": true, "
+                                                     "\"vgpu\": {\"type\": \"nvidia-222\", "
+                                                     "\"count\": 2}}");
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) json = NULL;
-  gpointer data[2] = { f, (gpointer) "back" };
   GvdInstance *inst;
   const GvdMdevClaim *c;
   JsonArray *vgpu;
-  Result r;
+  GvdTestResult r;
 
   dom = virDomainDefineXML (f->conn, xml);
   assert_non_null (dom);
-  wait_for (has_instance, data);
-  inst = lookup (f, "back");
+  gvd_test_wait_instance (f->d, "back", TRUE);
+  inst = gvd_instance_manager_lookup (f->d->instances, "back");
   c = gvd_claims_get_mdev (f->d->claims, mdev_uuid (inst, 1));
   assert_non_null (c);
   assert_string_equal (c->holder, "back");
@@ -381,17 +271,17 @@ recover__gpuvmd_domain_with_vgpus__mdev_claims_hold_the_parent (void **state)
                                                       "type"), "nvidia-222");
 
   /* A parent carrying vGPUs is not passed through whole. */
-  create (f, "{\"name\": \"whole\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"devices\": [\"" T4 "\"]}", &r);
+  gvd_test_create (f->d, "{\"name\": \"whole\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"devices\": [\"" T4 "\"]}", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
   assert_non_null (strstr (r.error->message, "vgpu:back"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   /* Its promised (not yet created) mdevs count against the capacity. */
-  create (f, "{\"name\": \"more\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-             "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 15}}", &r);
+  gvd_test_create (f->d, "{\"name\": \"more\", \"image\": \"base.qcow2\", \"dry_run\": true, "
+                         "\"vgpu\": {\"type\": \"nvidia-222\", \"count\": 15}}", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INSUFFICIENT_GPUS));
   assert_non_null (strstr (r.error->message, T4 ": 14 free"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static gboolean
@@ -425,14 +315,14 @@ recover__foreign_domain_with_mdev__claimed_on_the_sysfs_parent (void **state)
                             "</source></hostdev></devices></domain>");
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (t4_held, f);
+  gvd_test_iterate_until (t4_held, f);
   c = gvd_claims_get_mdev (f->d->claims, uuid);
   assert_non_null (c);
   assert_string_equal (c->holder, "domain:hand-vgpu");
   assert_string_equal (c->parent, T4);
   assert_string_equal (gvd_claims_get_holder (f->d->claims, T4), "vgpu:domain:hand-vgpu");
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (t4_free, f);
+  gvd_test_iterate_until (t4_free, f);
   assert_null (gvd_claims_get_mdev (f->d->claims, uuid));
 }
 
@@ -480,7 +370,6 @@ api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name (void **state)
   g_autoptr(JsonNode) after = NULL;
   g_autoptr(JsonNode) t4 = NULL;
   g_autoptr(virDomain) dom = NULL;
-  gpointer data[2] = { f, (gpointer) "named" };
   JsonObject *entry, *type;
   JsonArray *mdevs;
   const char *uuid;
@@ -510,13 +399,14 @@ api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name (void **state)
   json_node_unref (http (base, "POST", "/v1/devices",
                          "{\"name\": \"t4\", \"pci_address\": \"" T4 "\"}", &status));
   assert_int_equal (status, 201);
-  xml = dry_run_xml (f, "{\"name\": \"named\", \"image\": \"base.qcow2\", \"dry_run\": true, "
-                        "\"vgpu\": {\"type\": \"nvidia-223\", \"parent\": \"t4\"}}");
+  xml = gvd_test_dry_run_xml (f->d, "{\"name\": \"named\", \"image\": \"base.qcow2\", "
+                                    "\"dry_run\": true, "
+                                    "\"vgpu\": {\"type\": \"nvidia-223\", \"parent\": \"t4\"}}");
   assert_non_null (strstr (xml, "mdev-type=\"nvidia-223\" address=\"" T4 "\""));
   dom = virDomainDefineXML (f->conn, xml);
   assert_non_null (dom);
-  wait_for (has_instance, data);
-  uuid = mdev_uuid (lookup (f, "named"), 0);
+  gvd_test_wait_instance (f->d, "named", TRUE);
+  uuid = mdev_uuid (gvd_instance_manager_lookup (f->d->instances, "named"), 0);
   assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-223", uuid, &error));
 
   after = http (base, "GET", "/v1/devices/available", NULL, &status);
@@ -539,8 +429,60 @@ api__vgpu_types_and_mdevs__live_counts_holders_and_parent_by_name (void **state)
   assert_int_equal (json_array_get_length (json_node_get_array (gvd_test_json_path (t4, "mdevs"))),
                     1);
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_instance, data);
+  gvd_test_wait_instance (f->d, "named", FALSE);
   gvd_test_drain_main_context ();
+}
+
+/* What a crash leaves: an mdev journaled by a create that died before its
+ * define (or a delete that died after its undefine), and one whose domain
+ * got defined before the crash. Recovery removes the first, forgets the
+ * second's entry and leaves its mdev to its domain. */
+static gboolean
+journal_empty (gpointer data)
+{
+  return journal_entries (data) == 0;
+}
+
+static void
+recover__journaled_mdev_without_domain__removed_held_one_kept (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_build_filename (f->d->config->state_dir, GVD_MDEV_JOURNAL_DIR, NULL);
+  g_autofree char *xml = gvd_test_dry_run_xml (f->d, "{\"name\": \"held\", \"image\": "
+                                                     "\"base.qcow2\", \"dry_run\": true, "
+                                                     "\"vgpu\": {\"type\": \"nvidia-222\"}}");
+  g_autofree char *ghost = g_uuid_string_random ();
+  g_autofree char *held = NULL;
+  g_autoptr(virDomain) dom = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-222", ghost, &error));
+  assert_true (gvd_journal_add (&gvd_journal_mdevs, dir, ghost, "ghost", &error));
+  /* The held one's uuid is in the XML the create would define. */
+  {
+    const char *p = strstr (xml, "<address uuid=\"");
+    assert_non_null (p);
+    held = g_strndup (p + strlen ("<address uuid=\""), 36);
+  }
+  assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-222", held, &error));
+  assert_true (gvd_journal_add (&gvd_journal_mdevs, dir, held, "held", &error));
+  assert_int_equal (journal_entries (f), 2);
+  assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 14);
+
+  /* The define is what a crashed create got to; its event runs recovery. */
+  dom = virDomainDefineXML (f->conn, xml);
+  assert_non_null (dom);
+  gvd_test_wait_instance (f->d, "held", TRUE);
+  /* The sweep forgets the entry after the removal. */
+  gvd_test_iterate_until (journal_empty, f);
+  gvd_test_drain_main_context ();
+  assert_false (gvd_test_mdev_exists (f->sysfs, ghost));
+  assert_int_equal (f->fake->removes, 1);
+  assert_true (gvd_test_mdev_exists (f->sysfs, held));
+  assert_string_equal (gvd_claims_get_mdev (f->d->claims, held)->holder, "held");
+  assert_int_equal (gvd_test_mdev_available (f->sysfs, T4, "nvidia-222"), 15);
+  assert_int_equal (virDomainUndefine (dom), 0);
+  gvd_test_wait_instance (f->d, "held", FALSE);
 }
 
 /* ---- delete -------------------------------------------------------------------- */
@@ -549,37 +491,38 @@ static void
 delete__undefine_refused__mdevs_kept_until_the_domain_is_gone (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *xml = dry_run_xml (f, "{\"name\": \"del\", \"image\": \"base.qcow2\", "
-                                         "\"dry_run\": true, \"vgpu\": {\"type\": \"nvidia-222\"}}");
+  g_autofree char *xml = gvd_test_dry_run_xml (f->d, "{\"name\": \"del\", "
+                                                     "\"image\": \"base.qcow2\", "
+                                                     "\"dry_run\": true, "
+                                                     "\"vgpu\": {\"type\": \"nvidia-222\"}}");
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(GError) error = NULL;
-  gpointer data[2] = { f, (gpointer) "del" };
   g_autofree char *uuid = NULL;
-  Result r = { 0 };
+  GvdTestResult r;
 
-  r.mgr = f->d->instances;
   dom = virDomainDefineXML (f->conn, xml);
   assert_non_null (dom);
-  wait_for (has_instance, data);
-  uuid = g_strdup (mdev_uuid (lookup (f, "del"), 0));
+  gvd_test_wait_instance (f->d, "del", TRUE);
+  uuid = g_strdup (mdev_uuid (gvd_instance_manager_lookup (f->d->instances, "del"), 0));
   /* As a create of gpuvmd's would have left it. */
   assert_true (f->fake->ops.create (&f->fake->ops, NULL, T4, "nvidia-222", uuid, &error));
 
   /* The test driver refuses the undefine flags gpuvmd uses: the delete
    * fails before the mdev, which a defined domain still names. */
-  gvd_instance_manager_delete_async (f->d->instances, "del", delete_cb, &r);
-  wait_for (result_done, &r);
+  gvd_test_delete (f->d, "del", &r);
   assert_non_null (r.error);
   assert_int_equal (f->fake->removes, 0);
   assert_true (gvd_test_mdev_exists (f->sysfs, uuid));
   assert_string_equal (gvd_claims_get_mdev (f->d->claims, uuid)->holder, "del");
-  result_clear (&r);
+  /* Journaled for the undefine's window, forgotten when it was refused. */
+  assert_int_equal (journal_entries (f), 0);
+  gvd_test_result_clear (&r);
 
   /* Undefined behind gpuvmd's back: the claims go; the mdev stays (it is
    * reported as used by no domain; gpuvmd does not remove what it did not
    * see the end of). */
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_instance, data);
+  gvd_test_wait_instance (f->d, "del", FALSE);
   assert_null (gvd_claims_get_mdev (f->d->claims, uuid));
   assert_null (gvd_claims_get_holder (f->d->claims, T4));
   assert_true (gvd_test_mdev_exists (f->sysfs, uuid));
@@ -602,6 +545,8 @@ main (void)
     cmocka_unit_test_setup_teardown (recover__gpuvmd_domain_with_vgpus__mdev_claims_hold_the_parent,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (recover__foreign_domain_with_mdev__claimed_on_the_sysfs_parent,
+                                     setup, teardown),
+    cmocka_unit_test_setup_teardown (recover__journaled_mdev_without_domain__removed_held_one_kept,
                                      setup, teardown),
     cmocka_unit_test_setup_teardown (delete__undefine_refused__mdevs_kept_until_the_domain_is_gone,
                                      setup, teardown),

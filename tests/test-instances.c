@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,67 +42,33 @@ typedef struct {
 
 static Fixture fx;
 
-static void
-cleanup_libvirt (void)
-{
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-}
-
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *fixture_root = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
 
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  cleanup_libvirt ();
-  fx.state_dir = g_dir_make_tmp ("gvdtest-inst-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir);
   fx.config_fixture = g_strdup_printf ("%s[host]\nsysfs_root=%s/sys\nprocfs_root=%s/proc\n",
                                        fx.config, fixture_root, fixture_root);
-  /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  cleanup_libvirt ();
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  {
-    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
-    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
-    g_unlink (reg);
-    g_unlink (sec);
-  }
-  g_rmdir (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);
   g_free (fx.config_fixture);
   return 0;
 }
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
-}
-
-
 
 static char *
 domain_state (const char *name)
@@ -116,28 +83,6 @@ domain_state (const char *name)
   return g_strdup (st == VIR_DOMAIN_RUNNING ? "running" : st == VIR_DOMAIN_SHUTOFF ? "shutoff" : "other");
 }
 
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
 typedef struct {
   GvdTestDaemon *d;
   const char *name;
@@ -150,7 +95,7 @@ api_state_is (gpointer data)
   StateWait *w = data;
   g_autofree char *path = g_strconcat ("/v1/instances/", w->name, NULL);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (w->d, "GET", path, NULL, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (w->d, "GET", path, NULL, &status);
 
   return status == 200 && g_strcmp0 (gvd_test_json_string (n, "state"), w->want) == 0;
 }
@@ -177,7 +122,7 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   t0 = g_get_monotonic_time ();
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 201);
   print_message ("create → running: %.2f s\n", (g_get_monotonic_time () - t0) / 1e6);
   assert_string_equal (gvd_test_json_string (created, "state"), "running");
@@ -211,18 +156,19 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
     assert_non_null (spare);
     assert_int_equal (spare->len, 4);
   }
-  assert_int_equal (count_volumes_with (PREFIX "life-"), 2);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "life-"), 2);
 
-  again = api (d, "POST", "/v1/instances", body, &status);
+  again = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 409);
   assert_string_equal (gvd_test_json_string (again, "error.code"), "already_exists");
 
   /* A guest without an OS ignores ACPI: shutdown falls back to power off. */
-  shut = api (d, "POST", "/v1/instances/life/shutdown", "{\"timeout_seconds\": 2}", &status);
+  shut = gvd_test_api (d, "POST", "/v1/instances/life/shutdown", "{\"timeout_seconds\": 2}",
+                       &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (shut, "state"), "shutoff");
 
-  started = api (d, "POST", "/v1/instances/life/start", NULL, &status);
+  started = gvd_test_api (d, "POST", "/v1/instances/life/start", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (started, "state"), "running");
   /* The console is a unix socket libvirt made, not a TCP port. */
@@ -237,7 +183,7 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
     assert_true (S_ISSOCK (st.st_mode));
   }
 
-  reset = api (d, "POST", "/v1/instances/life/reset", NULL, &status);
+  reset = gvd_test_api (d, "POST", "/v1/instances/life/reset", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (reset, "state"), "running");
 
@@ -247,10 +193,10 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
   assert_string_equal (gvd_test_probe_guest_agent (PREFIX "no-such-domain"), "unavailable");
 
   {
-    g_autoptr(JsonNode) bad = api (d, "POST", "/v1/instances/life/explode", NULL, &status);
+    g_autoptr(JsonNode) bad = gvd_test_api (d, "POST", "/v1/instances/life/explode", NULL, &status);
     assert_int_equal (status, 404);
-    g_autoptr(JsonNode) qmp = api (d, "POST", "/v1/instances/life/qmp",
-                                   "{\"execute\": \"query-status\"}", &status);
+    g_autoptr(JsonNode) qmp = gvd_test_api (d, "POST", "/v1/instances/life/qmp",
+                                            "{\"execute\": \"query-status\"}", &status);
     assert_int_equal (status, 200);
     assert_string_equal (gvd_test_json_string (qmp, "return.status"), "running");
     /* Commands that touch host files, memory or block devices, or run HMP,
@@ -269,7 +215,8 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
 
     for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
       {
-        g_autoptr(JsonNode) no = api (d, "POST", "/v1/instances/life/qmp", refused[i], &status);
+        g_autoptr(JsonNode) no = gvd_test_api (d, "POST", "/v1/instances/life/qmp", refused[i],
+                                               &status);
         g_autofree char *quoted = g_strdup_printf ("'%s'", names[i]);
 
         assert_int_equal (status, 403);
@@ -280,19 +227,19 @@ lifecycle__create_shutdown_start_reset_delete__nothing_left (void **state)
     assert_false (g_file_test ("/tmp/gvdtest-pmem", G_FILE_TEST_EXISTS));
     /* Nothing rides along with an allowed command. */
     {
-      g_autoptr(JsonNode) oob = api (d, "POST", "/v1/instances/life/qmp",
-                                     "{\"execute\": \"query-status\","
-                                     " \"exec-oob\": \"human-monitor-command\"}", &status);
+      g_autoptr(JsonNode) oob = gvd_test_api (d, "POST", "/v1/instances/life/qmp",
+                                              "{\"execute\": \"query-status\","
+                                              " \"exec-oob\": \"human-monitor-command\"}", &status);
       assert_int_equal (status, 400);
     }
   }
 
-  gone = api (d, "DELETE", "/v1/instances/life", NULL, &status);
+  gone = gvd_test_api (d, "DELETE", "/v1/instances/life", NULL, &status);
   assert_int_equal (status, 204);
   assert_null (domain_state ("life"));
-  assert_int_equal (count_volumes_with (PREFIX "life-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "life-"), 0);
   {
-    g_autoptr(JsonNode) n = api (d, "GET", "/v1/instances/life", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "GET", "/v1/instances/life", NULL, &status);
     assert_int_equal (status, 404);
   }
   gvd_test_daemon_stop (d, TRUE);
@@ -342,7 +289,7 @@ boot_files__host_paths_and_volumes__only_allowed_ones_rendered (void **state)
       g_string_replace (boot, "FIFO", fifo, 0);
       body = g_strdup_printf ("{\"name\": \"boot\", \"image\": \"" IMAGE "\", \"dry_run\": true,"
                               " \"boot\": %s}", boot->str);
-      n = api (d, "POST", "/v1/instances", body, &status);
+      n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
       if (status != refused[i].status)
         print_error ("%s: %u\n", body, status);
       assert_int_equal (status, refused[i].status);
@@ -360,7 +307,7 @@ boot_files__host_paths_and_volumes__only_allowed_ones_rendered (void **state)
     g_autofree char *body = g_strdup_printf (
       "{\"name\": \"boot\", \"image\": \"" IMAGE "\", \"dry_run\": true,"
       " \"boot\": {\"kernel\": \"%s\", \"initrd\": {\"volume\": \"" IMAGE "\"}}}", kernel);
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
     g_autofree char *want_kernel = g_strdup_printf ("<kernel>%s</kernel>", kernel);
     const char *xml;
 
@@ -390,8 +337,9 @@ recovery__kill9_and_behind_the_back__seen (void **state)
 
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  created = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"rec\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
+  created = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"rec\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}",
+                          &status);
   assert_int_equal (status, 201);
   uuid = g_strdup (gvd_test_json_string (created, "uuid"));
   /* No root_disk_gib: the root disk has the image's size (64 MiB), and the
@@ -420,7 +368,7 @@ recovery__kill9_and_behind_the_back__seen (void **state)
 
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  recovered = api (d2, "GET", "/v1/instances/rec", NULL, &status);
+  recovered = gvd_test_api (d2, "GET", "/v1/instances/rec", NULL, &status);
   assert_int_equal (status, 200);
   assert_string_equal (gvd_test_json_string (recovered, "uuid"), uuid);
   assert_string_equal (gvd_test_json_string (recovered, "state"), "running");
@@ -447,7 +395,7 @@ recovery__kill9_and_behind_the_back__seen (void **state)
   }
   for (int i = 0; i < 40; i++)
     {
-      g_autoptr(JsonNode) n = api (d2, "GET", "/v1/instances/rec", NULL, &status);
+      g_autoptr(JsonNode) n = gvd_test_api (d2, "GET", "/v1/instances/rec", NULL, &status);
       if (status == 404)
         break;
       g_usleep (50 * 1000);
@@ -467,11 +415,12 @@ create__each_step_failing__rolls_back_everything (void **state)
 
   /* 1. bad image: nothing created. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
-                                 "{\"name\": \"bad-image\", \"image\": \"no-such.qcow2\"}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
+                                          "{\"name\": \"bad-image\", \"image\": \"no-such.qcow2\"}",
+                                          &status);
     assert_int_equal (status, 404);
     assert_string_equal (gvd_test_json_string (n, "error.code"), "image_not_found");
-    assert_int_equal (count_volumes_with ("bad-image"), 0);
+    assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, "bad-image"), 0);
     assert_null (domain_state ("bad-image"));
   }
   /* 2. define rejected: a foreign domain already has the name. */
@@ -482,32 +431,34 @@ create__each_step_failing__rolls_back_everything (void **state)
     g_autoptr(JsonNode) n = NULL;
 
     assert_non_null (dom);
-    n = api (d, "POST", "/v1/instances",
-             "{\"name\": \"clash\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}", &status);
+    n = gvd_test_api (d, "POST", "/v1/instances",
+                      "{\"name\": \"clash\", \"image\": \"" IMAGE "\", \"memory_mib\": 256}",
+                      &status);
     assert_int_equal (status, 409);
-    assert_int_equal (count_volumes_with (PREFIX "clash-"), 0);
+    assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "clash-"), 0);
     virDomainUndefine (dom);
   }
   /* 3. start rejected: a (fixture) GPU absent from this host. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
-                                 "{\"name\": \"nogpu\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
-                                 " \"gpus\": 1}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
+                                          "{\"name\": \"nogpu\", \"image\": \"" IMAGE "\","
+                                          " \"memory_mib\": 256, \"gpus\": 1}", &status);
     g_autoptr(JsonNode) avail = NULL;
 
     assert_int_equal (status, 502);
     assert_string_equal (gvd_test_json_string (n, "error.code"), "libvirt_error");
-    assert_int_equal (count_volumes_with (PREFIX "nogpu-"), 0);
+    assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "nogpu-"), 0);
     assert_null (domain_state ("nogpu"));
     /* …and its claim is released: every GPU is free again. */
-    avail = api (d, "GET", "/v1/devices/available", NULL, &status);
+    avail = gvd_test_api (d, "GET", "/v1/devices/available", NULL, &status);
     assert_int_equal (status, 200);
     assert_null (strstr (json_to_string (avail, FALSE), "\"nogpu\""));
   }
   /* 4. a plan refusal carries every reason. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
-                                 "{\"name\": \"greedy\", \"image\": \"" IMAGE "\", \"gpus\": 64}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
+                                          "{\"name\": \"greedy\", \"image\": \"" IMAGE "\","
+                                          " \"gpus\": 64}", &status);
     assert_int_equal (status, 409);
     assert_string_equal (gvd_test_json_string (n, "error.code"), "insufficient_gpus");
     assert_non_null (gvd_test_json_path (n, "error.details"));
@@ -531,7 +482,7 @@ reservation__create_consumes__devices_move_to_instance (void **state)
 
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  res = api (d, "POST", "/v1/reservations", "{\"gpus\": 2, \"ttl_seconds\": 60}", &status);
+  res = gvd_test_api (d, "POST", "/v1/reservations", "{\"gpus\": 2, \"ttl_seconds\": 60}", &status);
   assert_int_equal (status, 201);
   id = gvd_test_json_string (res, "id");
   gpus = json_node_get_array (gvd_test_json_path (res, "gpus"));
@@ -539,7 +490,7 @@ reservation__create_consumes__devices_move_to_instance (void **state)
 
   body = g_strdup_printf ("{\"name\": \"resv\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
                           " \"reservation\": \"%s\", \"start\": false}", id);
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 201);
   assert_string_equal (gvd_test_json_string (created, "state"), "shutoff");
   {
@@ -552,13 +503,13 @@ reservation__create_consumes__devices_move_to_instance (void **state)
       assert_non_null (strstr (seen->str, json_array_get_string_element (gpus, i)));
   }
   /* Consumed: a second create with it fails, and it is gone. */
-  again = api (d, "POST", "/v1/instances", body, &status);
+  again = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   assert_true (status == 404 || status == 409);
   res_path = g_strdup_printf ("/v1/reservations/%s", id);
-  gone = api (d, "GET", res_path, NULL, &status);
+  gone = gvd_test_api (d, "GET", res_path, NULL, &status);
   assert_int_equal (status, 404);
   {
-    g_autoptr(JsonNode) del = api (d, "DELETE", "/v1/instances/resv", NULL, &status);
+    g_autoptr(JsonNode) del = gvd_test_api (d, "DELETE", "/v1/instances/resv", NULL, &status);
     assert_int_equal (status, 204);
   }
   gvd_test_daemon_stop (d, TRUE);
@@ -612,8 +563,8 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
   /* No assertion may fire while libvirtd is stopped: collect, thaw, check. */
   t = g_thread_new ("create", call_thread, &call);
   g_thread_join (t);
-  health = api (d, "GET", "/healthz", NULL, &health_status);
-  avail = api (d, "GET", "/v1/devices/available", NULL, &avail_status);
+  health = gvd_test_api (d, "GET", "/healthz", NULL, &health_status);
+  avail = gvd_test_api (d, "GET", "/v1/devices/available", NULL, &avail_status);
   kill (libvirtd, SIGCONT);
 
   assert_int_equal (health_status, 200);
@@ -631,27 +582,28 @@ deadline__libvirt_frozen__devices_wedged_daemon_serves (void **state)
   json_node_unref (call.reply);
 
   /* The late failure (the fixture GPU is not on this host) is rolled back. */
-  for (int i = 0; i < 200 && (count_volumes_with (PREFIX "frozen-") > 0 || domain_state ("frozen") != NULL); i++)
+  for (int i = 0; i < 200 && (gvd_test_count_volumes (fx.conn, POOL, PREFIX "frozen-") > 0
+                              || gvd_test_domain_exists (fx.conn, PREFIX "frozen")); i++)
     g_usleep (100 * 1000);
-  assert_int_equal (count_volumes_with (PREFIX "frozen-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "frozen-"), 0);
 
   /* Operations that finish in time disarm their deadline: delete an
    * instance with a GPU, outlive the deadline, and the daemon is still
    * there and quarantined nothing new. */
   {
     guint n_quarantined = 0;
-    g_autoptr(JsonNode) made = api (d, "POST", "/v1/instances",
-                                    "{\"name\": \"timely\", \"image\": \"" IMAGE "\","
-                                    " \"memory_mib\": 256, \"gpus\": 1, \"start\": false}",
-                                    &avail_status);
+    g_autoptr(JsonNode) made = gvd_test_api (d, "POST", "/v1/instances",
+                                             "{\"name\": \"timely\", \"image\": \"" IMAGE "\","
+                                             " \"memory_mib\": 256, \"gpus\": 1, \"start\": false}",
+                                             &avail_status);
     g_autoptr(JsonNode) gone = NULL;
     g_autoptr(JsonNode) later = NULL;
 
     assert_int_equal (avail_status, 201);
-    gone = api (d, "DELETE", "/v1/instances/timely", NULL, &avail_status);
+    gone = gvd_test_api (d, "DELETE", "/v1/instances/timely", NULL, &avail_status);
     assert_int_equal (avail_status, 204);
     g_usleep (7 * G_USEC_PER_SEC);
-    later = api (d, "GET", "/v1/devices/available", NULL, &avail_status);
+    later = gvd_test_api (d, "GET", "/v1/devices/available", NULL, &avail_status);
     assert_int_equal (avail_status, 200);
     {
       JsonArray *devs = json_node_get_array (gvd_test_json_path (later, "devices"));
@@ -716,10 +668,10 @@ concurrency__20_creates_for_8_gpus_in_pairs__exactly_4_win (void **state)
       {
         g_autofree char *path = g_strdup_printf ("/v1/instances/race-%d", i);
         guint status = 0;
-        g_autoptr(JsonNode) n = api (d, "DELETE", path, NULL, &status);
+        g_autoptr(JsonNode) n = gvd_test_api (d, "DELETE", path, NULL, &status);
         assert_int_equal (status, 204);
       }
-  assert_int_equal (count_volumes_with (PREFIX "race-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "race-"), 0);
   gvd_test_daemon_stop (d, TRUE);
 }
 
@@ -815,7 +767,7 @@ idempotency__dry_runs_not_stored_real_create_replayed (void **state)
     other = create_with_key (d, "real-1", dry2, &status, &replayed);
     assert_int_equal (status, 200); /* a dry run bypasses the cache */
     assert_false (replayed);
-    gone = api (d, "DELETE", "/v1/instances/idem", NULL, &status);
+    gone = gvd_test_api (d, "DELETE", "/v1/instances/idem", NULL, &status);
     assert_int_equal (status, 204);
   }
   gvd_test_daemon_stop (d, TRUE);
@@ -880,7 +832,7 @@ console__tail_follow_and_hostile_queries__answered (void **state)
 
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   assert_int_equal (status, 201);
   /* Not asked for: no VNC console (no <graphics> at all) and no autostart. */
   assert_true (json_node_is_null (gvd_test_json_path (created, "vnc")));
@@ -900,7 +852,7 @@ console__tail_follow_and_hostile_queries__answered (void **state)
   /* What the guest wrote, including what a terminal must not get raw: an
    * escape sequence and a byte that is not UTF-8. */
   console_append (PREFIX "cons", "\nMARK-A \x1b[2J\xff\n");
-  tail = api (d, "GET", "/v1/instances/cons/console?tail=50", NULL, &status);
+  tail = gvd_test_api (d, "GET", "/v1/instances/cons/console?tail=50", NULL, &status);
   assert_int_equal (status, 200);
   text = gvd_test_json_string (tail, "text");
   assert_non_null (strstr (text, "MARK-A \x1b[2J\xef\xbf\xbd\n"));
@@ -908,7 +860,7 @@ console__tail_follow_and_hostile_queries__answered (void **state)
 
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_autoptr(JsonNode) n = api (d, bad[i].method, bad[i].path, NULL, &status);
+      g_autoptr(JsonNode) n = gvd_test_api (d, bad[i].method, bad[i].path, NULL, &status);
       print_message ("%s %s\n", bad[i].method, bad[i].path);
       assert_int_equal (status, bad[i].status);
       gvd_test_assert_error (n, bad[i].code, NULL);
@@ -929,7 +881,7 @@ console__tail_follow_and_hostile_queries__answered (void **state)
   assert_true (stream_until (in, seen, "MARK-B"));
   g_input_stream_close (in, NULL, NULL);
 
-  gone = api (d, "DELETE", "/v1/instances/cons", NULL, &status);
+  gone = gvd_test_api (d, "DELETE", "/v1/instances/cons", NULL, &status);
   assert_int_equal (status, 204);
   /* The log belongs to libvirt's log directory; gpuvmd leaves it there. */
 }

@@ -10,6 +10,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
+#include "testlib-manager.h"
 
 #include <libvirt/libvirt.h>
 #include <string.h>
@@ -29,7 +31,6 @@
 #define VF1 "0000:42:00.3"
 #define VF2 "0000:42:00.4"      /* enabled, not offered */
 #define GPU0 "0000:41:00.0"
-#define WAIT_MS 20000
 
 #define CONFIG \
   "[libvirt]\ndomain_prefix=" PREFIX "\n" \
@@ -44,66 +45,15 @@
   " {\"mode\": \"network\", \"source\": \"gvd-fabric\"}," \
   " {\"mode\": \"sriov\", \"device\": \"" vf "\"}]"
 
-typedef struct {
-  /* Our own connection: test:///default keeps its state while one is open. */
-  virConnectPtr conn;
-  GvdDaemon *d;
-} Fixture;
-
-typedef struct {
-  GvdInstanceManager *mgr;
-  gboolean done;
-  JsonNode *doc;
-  JsonNode *details;
-  GError *error;
-} Result;
-
-static void
-result_clear (Result *r)
-{
-  g_clear_pointer (&r->doc, json_node_unref);
-  g_clear_pointer (&r->details, json_node_unref);
-  g_clear_error (&r->error);
-}
-
-static gboolean
-is_ready (gpointer data)
-{
-  return gvd_instance_manager_is_ready (data);
-}
-
-/* Iterate the default main context until @cond holds (or fail). */
-static void
-wait_for (gboolean (*cond) (gpointer), gpointer data)
-{
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        fail_msg ("timed out");
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-}
-
-static gboolean
-result_done (gpointer data)
-{
-  return ((Result *) data)->done;
-}
+typedef GvdTestInproc Fixture;
 
 static int
 setup (void **state)
 {
-  Fixture *f = g_new0 (Fixture, 1);
+  Fixture *f = gvd_test_inproc_new ("sriov-nic", CONFIG);
 
-  f->conn = virConnectOpen ("test:///default");
-  assert_non_null (f->conn);
-  f->d = gvd_test_daemon_build ("sriov-nic", CONFIG, NULL);
   assert_false (gvd_claims_is_ready (f->d->claims));
-  gvd_daemon_start (f->d);
-  wait_for (is_ready, f->d->instances);
+  gvd_test_daemon_start_ready (f->d);
   *state = f;
   return 0;
 }
@@ -111,96 +61,8 @@ setup (void **state)
 static int
 teardown (void **state)
 {
-  Fixture *f = *state;
-
-  gvd_test_daemon_destroy (f->d);
-  /* Let finished sources (libvirt's, the manager's workers) go. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  virConnectClose (f->conn);
-  g_free (f);
+  gvd_test_inproc_free (*state);
   return 0;
-}
-
-static void
-create_cb (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-
-  r->doc = gvd_instance_manager_create_finish (r->mgr, res, &r->details, &r->error);
-  r->done = TRUE;
-}
-
-/* POST /v1/instances as the API runs it, to completion. */
-static void
-create (Fixture *f, const char *json, Result *r)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, NULL);
-  g_autoptr(GvdCreateRequest) req = NULL;
-  g_autoptr(GError) error = NULL;
-
-  assert_non_null (node);
-  req = gvd_create_request_parse (json_node_get_object (node), &error);
-  if (req == NULL)
-    fail_msg ("request: %s", error->message);
-  memset (r, 0, sizeof *r);
-  r->mgr = f->d->instances;
-  gvd_instance_manager_create_async (f->d->instances, req, create_cb, r);
-  wait_for (result_done, r);
-}
-
-/* The instance manager's public view of @name, or NULL. */
-static GvdInstance *
-lookup (Fixture *f, const char *name)
-{
-  return gvd_instance_manager_lookup (f->d->instances, name);
-}
-
-static gboolean
-has_instance (gpointer data)
-{
-  Fixture *f = ((gpointer *) data)[0];
-
-  return lookup (f, ((gpointer *) data)[1]) != NULL;
-}
-
-static void
-define_pool (Fixture *f)
-{
-  g_autoptr(virStoragePool) pool = NULL;
-
-  pool = virStoragePoolDefineXML (f->conn,
-                                  "<pool type='dir'><name>" POOL "</name>"
-                                  "<target><path>" POOL_PATH "</path></target></pool>", 0);
-  assert_non_null (pool);
-  assert_int_equal (virStoragePoolCreate (pool, 0), 0);
-}
-
-static void
-create_volume (Fixture *f, const char *name, const char *format)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (f->conn, POOL);
-  g_autofree char *xml = g_strdup_printf ("<volume><name>%s</name><capacity>1048576</capacity>"
-                                          "<target><format type='%s'/></target></volume>",
-                                          name, format);
-  g_autoptr(virStorageVol) vol = NULL;
-
-  assert_non_null (pool);
-  vol = virStorageVolCreateXML (pool, xml, 0);
-  if (vol == NULL)
-    fail_msg ("volume %s: %s", name, virGetLastErrorMessage ());
-}
-
-static gboolean
-volume_exists (Fixture *f, const char *name)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (f->conn, POOL);
-  g_autoptr(virStorageVol) vol = NULL;
-
-  assert_non_null (pool);
-  virStoragePoolRefresh (pool, 0);
-  vol = virStorageVolLookupByName (pool, name);
-  return vol != NULL;
 }
 
 static guint
@@ -215,11 +77,11 @@ static void
 create__dry_run_gpu_and_three_nics__vf_interface_leases_given_back (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *xml, *nc;
 
-  create (f, "{\"name\": \"fab\", \"image\": \"base.qcow2\", \"gpus\": 1, " NETWORKS (VF0)
-             ", \"dry_run\": true}", &r);
+  gvd_test_create (f->d, "{\"name\": \"fab\", \"image\": \"base.qcow2\", \"gpus\": 1, "
+                         NETWORKS (VF0) ", \"dry_run\": true}", &r);
   if (r.doc == NULL)
     fail_msg ("dry run: %s", r.error->message);
   xml = gvd_test_json_string (r.doc, "domain_xml");
@@ -238,7 +100,7 @@ create__dry_run_gpu_and_three_nics__vf_interface_leases_given_back (void **state
   /* A dry run gives back every claim and lease. */
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_int_equal (n_leases (f), 0);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
@@ -271,9 +133,9 @@ create__refusals__named_field_nothing_claimed_or_leased (void **state)
     {
       g_autofree char *json = g_strdup_printf ("{\"name\": \"no\", \"image\": \"base.qcow2\", "
                                                "%s, \"dry_run\": true}", cases[i].json);
-      Result r;
+      GvdTestResult r;
 
-      create (f, json, &r);
+      gvd_test_create (f->d, json, &r);
       assert_null (r.doc);
       if (!g_error_matches (r.error, GVD_ERROR, cases[i].code)
           || strstr (r.error->message, cases[i].needle) == NULL)
@@ -281,7 +143,7 @@ create__refusals__named_field_nothing_claimed_or_leased (void **state)
                   cases[i].needle);
       assert_int_equal (gvd_claims_count (f->d->claims), 0);
       assert_int_equal (n_leases (f), 0);
-      result_clear (&r);
+      gvd_test_result_clear (&r);
     }
 }
 
@@ -289,28 +151,28 @@ static void
 create__vf_claimed_or_quarantined__refused_with_reasons (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   const char *json = "{\"name\": \"late\", \"image\": \"base.qcow2\", \"gpus\": 1, "
                      NETWORKS (VF0) ", \"dry_run\": true}";
 
   gvd_claims_set_holder (f->d->claims, VF0, "train-7");
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
   assert_non_null (strstr (r.error->message, "train-7"));
   assert_non_null (r.details);
   assert_int_equal (gvd_claims_count (f->d->claims), 1);
   assert_int_equal (n_leases (f), 0);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   gvd_claims_release (f->d->claims, "train-7");
 
   gvd_claims_quarantine (f->d->claims, VF0, "reset failed");
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_QUARANTINED));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   assert_true (gvd_claims_clear_quarantine (f->d->claims, VF0));
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_non_null (r.doc);
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 static void
@@ -324,7 +186,7 @@ create__reservation__lease_moves_to_the_first_nic_on_its_network (void **state)
   g_autofree char *json = NULL;
   g_autofree char *id = NULL;
   g_autofree char *mac = NULL;
-  Result r;
+  GvdTestResult r;
 
   if (res == NULL)
     fail_msg ("reserve: %s", error->message);
@@ -335,10 +197,10 @@ create__reservation__lease_moves_to_the_first_nic_on_its_network (void **state)
   json = g_strdup_printf ("{\"name\": \"res\", \"image\": \"base.qcow2\", \"reservation\": "
                           "\"%s\", \"networks\": [{\"mode\": \"network\", \"source\": "
                           "\"gvd-fabric\"}], \"dry_run\": true}", id);
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
   assert_non_null (strstr (r.error->message, "make that NIC the first"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   /* A refused create gives the reservation's devices and lease back. */
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_int_equal (n_leases (f), 0);
@@ -354,7 +216,7 @@ create__reservation__lease_moves_to_the_first_nic_on_its_network (void **state)
   json = g_strdup_printf ("{\"name\": \"res\", \"image\": \"base.qcow2\", \"reservation\": "
                           "\"%s\", \"networks\": [{\"mode\": \"bridge\", \"source\": "
                           "\"br-gvd\"}, {\"mode\": \"user\"}], \"dry_run\": true}", id);
-  create (f, json, &r);
+  gvd_test_create (f->d, json, &r);
   if (r.doc == NULL)
     fail_msg ("create: %s", r.error->message);
   {
@@ -367,7 +229,7 @@ create__reservation__lease_moves_to_the_first_nic_on_its_network (void **state)
   }
   assert_non_null (strstr (gvd_test_json_string (r.doc, "cloud_init.network_config"),
                            "10.77.0.2/24"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 }
 
 /* ---- recovery, instance JSON, claims released ---------------------------------- */
@@ -382,21 +244,20 @@ static void
 recover__domain_with_vf__claims_leases_json_then_released (void **state)
 {
   Fixture *f = *state;
-  gpointer data[2] = { f, (gpointer) "fab" };
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(GvdInstanceSpec) spec = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) doc = NULL;
   GvdIpam *ipam = gvd_instance_manager_get_ipam (f->d->instances);
   JsonArray *nets;
-  Result r;
+  GvdTestResult r;
   char *xml;
 
-  create (f, "{\"name\": \"fab\", \"image\": \"base.qcow2\", \"gpus\": 1, " NETWORKS (VF0)
-             ", \"dry_run\": true}", &r);
+  gvd_test_create (f->d, "{\"name\": \"fab\", \"image\": \"base.qcow2\", \"gpus\": 1, "
+                         NETWORKS (VF0) ", \"dry_run\": true}", &r);
   assert_non_null (r.doc);
   xml = g_strdup (gvd_test_json_string (r.doc, "domain_xml"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
   spec = gvd_domain_xml_parse (xml, NULL);
   assert_non_null (spec);
 
@@ -406,7 +267,7 @@ recover__domain_with_vf__claims_leases_json_then_released (void **state)
   g_free (xml);
   if (dom == NULL)
     fail_msg ("define: %s", virGetLastErrorMessage ());
-  wait_for (has_instance, data);
+  gvd_test_wait_instance (f->d, "fab", TRUE);
   assert_string_equal (gvd_claims_get_holder (f->d->claims, GPU0), "fab");
   assert_string_equal (gvd_claims_get_holder (f->d->claims, VF0), "fab");
   assert_int_equal (gvd_claims_count (f->d->claims), 2);
@@ -420,7 +281,8 @@ recover__domain_with_vf__claims_leases_json_then_released (void **state)
       assert_string_equal (mac, ((GvdNicSpec *) g_ptr_array_index (spec->nics, i))->mac);
     }
 
-  gvd_instance_write_json (f->d->instances, lookup (f, "fab"), b);
+  gvd_instance_write_json (f->d->instances,
+                           gvd_instance_manager_lookup (f->d->instances, "fab"), b);
   doc = json_builder_get_root (b);
   nets = json_node_get_array (gvd_test_json_path (doc, "networks"));
   assert_int_equal (json_array_get_length (nets), 3);
@@ -438,15 +300,16 @@ recover__domain_with_vf__claims_leases_json_then_released (void **state)
   assert_int_equal (json_array_get_length (json_node_get_array (gvd_test_json_path (doc, "network"))), 3);
 
   /* Another instance cannot have the VF. */
-  create (f, "{\"name\": \"two\", \"image\": \"base.qcow2\", \"networks\": "
-             "[{\"mode\": \"sriov\", \"device\": \"" VF0 "\"}], \"dry_run\": true}", &r);
+  gvd_test_create (f->d, "{\"name\": \"two\", \"image\": \"base.qcow2\", \"networks\": "
+                         "[{\"mode\": \"sriov\", \"device\": \"" VF0 "\"}], "
+                         "\"dry_run\": true}", &r);
   assert_true (g_error_matches (r.error, GVD_ERROR, GVD_ERROR_DEVICE_IN_USE));
   assert_non_null (strstr (r.error->message, "fab"));
-  result_clear (&r);
+  gvd_test_result_clear (&r);
 
   /* Undefined: the claims and the three leases go. */
   assert_int_equal (virDomainUndefine (dom), 0);
-  wait_for (no_claims, f);
+  gvd_test_iterate_until (no_claims, f);
   assert_int_equal (n_leases (f), 0);
 }
 
@@ -456,24 +319,24 @@ static void
 create__seed_upload_unsupported__vf_claim_and_leases_rolled_back (void **state)
 {
   Fixture *f = *state;
-  Result r;
+  GvdTestResult r;
   g_autoptr(virDomain) dom = NULL;
 
-  define_pool (f);
-  create_volume (f, "base.qcow2", "qcow2");
-  create (f, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"gpus\": 1, " NETWORKS (VF1)
-             ", \"start\": false}", &r);
+  gvd_test_pool_define (f->conn, POOL, POOL_PATH);
+  gvd_test_volume_create (f->conn, POOL, "base.qcow2", "qcow2");
+  gvd_test_create (f->d, "{\"name\": \"roll\", \"image\": \"base.qcow2\", \"gpus\": 1, "
+                         NETWORKS (VF1) ", \"start\": false}", &r);
   /* Planned, claimed, leased, rendered; then the test driver fails the
    * worker (no virStorageVolUpload): everything goes back. */
   assert_null (r.doc);
   assert_non_null (r.error);
   dom = virDomainLookupByName (f->conn, PREFIX "roll");
   assert_null (dom);
-  assert_false (volume_exists (f, PREFIX "roll-root.qcow2"));
+  assert_false (gvd_test_volume_exists (f->conn, POOL, PREFIX "roll-root.qcow2"));
   assert_int_equal (gvd_claims_count (f->d->claims), 0);
   assert_int_equal (n_leases (f), 0);
-  assert_null (lookup (f, "roll"));
-  result_clear (&r);
+  assert_null (gvd_instance_manager_lookup (f->d->instances, "roll"));
+  gvd_test_result_clear (&r);
 }
 
 int

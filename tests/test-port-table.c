@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Host ports for forwarded guest ports: allocation from the range, the host
- * bind test, exhaustion, release, recovery's take, and the config key. */
+/* Host ports and loopback addresses for forwarded guest ports: allocation
+ * from the ranges, the host bind test, exhaustion, release, recovery's take,
+ * and the config keys. */
 #include "config.h"
 
 #include "testlib.h"
@@ -159,6 +160,183 @@ config_range__forms (void **state)
     }
 }
 
+static void
+address__lowest_free__one_per_owner_released_with_ports (void **state)
+{
+  g_autoptr(GvdPortTable) t = gvd_port_table_new (40000, 40009);
+  g_autoptr(GvdPortTable) none = gvd_port_table_new (40000, 40009);
+  g_autoptr(GError) error = NULL;
+  guint32 a = 0, b = 0, c = 0;
+  guint got[1] = { 0 };
+
+  /* 127.77.0.1-127.77.0.2, as forward_addresses = 127.77.0.0/30 gives. */
+  gvd_port_table_set_addresses (t, 0x7f4d0001u, 0x7f4d0002u);
+  assert_true (gvd_port_table_allocate_address (t, "a", &a, &error));
+  assert_int_equal (a, 0x7f4d0001u);
+  /* One address per owner, however often it asks. */
+  assert_true (gvd_port_table_allocate_address (t, "a", &a, &error));
+  assert_int_equal (a, 0x7f4d0001u);
+  assert_true (gvd_port_table_allocate_address (t, "b", &b, &error));
+  assert_int_equal (b, 0x7f4d0002u);
+  assert_int_equal (gvd_port_table_get_n_addresses (t), 2);
+  assert_string_equal (gvd_port_table_address_owner (t, a), "a");
+
+  /* Used up: a conflict naming the range, nothing held. */
+  assert_false (gvd_port_table_allocate_address (t, "c", &c, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_CONFLICT));
+  assert_non_null (strstr (error->message, "'ports'"));
+  assert_non_null (strstr (error->message, "forward_addresses (127.77.0.1-127.77.0.2)"));
+  assert_int_equal (c, 0);
+  assert_int_equal (gvd_port_table_get_n_addresses (t), 2);
+  g_clear_error (&error);
+
+  /* Release (delete, create rollback) frees ports and address together. */
+  assert_true (gvd_port_table_allocate (t, "a", 1, NULL, NULL, got, &error));
+  assert_int_equal (gvd_port_table_release (t, "a"), 1);
+  assert_null (gvd_port_table_address_owner (t, 0x7f4d0001u));
+  assert_true (gvd_port_table_allocate_address (t, "c", &c, &error));
+  assert_int_equal (c, 0x7f4d0001u);
+
+  /* No range set: no address. */
+  assert_false (gvd_port_table_allocate_address (none, "a", &a, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT));
+}
+
+static void
+address__take__in_range_only_conflicts_named (void **state)
+{
+  g_autoptr(GvdPortTable) t = gvd_port_table_new (40000, 40009);
+  g_autoptr(GError) error = NULL;
+  guint32 a = 0;
+
+  gvd_port_table_set_addresses (t, 0x7f4d0001u, 0x7f4d00feu);
+  /* Recovered instances, and an older one on 127.0.0.1: not recorded. */
+  assert_true (gvd_port_table_take_address (t, "old", 0x7f000001u, &error));
+  assert_true (gvd_port_table_take_address (t, "other-old", 0x7f000001u, &error));
+  assert_true (gvd_port_table_take_address (t, "one", 0x7f4d0001u, &error));
+  assert_true (gvd_port_table_take_address (t, "one", 0x7f4d0001u, &error)); /* idempotent */
+  assert_int_equal (gvd_port_table_get_n_addresses (t), 1);
+  assert_false (gvd_port_table_take_address (t, "two", 0x7f4d0001u, &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_CONFLICT));
+  assert_non_null (strstr (error->message, "127.77.0.1 is held by 'one', wanted by 'two'"));
+  g_clear_error (&error);
+
+  /* A foreign domain's forward on 127.77.0.2: never handed out until the
+   * next recovery rebuilds the foreign holders. */
+  assert_true (gvd_port_table_take_address (t, "domain:hand-made", 0x7f4d0002u, &error));
+  assert_true (gvd_port_table_allocate_address (t, "new", &a, &error));
+  assert_int_equal (a, 0x7f4d0003u);
+  assert_int_equal (gvd_port_table_release_prefix (t, "domain:"), 0);
+  assert_null (gvd_port_table_address_owner (t, 0x7f4d0002u));
+  assert_true (gvd_port_table_allocate_address (t, "newer", &a, &error));
+  assert_int_equal (a, 0x7f4d0002u);
+}
+
+/* A listener on @address (host order) port 0; its port. */
+static int
+listen_on (guint32 address, guint *out_port)
+{
+  struct sockaddr_in sa = { 0 };
+  socklen_t len = sizeof sa;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+
+  assert_true (fd >= 0);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl (address);
+  assert_int_equal (bind (fd, (struct sockaddr *) &sa, sizeof sa), 0);
+  assert_int_equal (listen (fd, 1), 0);
+  assert_int_equal (getsockname (fd, (struct sockaddr *) &sa, &len), 0);
+  *out_port = ntohs (sa.sin_port);
+  return fd;
+}
+
+static void
+probe__address__busy_on_127_0_0_1_or_on_the_address (void **state)
+{
+  const guint32 own = 0x7f4d00fdu; /* 127.77.0.253 */
+  const guint32 other = 0x7f4d00fcu;
+  guint port = 0;
+  int fd;
+
+  /* Held on the instance's address only: busy for it, not for 127.0.0.1
+   * alone, nor for another address. */
+  fd = listen_on (own, &port);
+  assert_false (gvd_port_probe_free (port, (gpointer) &own));
+  assert_true (gvd_port_probe_free (port, NULL));
+  assert_true (gvd_port_probe_free (port, (gpointer) &other));
+  close (fd);
+  assert_true (gvd_port_probe_free (port, (gpointer) &own));
+
+  /* Held on 127.0.0.1: busy for every address (ports stay unique). */
+  fd = listen_on (INADDR_LOOPBACK, &port);
+  assert_false (gvd_port_probe_free (port, (gpointer) &own));
+  close (fd);
+  assert_true (gvd_port_probe_free (port, (gpointer) &own));
+}
+
+static void
+config_addresses__forms (void **state)
+{
+  guint32 first = 0, last = 0;
+  const struct {
+    const char *text;
+    const char *expect;
+  } bad[] = {
+    { "127.0.0.0/8", "contains 127.0.0.1" },
+    { "127.0.0.0/16", "contains 127.0.0.1" },
+    { "127.0.0.0/30", "contains 127.0.0.1" },
+    { "10.77.0.0/16", "not inside 127.0.0.0/8" },
+    { "128.0.0.0/16", "not inside 127.0.0.0/8" },
+    { "0.0.0.0/16", "not inside 127.0.0.0/8" },
+    { "127.77.0.0/31", "forward_addresses" },
+    { "127.77.0.1/16", "host bits" },
+    { "127.77.0.0", "forward_addresses" },
+    { "fd00::/64", "forward_addresses" },
+    { "", "forward_addresses" },
+  };
+
+  assert_true (gvd_config_parse_forward_addresses ("127.77.0.0/16", &first, &last, NULL));
+  assert_int_equal (first, 0x7f4d0001u);
+  assert_int_equal (last, 0x7f4dfffeu);
+  assert_true (gvd_config_parse_forward_addresses ("127.77.0.0/30", &first, &last, NULL));
+  assert_int_equal (first, 0x7f4d0001u);
+  assert_int_equal (last, 0x7f4d0002u);
+  assert_true (gvd_config_parse_forward_addresses ("127.128.0.0/9", &first, &last, NULL));
+  assert_int_equal (last, 0x7ffffffeu);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (gvd_config_parse_forward_addresses (bad[i].text, NULL, NULL, &error))
+        fail_msg ("'%s' accepted", bad[i].text);
+      assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG));
+      if (strstr (error->message, bad[i].expect) == NULL)
+        fail_msg ("'%s': '%s' does not say '%s'", bad[i].text, error->message, bad[i].expect);
+    }
+
+  /* The key: a default off 127.0.0.1, and the file refused with the key named. */
+  {
+    g_autoptr(GvdConfig) config = gvd_config_new ();
+    g_autoptr(GvdConfig) bad_config = gvd_config_new ();
+    g_autoptr(GvdConfig) empty = gvd_config_new ();
+    g_autoptr(GError) error = NULL;
+
+    assert_string_equal (config->network_forward_addresses, "127.77.0.0/16");
+    assert_true (gvd_config_load_data (config, "[network]\nforward_addresses=127.9.0.0/24\n", -1,
+                                       "test.conf", &error));
+    assert_string_equal (config->network_forward_addresses, "127.9.0.0/24");
+    assert_false (gvd_config_load_data (bad_config, "[network]\nforward_addresses=127.0.0.0/8\n",
+                                        -1, "test.conf", &error));
+    assert_non_null (strstr (error->message, "forward_addresses"));
+    assert_non_null (strstr (error->message, "contains 127.0.0.1"));
+    assert_string_equal (bad_config->network_forward_addresses, "127.77.0.0/16");
+    g_clear_error (&error);
+    /* No way back to 127.0.0.1 by emptying it. */
+    assert_false (gvd_config_load_data (empty, "[network]\nforward_addresses=\n", -1,
+                                        "test.conf", &error));
+  }
+}
+
 int
 main (void)
 {
@@ -168,6 +346,10 @@ main (void)
     cmocka_unit_test (take__recovery__counts_as_held_and_conflicts_named),
     cmocka_unit_test (probe__bound_port__busy_until_closed),
     cmocka_unit_test (config_range__forms),
+    cmocka_unit_test (address__lowest_free__one_per_owner_released_with_ports),
+    cmocka_unit_test (address__take__in_range_only_conflicts_named),
+    cmocka_unit_test (probe__address__busy_on_127_0_0_1_or_on_the_address),
+    cmocka_unit_test (config_addresses__forms),
   };
 
   return cmocka_run_group_tests_name ("port-table", tests, NULL, NULL);

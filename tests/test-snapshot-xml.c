@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* snapshot-xml.c: names, the chain in the metadata, the root disk's
  * switch (on a real rendered domain: tests/data/domain/no-gpu.xml), the
- * NVRAM path rule. */
+ * NVRAM path rule, a live snapshot's file disk and <domainsnapshot>, the
+ * list of unused volumes. */
 #include "config.h"
 
 #include "testlib.h"
@@ -211,7 +212,8 @@ chain_of_metadata (const char *metadata)
 }
 
 /* A resize rewrites gpuvmd's metadata from the spec, which has no chain:
- * the chain is carried into it (once, replacing any), deleted flags too. */
+ * the chain is carried into it (once, replacing any), deleted flags too,
+ * and so is the list of volumes an interrupted operation left. */
 static void
 into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
 {
@@ -226,6 +228,7 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   g_autofree char *with = NULL;
   g_autofree char *again = NULL;
   g_autofree char *none = NULL;
+  const char *const unused[] = { "web-1-snap-two-R.qcow2", NULL };
   GvdSnapshot *s;
 
   assert_non_null (spec);
@@ -236,7 +239,7 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   s->deleted = TRUE;
   g_ptr_array_add (chain, s);
 
-  with = gvd_snapshot_chain_into_metadata (meta, chain, &error);
+  with = gvd_snapshot_chain_into_metadata (meta, chain, unused, &error);
   if (with == NULL)
     fail_msg ("%s", error->message);
   back = chain_of_metadata (with);
@@ -244,24 +247,169 @@ into_metadata__spec_metadata__chain_carried_replaced_removed (void **state)
   assert_string_equal (((GvdSnapshot *) back->pdata[0])->volume, "web-1-root.qcow2");
   assert_string_equal (((GvdSnapshot *) back->pdata[0])->nvram_volume, "n1");
   assert_true (((GvdSnapshot *) back->pdata[1])->deleted);
+  {
+    g_autofree char *dom = g_strconcat ("<domain type='qemu'><name>x</name><metadata>", with,
+                                        "</metadata></domain>", NULL);
+    g_auto(GStrv) left = gvd_snapshot_unused_parse (dom, &error);
+
+    assert_non_null (left);
+    assert_int_equal (g_strv_length (left), 1);
+    assert_string_equal (left[0], "web-1-snap-two-R.qcow2");
+  }
   /* The rest of the metadata is the spec's. */
   assert_non_null (strstr (with, spec->name));
 
   g_ptr_array_set_size (chain, 1);
-  again = gvd_snapshot_chain_into_metadata (with, chain, &error);
+  again = gvd_snapshot_chain_into_metadata (with, chain, NULL, &error);
   assert_non_null (again);
   back2 = chain_of_metadata (again);
   assert_int_equal (back2->len, 1);
 
   g_ptr_array_set_size (chain, 0);
-  none = gvd_snapshot_chain_into_metadata (again, chain, &error);
+  none = gvd_snapshot_chain_into_metadata (again, chain, NULL, &error);
   assert_non_null (none);
   back3 = chain_of_metadata (none);
   assert_int_equal (back3->len, 0);
   assert_null (strstr (none, "snapshots"));
+  assert_null (strstr (again, "unused-volumes"));
 
-  assert_null (gvd_snapshot_chain_into_metadata ("<other/>", chain, &error));
+  assert_null (gvd_snapshot_chain_into_metadata ("<other/>", chain, NULL, &error));
   assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_INTERNAL));
+}
+
+/* The fixture as libvirt shows it after a live snapshot: the root disk a
+ * file (the new top, a volume's path) on a volume backing chain. */
+static char *
+live_fixture (void)
+{
+  g_autofree char *xml = fixture ();
+  g_auto(GStrv) parts = g_strsplit (xml,
+                                    "<disk type=\"volume\" device=\"disk\">\n"
+                                    "      <driver name=\"qemu\" type=\"qcow2\"/>\n"
+                                    "      <source pool=\"gpuvmd\" volume=\"web-1-root.qcow2\"/>\n",
+                                    -1);
+
+  assert_int_equal (g_strv_length (parts), 2);
+  return g_strconcat (parts[0],
+                      "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                      "<source file='/var/lib/gpuvmd/pool/web-1-snap-b.qcow2' index='3'/>"
+                      "<backingStore type='file' index='2'><format type='qcow2'/>"
+                      "<source file='/var/lib/gpuvmd/pool/web-1-snap-a.qcow2'/>"
+                      "<backingStore type='volume' index='1'><format type='qcow2'/>"
+                      "<source pool='gpuvmd' volume='web-1-root.qcow2'/><backingStore/>"
+                      "</backingStore></backingStore>\n",
+                      parts[1], NULL);
+}
+
+/* After a live snapshot: the root's volume is its file's name; the
+ * apply turns it back into a pool volume (schema-valid), and recovery's
+ * parser reads it as that volume meanwhile. */
+static void
+live__file_root_disk__read_as_volume_and_put_back (void **state)
+{
+  g_autofree char *live = live_fixture ();
+  g_autofree char *xml = fixture ();
+  g_autofree char *top = gvd_snapshot_root_volume (live, "gpuvmd");
+  g_autofree char *plain_top = gvd_snapshot_root_volume (xml, "gpuvmd");
+  g_autofree char *other = gvd_snapshot_root_volume (live, "other");
+  g_autoptr(GPtrArray) chain = g_ptr_array_new_with_free_func ((GDestroyNotify) gvd_snapshot_free);
+  g_autoptr(GvdInstanceSpec) spec = NULL;
+  g_autoptr(GvdInstanceSpec) spec2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  GvdDiskSpec *root;
+
+  assert_string_equal (top, "web-1-snap-b.qcow2");
+  assert_string_equal (plain_top, "web-1-root.qcow2");
+  assert_null (other);
+
+  spec = gvd_domain_xml_parse (live, &error);
+  if (spec == NULL)
+    fail_msg ("%s", error->message);
+  root = g_ptr_array_index (spec->disks, 0);
+  assert_int_equal (root->type, GVD_DISK_VOLUME);
+  assert_string_equal (root->pool, "gpuvmd");
+  assert_string_equal (root->volume, "web-1-snap-b.qcow2");
+
+  g_ptr_array_add (chain, gvd_snapshot_new ("b", "web-1-snap-a.qcow2", NULL, "2026-12-02T10:00:00Z"));
+  ((GvdSnapshot *) chain->pdata[0])->consistency = g_strdup (GVD_SNAPSHOT_CONSISTENCY_CRASH);
+  out = gvd_snapshot_chain_apply (live, "gpuvmd", "web-1-snap-b.qcow2", "web-1-snap-b.qcow2",
+                                  chain, &error);
+  if (out == NULL)
+    fail_msg ("%s", error->message);
+  assert_null (strstr (out, "backingStore"));
+  assert_null (strstr (out, "file="));
+  assert_non_null (strstr (out, "<disk type=\"volume\" device=\"disk\">"));
+  assert_non_null (strstr (out, "<source pool=\"gpuvmd\" volume=\"web-1-snap-b.qcow2\"/>"));
+  assert_schema_valid (out);
+  spec2 = gvd_domain_xml_parse (out, &error);
+  assert_non_null (spec2);
+  assert_string_equal (((GvdDiskSpec *) spec2->disks->pdata[0])->volume, "web-1-snap-b.qcow2");
+  {
+    g_autoptr(GPtrArray) back = gvd_snapshot_chain_parse (out, &error);
+
+    assert_non_null (back);
+    assert_string_equal (((GvdSnapshot *) back->pdata[0])->consistency, "crash");
+  }
+}
+
+/* The <domainsnapshot> of a live snapshot: the root disk external onto
+ * the new file, the seed CD-ROM left alone; no such disk: NOT_FOUND. */
+static void
+live_xml__root_and_cdrom__root_external_rest_no (void **state)
+{
+  g_autofree char *xml = fixture ();
+  g_autofree char *live = live_fixture ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *snap = gvd_snapshot_live_xml (xml, "gpuvmd", "web-1-root.qcow2",
+                                                 "/p/web-1-snap-x.qcow2", &error);
+  g_autofree char *snap2 = NULL;
+
+  if (snap == NULL)
+    fail_msg ("%s", error->message);
+  assert_non_null (strstr (snap, "<disk name=\"vda\" snapshot=\"external\" type=\"file\">"
+                                 "<driver type=\"qcow2\"/><source file=\"/p/web-1-snap-x.qcow2\"/>"
+                                 "</disk>"));
+  assert_non_null (strstr (snap, "<disk name=\"sda\" snapshot=\"no\"/>"));
+  /* The second live snapshot finds the root by its file. */
+  snap2 = gvd_snapshot_live_xml (live, "gpuvmd", "web-1-snap-b.qcow2", "/p/n.qcow2", &error);
+  assert_non_null (snap2);
+  assert_non_null (strstr (snap2, "<source file=\"/p/n.qcow2\"/>"));
+  assert_null (gvd_snapshot_live_xml (xml, "gpuvmd", "web-1-seed.iso", "/p/x", &error));
+  assert_true (g_error_matches (error, GVD_ERROR, GVD_ERROR_NOT_FOUND));
+}
+
+/* The unused list round-trips beside the chain (which apply keeps), and
+ * an empty one removes the element; a revert to the top's own snapshot
+ * gets the alternate name. */
+static void
+unused__set_parse_clear__round_trip_and_fresh_top (void **state)
+{
+  g_autofree char *xml = fixture ();
+  const char *vols[] = { "web-1-snap-x.qcow2", "web-1-snap-x.nvram", NULL };
+  const char *taken[] = { "web-1-snap-x.qcow2", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *with = gvd_snapshot_unused_set (xml, vols, &error);
+  g_autofree char *without = NULL;
+  g_autofree char *fresh1 = gvd_snapshot_fresh_top ("web-1", "x", NULL);
+  g_autofree char *fresh2 = gvd_snapshot_fresh_top ("web-1", "x", taken);
+  g_auto(GStrv) back = NULL;
+  g_auto(GStrv) none = gvd_snapshot_unused_parse (xml, &error);
+
+  assert_non_null (none);
+  assert_null (none[0]);
+  assert_non_null (with);
+  back = gvd_snapshot_unused_parse (with, &error);
+  assert_int_equal (g_strv_length (back), 2);
+  assert_string_equal (back[0], "web-1-snap-x.qcow2");
+  assert_string_equal (back[1], "web-1-snap-x.nvram");
+  assert_schema_valid (with);
+  without = gvd_snapshot_unused_set (with, NULL, &error);
+  assert_null (strstr (without, "unused-volumes"));
+  assert_null (gvd_snapshot_unused_set ("<domain><name>x</name></domain>", vols, &error));
+
+  assert_string_equal (fresh1, "web-1-snap-x.qcow2");
+  assert_string_equal (fresh2, "web-1-snap-x-R.qcow2");
 }
 
 int
@@ -274,6 +422,9 @@ main (void)
     cmocka_unit_test (parse__malformed_entries__refused),
     cmocka_unit_test (nvram_path__explicit_efi_bios__libvirt_rule),
     cmocka_unit_test (into_metadata__spec_metadata__chain_carried_replaced_removed),
+    cmocka_unit_test (live__file_root_disk__read_as_volume_and_put_back),
+    cmocka_unit_test (live_xml__root_and_cdrom__root_external_rest_no),
+    cmocka_unit_test (unused__set_parse_clear__round_trip_and_fresh_top),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -22,8 +22,8 @@
 #include "virt-conn.h"
 
 #define RIG_DOMAIN "gvd-test-vfio-rig"
-/* The whole job took ~2-3 min here; a loaded CI machine may double it. */
-#define RIG_TIMEOUT_S 540
+/* The whole job took ~3-4 min here; a loaded CI machine may double it. */
+#define RIG_TIMEOUT_S 720
 
 /* PCI addresses inside the rig, fixed by rig_xml() (and tests/vfio-rig/run). */
 #define GPU "0000:01:00.0"
@@ -31,6 +31,8 @@
 #define NIC "0000:02:00.0"
 #define AHCI "0000:00:1f.2"
 #define BR_A "0000:05:01.0"
+#define BR_B "0000:05:02.0"
+#define SMBUS "0000:00:1f.3"
 
 typedef struct {
   char *rootfs;
@@ -480,6 +482,128 @@ static const char *const script_assertions[] = {
   NULL
 };
 
+/* 8. GPU hot-plug (tests/vfio-rig/run hotplug_section) */
+static const char *const hotplug_assertions[] = {
+  "hotplug.gpu_on_vfio_pci", "hotplug.qemu_holds_vfio_group", "hotplug.live_xml_has_gpu",
+  "hotplug.config_has_gpu", "hotplug.gpu_claimed", "hotplug.ahci_untouched",
+  "hotplug.smbus_unclaimed", "hotplug.h2_has_no_hostdev", "hotplug.group_on_vfio_pci",
+  "hotplug.qemu_holds_group_of_two", "hotplug.group_live", "hotplug.timeout_still_live",
+  "hotplug.timeout_still_config", "hotplug.timeout_still_claimed", "hotplug.timeout_still_vfio",
+  "hotplug.stop_gpu_on_bochs_drm", "hotplug.stop_group_host_drivers",
+  "hotplug.stop_nothing_quarantined", "hotplug.cold_gpu_not_config",
+  "hotplug.cold_gpu_unclaimed", "hotplug.cold_group_not_config", "hotplug.cold_group_unclaimed",
+  "hotplug.restarted_with_fault", "hotplug.rollback_not_config", "hotplug.rollback_unclaimed",
+  "hotplug.rollback_host_drivers", "hotplug.rollback_logged", "hotplug.restarted",
+  "hotplug.gpu_back_on_bochs_drm",
+  NULL
+};
+
+/* devices[] of an instance's JSON holds @address. */
+static gboolean
+instance_has_device (JsonNode *root, const char *address)
+{
+  JsonNode *devs = root != NULL ? jpath (root, "devices") : NULL;
+
+  if (devs == NULL || !JSON_NODE_HOLDS_ARRAY (devs))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (devs)); i++)
+    {
+      JsonNode *e = json_array_get_element (json_node_get_array (devs), i);
+      if (g_strcmp0 (jstr (e, "pci_address"), address) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A refusal's details name @device as held by @holder. */
+static gboolean
+refusal_holder (JsonNode *root, const char *device, const char *holder)
+{
+  JsonNode *details = root != NULL ? jpath (root, "error.details") : NULL;
+
+  if (details == NULL || !JSON_NODE_HOLDS_ARRAY (details))
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (details)); i++)
+    {
+      JsonNode *e = json_array_get_element (json_node_get_array (details), i);
+      if (g_strcmp0 (jstr (e, "device"), device) == 0 && g_strcmp0 (jstr (e, "holder"), holder) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+check_hotplug_answers (Report *r)
+{
+  JsonNode *doc;
+
+  doc = g_hash_table_lookup (r->docs, "hotplug.start");
+  expect (r, "hotplug.started_without_gpu",
+          status_is (r, "hotplug.start", "200") && !instance_has_device (doc, GPU));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_gpu");
+  expect (r, "hotplug.attach_gpu_200_lists_it",
+          status_is (r, "hotplug.attach_gpu", "200") && instance_has_device (doc, GPU));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_smbus");
+  expect (r, "hotplug.attach_smbus_refused_naming_ahci",
+          status_is (r, "hotplug.attach_smbus", "422")
+            && refusal_names (doc, "group_conflict", AHCI, "ahci"));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_claimed");
+  expect (r, "hotplug.attach_claimed_409_device_in_use",
+          status_is (r, "hotplug.attach_claimed", "409")
+            && g_strcmp0 (jstr (doc, "error.code"), "device_in_use") == 0
+            && refusal_holder (doc, GPU, "h1"));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_group");
+  expect (r, "hotplug.attach_group_200_lists_both",
+          status_is (r, "hotplug.attach_group", "200") && instance_has_device (doc, BR_A)
+            && instance_has_device (doc, BR_B) && instance_has_device (doc, GPU));
+  /* No guest OS: the unplug is never acknowledged. */
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_gpu");
+  expect (r, "hotplug.detach_gpu_504_timeout_kept",
+          status_is (r, "hotplug.detach_gpu", "504")
+            && g_strcmp0 (jstr (doc, "error.code"), "timeout") == 0
+            && contains (jstr (doc, "error.message"), "stays attached and claimed")
+            && contains (jstr (doc, "error.message"), "device_timeout"));
+  doc = g_hash_table_lookup (r->docs, "hotplug.after_timeout");
+  expect (r, "hotplug.after_timeout_still_listed", instance_has_device (doc, GPU));
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_gpu_cold");
+  expect (r, "hotplug.cold_detach_gpu_200",
+          status_is (r, "hotplug.detach_gpu_cold", "200") && !instance_has_device (doc, GPU)
+            && instance_has_device (doc, BR_A));
+  doc = g_hash_table_lookup (r->docs, "hotplug.detach_group_cold");
+  expect (r, "hotplug.cold_detach_group_200_lists_neither",
+          status_is (r, "hotplug.detach_group_cold", "200") && !instance_has_device (doc, BR_A)
+            && !instance_has_device (doc, BR_B));
+  doc = g_hash_table_lookup (r->docs, "hotplug.attach_rollback");
+  expect (r, "hotplug.rollback_502_names_function",
+          status_is (r, "hotplug.attach_rollback", "502")
+            && contains (jstr (doc, "error.message"), "attaching " BR_B)
+            && contains (jstr (doc, "error.message"), "TEST-ONLY"));
+  doc = g_hash_table_lookup (r->docs, "hotplug.after_rollback");
+  expect (r, "hotplug.after_rollback_no_device",
+          doc != NULL && !instance_has_device (doc, BR_A) && !instance_has_device (doc, BR_B));
+  expect (r, "hotplug.delete_h1_204", status_is (r, "hotplug.delete_h1", "204"));
+}
+
+static void
+expect_script (Report *r, const char *const *names)
+{
+  for (gsize i = 0; names[i] != NULL; i++)
+    expect (r, names[i], g_strcmp0 (g_hash_table_lookup (r->results, names[i]), "ok") == 0);
+}
+
+/* A failing assertion the lists do not name fails too. */
+static void
+expect_no_other_failures (Report *r, const char *const *a, const char *const *b)
+{
+  GHashTableIter it;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&it, r->results);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    if (g_str_equal (v, "fail") && !g_strv_contains (a, k) && (b == NULL || !g_strv_contains (b, k)))
+      expect (r, k, FALSE);
+}
+
 static const char *const intremap_off_assertions[] = {
   "intremap_off.interrupt_remapping_fails_with_remedy", "intremap_off.verdict_passthrough_no",
   NULL
@@ -580,6 +704,7 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   /* GVD_VFIO_QUICK=1: the main boot only (for a quick run while working on
    * the job); CI runs both. */
   gboolean quick = g_strcmp0 (g_getenv ("GVD_VFIO_QUICK"), "1") == 0;
+  gboolean only_hotplug = g_strcmp0 (g_getenv ("GVD_VFIO_ONLY"), "hotplug") == 0;
 
   gvd_test_require_libvirtd ();
   gvd_test_require (rig_image (&img), "scripts/build-rig-image could not build the rig image");
@@ -602,11 +727,28 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   conn = virConnectOpen ("qemu:///system");
   assert_non_null (conn);
   report_init (&r);
+  report_init (&r2);
+  if (only_hotplug)
+    {
+      /* GVD_VFIO_ONLY=hotplug: one boot that runs the hot-plug section only. */
+      boot_rig (conn, &img, dir, "on", "hotplug", &r);
+      print_message ("---- assertions (hot-plug only) ----\n");
+      expect_script (&r, hotplug_assertions);
+      expect_no_other_failures (&r, hotplug_assertions, NULL);
+      check_hotplug_answers (&r);
+      expect (&r, "job.done", r.done);
+      for (guint i = 0; i < r.phases->len; i++)
+        print_message ("phase rig.%s\n", (char *) g_ptr_array_index (r.phases, i));
+      print_message ("phase host.total %.1f s\n", since (t0));
+      if (r.failures > 0)
+        fail_msg ("%u rig assertion(s) failed (files in %s)", r.failures, dir);
+      gvd_test_rm_rf (dir);
+      return;
+    }
   boot_rig (conn, &img, dir, "on", "main", &r);
 
   /* Without interrupt remapping VFIO refuses the device: --check must say
    * so (a second, short boot that only runs the check). */
-  report_init (&r2);
   if (!quick)
     boot_rig (conn, &img, dir, "off", "intremap-off", &r2);
 
@@ -614,17 +756,10 @@ rig__passes_a_device_through__every_assertion_ok (void **state)
   for (gsize i = 0; script_assertions[i] != NULL; i++)
     expect (&r, script_assertions[i],
             g_strcmp0 (g_hash_table_lookup (r.results, script_assertions[i]), "ok") == 0);
-  {
-    GHashTableIter it;
-    gpointer k, v;
-
-    /* A failing assertion the list does not name fails too. */
-    g_hash_table_iter_init (&it, r.results);
-    while (g_hash_table_iter_next (&it, &k, &v))
-      if (g_str_equal (v, "fail") && !g_strv_contains (script_assertions, k))
-        expect (&r, k, FALSE);
-  }
+  expect_no_other_failures (&r, script_assertions, hotplug_assertions);
+  expect_script (&r, hotplug_assertions);
   check_api_answers (&r);
+  check_hotplug_answers (&r);
   expect (&r, "job.done", r.done);
   if (quick)
     print_message ("GVD_VFIO_QUICK=1: the intremap-off boot and its assertions were skipped\n");

@@ -11,8 +11,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <string.h>
 
@@ -48,42 +48,22 @@ config_for (const char *host)
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-  FILE *f;
-
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-cpu-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
   /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  f = fopen (fx.image_file, "w");
-  assert_non_null (f);
-  assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
-  assert_int_equal (fputc (0, f), 0);
-  fclose (f);
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 static void
@@ -140,7 +120,7 @@ rig__start_pinned_refuse_second_restart_rebuilds_delete_frees (void **state)
 
   /* CPU 0 is the host's: the one vCPU gets CPU 1, the emulator CPU 0. */
   t0 = g_get_monotonic_time ();
-  a = api (d, "POST", "/v1/instances", body_a, &status);
+  a = gvd_test_api (d, "POST", "/v1/instances", body_a, &status);
   if (status != 201)
     fail_msg ("create a: %u %s", status, json_to_string (a, FALSE));
   print_message ("dedicated create → running: %.2f s\n", (g_get_monotonic_time () - t0) / 1e6);
@@ -155,7 +135,7 @@ rig__start_pinned_refuse_second_restart_rebuilds_delete_frees (void **state)
 
   /* GET /v1/host shows the reserved CPU and who holds CPU 1. */
   {
-    g_autoptr(JsonNode) host = api (d, "GET", "/v1/host", NULL, &status);
+    g_autoptr(JsonNode) host = gvd_test_api (d, "GET", "/v1/host", NULL, &status);
     JsonArray *held;
     JsonObject *first;
 
@@ -169,7 +149,7 @@ rig__start_pinned_refuse_second_restart_rebuilds_delete_frees (void **state)
   }
 
   /* No CPU left for a second one. */
-  refused = api (d, "POST", "/v1/instances", body_b, &status);
+  refused = gvd_test_api (d, "POST", "/v1/instances", body_b, &status);
   assert_int_equal (status, 409);
   gvd_test_assert_error (refused, "insufficient_cpus",
                          "'cpu.policy': dedicated needs 1 CPU on NUMA node 0; 0 are free "
@@ -179,21 +159,21 @@ rig__start_pinned_refuse_second_restart_rebuilds_delete_frees (void **state)
   /* A new daemon knows only libvirt: the claim comes back from a's domain. */
   d2 = gvd_test_daemon_start (config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  shown = api (d2, "GET", "/v1/instances/a", NULL, &status);
+  shown = gvd_test_api (d2, "GET", "/v1/instances/a", NULL, &status);
   assert_int_equal (status, 200);
   assert_int_array (shown, "cpu.pinned", one, 1);
-  again = api (d2, "POST", "/v1/instances", body_b, &status);
+  again = gvd_test_api (d2, "POST", "/v1/instances", body_b, &status);
   assert_int_equal (status, 409);
   gvd_test_assert_error (again, "insufficient_cpus", "CPU 1 held by a");
 
   /* Deleted: CPU 1 is free, and b gets it. */
-  gone = api (d2, "DELETE", "/v1/instances/a", NULL, &status);
+  gone = gvd_test_api (d2, "DELETE", "/v1/instances/a", NULL, &status);
   assert_true (status == 200 || status == 204);
-  b = api (d2, "POST", "/v1/instances", body_b, &status);
+  b = gvd_test_api (d2, "POST", "/v1/instances", body_b, &status);
   if (status != 201)
     fail_msg ("create b: %u %s", status, json_to_string (b, FALSE));
   assert_int_array (b, "cpu.pinned", one, 1);
-  b_gone = api (d2, "DELETE", "/v1/instances/b", NULL, &status);
+  b_gone = gvd_test_api (d2, "DELETE", "/v1/instances/b", NULL, &status);
   assert_true (status == 200 || status == 204);
   gvd_test_daemon_stop (d2, TRUE);
 }
@@ -219,7 +199,7 @@ server__define_only__libvirt_keeps_pins_topology_numatune (void **state)
    * the roomiest node. Node 0's core 0 holds the reserved CPU 0, so node 0
    * has 7 whole free cores and node 1 has 8: node 1, its cores 8 and 9
    * with their siblings 24 and 25; the emulator on the reserved CPU 0. */
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, json_to_string (created, FALSE));
   assert_int_array (created, "cpu.pinned", pins, 4);
@@ -232,7 +212,7 @@ server__define_only__libvirt_keeps_pins_topology_numatune (void **state)
   assert_non_null (strstr (xml, "<emulatorpin cpuset='0'/>"));
   assert_non_null (strstr (xml, "<memory mode='strict' nodeset='1'/>"));
   assert_non_null (strstr (xml, "cores='2' threads='2'"));
-  gone = api (d, "DELETE", "/v1/instances/big", NULL, &status);
+  gone = gvd_test_api (d, "DELETE", "/v1/instances/big", NULL, &status);
   assert_true (status == 200 || status == 204);
   gvd_test_daemon_stop (d, TRUE);
 }

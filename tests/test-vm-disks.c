@@ -8,8 +8,8 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
-#include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
 #include <signal.h>
 #include <string.h>
@@ -41,51 +41,31 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-  FILE *f;
-
   fx.conn = virConnectOpen ("qemu:///system");
   if (fx.conn == NULL)
     {
       print_message ("SKIP: no qemu:///system libvirtd\n");
       exit (77);
     }
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-disks-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  /* A blank 64 MiB raw base image (sparse). */
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   fx.config = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir, "");
   fx.config_network = g_strdup_printf (BASE_CONFIG, fx.state_dir, fx.state_dir,
                                        "network_disks=nbd,rbd\nnetwork_disk_hosts=127.0.0.1\n");
-  /* A blank 64 MiB raw base image (sparse). */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  f = fopen (fx.image_file, "w");
-  assert_non_null (f);
-  assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
-  assert_int_equal (fputc (0, f), 0);
-  fclose (f);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);
   g_free (fx.config_network);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* The instance JSON's data disk named @name. */
@@ -143,44 +123,6 @@ volume_info (const char *name, guint64 *out_capacity, char **out_format)
   return TRUE;
 }
 
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
-static char *
-domain_xml (const char *name, unsigned int flags)
-{
-  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
-  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
-  char *xml;
-  char *out;
-
-  if (dom == NULL)
-    return NULL;
-  xml = virDomainGetXMLDesc (dom, flags);
-  out = g_strdup (xml);
-  free (xml);
-  return out;
-}
-
 static void
 assert_refused (JsonNode *n, guint status, guint want_status, const char *code, const char *needle)
 {
@@ -213,7 +155,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   t0 = g_get_monotonic_time ();
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, json_to_string (created, FALSE));
   print_message ("create with three data disks → running: %.2f s\n",
@@ -253,7 +195,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   g_clear_pointer (&fmt, g_free);
 
   /* What libvirt runs: both disks, their buses, driver options, serial. */
-  live = domain_xml ("dd", 0);
+  live = gvd_test_domain_xml (fx.conn, PREFIX "dd", 0);
   assert_non_null (live);
   assert_non_null (strstr (live, "volume='" PREFIX "dd-kept-data.qcow2'"));
   assert_non_null (strstr (live, "<target dev='sda' bus='scsi'/>"));
@@ -268,51 +210,52 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   /* Existing volumes: another instance's disks, images written to, and
    * root volumes are refused, before anything is made. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"thief\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"x\", \"volume\": \"" PREFIX "dd-kept-data.qcow2\"}]}", &status);
     assert_refused (n, status, 409, "conflict", "'disks[0].volume'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"thief\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"x\", \"volume\": \"" IMAGE "\"}]}", &status);
     assert_refused (n, status, 403, "forbidden", "\"readonly\": true");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"thief\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"x\", \"volume\": \"" PREFIX "dd-root.qcow2\", \"readonly\": true}]}",
       &status);
     assert_refused (n, status, 403, "forbidden", "'disks[0].volume'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"thief\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"x\", \"nbd\": {\"host\": \"127.0.0.1\"}}]}", &status);
     assert_refused (n, status, 403, "forbidden", "[storage] network_disks");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"thief\", \"image\": \"" IMAGE "\", \"disks\": [{\"name\": \"x\","
       " \"size_gib\": 1, \"bus\": \"ide\"}]}", &status);
     assert_refused (n, status, 400, "invalid_argument", "'disks[0].bus'");
   }
-  assert_int_equal (count_volumes_with (PREFIX "thief"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "thief"), 0);
 
   /* Resize: only while stopped; grow only. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/resize", "{\"root_disk_gib\": 2}",
-                                 &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/resize",
+                                          "{\"root_disk_gib\": 2}", &status);
     assert_refused (n, status, 409, "invalid_state", "stop it");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/stop", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/stop", NULL, &status);
     assert_int_equal (status, 200);
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/resize",
-                                 "{\"root_disk_gib\": 2, \"disks\": {\"data\": 3}}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/resize",
+                                          "{\"root_disk_gib\": 2, \"disks\": {\"data\": 3}}",
+                                          &status);
     if (status != 200)
       fail_msg ("resize: %u %s", status, json_to_string (n, FALSE));
     assert_true (gvd_test_json_int (n, "root_disk_bytes") == (gint64) (2 * GIB));
@@ -324,24 +267,38 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   assert_true (volume_info (PREFIX "dd-kept-data.qcow2", &cap, NULL));
   assert_true (cap == 3 * GIB);
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/resize", "{\"root_disk_gib\": 1}",
-                                 &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/resize",
+                                          "{\"root_disk_gib\": 1}", &status);
     assert_refused (n, status, 400, "invalid_argument", "'root_disk_gib'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/resize",
-                                 "{\"disks\": {\"scratch\": 1}}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/resize",
+                                          "{\"disks\": {\"scratch\": 1}}", &status);
     assert_refused (n, status, 400, "invalid_argument", "'disks.scratch'");
   }
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/resize",
-                                 "{\"disks\": {\"nope\": 9}}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/resize",
+                                          "{\"disks\": {\"nope\": 9}}", &status);
     assert_refused (n, status, 400, "invalid_argument", "'disks.nope'");
+  }
+  /* One event for the grow that happened, naming each volume's new size;
+   * none for the refused ones. */
+  {
+    g_autoptr(SoupSession) sse = gvd_test_daemon_session (d, 2);
+    g_autofree char *events_url = g_strconcat (d->url, "/v1/events", NULL);
+    g_autofree char *events = gvd_test_sse_replay (sse, events_url);
+    const char *first = strstr (events, "event: instance.resized\n");
+
+    assert_non_null (first);
+    assert_null (strstr (first + 1, "event: instance.resized\n"));
+    assert_non_null (strstr (first, "data: {\"name\":\"dd\",\"disks\":[{\"volume\":\"" PREFIX
+                                    "dd-root.qcow2\",\"bytes\":2147483648},{\"volume\":\"" PREFIX
+                                    "dd-kept-data.qcow2\",\"bytes\":3221225472}]"));
   }
   assert_true (volume_info (PREFIX "dd-root.qcow2", &cap, NULL));
   assert_true (cap == 2 * GIB);
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances/dd/start", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances/dd/start", NULL, &status);
     assert_int_equal (status, 200);
     assert_string_equal (gvd_test_json_string (n, "state"), "running");
   }
@@ -352,7 +309,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 20000);
   {
-    g_autoptr(JsonNode) n = api (d2, "GET", "/v1/instances/dd", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "GET", "/v1/instances/dd", NULL, &status);
     assert_int_equal (status, 200);
     assert_true (gvd_test_json_int (n, "root_disk_bytes") == (gint64) (2 * GIB));
     o = disk_json (n, "data");
@@ -370,10 +327,10 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
 
   /* Delete: everything but the kept volume. */
   {
-    g_autoptr(JsonNode) n = api (d2, "DELETE", "/v1/instances/dd", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "DELETE", "/v1/instances/dd", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_int_equal (count_volumes_with (PREFIX "dd-"), 1);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "dd-"), 1);
   assert_true (volume_info (PREFIX "dd-kept-data.qcow2", NULL, NULL));
   assert_false (volume_info (PREFIX "dd-disk-fast.qcow2", NULL, NULL));
 
@@ -386,7 +343,7 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
 
   /* ... and another instance attaches it; its delete leaves it too. */
   {
-    g_autoptr(JsonNode) n = api (d2, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "POST", "/v1/instances",
       "{\"name\": \"heir\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
       " \"disks\": [{\"name\": \"old\", \"volume\": \"" PREFIX "dd-kept-data.qcow2\","
       " \"bus\": \"virtio\"}]}", &status);
@@ -402,25 +359,25 @@ data_disks__create_start_resize_recover_delete__volumes_follow_keep (void **stat
   }
   /* An instance's volume is its own: not even read-only for another. */
   {
-    g_autoptr(JsonNode) n = api (d2, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "POST", "/v1/instances",
       "{\"name\": \"peek\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"x\", \"volume\": \"" PREFIX "dd-kept-data.qcow2\","
       " \"readonly\": true}]}", &status);
     assert_refused (n, status, 409, "conflict", "attached to instance 'heir'");
   }
-  assert_int_equal (count_volumes_with (PREFIX "peek-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "peek-"), 0);
   {
-    g_autoptr(JsonNode) n = api (d2, "POST", "/v1/instances/heir/stop", NULL, &status);
-    g_autoptr(JsonNode) r = api (d2, "POST", "/v1/instances/heir/resize",
-                                 "{\"disks\": {\"old\": 4}}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "POST", "/v1/instances/heir/stop", NULL, &status);
+    g_autoptr(JsonNode) r = gvd_test_api (d2, "POST", "/v1/instances/heir/resize",
+                                          "{\"disks\": {\"old\": 4}}", &status);
     /* Not this instance's volume to grow. */
     assert_refused (r, status, 400, "invalid_argument", "'disks.old'");
   }
   {
-    g_autoptr(JsonNode) n = api (d2, "DELETE", "/v1/instances/heir", NULL, &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d2, "DELETE", "/v1/instances/heir", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_int_equal (count_volumes_with (PREFIX "heir-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "heir-"), 0);
   assert_true (volume_info (PREFIX "dd-kept-data.qcow2", NULL, NULL));
   gvd_test_daemon_stop (d2, TRUE);
 }
@@ -436,17 +393,17 @@ data_disks__late_failure__no_volume_left (void **state)
   gvd_test_daemon_wait_ready (d, 20000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"late\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
       " \"disks\": [{\"name\": \"a\", \"size_gib\": 1},"
       "  {\"name\": \"b\", \"volume\": \"gvdtest-dsk-missing.raw\", \"readonly\": true}]}",
       &status);
     assert_refused (n, status, 404, "not_found", "'disks[1].volume'");
   }
-  assert_int_equal (count_volumes_with (PREFIX "late-"), 0);
-  assert_null (domain_xml ("late", 0));
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "late-"), 0);
+  assert_false (gvd_test_domain_exists (fx.conn, PREFIX "late"));
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"late\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
       " \"disks\": [{\"name\": \"a\", \"size_gib\": 1, \"format\": \"raw\"},"
       "  {\"name\": \"c\", \"rbd\": {\"monitors\": [\"127.0.0.1:6789\"], \"image\": \"rbd/x\","
@@ -454,10 +411,10 @@ data_disks__late_failure__no_volume_left (void **state)
       &status);
     assert_refused (n, status, 404, "not_found", "'disks[1].rbd.secret_uuid'");
   }
-  assert_int_equal (count_volumes_with (PREFIX "late-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "late-"), 0);
   /* The allow-list holds for enabled protocols too. */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"late\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
       " \"disks\": [{\"name\": \"n\", \"nbd\": {\"host\": \"169.254.169.254\", \"port\": 80}}]}",
       &status);
@@ -465,7 +422,7 @@ data_disks__late_failure__no_volume_left (void **state)
   }
   /* An allowed NBD disk is defined as asked (nothing serves it, so no start). */
   {
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
       "{\"name\": \"nbd\", \"image\": \"" IMAGE "\", \"memory_mib\": 256, \"start\": false,"
       " \"disks\": [{\"name\": \"n\", \"nbd\": {\"host\": \"127.0.0.1\", \"export\": \"e\"},"
       " \"readonly\": true}]}", &status);
@@ -473,11 +430,11 @@ data_disks__late_failure__no_volume_left (void **state)
 
     if (status != 201)
       fail_msg ("nbd: %u %s", status, json_to_string (n, FALSE));
-    xml = domain_xml ("nbd", VIR_DOMAIN_XML_INACTIVE);
+    xml = gvd_test_domain_xml (fx.conn, PREFIX "nbd", VIR_DOMAIN_XML_INACTIVE);
     assert_non_null (strstr (xml, "<source protocol='nbd' name='e'>"));
     assert_non_null (strstr (xml, "<host name='127.0.0.1' port='10809'/>"));
     g_clear_pointer (&n, json_node_unref);
-    n = api (d, "DELETE", "/v1/instances/nbd", NULL, &status);
+    n = gvd_test_api (d, "DELETE", "/v1/instances/nbd", NULL, &status);
     assert_int_equal (status, 204);
   }
   gvd_test_daemon_stop (d, TRUE);
@@ -499,9 +456,9 @@ data_disks__crash_after_volume__swept (void **state)
   g_unsetenv ("GVD_TEST_CRASH_AT");
   gvd_test_daemon_wait_ready (d, 20000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  n = api (d, "POST", "/v1/instances",
-           "{\"name\": \"crash\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
-           " \"disks\": [{\"name\": \"a\", \"size_gib\": 1}]}", &status);
+  n = gvd_test_api (d, "POST", "/v1/instances",
+                    "{\"name\": \"crash\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                    " \"disks\": [{\"name\": \"a\", \"size_gib\": 1}]}", &status);
   assert_int_equal (status, 0);
   assert_true (g_subprocess_wait (d->proc, NULL, NULL));
   assert_true (g_subprocess_get_if_signaled (d->proc));
@@ -510,15 +467,17 @@ data_disks__crash_after_volume__swept (void **state)
   /* Root overlay and the data disk were made; no seed, no domain. */
   if (!volume_info (PREFIX "crash-disk-a.qcow2", NULL, NULL))
     fail_msg ("no data disk volume after the crash: %u volume(s) named " PREFIX "crash-*, "
-              "libvirt says: %s", count_volumes_with (PREFIX "crash-"), virGetLastErrorMessage ());
-  assert_null (domain_xml ("crash", 0));
+              "libvirt says: %s", gvd_test_count_volumes (fx.conn, POOL, PREFIX "crash-"),
+              virGetLastErrorMessage ());
+  assert_false (gvd_test_domain_exists (fx.conn, PREFIX "crash"));
 
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 20000);
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (count_volumes_with (PREFIX "crash-") > 0 && g_get_monotonic_time () < deadline)
+  while (gvd_test_count_volumes (fx.conn, POOL, PREFIX "crash-") > 0
+         && g_get_monotonic_time () < deadline)
     g_usleep (100 * 1000);
-  assert_int_equal (count_volumes_with (PREFIX "crash-"), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, PREFIX "crash-"), 0);
   gvd_test_daemon_stop (d2, TRUE);
 }
 

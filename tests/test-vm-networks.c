@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -153,14 +154,7 @@ group_setup (void **state)
   assert_non_null (fx.state_dir);
   fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   /* A blank 64 MiB raw base image (sparse): enough for firmware to run. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
+  fx.image_file = gvd_test_blank_image (fx.state_dir, IMAGE, 64 * 1024 * 1024);
   return 0;
 }
 
@@ -187,14 +181,6 @@ group_teardown (void **state)
   return 0;
 }
 
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
-}
-
 static const char *
 nic_member (JsonNode *instance, guint i, const char *member)
 {
@@ -202,15 +188,6 @@ nic_member (JsonNode *instance, guint i, const char *member)
 
   assert_true (i < json_array_get_length (nics));
   return json_object_get_string_member (json_array_get_object_element (nics, i), member);
-}
-
-static char *
-domain_xml (const char *name)
-{
-  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
-  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
-
-  return dom != NULL ? virDomainGetXMLDesc (dom, 0) : NULL;
 }
 
 static void
@@ -237,14 +214,14 @@ create__three_nics__started_with_every_nic_leases_recovered_and_released (void *
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
   /* A bridge the operator did not offer: 403, nothing made. */
-  refused = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"rogue\", \"image\": \"" IMAGE "\", \"networks\": "
-                 "[{\"mode\": \"bridge\", \"source\": \"virbr0\"}]}", &status);
+  refused = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"rogue\", \"image\": \"" IMAGE "\", \"networks\": "
+                          "[{\"mode\": \"bridge\", \"source\": \"virbr0\"}]}", &status);
   assert_int_equal (status, 403);
   gvd_test_assert_error (refused, "forbidden", "'networks[0].source'");
 
   t0 = g_get_monotonic_time ();
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   print_message ("create with three NICs → running: %.2f s\n",
@@ -262,7 +239,7 @@ create__three_nics__started_with_every_nic_leases_recovered_and_released (void *
   assert_string_not_equal (macs[0], macs[1]);
 
   /* The running domain as libvirt has it: every NIC, with gpuvmd's MACs. */
-  xml = domain_xml ("fab");
+  xml = gvd_test_domain_xml (fx.conn, PREFIX "fab", 0);
   assert_non_null (xml);
   assert_non_null (strstr (xml, "<interface type='user'>"));
   assert_non_null (strstr (xml, "<source network='" NET "'"));
@@ -276,9 +253,10 @@ create__three_nics__started_with_every_nic_leases_recovered_and_released (void *
 
   /* The client's MAC is the instance's: another instance cannot have it. */
   g_clear_pointer (&refused, json_node_unref);
-  refused = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"copy\", \"image\": \"" IMAGE "\", \"start\": false, \"networks\": "
-                 "[{\"mode\": \"user\", \"mac\": \"" CLIENT_MAC "\"}]}", &status);
+  refused = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"copy\", \"image\": \"" IMAGE "\", \"start\": false,"
+                          " \"networks\": [{\"mode\": \"user\", \"mac\": \"" CLIENT_MAC "\"}]}",
+                          &status);
   assert_int_equal (status, 409);
   gvd_test_assert_error (refused, "conflict", CLIENT_MAC);
 
@@ -288,36 +266,37 @@ create__three_nics__started_with_every_nic_leases_recovered_and_released (void *
   g_clear_object (&d->proc);
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  recovered = api (d2, "GET", "/v1/instances/fab", NULL, &status);
+  recovered = gvd_test_api (d2, "GET", "/v1/instances/fab", NULL, &status);
   assert_int_equal (status, 200);
   for (guint i = 0; i < 3; i++)
     assert_string_equal (nic_member (recovered, i, "mac"), macs[i]);
   assert_string_equal (nic_member (recovered, 1, "ipv4"), "10.213.7.2/24");
   /* A new instance on the network gets the next address, not fab's. */
-  two = api (d2, "POST", "/v1/instances",
-             "{\"name\": \"two\", \"image\": \"" IMAGE "\", \"start\": false, \"networks\": "
-             "[{\"mode\": \"network\", \"source\": \"" NET "\"}]}", &status);
+  two = gvd_test_api (d2, "POST", "/v1/instances",
+                      "{\"name\": \"two\", \"image\": \"" IMAGE "\", \"start\": false,"
+                      " \"networks\": [{\"mode\": \"network\", \"source\": \"" NET "\"}]}",
+                      &status);
   assert_int_equal (status, 201);
   assert_string_equal (nic_member (two, 0, "ipv4"), "10.213.7.3/24");
 
   /* Delete: every lease goes with the instance. */
-  gone = api (d2, "DELETE", "/v1/instances/fab", NULL, &status);
+  gone = gvd_test_api (d2, "DELETE", "/v1/instances/fab", NULL, &status);
   assert_true (status == 200 || status == 204);
   g_clear_pointer (&gone, json_node_unref);
-  gone = api (d2, "DELETE", "/v1/instances/two", NULL, &status);
+  gone = gvd_test_api (d2, "DELETE", "/v1/instances/two", NULL, &status);
   assert_true (status == 200 || status == 204);
   g_clear_pointer (&xml, g_free);
-  xml = domain_xml ("fab");
+  xml = gvd_test_domain_xml (fx.conn, PREFIX "fab", 0);
   assert_null (xml);
-  three = api (d2, "POST", "/v1/instances",
-               "{\"name\": \"three\", \"image\": \"" IMAGE "\", \"start\": false, \"networks\": "
-               "[{\"mode\": \"network\", \"source\": \"" NET "\"},"
-               " {\"mode\": \"user\", \"mac\": \"" CLIENT_MAC "\"}]}", &status);
+  three = gvd_test_api (d2, "POST", "/v1/instances",
+                        "{\"name\": \"three\", \"image\": \"" IMAGE "\", \"start\": false,"
+                        " \"networks\": [{\"mode\": \"network\", \"source\": \"" NET "\"},"
+                        " {\"mode\": \"user\", \"mac\": \"" CLIENT_MAC "\"}]}", &status);
   assert_int_equal (status, 201);
   assert_string_equal (nic_member (three, 0, "ipv4"), "10.213.7.2/24");
   assert_string_equal (nic_member (three, 1, "mac"), CLIENT_MAC);
   g_clear_pointer (&gone, json_node_unref);
-  gone = api (d2, "DELETE", "/v1/instances/three", NULL, &status);
+  gone = gvd_test_api (d2, "DELETE", "/v1/instances/three", NULL, &status);
   assert_true (status == 200 || status == 204);
   gvd_test_daemon_stop (d2, TRUE);
 }
@@ -426,7 +405,7 @@ guest__user_and_network_nics__cloud_init_configures_each_by_mac (void **state)
   gvd_test_daemon_wait_ready (d, 10000);
   import = g_strdup_printf ("{\"name\": \"gvdnets-guest.raw\", \"source_path\": \"%s\", "
                             "\"format\": \"raw\"}", rootfs);
-  img = api (d, "POST", "/v1/images", import, &status);
+  img = gvd_test_api (d, "POST", "/v1/images", import, &status);
   assert_true (status == 201 || status == 409);
   {
     struct stat st;
@@ -443,7 +422,7 @@ guest__user_and_network_nics__cloud_init_configures_each_by_mac (void **state)
     " | sed 's/^/GVDNET /' > /dev/ttyS0; echo GVDNET done > /dev/ttyS0\"]]}}",
     kernel, initrd);
   t0 = g_get_monotonic_time ();
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   mac0 = g_ascii_strdown (nic_member (created, 0, "mac"), -1);
@@ -469,7 +448,7 @@ guest__user_and_network_nics__cloud_init_configures_each_by_mac (void **state)
   assert_true (report_has (report, "eth0", "inet 10.0.2.15/24"));
   assert_true (report_has (report, "eth1", "inet 10.213.7.2/24"));
 
-  gone = api (d, "DELETE", "/v1/instances/guest", NULL, &status);
+  gone = gvd_test_api (d, "DELETE", "/v1/instances/guest", NULL, &status);
   assert_int_equal (status, 204);
   gvd_test_daemon_stop (d, TRUE);
 }

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Forwarded guest ports against the real libvirtd (QEMU TCG): a create
  * with "ports" gets a host port of [network] forward_ports that QEMU binds
- * on 127.0.0.1 while the domain runs; a port another program holds is
- * skipped; an exhausted range refuses the create and leaves nothing; a
- * restarted daemon takes the ports back from the domains; delete frees the
- * port on the host. */
+ * on the instance's own address of [network] forward_addresses while the
+ * domain runs, and not on 127.0.0.1 (where slirp sends every guest's
+ * 10.0.2.2); a port another program holds is skipped; an exhausted range
+ * refuses the create and leaves nothing; a restarted daemon takes ports and
+ * addresses back from the domains; delete frees them on the host. */
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
@@ -27,12 +30,17 @@
 /* Two ports: one held by a stand-in host program, one for an instance. */
 #define PORT_HELD 47310
 #define PORT_FREE 47311
+/* forward_addresses 127.77.31.0/29: 127.77.31.1 to .6 are handed out. */
+#define ADDR_1 "127.77.31.1"
+#define ADDR_2 "127.77.31.2"
+#define ADDR_1_HOST 0x7f4d1f01u
 #define CONFIG                                               \
   "[daemon]\nstate_dir=%s\n"                                 \
   "[libvirt]\ndomain_prefix=" PREFIX "\n"                    \
   "[storage]\npool=" POOL "\npool_path=" POOL_PATH "\n"      \
   "import_dirs=%s\n"                                         \
   "[network]\nforward_ports=47310-47311\nallowed_sources=br0\n" \
+  "forward_addresses=127.77.31.0/29\n"                      \
   "[agent]\nlisten=127.0.0.1:0\n"                            \
   "[instances]\nshutdown_timeout=2\n"
 
@@ -48,52 +56,25 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
-
   gvd_test_require_libvirtd ();
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-ports-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
-  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   /* A blank raw image: QEMU's forwarder listens whatever the guest runs. */
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 16 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 16 * 1024 * 1024,
+                                       &fx.image_file);
+  fx.config = g_strdup_printf (CONFIG, fx.state_dir, fx.state_dir);
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  {
-    g_autofree char *reg = g_build_filename (fx.state_dir, "registry.json", NULL);
-    g_autofree char *sec = g_build_filename (fx.state_dir, "agent-secret", NULL);
-    g_unlink (reg);
-    g_unlink (sec);
-  }
-  g_rmdir (fx.state_dir);
   g_free (fx.state_dir);
   g_free (fx.image_file);
   g_free (fx.config);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* A listening socket on 127.0.0.1:@port, as another program would hold. */
@@ -115,9 +96,10 @@ hold_port (guint port)
   return fd;
 }
 
-/* Whether something accepts TCP connections on 127.0.0.1:@port. */
+/* Whether something accepts TCP connections on @address:@port;
+ * @out_errno (may be NULL) gets connect's errno otherwise. */
 static gboolean
-port_accepts (guint port)
+connect_ok (const char *address, guint port, int *out_errno)
 {
   struct sockaddr_in sa = { 0 };
   int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -125,10 +107,30 @@ port_accepts (guint port)
 
   sa.sin_family = AF_INET;
   sa.sin_port = htons ((guint16) port);
-  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  assert_int_equal (inet_pton (AF_INET, address, &sa.sin_addr), 1);
   ok = connect (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+  if (out_errno != NULL)
+    *out_errno = ok ? 0 : errno;
   close (fd);
   return ok;
+}
+
+static gboolean
+port_accepts (guint port)
+{
+  return connect_ok ("127.0.0.1", port, NULL);
+}
+
+/* QEMU listens on @address:@port, and 127.0.0.1:@port refuses: what a
+ * guest's 10.0.2.2:@port reaches is not this forward. */
+static void
+assert_listens_only_on (const char *address, guint port)
+{
+  int err = 0;
+
+  assert_true (connect_ok (address, port, NULL));
+  assert_false (connect_ok ("127.0.0.1", port, &err));
+  assert_int_equal (err, ECONNREFUSED);
 }
 
 static gboolean
@@ -137,49 +139,18 @@ port_is_free (gpointer data)
   return gvd_port_probe_free (GPOINTER_TO_UINT (data), NULL);
 }
 
-static gboolean
-domain_exists (const char *name)
-{
-  g_autofree char *dn = g_strconcat (PREFIX, name, NULL);
-  g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, dn);
-
-  return dom != NULL;
-}
-
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        count++;
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
 static void
-assert_ports (JsonNode *inst, guint guest, guint host)
+assert_ports (JsonNode *inst, guint guest, guint host, const char *address)
 {
   JsonArray *ports = json_node_get_array (gvd_test_json_path (inst, "ports"));
   JsonObject *p;
-  g_autofree char *hint = g_strdup_printf ("ssh -p %u gpuvm@127.0.0.1", host);
+  g_autofree char *hint = g_strdup_printf ("ssh -p %u gpuvm@%s", host, address);
 
   assert_int_equal (json_array_get_length (ports), 1);
   p = json_array_get_object_element (ports, 0);
   assert_int_equal (json_object_get_int_member (p, "guest"), guest);
   assert_int_equal (json_object_get_int_member (p, "host"), host);
-  assert_string_equal (json_object_get_string_member (p, "address"), "127.0.0.1");
+  assert_string_equal (json_object_get_string_member (p, "address"), address);
   assert_string_equal (gvd_test_json_string (inst, "ssh"), hint);
 }
 
@@ -222,13 +193,14 @@ static void
 create_refused_leaves_nothing (GvdTestDaemon *d, const char *name, const char *body,
                                guint want_status, const char *want_code, const char *needle)
 {
+  g_autofree char *domain = g_strconcat (PREFIX, name, NULL);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
 
   assert_int_equal (status, want_status);
   gvd_test_assert_error (n, want_code, needle);
-  assert_false (domain_exists (name));
-  assert_int_equal (count_volumes_with (name), 0);
+  assert_false (gvd_test_domain_exists (fx.conn, domain));
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, name), 0);
 }
 
 static void
@@ -250,9 +222,9 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
   assert_true (gvd_port_probe_free (PORT_FREE, NULL));
 
   /* Two ports wanted, one usable (the other is held on the host): 409,
-   * nothing defined, no volume, no port kept. */
-  create_refused_leaves_nothing (d, "fwd",
-                                 "{\"name\": \"fwd\", \"image\": \"" IMAGE "\","
+   * nothing defined, no volume, no port and no address kept. */
+  create_refused_leaves_nothing (d, "fwd0",
+                                 "{\"name\": \"fwd0\", \"image\": \"" IMAGE "\","
                                  " \"ports\": [{\"guest\": 22}, {\"guest\": 8888}]}",
                                  409, "conflict", "forward_ports 47310-47311");
   /* A bridged guest is reached on its own address. */
@@ -262,20 +234,25 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
                                  " \"ports\": [{\"guest\": 22}]}",
                                  400, "invalid_argument", "'ports' needs user-mode networking");
 
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   assert_string_equal (gvd_test_json_string (created, "state"), "running");
-  /* The held port was skipped. */
-  assert_ports (created, 22, PORT_FREE);
-  /* QEMU listens there (127.0.0.1 only) while the domain runs. */
-  assert_false (gvd_port_probe_free (PORT_FREE, NULL));
-  assert_true (port_accepts (PORT_FREE));
+  /* The held port was skipped; the address the refused create had is
+   * free again. */
+  assert_ports (created, 22, PORT_FREE, ADDR_1);
+  /* QEMU listens there, on its own address only, while the domain runs. */
+  {
+    const guint32 own = ADDR_1_HOST;
+    assert_false (gvd_port_probe_free (PORT_FREE, (gpointer) &own));
+  }
+  assert_listens_only_on (ADDR_1, PORT_FREE);
   {
     g_autoptr(virDomain) dom = virDomainLookupByName (fx.conn, PREFIX "fwd");
     g_autofree char *xml = virDomainGetXMLDesc (dom, 0);
 
-    assert_non_null (strstr (xml, "tcp:127.0.0.1:47311-:22"));
+    assert_non_null (strstr (xml, "tcp:" ADDR_1 ":47311-:22"));
+    assert_null (strstr (xml, "127.0.0.1"));
     /* The forwarded NIC is QEMU's, not an <interface>. */
     assert_null (strstr (xml, "<interface"));
   }
@@ -285,8 +262,8 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
     g_autofree char *out = ctl_ssh (d, (const char *[]) { "fwd", "--", "uname", "-a", NULL }, &rc);
     g_autofree char *out2 = ctl_ssh (d, (const char *[]) { "fwd", "--user", "root", NULL }, &rc);
 
-    assert_string_equal (out, "ssh -p 47311 gpuvm@127.0.0.1 uname -a\n");
-    assert_string_equal (out2, "ssh -p 47311 root@127.0.0.1\n");
+    assert_string_equal (out, "ssh -p 47311 gpuvm@" ADDR_1 " uname -a\n");
+    assert_string_equal (out2, "ssh -p 47311 root@" ADDR_1 "\n");
   }
 
   /* The range is used up: the next create is refused and leaves nothing. */
@@ -300,35 +277,51 @@ forward__create_restart_delete__port_bound_then_freed (void **state)
   held = -1;
   d2 = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d2, 10000);
-  recovered = api (d2, "GET", "/v1/instances/fwd", NULL, &status);
+  recovered = gvd_test_api (d2, "GET", "/v1/instances/fwd", NULL, &status);
   assert_int_equal (status, 200);
-  assert_ports (recovered, 22, PORT_FREE);
+  assert_ports (recovered, 22, PORT_FREE, ADDR_1);
   {
-    /* 47310 is free again; 47311 is the recovered instance's. */
-    g_autoptr(JsonNode) second = api (d2, "POST", "/v1/instances", body2, &status);
+    /* 47310 is free again; 47311 and 127.77.31.1 are the recovered
+     * instance's. */
+    g_autoptr(JsonNode) second = gvd_test_api (d2, "POST", "/v1/instances", body2, &status);
     if (status != 201)
       fail_msg ("create after recovery: %u %s", status,
                 gvd_test_json_string (second, "error.message"));
-    assert_ports (second, 22, PORT_HELD);
-    assert_true (port_accepts (PORT_HELD));
-    g_autoptr(JsonNode) gone2 = api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
+    assert_ports (second, 22, PORT_HELD, ADDR_2);
+    assert_listens_only_on (ADDR_2, PORT_HELD);
+    g_autoptr(JsonNode) gone2 = gvd_test_api (d2, "DELETE", "/v1/instances/fwd2", NULL, &status);
     assert_int_equal (status, 204);
   }
 
   /* Delete: QEMU is gone and the host port is free. */
   {
-    g_autoptr(JsonNode) gone = api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d2, "DELETE", "/v1/instances/fwd", NULL, &status);
     assert_int_equal (status, 204);
   }
-  assert_false (domain_exists ("fwd"));
+  assert_false (gvd_test_domain_exists (fx.conn, PREFIX "fwd"));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_FREE), 5000));
   assert_true (gvd_test_wait_until (port_is_free, GUINT_TO_POINTER (PORT_HELD), 5000));
   assert_false (port_accepts (PORT_FREE));
+  assert_false (connect_ok (ADDR_1, PORT_FREE, NULL));
+  /* Deleted: its address is the next instance's. */
+  {
+    g_autoptr(JsonNode) again = gvd_test_api (d2, "POST", "/v1/instances",
+                                     "{\"name\": \"fwd3\", \"image\": \"" IMAGE "\","
+                                     " \"memory_mib\": 256, \"start\": false,"
+                                     " \"ports\": [{\"guest\": 22}]}", &status);
+    g_autoptr(JsonNode) gone3 = NULL;
+
+    assert_int_equal (status, 201);
+    assert_ports (again, 22, PORT_HELD, ADDR_1);
+    gone3 = gvd_test_api (d2, "DELETE", "/v1/instances/fwd3", NULL, &status);
+    assert_int_equal (status, 204);
+  }
   gvd_test_daemon_stop (d2, TRUE);
 }
 
-/* A domain gpuvmd did not make forwards 47311 (defined, not running, so a
- * bind test finds the port free): recovery counts it as taken anyway. */
+/* A domain gpuvmd did not make forwards 127.77.31.1:47311 (defined, not
+ * running, so a bind test finds the port free): recovery counts port and
+ * address as taken anyway. */
 static void
 foreign_domain__forwarded_port__never_handed_out (void **state)
 {
@@ -338,7 +331,7 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
     "<name>" PREFIX "foreign</name><memory unit='MiB'>128</memory>"
     "<os><type arch='x86_64'>hvm</type></os>"
     "<qemu:commandline><qemu:arg value='-netdev'/>"
-    "<qemu:arg value='user,id=hand,hostfwd=tcp:127.0.0.1:47311-:22'/></qemu:commandline>"
+    "<qemu:arg value='user,id=hand,hostfwd=tcp:" ADDR_1 ":47311-:22'/></qemu:commandline>"
     "</domain>");
   g_autoptr(JsonNode) created = NULL;
   guint status = 0;
@@ -348,17 +341,17 @@ foreign_domain__forwarded_port__never_handed_out (void **state)
   d = gvd_test_daemon_start (fx.config, NULL);
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
-  created = api (d, "POST", "/v1/instances",
-                 "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
-                 " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
+  created = gvd_test_api (d, "POST", "/v1/instances",
+                          "{\"name\": \"one\", \"image\": \"" IMAGE "\", \"memory_mib\": 256,"
+                          " \"start\": false, \"ports\": [{\"guest\": 22}]}", &status);
   assert_int_equal (status, 201);
-  assert_ports (created, 22, PORT_HELD);
+  assert_ports (created, 22, PORT_HELD, ADDR_2);
   create_refused_leaves_nothing (d, "two",
                                  "{\"name\": \"two\", \"image\": \"" IMAGE "\","
                                  " \"ports\": [{\"guest\": 22}]}",
                                  409, "conflict", "no 1 free host port");
   {
-    g_autoptr(JsonNode) gone = api (d, "DELETE", "/v1/instances/one", NULL, &status);
+    g_autoptr(JsonNode) gone = gvd_test_api (d, "DELETE", "/v1/instances/one", NULL, &status);
     assert_int_equal (status, 204);
   }
   assert_int_equal (virDomainUndefine (foreign), 0);

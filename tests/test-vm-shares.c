@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "testlib.h"
+#include "testlib-libvirt.h"
 
 #include <glib/gstdio.h>
 #include <libvirt/libvirt.h>
@@ -42,16 +43,14 @@ static Fixture fx;
 static int
 group_setup (void **state)
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *fixture_root = gvd_test_data_path ("data", "hosts", "server-8gpu", NULL);
   g_autofree char *shares = NULL;
   const char *dirs[] = { "ro", "ro/data", "rw", "rw/scratch", "elsewhere", NULL };
 
   fx.conn = virConnectOpen ("qemu:///system");
   assert_non_null (fx.conn);
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
-  fx.state_dir = g_dir_make_tmp ("gvdtest-shares-XXXXXX", &error);
-  assert_non_null (fx.state_dir);
+  fx.state_dir = gvd_test_scratch_new (fx.conn, PREFIX, POOL, IMAGE, 64 * 1024 * 1024,
+                                       &fx.image_file);
   /* Below /var/tmp, not a private /tmp, and 0755: QEMU (9p) runs as
    * libvirt's qemu user and must reach the directories. */
   fx.share_root = g_strdup ("/var/tmp/gvdtest-shares-XXXXXX");
@@ -74,24 +73,14 @@ group_setup (void **state)
   fx.config = g_strdup_printf (BASE_CONFIG "%s", fx.state_dir, fx.state_dir, shares);
   fx.config_fixture = g_strdup_printf ("%ssysfs_root=%s/sys\nprocfs_root=%s/proc\n", fx.config,
                                        fixture_root, fixture_root);
-  fx.image_file = g_build_filename (fx.state_dir, IMAGE, NULL);
-  {
-    FILE *f = fopen (fx.image_file, "w");
-    assert_non_null (f);
-    assert_int_equal (fseek (f, 64 * 1024 * 1024 - 1, SEEK_SET), 0);
-    assert_int_equal (fputc (0, f), 0);
-    fclose (f);
-  }
   return 0;
 }
 
 static int
 group_teardown (void **state)
 {
-  gvd_test_libvirt_cleanup (fx.conn, PREFIX, POOL);
+  gvd_test_scratch_remove (fx.conn, PREFIX, POOL, fx.state_dir);
   virConnectClose (fx.conn);
-  g_unlink (fx.image_file);
-  gvd_test_rm_rf (fx.state_dir);
   gvd_test_rm_rf (fx.share_root);
   g_free (fx.state_dir);
   g_free (fx.share_root);
@@ -99,14 +88,6 @@ group_teardown (void **state)
   g_free (fx.config);
   g_free (fx.config_fixture);
   return 0;
-}
-
-static JsonNode *
-api (GvdTestDaemon *d, const char *method, const char *path, const char *body, guint *status)
-{
-  g_autofree char *url = g_strconcat (d->url, path, NULL);
-
-  return gvd_test_http (d->session, method, url, NULL, body, status);
 }
 
 /* An instance's shares[@i] (the test helpers' paths have no indices). */
@@ -127,31 +108,6 @@ lookup (const char *name)
   return virDomainLookupByName (fx.conn, dn);
 }
 
-static guint
-count_volumes_with (const char *needle)
-{
-  g_autoptr(virStoragePool) pool = virStoragePoolLookupByName (fx.conn, POOL);
-  virStorageVolPtr *vols = NULL;
-  guint count = 0;
-  int n;
-
-  if (pool == NULL)
-    return 0;
-  virStoragePoolRefresh (pool, 0);
-  n = virStoragePoolListAllVolumes (pool, &vols, 0);
-  for (int i = 0; i < n; i++)
-    {
-      if (strstr (virStorageVolGetName (vols[i]), needle) != NULL)
-        {
-          print_message ("volume %s left\n", virStorageVolGetName (vols[i]));
-          count++;
-        }
-      virStorageVolFree (vols[i]);
-    }
-  free (vols);
-  return count;
-}
-
 static void
 assert_contains (const char *haystack, const char *needle)
 {
@@ -167,7 +123,8 @@ assert_nothing_left (const char *name)
   g_autofree char *seed = g_strconcat (PREFIX, name, "-seed.iso", NULL);
 
   assert_null (dom);
-  assert_int_equal (count_volumes_with (root) + count_volumes_with (seed), 0);
+  assert_int_equal (gvd_test_count_volumes (fx.conn, POOL, root)
+                    + gvd_test_count_volumes (fx.conn, POOL, seed), 0);
 }
 
 /* The refusal's status, code and the fragments its message must hold. */
@@ -178,7 +135,7 @@ assert_refused (GvdTestDaemon *d, const char *name, const char *members, guint w
   g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"image\": \"" IMAGE "\","
                                            " \"memory_mib\": 256, %s}", name, members);
   guint status = 0;
-  g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+  g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   const char *message = gvd_test_json_string (n, "error.message");
 
   if (status != want_status)
@@ -217,7 +174,7 @@ shares__9p_and_virtiofs__defined_started_deleted (void **state)
   gvd_test_daemon_wait_ready (d, 10000);
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
 
-  created = api (d, "POST", "/v1/instances", body, &status);
+  created = gvd_test_api (d, "POST", "/v1/instances", body, &status);
   if (status != 201)
     fail_msg ("create: %u %s", status, gvd_test_json_string (created, "error.message"));
   assert_string_equal (gvd_test_json_string (share_at (created, 0), "type"), "9p");
@@ -267,7 +224,7 @@ shares__9p_and_virtiofs__defined_started_deleted (void **state)
   }
 
   /* Start it: QEMU gets the 9p device, libvirt spawns virtiofsd. */
-  started = api (d, "POST", "/v1/instances/fs/start", NULL, &status);
+  started = gvd_test_api (d, "POST", "/v1/instances/fs/start", NULL, &status);
   if (status != 200)
     fail_msg ("start with a 9p and a virtiofs share: %u %s", status,
               gvd_test_json_string (started, "error.message"));
@@ -290,7 +247,7 @@ shares__9p_and_virtiofs__defined_started_deleted (void **state)
     (void) pidfile;
   }
 
-  gone = api (d, "DELETE", "/v1/instances/fs", NULL, &status);
+  gone = gvd_test_api (d, "DELETE", "/v1/instances/fs", NULL, &status);
   assert_int_equal (status, 204);
   assert_nothing_left ("fs");
   gvd_test_daemon_stop (d, TRUE);
@@ -394,7 +351,7 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
       g_autofree char *members = g_strdup ("\"memory_mib\": 65536, \"memory\": {\"hugepages\": \"1G\"}");
       g_autofree char *body = g_strdup_printf ("{\"name\": \"hp-real\", \"image\": \"" IMAGE "\","
                                                " %s}", members);
-      g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances", body, &status);
+      g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances", body, &status);
 
       assert_int_equal (status, 409);
       assert_string_equal (gvd_test_json_string (n, "error.code"), "conflict");
@@ -415,9 +372,11 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
   gvd_test_daemon_import_image (d, IMAGE, fx.image_file);
   {
     /* Defined (not started) with the page size: libvirt holds it. */
-    g_autoptr(JsonNode) n = api (d, "POST", "/v1/instances",
-                                 "{\"name\": \"hp\", \"image\": \"" IMAGE "\", \"memory_mib\": 512,"
-                                 " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}", &status);
+    g_autoptr(JsonNode) n = gvd_test_api (d, "POST", "/v1/instances",
+                                          "{\"name\": \"hp\", \"image\": \"" IMAGE "\","
+                                          " \"memory_mib\": 512,"
+                                          " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}",
+                                          &status);
     g_autoptr(virDomain) dom = NULL;
     g_autofree char *xml = NULL;
 
@@ -433,10 +392,12 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
   {
     /* A GPU on node 1 (0000:83:00.0): numatune strict there, and only
      * node 1's 4 GiB count (dry runs: the fixture's GPUs are not real). */
-    g_autoptr(JsonNode) no = api (d, "POST", "/v1/instances",
-                                  "{\"name\": \"hp-n1\", \"image\": \"" IMAGE "\","
-                                  " \"memory_mib\": 8192, \"memory\": {\"hugepages\": \"2M\"},"
-                                  " \"devices\": [\"0000:83:00.0\"], \"dry_run\": true}", &status);
+    g_autoptr(JsonNode) no = gvd_test_api (d, "POST", "/v1/instances",
+                                           "{\"name\": \"hp-n1\", \"image\": \"" IMAGE "\","
+                                           " \"memory_mib\": 8192,"
+                                           " \"memory\": {\"hugepages\": \"2M\"},"
+                                           " \"devices\": [\"0000:83:00.0\"], \"dry_run\": true}",
+                                           &status);
     g_autoptr(JsonNode) yes = NULL;
     const char *xml;
 
@@ -444,10 +405,10 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
     assert_contains (gvd_test_json_string (no, "error.message"),
                      "'memory.hugepages': 8192 MiB of 2M pages needed on NUMA node 1, 4096 MiB "
                      "available");
-    yes = api (d, "POST", "/v1/instances",
-               "{\"name\": \"hp-n0\", \"image\": \"" IMAGE "\", \"memory_mib\": 8192,"
-               " \"memory\": {\"hugepages\": \"2M\"}, \"devices\": [\"0000:03:00.0\"],"
-               " \"dry_run\": true}", &status);
+    yes = gvd_test_api (d, "POST", "/v1/instances",
+                        "{\"name\": \"hp-n0\", \"image\": \"" IMAGE "\", \"memory_mib\": 8192,"
+                        " \"memory\": {\"hugepages\": \"2M\"}, \"devices\": [\"0000:03:00.0\"],"
+                        " \"dry_run\": true}", &status);
     if (status != 200)
       fail_msg ("dry run on node 0: %u %s", status, gvd_test_json_string (yes, "error.message"));
     xml = gvd_test_json_string (yes, "domain_xml");
@@ -477,18 +438,18 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
     args[2] = NULL;
     t = g_thread_new ("create", create_thread, args);
     g_usleep (700 * 1000);
-    second = api (slow, "POST", "/v1/instances",
-                  "{\"name\": \"hp-b\", \"image\": \"" IMAGE "\", \"memory_mib\": 12288,"
-                  " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}", &status);
+    second = gvd_test_api (slow, "POST", "/v1/instances",
+                           "{\"name\": \"hp-b\", \"image\": \"" IMAGE "\", \"memory_mib\": 12288,"
+                           " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}", &status);
     g_thread_join (t);
     assert_int_equal (GPOINTER_TO_UINT (args[2]), 201);
     assert_int_equal (status, 409);
     assert_contains (gvd_test_json_string (second, "error.message"),
                      "12288 MiB of them held for instances being created");
     assert_nothing_left ("hp-b");
-    third = api (slow, "POST", "/v1/instances",
-                 "{\"name\": \"hp-c\", \"image\": \"" IMAGE "\", \"memory_mib\": 12288,"
-                 " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}", &status);
+    third = gvd_test_api (slow, "POST", "/v1/instances",
+                          "{\"name\": \"hp-c\", \"image\": \"" IMAGE "\", \"memory_mib\": 12288,"
+                          " \"memory\": {\"hugepages\": \"2M\"}, \"start\": false}", &status);
     if (status != 201)
       fail_msg ("after the first create: %u %s", status,
                 gvd_test_json_string (third, "error.message"));
@@ -496,7 +457,7 @@ memory__hugepages__shortfall_named_page_size_defined_holds_counted (void **state
       {
         const char *names[] = { "hp", "hp-a", "hp-c" };
         g_autofree char *path = g_strconcat ("/v1/instances/", names[i], NULL);
-        g_autoptr(JsonNode) n = api (slow, "DELETE", path, NULL, &status);
+        g_autoptr(JsonNode) n = gvd_test_api (slow, "DELETE", path, NULL, &status);
 
         assert_int_equal (status, 204);
         assert_nothing_left (names[i]);

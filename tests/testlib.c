@@ -513,6 +513,15 @@ gvd_test_daemon_import_image (GvdTestDaemon *d, const char *name, const char *pa
     fail_msg ("image import of %s answered %u", name, status);
 }
 
+JsonNode *
+gvd_test_api (GvdTestDaemon *d, const char *method, const char *path, const char *body,
+              guint *out_status)
+{
+  g_autofree char *url = g_strconcat (d->url, path, NULL);
+
+  return gvd_test_http (d->session, method, url, NULL, body, out_status);
+}
+
 void
 gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean)
 {
@@ -636,6 +645,19 @@ gvd_test_umount (const char *dir)
 {
   if (umount (dir) < 0)
     umount2 (dir, MNT_DETACH);
+}
+
+char *
+gvd_test_blank_image (const char *dir, const char *name, goffset size)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  FILE *f = fopen (path, "w");
+
+  assert_non_null (f);
+  assert_int_equal (fseek (f, size - 1, SEEK_SET), 0);
+  assert_int_equal (fputc (0, f), 0);
+  fclose (f);
+  return path;
 }
 
 char *

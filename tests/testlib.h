@@ -114,6 +114,10 @@ void gvd_test_daemon_wait_ready (GvdTestDaemon *d, guint timeout_ms);
 /* POST /v1/images {"name": @name, "source_path": @path}: 201, or 409 when
  * an earlier test imported it already; anything else fails the test. */
 void gvd_test_daemon_import_image (GvdTestDaemon *d, const char *name, const char *path);
+/* One request to @d's admin API without a token: @method @path (e.g.
+ * "/v1/instances"), @body or NULL; the answer as gvd_test_http gives it. */
+JsonNode *gvd_test_api (GvdTestDaemon *d, const char *method, const char *path,
+                        const char *body, guint *out_status);
 /* SIGTERM and wait; asserts a clean exit when @expect_clean. */
 void gvd_test_daemon_stop (GvdTestDaemon *d, gboolean expect_clean);
 void gvd_test_daemon_free (GvdTestDaemon *d);
@@ -139,6 +143,10 @@ gboolean gvd_test_mount_small_tmpfs (const char *dir, char **out_reason);
 void gvd_test_fill_fs (const char *dir);
 /* Unmount @dir (lazily when busy). */
 void gvd_test_umount (const char *dir);
+
+/* A blank raw disk image: the sparse file @dir/@name of @size bytes, all
+ * zeros (64 MiB is enough for the firmware to run). Returns its path. */
+char *gvd_test_blank_image (const char *dir, const char *name, goffset size);
 
 /* Integration tests start and end clean: destroy and undefine (with NVRAM)
  * every domain whose name starts with @domain_prefix, then delete every

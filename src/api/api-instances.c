@@ -383,6 +383,12 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
       gvd_api_snapshots_handle (api, msg, seg, query);
       return;
     }
+  if (seg != NULL && (n == 2 || n == 3) && g_str_equal (seg[1], "gpus")
+      && gvd_instance_name_valid (seg[0]))
+    {
+      gvd_api_gpus_handle (api, msg, seg);
+      return;
+    }
   if (seg != NULL && (n == 2 || n == 3)
       && (g_str_equal (seg[1], "disks") || g_str_equal (seg[1], "networks"))
       && gvd_instance_name_valid (seg[0]))
@@ -476,6 +482,8 @@ static const GvdApiRoute routes[] = {
   { "POST", "/v1/instances/{name}/networks" },
   { "DELETE", "/v1/instances/{name}/networks/{mac}" },
   { "GET", "/v1/instances/{name}/console" },
+  { "POST", "/v1/instances/{name}/gpus" },
+  { "DELETE", "/v1/instances/{name}/gpus/{address}" },
   { "GET", "/v1/instances/{name}/snapshots" },
   { "POST", "/v1/instances/{name}/snapshots" },
   { "DELETE", "/v1/instances/{name}/snapshots/{snapshot}" },

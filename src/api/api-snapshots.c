@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* /v1/instances/{name}/snapshots: disk snapshots of a stopped instance
- * (list, create, revert, delete). The work runs in the instance manager's
+/* /v1/instances/{name}/snapshots: disk snapshots (list, create, revert,
+ * delete; create and delete live too). The work runs in the instance manager's
  * workers; the message is paused until it completes. */
 #include "config.h"
 

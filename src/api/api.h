@@ -113,6 +113,9 @@ void gvd_api_console_handle (GvdApi *api, SoupServerMessage *msg, const char *na
 void gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg,
                                GHashTable *query);
 
+/* /v1/instances/{name}/gpus[/{address}] (api-gpus.c; routed by
+ * api-instances.c): @seg are the segments after /v1/instances. */
+void gvd_api_gpus_handle (GvdApi *api, SoupServerMessage *msg, char **seg);
 /* /v1/instances/{name}/disks[/{target}] and /networks[/{mac}]: hot-plug
  * (api-hotplug.c; routed by api-instances.c): @seg are the segments after
  * /v1/instances, seg[1] "disks" or "networks". */

@@ -74,6 +74,13 @@ gvd_claims_set_holder (GvdClaims *claims, const char *address, const char *holde
   g_hash_table_replace (claims->holders, g_strdup (address), g_strdup (holder));
 }
 
+void
+gvd_claims_release_device (GvdClaims *claims, const char *address, const char *holder)
+{
+  if (g_strcmp0 (g_hash_table_lookup (claims->holders, address), holder) == 0)
+    g_hash_table_remove (claims->holders, address);
+}
+
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {

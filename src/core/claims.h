@@ -26,6 +26,8 @@ const char *gvd_claims_get_holder (GvdClaims *claims, const char *address);
 void gvd_claims_set_holder (GvdClaims *claims, const char *address, const char *holder);
 /* Drop every claim @holder has. */
 void gvd_claims_release (GvdClaims *claims, const char *holder);
+/* Drop @holder's claim on @address only (a device hot-unplugged). */
+void gvd_claims_release_device (GvdClaims *claims, const char *address, const char *holder);
 guint gvd_claims_count (GvdClaims *claims);
 
 /* Why @address is quarantined, or NULL when it is not. */

@@ -170,28 +170,6 @@ gvd_domain_xml_find_device (const char *xml, gboolean is_disk, const char *key, 
   return FALSE;
 }
 
-gboolean
-gvd_domain_xml_has_alias (const char *xml, const char *alias)
-{
-  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, NULL);
-  g_autoptr(xmlXPathContext) ctx = NULL;
-  g_autoptr(xmlXPathObject) obj = NULL;
-  xmlNodeSetPtr set;
-
-  if (doc == NULL)
-    return TRUE;
-  ctx = xmlXPathNewContext (doc);
-  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc), "/domain/devices/*/alias/@name", &obj);
-  for (int i = 0; set != NULL && i < set->nodeNr; i++)
-    {
-      g_autofree xmlChar *name = xmlNodeGetContent (set->nodeTab[i]);
-
-      if (name != NULL && g_strcmp0 ((const char *) name, alias) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /* ---- metadata ------------------------------------------------------------------------------ */
 
 /* The <instance> document of @metadata and its gpuvmd namespace (NULL:

@@ -31,10 +31,6 @@ char *gvd_domain_xml_pick_target (GvdDiskBus bus, char **used);
 gboolean gvd_domain_xml_find_device (const char *xml, gboolean is_disk, const char *key,
                                      char **out_alias, GError **error);
 
-/* Whether some device of domain @xml has alias @alias; TRUE when @xml
- * cannot be read (the caller must not assume the device gone). */
-gboolean gvd_domain_xml_has_alias (const char *xml, const char *alias);
-
 /* gpuvmd's <instance> metadata element @metadata (as virDomainGetMetadata
  * gives it) with one entry added or removed: <disks><disk target=…> for a
  * data disk, <nics><nic mac=…> for a NIC. The result declares the

@@ -150,6 +150,15 @@ render_disks (Render *r, xmlNodePtr devices)
     }
 }
 
+static gboolean
+group_used (Render *r, guint group)
+{
+  for (guint i = 0; i < r->spec->hostdevs->len; i++)
+    if (((const GvdHostdevSpec *) g_ptr_array_index (r->spec->hostdevs, i))->guest_bus == group)
+      return TRUE;
+  return FALSE;
+}
+
 /* One pcie-root-port per guest device group: index = group + 1, so the
  * group's functions live on bus group + 1, slot 0. */
 static void
@@ -172,6 +181,8 @@ render_controllers (Render *r, xmlNodePtr devices)
     }
   for (guint g = 0; g < r->layout.n_groups; g++)
     {
+      if (!group_used (r, g))
+        continue; /* a gap: the port of a hot-plugged group is libvirt's */
       node = child (devices, NULL, "controller");
       prop (node, "type", "pci");
       propf (node, "index", "%u", g + 1);

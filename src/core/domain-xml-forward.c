@@ -13,6 +13,7 @@
 #include "domain-xml.h"
 #include "domain-xml-xpath.h"
 #include "errors.h"
+#include "validate.h"
 
 #define INVALID(...) \
   (g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, __VA_ARGS__), FALSE)
@@ -45,6 +46,10 @@ gvd_domain_xml_validate_forwards (const GvdInstanceSpec *spec, GError **error)
 
           if (f->guest == 0 || f->guest > 65535 || f->host == 0 || f->host > 65535)
             return INVALID ("NIC %u: forward %u-%u is not two TCP ports", i, f->host, f->guest);
+          /* Never on an address outside the host. */
+          if ((f->address >> 24) != 127)
+            return INVALID ("NIC %u: forward %u-%u is not on a loopback address", i, f->host,
+                            f->guest);
           if (!g_hash_table_add (guests, GUINT_TO_POINTER (f->guest)))
             return INVALID ("NIC %u: guest port %u forwarded twice", i, f->guest);
           if (!g_hash_table_add (hosts, GUINT_TO_POINTER (f->host)))
@@ -82,7 +87,9 @@ gvd_domain_xml_render_forward_nic (Render *r, const GvdNicSpec *nic, guint index
     r->qemu_commandline = xmlNewNode (r->qemu_ns, BAD_CAST "commandline");
 
   /* QEMU's slirp, as libvirt's <interface type='user'> gives it, plus
-   * hostfwd: QEMU (user libvirt-qemu) listens on the host's 127.0.0.1 only. */
+   * hostfwd: QEMU (user libvirt-qemu) listens on the instance's own
+   * loopback address only, not on 127.0.0.1, where slirp sends every
+   * guest's 10.0.2.2. */
   json_builder_begin_object (netdev);
   json_builder_set_member_name (netdev, "type");
   json_builder_add_string_value (netdev, "user");
@@ -93,7 +100,8 @@ gvd_domain_xml_render_forward_nic (Render *r, const GvdNicSpec *nic, guint index
   for (guint j = 0; j < nic->forwards->len; j++)
     {
       const GvdPortForward *f = &g_array_index (nic->forwards, GvdPortForward, j);
-      g_autofree char *rule = g_strdup_printf ("tcp:127.0.0.1:%u-:%u", f->host, f->guest);
+      g_autofree char *address = gvd_ipv4_to_string (f->address);
+      g_autofree char *rule = g_strdup_printf ("tcp:%s:%u-:%u", address, f->host, f->guest);
 
       json_builder_begin_object (netdev);
       json_builder_set_member_name (netdev, "str");
@@ -122,18 +130,29 @@ gvd_domain_xml_render_forward_nic (Render *r, const GvdNicSpec *nic, guint index
   add_arg (r, device_json);
 }
 
-/* "tcp:127.0.0.1:HOST-:GUEST", exactly as rendered. */
+/* "tcp:ADDRESS:HOST-:GUEST", exactly as rendered, ADDRESS a loopback
+ * address (127.0.0.1 for instances made before forward_addresses). */
 static gboolean
 parse_rule (const char *rule, GvdPortForward *out)
 {
   const char *p;
+  const char *colon;
   const char *dash;
   guint64 host, guest;
+  guint32 address;
+  g_autofree char *address_s = NULL;
   g_autofree char *host_s = NULL;
 
-  if (rule == NULL || !g_str_has_prefix (rule, "tcp:127.0.0.1:"))
+  if (rule == NULL || !g_str_has_prefix (rule, "tcp:"))
     return FALSE;
-  p = rule + strlen ("tcp:127.0.0.1:");
+  p = rule + strlen ("tcp:");
+  colon = strchr (p, ':');
+  if (colon == NULL)
+    return FALSE;
+  address_s = g_strndup (p, (gsize) (colon - p));
+  if (!gvd_validate_ipv4 ("hostfwd", address_s, &address, NULL) || (address >> 24) != 127)
+    return FALSE;
+  p = colon + 1;
   dash = strstr (p, "-:");
   if (dash == NULL)
     return FALSE;
@@ -143,6 +162,7 @@ parse_rule (const char *rule, GvdPortForward *out)
     return FALSE;
   out->host = (guint) host;
   out->guest = (guint) guest;
+  out->address = address;
   return TRUE;
 }
 
@@ -171,43 +191,67 @@ member_string (JsonObject *obj, const char *name)
   return json_node_get_string (n);
 }
 
-/* The host port of a hostfwd rule "tcp:[ADDR]:HOST-[GADDR]:GPORT"; 0 if
- * none. */
+/* The host port of a hostfwd rule "tcp:[ADDR]:HOST-[GADDR]:GPORT" (0 if
+ * none) and its ADDR when that is a dotted IPv4 address (else 0: all
+ * addresses, or a name). */
 static guint
-rule_host_port (const char *rule)
+rule_host_port (const char *rule, guint32 *out_address)
 {
   g_autofree char *head = NULL;
   const char *dash, *colon;
   guint64 port;
 
+  *out_address = 0;
   if (rule == NULL || (dash = strchr (rule, '-')) == NULL)
     return 0;
   head = g_strndup (rule, (gsize) (dash - rule));
   colon = strrchr (head, ':');
   if (!g_ascii_string_to_unsigned (colon != NULL ? colon + 1 : head, 10, 1, 65535, &port, NULL))
     return 0;
+  if (colon != NULL)
+    {
+      const char *start = memchr (head, ':', (gsize) (colon - head));
+      g_autofree char *addr = NULL;
+
+      /* "tcp:ADDR:PORT" or ":ADDR:PORT"; "PORT" and "ADDR:PORT" too. */
+      start = start != NULL ? start + 1 : head;
+      addr = g_strndup (start, (gsize) (colon - start));
+      if (!gvd_validate_ipv4 ("hostfwd", addr, out_address, NULL))
+        *out_address = 0;
+    }
   return (guint) port;
 }
 
 static void
-add_port (GArray *ports, guint port)
+add_forward (GArray *ports, GArray *addresses, guint port, guint32 address)
 {
   if (port != 0 && ports->len < 4096)
     g_array_append_val (ports, port);
+  if (address != 0 && addresses->len < 4096)
+    g_array_append_val (addresses, address);
 }
 
-GArray *
-gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
+static void
+add_rule (GArray *ports, GArray *addresses, const char *rule)
+{
+  guint32 address;
+  guint port = rule_host_port (rule, &address);
+
+  add_forward (ports, addresses, port, address);
+}
+
+/* Every host port and IPv4 address any domain XML forwards from. */
+static gboolean
+collect_forwards (const char *xml, GArray *ports, GArray *addresses, GError **error)
 {
   g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
   g_autoptr(xmlXPathContext) ctx = NULL;
   g_autoptr(xmlXPathObject) obj = NULL;
-  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (guint));
   xmlNodePtr root;
   xmlNodeSetPtr set;
 
   if (doc == NULL)
-    return NULL;
+    return FALSE;
   root = xmlDocGetRootElement (doc);
   ctx = xmlXPathNewContext (doc);
   xmlXPathRegisterNs (ctx, BAD_CAST "q", BAD_CAST "http://libvirt.org/schemas/domain/qemu/1.0");
@@ -229,7 +273,7 @@ gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
             {
               JsonNode *e = json_array_get_element (json_node_get_array (fwd), j);
               if (JSON_NODE_HOLDS_OBJECT (e))
-                add_port (ports, rule_host_port (member_string (json_node_get_object (e), "str")));
+                add_rule (ports, addresses, member_string (json_node_get_object (e), "str"));
             }
         }
       else
@@ -238,7 +282,7 @@ gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
           g_auto(GStrv) opts = g_strsplit (value, ",", 64);
           for (gsize j = 0; opts[j] != NULL; j++)
             if (g_str_has_prefix (opts[j], "hostfwd="))
-              add_port (ports, rule_host_port (opts[j] + strlen ("hostfwd=")));
+              add_rule (ports, addresses, opts[j] + strlen ("hostfwd="));
         }
     }
   g_clear_pointer (&obj, xmlXPathFreeObject);
@@ -247,16 +291,43 @@ gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
   for (int i = 0; set != NULL && i < set->nodeNr; i++)
     {
       guint64 start = 0, end = 0;
+      guint32 address = 0;
       g_autofree char *exclude = gvd_xp_str (ctx, set->nodeTab[i], "@exclude");
+      g_autofree char *addr = gvd_xp_str (ctx, set->nodeTab[i], "../@address");
 
       if (g_strcmp0 (exclude, "yes") == 0
           || !gvd_xp_num (ctx, set->nodeTab[i], "@start", 65535, 0, &start, NULL)
           || !gvd_xp_num (ctx, set->nodeTab[i], "@end", 65535, 0, &end, NULL))
         continue;
+      if (addr == NULL || !gvd_validate_ipv4 ("address", addr, &address, NULL))
+        address = 0;
+      add_forward (ports, addresses, 0, address);
       for (guint64 p = start; p != 0 && p <= MAX (start, end); p++)
-        add_port (ports, (guint) p);
+        add_forward (ports, addresses, (guint) p, 0);
     }
+  return TRUE;
+}
+
+GArray *
+gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error)
+{
+  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) addresses = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  if (!collect_forwards (xml, ports, addresses, error))
+    return NULL;
   return g_steal_pointer (&ports);
+}
+
+GArray *
+gvd_domain_xml_forwarded_host_addresses (const char *xml, GError **error)
+{
+  g_autoptr(GArray) ports = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GArray) addresses = g_array_new (FALSE, FALSE, sizeof (guint32));
+
+  if (!collect_forwards (xml, ports, addresses, error))
+    return NULL;
+  return g_steal_pointer (&addresses);
 }
 
 gboolean
@@ -303,7 +374,7 @@ gvd_domain_xml_parse_forward_nics (xmlXPathContextPtr ctx, xmlNodePtr root, GvdI
 
               if (!JSON_NODE_HOLDS_OBJECT (e)
                   || !parse_rule (member_string (json_node_get_object (e), "str"), &f))
-                return INVALID ("netdev %s: hostfwd %u is not tcp:127.0.0.1:HOST-:GUEST", id, j);
+                return INVALID ("netdev %s: hostfwd %u is not tcp:127.X.Y.Z:HOST-:GUEST", id, j);
               g_array_append_val (forwards, f);
             }
           g_hash_table_replace (netdevs, g_strdup (id), g_steal_pointer (&forwards));

@@ -79,7 +79,9 @@ parse_metadata (xmlXPathContextPtr ctx, xmlNodePtr inst, GvdInstanceSpec *spec, 
 }
 
 /* <hugepages><page size='N' unit='U'/></hugepages>: one page size for all
- * of the guest's memory (gpuvmd renders at most one <page>). */
+ * of the guest's memory (gpuvmd renders exactly one <page>). A <hugepages/>
+ * without a <page> (the host's default size, which gpuvmd never writes)
+ * or in a unit gpuvmd never writes reads as 0: no size gpuvmd knows. */
 static gboolean
 parse_hugepage_size (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec,
                      GError **error)
@@ -137,8 +139,8 @@ parse_machine (xmlXPathContextPtr ctx, xmlNodePtr root, GvdInstanceSpec *spec, G
   spec->threads = (guint) v;
   if (!gvd_domain_xml_parse_cputune (ctx, root, spec, error))
     return FALSE;
-  spec->hugepages = gvd_xp_exists (ctx, root, "memoryBacking/hugepages");
-  if (spec->hugepages && !parse_hugepage_size (ctx, root, spec, error))
+  if (gvd_xp_exists (ctx, root, "memoryBacking/hugepages")
+      && !parse_hugepage_size (ctx, root, spec, error))
     return FALSE;
   spec->numa_node = -1;
   if (nodeset != NULL && g_ascii_string_to_unsigned (nodeset, 10, 0, 1023, &v, NULL))
@@ -194,6 +196,18 @@ parse_disk (xmlXPathContextPtr ctx, xmlNodePtr root, xmlNodePtr node, GvdInstanc
       d->type = GVD_DISK_VOLUME;
       d->pool = gvd_xp_str (ctx, node, "source/@pool");
       d->volume = gvd_xp_str (ctx, node, "source/@volume");
+    }
+  else if (g_strcmp0 (type, "file") == 0
+           && gvd_xp_exists (ctx, node, "descendant::backingStore[@type='volume']"))
+    {
+      /* A live snapshot leaves a running domain's root disk a file: its
+       * top overlay, a volume of the pool its backing layers are in, named
+       * as its file (instance-snapshot.c). */
+      g_autofree char *file = gvd_xp_str (ctx, node, "source/@file");
+
+      d->type = GVD_DISK_VOLUME;
+      d->pool = gvd_xp_str (ctx, node, "descendant::backingStore[@type='volume'][1]/source/@pool");
+      d->volume = file != NULL ? g_path_get_basename (file) : NULL;
     }
   else if (g_strcmp0 (type, "network") == 0
            && (g_strcmp0 (protocol, "nbd") == 0 || g_strcmp0 (protocol, "rbd") == 0))

@@ -35,8 +35,9 @@ validate_identity (const GvdInstanceSpec *spec, GError **error)
   return TRUE;
 }
 
-/* The plan's hostdevs: known groups 0..n-1, each with a function 0, no
- * (group, function) twice, no host device twice. */
+/* The plan's hostdevs: known groups, each used one with a function 0, no
+ * (group, function) twice, no host device twice. A hot-plugged GPU sits on
+ * a free root port further up, so the groups in use may have gaps. */
 static gboolean
 validate_hostdevs (const GvdInstanceSpec *spec, GvdDomainLayout *layout, GError **error)
 {
@@ -88,7 +89,7 @@ validate_hostdevs (const GvdInstanceSpec *spec, GvdDomainLayout *layout, GError 
       layout->n_groups = MAX (layout->n_groups, h->guest_bus + 1);
     }
   for (guint g = 0; g < layout->n_groups; g++)
-    if ((has_function[g] & 1) == 0)
+    if (has_function[g] != 0 && (has_function[g] & 1) == 0)
       INVALID ("guest group %u has no function 0 (the guest would not see it)", g);
   return TRUE;
 }
@@ -186,7 +187,7 @@ validate_machine (const GvdInstanceSpec *spec, GError **error)
     {
       guint64 pages;
 
-      if (!spec->hugepages || gvd_hugepage_size_name (spec->hugepage_kib) == NULL)
+      if (gvd_hugepage_size_name (spec->hugepage_kib) == NULL)
         INVALID ("hugepage size %u KiB is not 2M or 1G", spec->hugepage_kib);
       if (!gvd_hugepages_needed ("memory.hugepages", spec->memory_mib, spec->hugepage_kib,
                                  &pages, error))

@@ -181,26 +181,22 @@ render_machine (Render *r, xmlNodePtr domain)
 
   node = text_childf (domain, NULL, "memory", "%" G_GUINT64_FORMAT, spec->memory_mib * 1024);
   prop (node, "unit", "KiB");
-  if (spec->hugepages || virtiofs)
+  if (spec->hugepage_kib != 0 || virtiofs)
     {
       node = child (domain, NULL, "memoryBacking");
-      if (spec->hugepages)
+      if (spec->hugepage_kib != 0)
         {
-          xmlNodePtr pages = child (node, NULL, "hugepages");
+          xmlNodePtr page = child (child (node, NULL, "hugepages"), NULL, "page");
 
-          if (spec->hugepage_kib > 0)
-            {
-              xmlNodePtr page = child (pages, NULL, "page");
-              propf (page, "size", "%u", spec->hugepage_kib);
-              prop (page, "unit", "KiB");
-            }
+          propf (page, "size", "%u", spec->hugepage_kib);
+          prop (page, "unit", "KiB");
         }
       if (virtiofs)
         {
           /* vhost-user (virtiofsd) maps guest RAM: it must be shared.
            * Hugepages are a hugetlbfs file, shareable as they are; without
            * them the RAM is a memfd. */
-          if (!spec->hugepages)
+          if (spec->hugepage_kib == 0)
             prop (child (node, NULL, "source"), "type", "memfd");
           prop (child (node, NULL, "access"), "mode", "shared");
         }

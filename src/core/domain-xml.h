@@ -58,6 +58,8 @@ char **gvd_domain_xml_mdev_uuids (const char *xml, GError **error);
  * as JSON or key=value) and passt <portForward> ranges. Recovery counts a
  * foreign domain's forwards as taken (domain-xml-forward.c). */
 GArray *gvd_domain_xml_forwarded_host_ports (const char *xml, GError **error);
+/* The IPv4 host addresses (guint32, host order) those forwards name. */
+GArray *gvd_domain_xml_forwarded_host_addresses (const char *xml, GError **error);
 
 /* What every <disk> of any domain XML uses: "POOL/VOLUME" for volume disks,
  * the path for file and block disks (network disks have none).

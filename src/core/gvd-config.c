@@ -36,6 +36,7 @@ typedef enum {
   KEY_URL_PREFIXES, /* list of http(s) URL prefixes (image-url.h) */
   KEY_OPT_PORTS, /* "lo-hi" TCP port range or empty */
   KEY_DISK_PROTOCOLS, /* list of "nbd", "rbd" */
+  KEY_LOOPBACK_NET, /* IPv4 network inside 127.0.0.0/8 without 127.0.0.1 */
 } KeyType;
 
 typedef struct {
@@ -89,6 +90,8 @@ static const KeySpec keys[] = {
   { "network", "dns", KEY_STRV, F (network_dns), 0, 8, "" },
   { "network", "allowed_sources", KEY_STRV, F (network_allowed_sources), 0, 64, "" },
   { "network", "forward_ports", KEY_OPT_PORTS, F (network_forward_ports), 0, 0, "40000-40999" },
+  { "network", "forward_addresses", KEY_LOOPBACK_NET, F (network_forward_addresses), 0, 0,
+    "127.77.0.0/16" },
   { "agent", "listen", KEY_LISTEN, F (agent_listen), 0, 0, "127.0.0.1:8788" },
   { "agent", "url", KEY_URL, F (agent_url), 0, 0, "http://10.0.2.2:8788" },
   { "agent", "max_connections", KEY_UINT, F (agent_max_connections), 1, 4096, "128" },
@@ -125,8 +128,9 @@ static const char *const type_names[] = {
   [KEY_URL_PREFIXES] = "list of URL prefixes",
   [KEY_OPT_PORTS] = "port range or empty",
   [KEY_DISK_PROTOCOLS] = "list of network disk protocols",
+  [KEY_LOOPBACK_NET] = "loopback network",
 };
-G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_DISK_PROTOCOLS + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (type_names) == KEY_LOOPBACK_NET + 1);
 
 gboolean
 gvd_config_key_info (guint index, GvdConfigKeyInfo *out_info)
@@ -288,6 +292,44 @@ gvd_config_parse_port_range (const char *range, guint *out_lo, guint *out_hi, GE
   return TRUE;
 }
 
+gboolean
+gvd_config_parse_forward_addresses (const char *cidr, guint32 *out_first, guint32 *out_last,
+                                    GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  guint32 network, last;
+  guint prefix;
+
+  /* /30 still leaves two addresses once the first and last are skipped. */
+  if (!gvd_validate_ipv4_network ("forward_addresses", cidr, 8, 30, &network, &prefix,
+                                  &local_error))
+    {
+      g_set_error_literal (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG, local_error->message);
+      return FALSE;
+    }
+  last = network | (0xffffffffu >> prefix);
+  /* Anything else would be reachable from outside the host. */
+  if ((network >> 24) != 127)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s' is not inside 127.0.0.0/8, the host's loopback", cidr);
+      return FALSE;
+    }
+  /* Every user-mode guest reaches 127.0.0.1 as 10.0.2.2. */
+  if (network <= 0x7f000001u && 0x7f000001u <= last)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_CONFIG,
+                   "'%s' contains 127.0.0.1, which every user-mode guest reaches as 10.0.2.2",
+                   cidr);
+      return FALSE;
+    }
+  if (out_first != NULL)
+    *out_first = network + 1;
+  if (out_last != NULL)
+    *out_last = last - 1;
+  return TRUE;
+}
+
 /* Check and store one value; @value is the raw string from the key file. */
 static gboolean
 apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *source,
@@ -410,6 +452,10 @@ apply_key (GvdConfig *config, const KeySpec *spec, GKeyFile *kf, const char *sou
       }
     case KEY_OPT_PORTS:
       if (*value != '\0' && !gvd_config_parse_port_range (value, NULL, NULL, &local_error))
+        FAIL ("%s", local_error->message);
+      break;
+    case KEY_LOOPBACK_NET:
+      if (!gvd_config_parse_forward_addresses (value, NULL, NULL, &local_error))
         FAIL ("%s", local_error->message);
       break;
     case KEY_URL:

@@ -58,6 +58,7 @@ typedef struct {
   char **network_dns;
   char **network_allowed_sources; /* bridges/networks a request may name besides source */
   char *network_forward_ports; /* "40000-40999": host ports for forwarded guest ports; NULL: off */
+  char *network_forward_addresses; /* "127.77.0.0/16": one loopback address per instance */
   /* [agent] */
   char *agent_listen;
   char *agent_url;            /* the agent listener as guests reach it */
@@ -100,6 +101,12 @@ gboolean gvd_config_parse_cidr (const char *cidr, guint32 *out_network,
 /* "40000-40999" → 40000 and 40999 (1024 <= lo <= hi <= 65535). */
 gboolean gvd_config_parse_port_range (const char *range, guint *out_lo, guint *out_hi,
                                       GError **error);
+
+/* "127.77.0.0/16" → the first and last address handed out (the network's
+ * first and last skipped), host order: a network inside 127.0.0.0/8 that
+ * does not contain 127.0.0.1, prefix up to /30. */
+gboolean gvd_config_parse_forward_addresses (const char *cidr, guint32 *out_first,
+                                             guint32 *out_last, GError **error);
 
 const char *gvd_network_mode_to_string (GvdNetworkMode mode);
 

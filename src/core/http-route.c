@@ -39,6 +39,8 @@ static const char *const templates[][2] = {
   { "/v1/instances/*/networks", "/v1/instances/{name}/networks" },
   { "/v1/instances/*/networks/*", "/v1/instances/{name}/networks/{mac}" },
   { "/v1/instances/*/console", "/v1/instances/{name}/console" },
+  { "/v1/instances/*/gpus", "/v1/instances/{name}/gpus" },
+  { "/v1/instances/*/gpus/*", "/v1/instances/{name}/gpus/{address}" },
   { "/v1/instances/*/snapshots", "/v1/instances/{name}/snapshots" },
   { "/v1/instances/*/snapshots/*", "/v1/instances/{name}/snapshots/{snapshot}" },
   { "/v1/instances/*/snapshots/*/revert", "/v1/instances/{name}/snapshots/{snapshot}/revert" },

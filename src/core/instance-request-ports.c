@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The create request's "ports": guest TCP ports gpuvmd forwards to ports it
- * allocates on the host's 127.0.0.1 (user-mode networking). */
+ * allocates on the instance's own host loopback address (user-mode
+ * networking). */
 #include "config.h"
 
 #include "instance-request.h"

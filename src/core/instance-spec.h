@@ -61,10 +61,12 @@ typedef struct {
   gboolean keep;       /* created: it survives the instance's delete */
 } GvdDiskSpec;
 
-/* A TCP port of the guest reachable on the host's 127.0.0.1 (user mode). */
+/* A TCP port of the guest reachable on a host loopback address (user mode). */
 typedef struct {
   guint guest;
   guint host;
+  guint32 address;     /* host order, in 127.0.0.0/8: the instance's [network]
+                        * forward_addresses address (127.0.0.1: made before it) */
 } GvdPortForward;
 
 typedef struct {
@@ -122,8 +124,7 @@ typedef struct {
   guint vcpus;
   guint sockets, cores, threads; /* 0: one socket, vcpus cores, 1 thread */
   guint64 memory_mib;
-  gboolean hugepages;
-  guint hugepage_kib;  /* page size (2048, 1048576); 0: the host's default */
+  guint hugepage_kib;  /* hugepage size backing all memory (2048, 1048576); 0: none */
   int numa_node;       /* -1: no numatune */
   /* Dedicated CPUs (cpu.policy): vCPU i runs on host CPU vcpu_pins[i], the
    * emulator threads on emulator_pins; both NULL for shared vCPUs. */

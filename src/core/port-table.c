@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Host port allocation for forwarded guest ports (see port-table.h). */
+/* Host port and loopback address allocation for forwarded guest ports (see
+ * port-table.h). */
 #include "config.h"
 
 #include "port-table.h"
 
 #include "errors.h"
+#include "validate.h"
 
 struct _GvdPortTable {
   guint lo, hi;
   GHashTable *owners; /* GUINT_TO_POINTER (port) → owner (owned string) */
+  guint32 addr_first, addr_last; /* 0, 0: no address range */
+  GHashTable *addr_owners; /* GUINT_TO_POINTER (address) → owner (owned string) */
 };
+
+G_STATIC_ASSERT (sizeof (guint32) <= sizeof (gpointer));
 
 GvdPortTable *
 gvd_port_table_new (guint lo, guint hi)
@@ -21,6 +27,7 @@ gvd_port_table_new (guint lo, guint hi)
   table->lo = lo;
   table->hi = hi;
   table->owners = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  table->addr_owners = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   return table;
 }
 
@@ -30,6 +37,7 @@ gvd_port_table_free (GvdPortTable *table)
   if (table == NULL)
     return;
   g_hash_table_unref (table->owners);
+  g_hash_table_unref (table->addr_owners);
   g_free (table);
 }
 
@@ -92,6 +100,89 @@ gvd_port_table_allocate (GvdPortTable *table, const char *owner, guint n, GvdPor
   return TRUE;
 }
 
+void
+gvd_port_table_set_addresses (GvdPortTable *table, guint32 first, guint32 last)
+{
+  g_return_if_fail (table != NULL && first != 0 && first <= last);
+  table->addr_first = first;
+  table->addr_last = last;
+}
+
+gboolean
+gvd_port_table_take_address (GvdPortTable *table, const char *owner, guint32 address,
+                             GError **error)
+{
+  const char *holder;
+
+  g_return_val_if_fail (table != NULL && owner != NULL, FALSE);
+  if (table->addr_last == 0 || address < table->addr_first || address > table->addr_last)
+    return TRUE;
+  holder = g_hash_table_lookup (table->addr_owners, GUINT_TO_POINTER (address));
+  if (holder != NULL && !g_str_equal (holder, owner))
+    {
+      g_autofree char *text = gvd_ipv4_to_string (address);
+
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "forward address %s is held by '%s', wanted by '%s'", text, holder, owner);
+      return FALSE;
+    }
+  g_hash_table_replace (table->addr_owners, GUINT_TO_POINTER (address), g_strdup (owner));
+  return TRUE;
+}
+
+gboolean
+gvd_port_table_allocate_address (GvdPortTable *table, const char *owner, guint32 *out_address,
+                                 GError **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (table != NULL && owner != NULL && out_address != NULL, FALSE);
+  g_hash_table_iter_init (&iter, table->addr_owners);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_str_equal (value, owner))
+      {
+        *out_address = GPOINTER_TO_UINT (key);
+        return TRUE;
+      }
+  /* The walk ends after at most (addresses held + 1) steps. */
+  for (guint64 a = table->addr_first; table->addr_last != 0 && a <= table->addr_last; a++)
+    {
+      if (g_hash_table_contains (table->addr_owners, GUINT_TO_POINTER ((guint32) a)))
+        continue;
+      g_hash_table_replace (table->addr_owners, GUINT_TO_POINTER ((guint32) a), g_strdup (owner));
+      *out_address = (guint32) a;
+      return TRUE;
+    }
+  if (table->addr_last == 0)
+    g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
+                 "'ports': port forwarding is off ([network] forward_addresses is empty)");
+  else
+    {
+      g_autofree char *first = gvd_ipv4_to_string (table->addr_first);
+      g_autofree char *last = gvd_ipv4_to_string (table->addr_last);
+
+      g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
+                   "'ports': no free address left in [network] forward_addresses (%s-%s)",
+                   first, last);
+    }
+  return FALSE;
+}
+
+const char *
+gvd_port_table_address_owner (const GvdPortTable *table, guint32 address)
+{
+  g_return_val_if_fail (table != NULL, NULL);
+  return g_hash_table_lookup (table->addr_owners, GUINT_TO_POINTER (address));
+}
+
+guint
+gvd_port_table_get_n_addresses (const GvdPortTable *table)
+{
+  g_return_val_if_fail (table != NULL, 0);
+  return g_hash_table_size (table->addr_owners);
+}
+
 static gboolean
 held_by (gpointer key, gpointer value, gpointer user_data)
 {
@@ -103,6 +194,7 @@ guint
 gvd_port_table_release (GvdPortTable *table, const char *owner)
 {
   g_return_val_if_fail (table != NULL && owner != NULL, 0);
+  g_hash_table_foreach_remove (table->addr_owners, held_by, (gpointer) owner);
   return g_hash_table_foreach_remove (table->owners, held_by, (gpointer) owner);
 }
 
@@ -117,6 +209,7 @@ guint
 gvd_port_table_release_prefix (GvdPortTable *table, const char *prefix)
 {
   g_return_val_if_fail (table != NULL && prefix != NULL, 0);
+  g_hash_table_foreach_remove (table->addr_owners, held_by_prefix, (gpointer) prefix);
   return g_hash_table_foreach_remove (table->owners, held_by_prefix, (gpointer) prefix);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Host ports for forwarded guest ports: which port of [network]
- * forward_ports each instance holds (pure: rebuilt from the domains'
- * forwards at recovery with gvd_port_table_take). */
+/* Host ports and loopback addresses for forwarded guest ports: which port
+ * of [network] forward_ports and which address of [network]
+ * forward_addresses each instance holds (pure: rebuilt from the domains'
+ * forwards at recovery with gvd_port_table_take and _take_address). */
 #pragma once
 
 #include <glib.h>
@@ -33,11 +34,33 @@ gboolean gvd_port_table_allocate (GvdPortTable *table, const char *owner, guint 
                                   GvdPortProbe probe, gpointer user_data, guint *out_ports,
                                   GError **error);
 
-/* Free every port @owner holds; the number freed. */
+/* The addresses @first..@last inclusive (host byte order, first <= last)
+ * that gvd_port_table_allocate_address hands out, one per owner; without a
+ * call, every address allocation fails. */
+void gvd_port_table_set_addresses (GvdPortTable *table, guint32 first, guint32 last);
+
+/* Record that @owner listens on @address (recovery). Addresses outside the
+ * range are not recorded (they are never handed out: an instance made
+ * before the range, on 127.0.0.1, or a foreign forward). CONFLICT naming
+ * both owners when another owner holds it. */
+gboolean gvd_port_table_take_address (GvdPortTable *table, const char *owner, guint32 address,
+                                      GError **error);
+
+/* An address for @owner: the one it holds already, else the lowest one of
+ * the range that nobody holds. CONFLICT when none is left. */
+gboolean gvd_port_table_allocate_address (GvdPortTable *table, const char *owner,
+                                          guint32 *out_address, GError **error);
+
+/* Who holds @address, or NULL; borrowed. */
+const char *gvd_port_table_address_owner (const GvdPortTable *table, guint32 address);
+guint gvd_port_table_get_n_addresses (const GvdPortTable *table);
+
+/* Free every port and address @owner holds; the number of ports freed. */
 guint gvd_port_table_release (GvdPortTable *table, const char *owner);
 
-/* Free every port whose owner starts with @prefix (recovery rebuilds the
- * ports of domains that are not gpuvmd's); the number freed. */
+/* Free every port and address whose owner starts with @prefix (recovery
+ * rebuilds those of domains that are not gpuvmd's); the number of ports
+ * freed. */
 guint gvd_port_table_release_prefix (GvdPortTable *table, const char *prefix);
 
 /* Who holds @port, or NULL; borrowed. */

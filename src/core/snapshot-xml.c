@@ -36,6 +36,7 @@ gvd_snapshot_free (GvdSnapshot *snap)
   g_free (snap->volume);
   g_free (snap->nvram_volume);
   g_free (snap->created_at);
+  g_free (snap->consistency);
   g_free (snap);
 }
 
@@ -66,6 +67,16 @@ char *
 gvd_snapshot_nvram_volume (const char *domain_name, const char *snap)
 {
   return g_strdup_printf ("%s-snap-%s.nvram", domain_name, snap);
+}
+
+char *
+gvd_snapshot_fresh_top (const char *domain_name, const char *snap, const char *const *taken)
+{
+  g_autofree char *top = gvd_snapshot_top_volume (domain_name, snap);
+
+  if (taken == NULL || !g_strv_contains (taken, top))
+    return g_steal_pointer (&top);
+  return g_strdup_printf ("%s-snap-%s-R.qcow2", domain_name, snap);
 }
 
 char *
@@ -118,9 +129,12 @@ gvd_snapshot_chain_parse (const char *xml, GError **error)
       g_autofree char *nvram = gvd_xp_str (ctx, n, "@nvram-volume");
       g_autofree char *created = gvd_xp_str (ctx, n, "@created-at");
       g_autofree char *deleted = gvd_xp_str (ctx, n, "@deleted");
+      g_autofree char *consistency = gvd_xp_str (ctx, n, "@consistency");
       GvdSnapshot *snap;
 
-      if (!gvd_snapshot_name_is_valid (name) || volume == NULL || i >= GVD_SNAPSHOT_MAX)
+      if (!gvd_snapshot_name_is_valid (name) || volume == NULL || i >= GVD_SNAPSHOT_MAX
+          || (consistency != NULL && !g_str_equal (consistency, GVD_SNAPSHOT_CONSISTENCY_FILESYSTEM)
+              && !g_str_equal (consistency, GVD_SNAPSHOT_CONSISTENCY_CRASH)))
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
                        "snapshot %d in the domain's metadata is malformed", i);
@@ -128,6 +142,7 @@ gvd_snapshot_chain_parse (const char *xml, GError **error)
         }
       snap = gvd_snapshot_new (name, volume, nvram, created);
       snap->deleted = g_strcmp0 (deleted, "yes") == 0;
+      snap->consistency = g_steal_pointer (&consistency);
       g_ptr_array_add (chain, snap);
     }
   return g_steal_pointer (&chain);
@@ -179,7 +194,128 @@ render_chain (xmlNodePtr inst, GPtrArray *chain)
         xmlNewProp (e, BAD_CAST "created-at", BAD_CAST s->created_at);
       if (s->deleted)
         xmlNewProp (e, BAD_CAST "deleted", BAD_CAST "yes");
+      if (s->consistency != NULL)
+        xmlNewProp (e, BAD_CAST "consistency", BAD_CAST s->consistency);
     }
+}
+
+/* The <disk> element of @root's root disk: gpuvmd boots from it first
+ * (instance-build.c), data disks never get that order. */
+static xmlNodePtr
+root_disk (xmlXPathContextPtr ctx, xmlNodePtr root)
+{
+  return gvd_xp_first (ctx, root, "/domain/devices/disk[@device='disk'][boot/@order='1']");
+}
+
+/* The volume name @disk (type 'volume' in @pool, or a live snapshot's
+ * type 'file') has, or NULL. */
+static char *
+disk_volume (xmlXPathContextPtr ctx, xmlNodePtr disk, const char *pool)
+{
+  g_autofree char *type = gvd_xp_str (ctx, disk, "@type");
+
+  if (g_strcmp0 (type, "volume") == 0)
+    {
+      g_autofree char *p = gvd_xp_str (ctx, disk, "source/@pool");
+
+      return g_strcmp0 (p, pool) == 0 ? gvd_xp_str (ctx, disk, "source/@volume") : NULL;
+    }
+  if (g_strcmp0 (type, "file") == 0)
+    {
+      /* A live snapshot's overlay is a volume of the pool its backing
+       * layers are in, and a dir pool names a volume as its file. */
+      g_autofree char *p = gvd_xp_str (ctx, disk, "descendant::backingStore[@type='volume'][1]/source/@pool");
+      g_autofree char *file = gvd_xp_str (ctx, disk, "source/@file");
+
+      if (file != NULL && (p == NULL || g_strcmp0 (p, pool) == 0))
+        return g_path_get_basename (file);
+    }
+  return NULL;
+}
+
+char *
+gvd_snapshot_root_volume (const char *xml, const char *pool)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, NULL);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  xmlNodePtr disk;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = new_context (doc);
+  disk = root_disk (ctx, xmlDocGetRootElement (doc));
+  return disk != NULL ? disk_volume (ctx, disk, pool) : NULL;
+}
+
+#define UNUSED_XPATH "/domain/metadata/g:instance/g:unused-volumes"
+
+char **
+gvd_snapshot_unused_parse (const char *xml, GError **error)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlXPathObject) obj = NULL;
+  g_autoptr(GStrvBuilder) out = g_strv_builder_new ();
+  xmlNodeSetPtr set;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = new_context (doc);
+  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc), UNUSED_XPATH "/g:volume", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr && i < 2 * GVD_SNAPSHOT_MAX + 2; i++)
+    {
+      g_autofree char *name = gvd_xp_str (ctx, set->nodeTab[i], "@name");
+
+      if (name != NULL)
+        g_strv_builder_add (out, name);
+    }
+  return g_strv_builder_end (out);
+}
+
+static char *
+dump (xmlDocPtr doc)
+{
+  xmlChar *out = NULL;
+  int len = 0;
+  char *result;
+
+  xmlDocDumpMemoryEnc (doc, &out, &len, "UTF-8");
+  result = g_strndup ((const char *) out, len);
+  xmlFree (out);
+  return result;
+}
+
+char *
+gvd_snapshot_unused_set (const char *xml, const char *const *volumes, GError **error)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  xmlNodePtr inst, old, list;
+  xmlNsPtr ns;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = new_context (doc);
+  inst = gvd_xp_first (ctx, xmlDocGetRootElement (doc), "/domain/metadata/g:instance");
+  if (inst == NULL)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "the domain has no gpuvmd metadata");
+      return NULL;
+    }
+  while ((old = gvd_xp_first (ctx, xmlDocGetRootElement (doc), UNUSED_XPATH)) != NULL)
+    {
+      xmlUnlinkNode (old);
+      xmlFreeNode (old);
+    }
+  if (volumes != NULL && volumes[0] != NULL)
+    {
+      ns = xmlSearchNsByHref (doc, inst, BAD_CAST GVD_DOMAIN_XML_NS);
+      list = xmlNewChild (inst, ns, BAD_CAST "unused-volumes", NULL);
+      for (guint i = 0; volumes[i] != NULL; i++)
+        xmlNewProp (xmlNewChild (list, ns, BAD_CAST "volume", NULL), BAD_CAST "name",
+                    BAD_CAST volumes[i]);
+    }
+  return dump (doc);
 }
 
 char *
@@ -189,33 +325,41 @@ gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *old_top
   g_autoptr(xmlDoc) doc = gvd_xp_read_doc (xml, error);
   g_autoptr(xmlXPathContext) ctx = NULL;
   g_autoptr(xmlXPathObject) obj = NULL;
-  xmlNodePtr root, source = NULL, inst, old;
+  xmlNodePtr root, disk = NULL, source, inst, old;
   xmlNodeSetPtr set;
-  xmlChar *out = NULL;
-  int len = 0;
-  char *result;
 
   if (doc == NULL)
     return NULL;
   ctx = new_context (doc);
   root = xmlDocGetRootElement (doc);
   /* Compared in C, not spliced into the XPath: names never become syntax. */
-  set = gvd_xp_nodes (ctx, root, "/domain/devices/disk[@type='volume'][@device='disk']/source", &obj);
-  for (int i = 0; set != NULL && i < set->nodeNr && source == NULL; i++)
+  set = gvd_xp_nodes (ctx, root, "/domain/devices/disk[@device='disk'][source]", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr && disk == NULL; i++)
     {
-      g_autofree char *p = gvd_xp_str (ctx, set->nodeTab[i], "@pool");
-      g_autofree char *v = gvd_xp_str (ctx, set->nodeTab[i], "@volume");
+      g_autofree char *v = disk_volume (ctx, set->nodeTab[i], pool);
 
-      if (g_strcmp0 (p, pool) == 0 && g_strcmp0 (v, old_top) == 0)
-        source = set->nodeTab[i];
+      if (g_strcmp0 (v, old_top) == 0)
+        disk = set->nodeTab[i];
     }
   inst = gvd_xp_first (ctx, root, "/domain/metadata/g:instance");
-  if (source == NULL || inst == NULL)
+  if (disk == NULL || inst == NULL)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND,
                    "the domain has no root disk on volume '%s' of pool '%s'", old_top, pool);
       return NULL;
     }
+  /* A live snapshot leaves a file disk with its backing chain: back to
+   * gpuvmd's form, a pool volume whose chain libvirt reads from the image. */
+  while ((old = gvd_xp_first (ctx, disk, "backingStore")) != NULL)
+    {
+      xmlUnlinkNode (old);
+      xmlFreeNode (old);
+    }
+  xmlSetProp (disk, BAD_CAST "type", BAD_CAST "volume");
+  source = gvd_xp_first (ctx, disk, "source");
+  xmlUnsetProp (source, BAD_CAST "file");
+  xmlUnsetProp (source, BAD_CAST "index");
+  xmlSetProp (source, BAD_CAST "pool", BAD_CAST pool);
   xmlSetProp (source, BAD_CAST "volume", BAD_CAST new_top);
   while ((old = gvd_xp_first (ctx, root, SNAPSHOTS_XPATH)) != NULL)
     {
@@ -224,14 +368,61 @@ gvd_snapshot_chain_apply (const char *xml, const char *pool, const char *old_top
     }
   if (chain->len > 0)
     render_chain (inst, chain);
-  xmlDocDumpMemoryEnc (doc, &out, &len, "UTF-8");
-  result = g_strndup ((const char *) out, len);
-  xmlFree (out);
-  return result;
+  return dump (doc);
 }
 
 char *
-gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError **error)
+gvd_snapshot_live_xml (const char *live_xml, const char *pool, const char *top,
+                       const char *new_path, GError **error)
+{
+  g_autoptr(xmlDoc) doc = gvd_xp_read_doc (live_xml, error);
+  g_autoptr(xmlDoc) out = NULL;
+  g_autoptr(xmlXPathContext) ctx = NULL;
+  g_autoptr(xmlXPathObject) obj = NULL;
+  xmlNodePtr disks;
+  xmlNodeSetPtr set;
+  gboolean found = FALSE;
+
+  if (doc == NULL)
+    return NULL;
+  ctx = new_context (doc);
+  out = xmlNewDoc (BAD_CAST "1.0");
+  xmlDocSetRootElement (out, xmlNewNode (NULL, BAD_CAST "domainsnapshot"));
+  disks = xmlNewChild (xmlDocGetRootElement (out), NULL, BAD_CAST "disks", NULL);
+  set = gvd_xp_nodes (ctx, xmlDocGetRootElement (doc), "/domain/devices/disk[target/@dev]", &obj);
+  for (int i = 0; set != NULL && i < set->nodeNr; i++)
+    {
+      g_autofree char *dev = gvd_xp_str (ctx, set->nodeTab[i], "target/@dev");
+      g_autofree char *device = gvd_xp_str (ctx, set->nodeTab[i], "@device");
+      g_autofree char *volume = disk_volume (ctx, set->nodeTab[i], pool);
+      xmlNodePtr d = xmlNewChild (disks, NULL, BAD_CAST "disk", NULL);
+
+      xmlNewProp (d, BAD_CAST "name", BAD_CAST dev);
+      if (!found && g_strcmp0 (device, "disk") == 0 && g_strcmp0 (volume, top) == 0)
+        {
+          found = TRUE;
+          xmlNewProp (d, BAD_CAST "snapshot", BAD_CAST "external");
+          xmlNewProp (d, BAD_CAST "type", BAD_CAST "file");
+          xmlNewProp (xmlNewChild (d, NULL, BAD_CAST "driver", NULL), BAD_CAST "type",
+                      BAD_CAST "qcow2");
+          xmlNewProp (xmlNewChild (d, NULL, BAD_CAST "source", NULL), BAD_CAST "file",
+                      BAD_CAST new_path);
+        }
+      else
+        xmlNewProp (d, BAD_CAST "snapshot", BAD_CAST "no");
+    }
+  if (!found)
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND,
+                   "the running domain has no root disk on volume '%s' of pool '%s'", top, pool);
+      return NULL;
+    }
+  return dump (out);
+}
+
+char *
+gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain,
+                                  const char *const *unused, GError **error)
 {
   g_autoptr(xmlDoc) doc = NULL;
   xmlBufferPtr buf;
@@ -254,7 +445,8 @@ gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError
       next = n->next;
       if (n->type == XML_ELEMENT_NODE && n->ns != NULL
           && xmlStrEqual (n->ns->href, BAD_CAST GVD_DOMAIN_XML_NS)
-          && xmlStrEqual (n->name, BAD_CAST "snapshots"))
+          && (xmlStrEqual (n->name, BAD_CAST "snapshots")
+              || xmlStrEqual (n->name, BAD_CAST "unused-volumes")))
         {
           xmlUnlinkNode (n);
           xmlFreeNode (n);
@@ -262,6 +454,14 @@ gvd_snapshot_chain_into_metadata (const char *metadata, GPtrArray *chain, GError
     }
   if (chain->len > 0)
     render_chain (root, chain);
+  if (unused != NULL && unused[0] != NULL)
+    {
+      xmlNodePtr list = xmlNewChild (root, root->ns, BAD_CAST "unused-volumes", NULL);
+
+      for (guint i = 0; unused[i] != NULL; i++)
+        xmlNewProp (xmlNewChild (list, root->ns, BAD_CAST "volume", NULL), BAD_CAST "name",
+                    BAD_CAST unused[i]);
+    }
   buf = xmlBufferCreate ();
   if (buf == NULL || xmlNodeDump (buf, doc, root, 0, 0) < 0)
     {
@@ -290,5 +490,8 @@ gvd_snapshot_write_json (const GvdSnapshot *snap, JsonBuilder *b)
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "created_at");
   json_builder_add_string_value (b, snap->created_at != NULL ? snap->created_at : "");
+  json_builder_set_member_name (b, "consistency");
+  json_builder_add_string_value (b, snap->consistency != NULL ? snap->consistency
+                                                              : GVD_SNAPSHOT_CONSISTENCY_STOPPED);
   json_builder_end_object (b);
 }

@@ -472,10 +472,11 @@ run_qmp (GvdCtl *ctl, GError **error)
   return TRUE;
 }
 
-/* The host port forwarded to the guest's port 22, and the login the
+/* The host port forwarded to the guest's port 22, the host address it is
+ * on (127.0.0.1 from a daemon that shows none) and the login the
  * instance's "ssh" hint names (NULL without one). */
 static guint
-ssh_port_of (JsonNode *inst, char **out_user)
+ssh_port_of (JsonNode *inst, char **out_address, char **out_user)
 {
   JsonObject *obj = JSON_NODE_HOLDS_OBJECT (inst) ? json_node_get_object (inst) : NULL;
   JsonNode *ports = obj != NULL ? json_object_get_member (obj, "ports") : NULL;
@@ -484,6 +485,7 @@ ssh_port_of (JsonNode *inst, char **out_user)
   const char *at;
 
   *out_user = NULL;
+  *out_address = NULL;
   if (hint != NULL && (at = strchr (hint, '@')) != NULL)
     {
       const char *start = at;
@@ -497,9 +499,15 @@ ssh_port_of (JsonNode *inst, char **out_user)
     {
       JsonNode *e = json_array_get_element (json_node_get_array (ports), i);
       JsonObject *p = JSON_NODE_HOLDS_OBJECT (e) ? json_node_get_object (e) : NULL;
+      const char *address;
 
-      if (p != NULL && json_object_get_int_member_with_default (p, "guest", 0) == 22)
-        return (guint) json_object_get_int_member_with_default (p, "host", 0);
+      if (p == NULL || json_object_get_int_member_with_default (p, "guest", 0) != 22)
+        continue;
+      /* Only an IP address goes on ssh's command line. */
+      address = json_object_get_string_member_with_default (p, "address", NULL);
+      *out_address = g_strdup (address != NULL && g_hostname_is_ip_address (address)
+                                 ? address : "127.0.0.1");
+      return (guint) json_object_get_int_member_with_default (p, "host", 0);
     }
   return 0;
 }
@@ -513,6 +521,7 @@ run_ssh (GvdCtl *ctl, GError **error)
   g_autoptr(JsonNode) inst = gvd_ctl_client_call (ctl->client, "GET", path, NULL, NULL, NULL,
                                                   error);
   g_autofree char *hint_user = NULL;
+  g_autofree char *address = NULL;
   g_autofree char *port = NULL;
   g_autofree char *login = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -521,7 +530,7 @@ run_ssh (GvdCtl *ctl, GError **error)
 
   if (inst == NULL)
     return FALSE;
-  p = ssh_port_of (inst, &hint_user);
+  p = ssh_port_of (inst, &address, &hint_user);
   if (p == 0)
     {
       g_set_error (error, GVD_CTL_ERROR, GVD_CTL_EXIT_CONFLICT,
@@ -532,7 +541,7 @@ run_ssh (GvdCtl *ctl, GError **error)
   if (user == NULL)
     user = hint_user != NULL ? hint_user : "gpuvm";
   port = g_strdup_printf ("%u", p);
-  login = g_strdup_printf ("%s@127.0.0.1", user);
+  login = g_strdup_printf ("%s@%s", user, address);
   g_ptr_array_add (argv, (char *) "ssh");
   g_ptr_array_add (argv, (char *) "-p");
   g_ptr_array_add (argv, port);

@@ -28,6 +28,7 @@ run_snapshot_list (GvdCtl *ctl, GError **error)
     { _("CREATED"), "created_at", GVD_CTL_CELL_TEXT, FALSE },
     { _("VOLUME"), "volume", GVD_CTL_CELL_TEXT, FALSE },
     { _("NVRAM"), "nvram_volume", GVD_CTL_CELL_TEXT, FALSE },
+    { _("CONSISTENCY"), "consistency", GVD_CTL_CELL_TEXT, FALSE },
   };
   g_autofree char *path = snapshots_path (ctl, FALSE, "");
   g_autoptr(JsonNode) answer = gvd_ctl_client_call (ctl->client, "GET", path, NULL, NULL, NULL,
@@ -96,7 +97,7 @@ static const GvdCtlOption revert_options[] = {
 
 const GvdCtlCommand gvd_ctl_snapshot_commands[] = {
   { "snapshot list", "NAME", N_("an instance's disk snapshots"), 1, 1, NULL, run_snapshot_list },
-  { "snapshot create", "NAME SNAPSHOT", N_("snapshot a stopped instance's disk and NVRAM"), 2, 2,
+  { "snapshot create", "NAME SNAPSHOT", N_("snapshot an instance's disk and NVRAM (live if it runs)"), 2, 2,
     NULL, run_snapshot_create },
   { "snapshot revert", "NAME SNAPSHOT [--discard-newer]",
     N_("go back to a snapshot (the instance stopped)"), 2, 2, revert_options,

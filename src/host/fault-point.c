@@ -10,6 +10,7 @@
 static char *crash_at;
 static char *stop_at;
 static char *slow_at;
+static char *fail_at;
 static gint stop_fired; /* atomic: the stop fires once per process */
 
 static char *
@@ -26,10 +27,14 @@ gvd_fault_init (void)
   g_clear_pointer (&crash_at, g_free);
   g_clear_pointer (&stop_at, g_free);
   g_clear_pointer (&slow_at, g_free);
+  g_clear_pointer (&fail_at, g_free);
   g_atomic_int_set (&stop_fired, 0);
   crash_at = read_step ("GVD_TEST_CRASH_AT");
   stop_at = read_step ("GVD_TEST_STOP_AT");
   slow_at = read_step ("GVD_TEST_SLOW_AT");
+  fail_at = read_step ("GVD_TEST_FAIL_AT");
+  if (fail_at != NULL)
+    g_message ("TEST-ONLY fault injection armed (GVD_TEST_FAIL_AT=%s)", fail_at);
   if (crash_at != NULL || stop_at != NULL || slow_at != NULL)
     g_message ("TEST-ONLY fault injection armed (GVD_TEST_CRASH_AT=%s GVD_TEST_STOP_AT=%s "
                "GVD_TEST_SLOW_AT=%s)", crash_at != NULL ? crash_at : "",
@@ -56,4 +61,13 @@ gvd_fault_point (const char *name)
       g_message ("TEST-ONLY fault point '%s': raising SIGSTOP", name);
       raise (SIGSTOP);
     }
+}
+
+gboolean
+gvd_fault_fails (const char *name)
+{
+  if (G_LIKELY (fail_at == NULL) || g_strcmp0 (fail_at, name) != 0)
+    return FALSE;
+  g_message ("TEST-ONLY fault point '%s': failing the step", name);
+  return TRUE;
 }

@@ -26,4 +26,9 @@ void gvd_fault_init (void);
  * chunk written to its volume). */
 void gvd_fault_point (const char *name);
 
+/* TRUE when GVD_TEST_FAIL_AT names step @name: the caller then fails that
+ * step as if the system had refused it (e.g. "gpu-attach-function": the
+ * attach of a group's second function, to exercise the rollback). */
+gboolean gvd_fault_fails (const char *name);
+
 G_END_DECLS

@@ -120,7 +120,6 @@ gvd_instance_build_memory (GvdInstanceManager *mgr, const GvdCreateRequest *req,
                                     promised_pages (mgr, req->hugepage_kib, spec->numa_node),
                                     spec->numa_node, error))
     return FALSE;
-  spec->hugepages = TRUE;
   spec->hugepage_kib = req->hugepage_kib;
   if (req->dry_run)
     return TRUE;
@@ -149,10 +148,10 @@ gvd_instance_write_shares_json (const GvdInstanceSpec *s, JsonBuilder *b)
   json_builder_set_member_name (b, "mib");
   json_builder_add_int_value (b, s->memory_mib);
   json_builder_set_member_name (b, "hugepages");
-  if (s->hugepages && gvd_hugepage_size_name (s->hugepage_kib) != NULL)
+  if (gvd_hugepage_size_name (s->hugepage_kib) != NULL)
     json_builder_add_string_value (b, gvd_hugepage_size_name (s->hugepage_kib));
-  else if (s->hugepages)
-    json_builder_add_string_value (b, "default"); /* a domain made outside gpuvmd */
+  else if (s->hugepage_kib != 0)
+    json_builder_add_string_value (b, "default"); /* a size set outside gpuvmd */
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "numa_node");

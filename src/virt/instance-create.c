@@ -60,6 +60,7 @@ typedef struct {
   gboolean autostart;
   GPtrArray *vgpus;    /* GvdVgpuAssignment: mdevs to create */
   const GvdMdevOps *mdev_ops;
+  char *mdev_journal;  /* gvd_instance_mdev_journal_dir () */
   /* Borrowed from the outer task; the main thread leaves it alone until
    * create_done. Without a requested size the worker sets its root size
    * (the image's) and renders the XML again. */
@@ -87,6 +88,7 @@ create_data_free (CreateData *cd)
   g_free (cd->seed_volume);
   g_clear_pointer (&cd->made, g_ptr_array_unref);
   g_free (cd->prefix);
+  g_free (cd->mdev_journal);
   gvd_cloudinit_seed_free (cd->seed);
   g_clear_pointer (&cd->seed_iso, g_bytes_unref);
   g_free (cd->xml);
@@ -159,6 +161,8 @@ rollback_libvirt (virConnectPtr conn, virDomainPtr dom, const CreateData *cd)
 
     if (!gvd_instance_remove_mdevs (cd->mdev_ops, conn, cd->vgpus, &e3))
       g_warning ("instance %s: rollback: %s", cd->name, e3->message);
+    else
+      gvd_instance_mdevs_forget (cd->mdev_journal, cd->vgpus);
   }
 }
 
@@ -183,8 +187,16 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
    * none of them (gvd_instance_create_mdevs). */
   if (cd->vgpus->len > 0)
     {
+      if (!gvd_instance_mdevs_journal (cd->mdev_journal, cd->name, cd->vgpus, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
       if (!gvd_instance_create_mdevs (cd->mdev_ops, conn, cd->vgpus, &error))
         {
+          /* It removed the ones it made; forget them once that is sure. */
+          if (gvd_instance_remove_mdevs (cd->mdev_ops, conn, cd->vgpus, NULL))
+            gvd_instance_mdevs_forget (cd->mdev_journal, cd->vgpus);
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -276,6 +288,8 @@ create_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_autofree char *live = virDomainGetXMLDesc (dom, 0);
       cd->vnc_socket = gvd_instance_parse_vnc_socket (live);
     }
+  /* The domain holds the vGPUs now. */
+  gvd_instance_mdevs_forget (cd->mdev_journal, cd->vgpus);
   g_task_return_boolean (task, TRUE);
   return;
 
@@ -531,6 +545,7 @@ gvd_instance_manager_create_async (GvdInstanceManager *mgr, GvdCreateRequest *re
   cd->autostart = req->autostart;
   cd->vgpus = g_steal_pointer (&vgpus);
   cd->mdev_ops = mgr->mdev_ops;
+  cd->mdev_journal = gvd_instance_mdev_journal_dir (mgr);
   cd->spec = spec;
 
   g_object_set_data_full (G_OBJECT (task), "spec", g_steal_pointer (&spec),

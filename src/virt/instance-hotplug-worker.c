@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "device-detach.h"
+#include "device-removed-wait.h"
 #include "domain-xml-device.h"
 #include "domain-xml-hotplug.h"
 #include "domain-xml.h"
@@ -289,11 +289,30 @@ detach (GvdHotplug *h, virConnectPtr conn, virDomainPtr dom, GTask *task)
                                        "libvirt shows %s without an alias", what);
               return;
             }
-          if (!gvd_device_detach_wait (conn, dom, alias, what, h->timeout, &error))
+          const char *xmls[2] = { NULL, NULL };
+          const char *aliases[2] = { alias, NULL };
+
+          device = is_disk ? gvd_domain_xml_disk_device (h->disk, 0, &error)
+                           : gvd_domain_xml_nic_device (h->nic, 0, &error);
+          xmls[0] = device;
+          if (device == NULL
+              || !gvd_device_detach_live_and_wait (conn, dom, xmls, aliases, h->timeout, &error))
             {
+              /* Say what it means for this device, and what to do. */
+              if (g_error_matches (error, GVD_ERROR, GVD_ERROR_TIMEOUT))
+                {
+                  g_clear_error (&error);
+                  g_set_error (&error, GVD_ERROR, GVD_ERROR_TIMEOUT,
+                               "the guest did not release %s within %u s ([instances] "
+                               "device_timeout): its OS must support PCIe hot-unplug and be "
+                               "running. The device is still attached and recorded; the unplug "
+                               "request stays pending in the guest. Retry later, or stop the "
+                               "instance and detach it then", what, h->timeout);
+                }
               g_task_return_error (task, g_steal_pointer (&error));
               return;
             }
+          g_clear_pointer (&device, g_free);
         }
     }
   if (gvd_domain_xml_find_device (inactive, is_disk, key, NULL, NULL))

@@ -582,6 +582,8 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autoptr(virConnect) conn = gvd_virt_conn_get (op->virt, &error);
   g_autoptr(virDomain) dom = NULL;
   g_autoptr(GPtrArray) chain = NULL;
+  g_autofree char *journal = gvd_instance_mdev_journal_dir (op->mgr);
+  g_auto(GStrv) unused = NULL;
 
   if (conn == NULL)
     {
@@ -593,11 +595,15 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
 
-      /* The snapshot layers and NVRAM copies (instance-snapshot.c). */
+      /* The snapshot layers and NVRAM copies, and what an interrupted
+       * snapshot operation left (instance-snapshot.c). */
       chain = xml != NULL ? gvd_snapshot_chain_parse (xml, NULL) : NULL;
+      unused = xml != NULL ? gvd_snapshot_unused_parse (xml, NULL) : NULL;
       if (virDomainIsActive (dom) == 1 && virDomainDestroy (dom) < 0)
+        gvd_virt_error_set (&error, "cannot power the domain off");
+      /* Undefined, the domain no longer names its vGPUs: journal them. */
+      if (error != NULL || !gvd_instance_mdevs_journal (journal, op->name, op->vgpus, &error))
         {
-          gvd_virt_error_set (&error, "cannot power the domain off");
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -606,6 +612,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
                                            | VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
         {
           gvd_virt_error_set (&error, "cannot undefine the domain");
+          gvd_instance_mdevs_forget (journal, op->vgpus); /* still named by the domain */
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
@@ -623,6 +630,7 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  gvd_instance_mdevs_forget (journal, op->vgpus);
   for (gsize i = 0; op->data_volumes != NULL && op->data_volumes[i] != NULL; i++)
     if (!gvd_storage_delete_volume (conn, op->pool, op->data_volumes[i], &error))
       {
@@ -641,6 +649,12 @@ delete_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           return;
         }
     }
+  for (gsize i = 0; unused != NULL && unused[i] != NULL; i++)
+    if (!gvd_storage_delete_volume (conn, op->pool, unused[i], &error))
+      {
+        g_task_return_error (task, g_steal_pointer (&error));
+        return;
+      }
   g_task_return_boolean (task, TRUE);
 }
 

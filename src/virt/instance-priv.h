@@ -43,6 +43,9 @@ struct _GvdInstanceManager {
   GHashTable *hugepage_holds; /* name → pages promised to a create (instance-build-shares.c) */
   const GvdMdevOps *mdev_ops; /* creates and removes vGPUs (libvirt's by default) */
   GHashTable *stray_mdevs_seen; /* uuids of unclaimed mdevs already reported */
+  /* address → instance: functions of a hot-plugged group gpuvmd bound to
+   * vfio-pci itself (libvirt gives those no host driver back); in memory */
+  GHashTable *gpu_prebound;
 };
 
 /* instance.c: instances and their state */
@@ -147,6 +150,23 @@ gboolean gvd_instance_remove_mdevs (const GvdMdevOps *ops, virConnectPtr conn, G
  * host that no instance, create in flight or other domain holds (left by an
  * instance undefined behind gpuvmd's back, or made by hand). */
 void gvd_instance_report_stray_mdevs (GvdInstanceManager *mgr);
+/* instance-vgpu-journal.c: vGPUs a crash left without a domain */
+/* <state_dir>/mdevs */
+char *gvd_instance_mdev_journal_dir (GvdInstanceManager *mgr);
+/* Worker: record @vgpus as @name's, before they are made or before their
+ * domain is undefined. */
+gboolean gvd_instance_mdevs_journal (const char *dir, const char *name, GPtrArray *vgpus,
+                                     GError **error);
+/* Worker: forget them once a domain holds them or they are removed. */
+void gvd_instance_mdevs_forget (const char *dir, GPtrArray *vgpus);
+/* Worker (recovery): the journal's mdevs no domain uses (@used: uuids of
+ * every domain's mdev hostdevs) as uuid → instance name, NULL when none;
+ * the entries a domain uses are forgotten. */
+GHashTable *gvd_instance_mdevs_stale (const char *dir, GHashTable *used);
+/* Main thread, after recovery: remove (in a worker) the @stale mdevs whose
+ * instance is neither being created nor busy, and forget them. */
+void gvd_instance_mdevs_sweep_start (GvdInstanceManager *mgr, GHashTable *stale);
+
 /* instance-disks.c: data disks */
 /* Main thread: the request's data disks into @spec (after its root disk):
  * pool, volume names, targets, iothreads; the operator's network disk policy
@@ -190,6 +210,16 @@ void gvd_instance_ops_libvirt_lost (GvdInstanceManager *mgr);
  * each passed-through device came back to the host (config space answers,
  * host driver rebound) and quarantine the ones that did not. */
 void gvd_instance_schedule_release_check (GvdInstanceManager *mgr, GvdInstance *inst);
+
+/* instance-gpu-hotplug.c: whether @name has a GPU attach in flight (its
+ * new claims are not in libvirt yet: recovery keeps them). */
+gboolean gvd_instance_gpu_attach_in_flight (GvdInstanceManager *mgr, const char *name);
+/* @name's domain stopped: give the functions gpuvmd bound to vfio-pci for
+ * a hot-plug back to their host drivers (a worker), then call @then (the
+ * post-release check); FALSE, calling nothing, when there are none. */
+typedef void (*GvdInstanceReleasedFunc) (GvdInstanceManager *mgr, const char *name);
+gboolean gvd_instance_gpu_release_prebound (GvdInstanceManager *mgr, const char *name,
+                                            GvdInstanceReleasedFunc then);
 
 /* instance-recover.c: following libvirt */
 void gvd_instance_on_connected (GvdVirtConn *virt, gpointer user_data);

@@ -19,6 +19,15 @@
 
 #define HOLDER_DOMAIN_PREFIX "domain:"
 
+static void
+release_check_by_name (GvdInstanceManager *mgr, const char *name)
+{
+  GvdInstance *inst = g_hash_table_lookup (mgr->instances, name);
+
+  if (inst != NULL)
+    gvd_instance_schedule_release_check (mgr, inst);
+}
+
 /* ---- events ---------------------------------------------------------------------------- */
 
 static const char *
@@ -92,7 +101,8 @@ lifecycle_cb (virConnectPtr conn, virDomainPtr dom, int event, int detail, void 
         {
           gvd_instance_set_state (mgr, inst, detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed" : "shutoff");
           g_clear_pointer (&inst->vnc_socket, g_free);
-          gvd_instance_schedule_release_check (mgr, inst);
+          if (!gvd_instance_gpu_release_prebound (mgr, name, release_check_by_name))
+            gvd_instance_schedule_release_check (mgr, inst);
           gvd_instance_ops_domain_stopped (mgr, name);
         }
       break;
@@ -257,6 +267,7 @@ typedef struct {
   GArray *pinned_cpus;     /* guint: host CPUs its vcpupins (not ours: and emulatorpin) name */
   char **foreign_mdevs;    /* and its mdev hostdevs' uuids */
   GArray *foreign_ports;   /* host ports it forwards (guint) */
+  GArray *foreign_fwd_addresses; /* and the addresses it forwards from (guint32) */
   char **disks;            /* gvd_domain_xml_disk_sources (); NULL: unreadable */
   char *vnc_socket;
 } DomainInfo;
@@ -271,6 +282,7 @@ domain_info_free (DomainInfo *info)
   g_clear_pointer (&info->pinned_cpus, g_array_unref);
   g_strfreev (info->foreign_mdevs);
   g_clear_pointer (&info->foreign_ports, g_array_unref);
+  g_clear_pointer (&info->foreign_fwd_addresses, g_array_unref);
   g_strfreev (info->disks);
   g_free (info->vnc_socket);
   g_free (info);
@@ -283,6 +295,8 @@ typedef struct {
   /* result: instance volumes of the pool that no domain uses */
   char **orphans;
   gboolean pool_inactive; /* the pool exists but is not active yet */
+  char *mdev_journal;
+  GHashTable *stale_mdevs; /* result: journaled vGPUs no domain uses */
 } RecoverData;
 
 static void
@@ -292,6 +306,8 @@ recover_data_free (RecoverData *rd)
   g_free (rd->prefix);
   g_free (rd->pool);
   g_strfreev (rd->orphans);
+  g_free (rd->mdev_journal);
+  g_clear_pointer (&rd->stale_mdevs, g_hash_table_unref);
   g_free (rd);
 }
 
@@ -326,6 +342,7 @@ read_domain (virDomainPtr dom, const char *prefix)
       info->foreign_hostdevs = gvd_domain_xml_hostdev_addresses (xml, NULL);
       info->foreign_mdevs = gvd_domain_xml_mdev_uuids (xml, NULL);
       info->foreign_ports = gvd_domain_xml_forwarded_host_ports (xml, NULL);
+      info->foreign_fwd_addresses = gvd_domain_xml_forwarded_host_addresses (xml, NULL);
     }
   /* Ours: the vCPUs' CPUs as the domain has them now (the emulator runs on
    * shared reserved CPUs); another domain's: every CPU it pins. */
@@ -357,8 +374,9 @@ read_worker (gpointer data)
 
 /* ---- orphan volumes (instance-sweep.c does the rest) ------------------------------ */
 
-/* Every domain name and every disk source of every domain (worker thread);
- * NULL when a domain's disks could not be read: it might use any volume. */
+/* Every domain name, every disk source and every mdev uuid of every domain
+ * (worker thread); NULL when a domain's disks could not be read: it might
+ * use any volume. */
 static GHashTable *
 used_by_domains (GPtrArray *infos)
 {
@@ -373,6 +391,15 @@ used_by_domains (GPtrArray *infos)
       g_hash_table_add (used, info->name);
       for (gsize d = 0; info->disks[d] != NULL; d++)
         g_hash_table_add (used, info->disks[d]);
+      for (gsize m = 0; info->foreign_mdevs != NULL && info->foreign_mdevs[m] != NULL; m++)
+        g_hash_table_add (used, info->foreign_mdevs[m]);
+      for (guint h = 0; info->spec != NULL && h < info->spec->hostdevs->len; h++)
+        {
+          const GvdHostdevSpec *hd = g_ptr_array_index (info->spec->hostdevs, h);
+
+          if (hd->mdev_uuid != NULL)
+            g_hash_table_add (used, hd->mdev_uuid);
+        }
     }
   return g_steal_pointer (&used);
 }
@@ -434,6 +461,8 @@ recover_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
 
     if (used != NULL)
       rd->orphans = gvd_instance_sweep_find (conn, rd->pool, rd->prefix, used, &rd->pool_inactive);
+    if (used != NULL)
+      rd->stale_mdevs = gvd_instance_mdevs_stale (rd->mdev_journal, used);
   }
   g_task_return_pointer (task, g_steal_pointer (&infos), (GDestroyNotify) g_ptr_array_unref);
 }
@@ -446,11 +475,13 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
   gpointer key, value;
   guint ours = 0, foreign = 0;
 
-  /* Claims are rebuilt from libvirt, except those of creates in flight and
-   * of reservations, which libvirt does not know about yet. */
+  /* Claims are rebuilt from libvirt, except those of creates and GPU
+   * hot-plugs in flight and of reservations, which libvirt does not know
+   * about yet. */
   g_hash_table_iter_init (&iter, gvd_claims_get_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:"))
+    if (!g_hash_table_contains (mgr->creating, value) && !g_str_has_prefix (value, "reservation:")
+        && !gvd_instance_gpu_attach_in_flight (mgr, value))
       g_hash_table_iter_remove (&iter);
   g_hash_table_iter_init (&iter, gvd_claims_get_cpu_holders (mgr->d->claims));
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -491,6 +522,11 @@ apply_recovery (GvdInstanceManager *mgr, GPtrArray *infos)
           for (guint p = 0; info->foreign_ports != NULL && p < info->foreign_ports->len; p++)
             gvd_port_table_take (mgr->ports, holder, g_array_index (info->foreign_ports, guint, p),
                                  NULL);
+          for (guint p = 0; info->foreign_fwd_addresses != NULL
+                            && p < info->foreign_fwd_addresses->len; p++)
+            gvd_port_table_take_address (mgr->ports, holder,
+                                         g_array_index (info->foreign_fwd_addresses, guint32, p),
+                                         NULL);
           if ((addrs != NULL && addrs[0] != NULL)
               || (info->foreign_mdevs != NULL && info->foreign_mdevs[0] != NULL))
             foreign++;
@@ -594,6 +630,7 @@ recover_done (GObject *source, GAsyncResult *res, gpointer user_data)
     gboolean first = !mgr->ready;
 
     apply_recovery (mgr, infos);
+    gvd_instance_mdevs_sweep_start (mgr, rd->stale_mdevs);
     g_debug ("recovery: applied %u domains in %.1f ms", infos->len,
              (g_get_monotonic_time () - t0) / 1000.0);
     /* After the first recovery, creates wait for its sweep too, so a name
@@ -637,6 +674,7 @@ recover_cb (gpointer data)
     rd->virt = g_object_ref (mgr->d->virt);
     rd->prefix = g_strdup (mgr->d->config->domain_prefix);
     rd->pool = g_strdup (mgr->d->config->pool_name);
+    rd->mdev_journal = gvd_instance_mdev_journal_dir (mgr);
     g_task_set_task_data (task, rd, (GDestroyNotify) recover_data_free);
   }
   g_task_run_in_thread (task, recover_thread);

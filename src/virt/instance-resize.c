@@ -9,6 +9,7 @@
 
 #include "domain-xml-disks.h"
 #include "domain-xml.h"
+#include "events.h"
 #include "snapshot-xml.h"
 #include "storage.h"
 #include "virt-error.h"
@@ -84,10 +85,12 @@ resize_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     }
   {
     /* The metadata comes from the spec, which does not hold the snapshot
-     * chain (instance-snapshot.c keeps it in the domain): carry it over, or
-     * the snapshots' layers would be forgotten and outlive the instance. */
+     * chain nor the volumes an interrupted snapshot operation left
+     * (instance-snapshot.c keeps both in the domain): carry them over, or
+     * those volumes would be forgotten and outlive the instance. */
     g_autofree char *xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE);
     g_autoptr(GPtrArray) chain = NULL;
+    g_auto(GStrv) unused = NULL;
     char *with_chain;
 
     if (xml == NULL)
@@ -97,8 +100,11 @@ resize_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
         return;
       }
     chain = gvd_snapshot_chain_parse (xml, &error);
-    with_chain = chain != NULL
-                   ? gvd_snapshot_chain_into_metadata (rd->metadata, chain, &error) : NULL;
+    unused = chain != NULL ? gvd_snapshot_unused_parse (xml, &error) : NULL;
+    with_chain = unused != NULL
+                   ? gvd_snapshot_chain_into_metadata (rd->metadata, chain,
+                                                       (const char *const *) unused, &error)
+                   : NULL;
     if (with_chain == NULL)
       {
         g_task_return_error (task, g_steal_pointer (&error));
@@ -142,9 +148,22 @@ resize_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                "instance '%s' went away while its disks grew", rd->name);
       return;
     }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, rd->name);
+  json_builder_set_member_name (b, "disks");
+  json_builder_begin_array (b);
   for (guint i = 0; rd->volumes[i] != NULL; i++)
     {
       GvdDiskSpec *d = g_ptr_array_index (inst->spec->disks, rd->disk_index[i]);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "volume");
+      json_builder_add_string_value (b, rd->volumes[i]);
+      json_builder_set_member_name (b, "bytes");
+      json_builder_add_int_value (b, (gint64) rd->bytes[i]);
+      json_builder_end_object (b);
 
       if (rd->disk_index[i] == 0)
         inst->spec->root_size_bytes = rd->bytes[i];
@@ -153,6 +172,10 @@ resize_done (GObject *source, GAsyncResult *res, gpointer user_data)
       g_message ("instance %s: volume %s grown to %" G_GUINT64_FORMAT " bytes", rd->name,
                  rd->volumes[i], rd->bytes[i]);
     }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  gvd_events_emit (mgr->d->events, "instance.resized", json_builder_get_root (b));
+  g_clear_object (&b);
   b = json_builder_new ();
   gvd_instance_write_json (mgr, inst, b);
   g_task_return_pointer (outer, json_builder_get_root (b), (GDestroyNotify) json_node_unref);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Disk snapshots of a stopped instance, through libvirt (never qemu-img).
+/* Disk snapshots of an instance, through libvirt (never qemu-img).
  *
  * libvirt 9.0 refuses internal snapshots of a UEFI domain with NVRAM and
  * cannot revert external ones, so gpuvmd keeps its own linear chain: a
@@ -11,7 +11,18 @@
  * the deleted one's (libvirt's storage API cannot merge qcow2 layers: the
  * domain is started paused for a QEMU block commit), or for the newest
  * snapshot keeps its layer, marked deleted. The chain lives in gpuvmd's
- * domain metadata, so libvirt stays the source of truth. */
+ * domain metadata, so libvirt stays the source of truth.
+ *
+ * A running instance's snapshot is taken live (snapshot-live.c: the same
+ * overlay, switched to by libvirt with the guest's filesystems frozen when
+ * its agent answers), and so is a delete (the merge is a block commit on
+ * the running domain); a revert needs it off.
+ *
+ * Crashes: an operation first lists the volumes it will make in the
+ * metadata as unused, then makes them, then switches the domain over in
+ * one redefine that also lists what it drops, then deletes that. A crash
+ * at any point leaves a domain on a complete chain; the next operation
+ * deletes the listed volumes the domain does not use. */
 #include "config.h"
 
 #include "instance.h"
@@ -19,7 +30,10 @@
 
 #include <string.h>
 
+#include "events.h"
+#include "fault-point.h"
 #include "nvram-file.h"
+#include "snapshot-live.h"
 #include "snapshot-xml.h"
 #include "storage.h"
 
@@ -34,7 +48,11 @@ typedef struct {
   char *snap;
   gboolean discard_newer;
   gboolean busy;       /* this op set inst->busy */
+  gboolean running;    /* the domain ran when the op began */
   char *top;           /* result: the root disk's volume afterwards */
+  const char *consistency; /* result of a create (static) */
+  gboolean merged;     /* result of a delete: layers were merged */
+  gboolean started;    /* got past the checks: a failure is an event */
 } SnapData;
 
 static void
@@ -64,11 +82,12 @@ load (SnapData *sd, virConnectPtr conn, char **out_xml, GPtrArray **out_chain, G
                    sd->name, sd->domain_name);
       return NULL;
     }
-  if (sd->op != GVD_SNAPSHOT_LIST && virDomainIsActive (dom) != 0)
+  sd->running = virDomainIsActive (dom) != 0;
+  if (sd->op == GVD_SNAPSHOT_REVERT && sd->running)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_STATE,
-                   "instance '%s' is running: shut it down first (snapshots of a running "
-                   "instance are not supported yet)", sd->name);
+                   "instance '%s' is running: a revert replaces its disk and NVRAM under the "
+                   "guest; shut it down first", sd->name);
       return NULL;
     }
   xml = virDomainGetXMLDesc (dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
@@ -98,13 +117,87 @@ redefine (virConnectPtr conn, const char *xml, GError **error)
   return TRUE;
 }
 
-static void
+static gboolean
 delete_quietly (virConnectPtr conn, const char *pool, const char *volume)
 {
   g_autoptr(GError) error = NULL;
 
   if (volume != NULL && !gvd_storage_delete_volume (conn, pool, volume, &error))
-    g_debug ("snapshot: cannot delete volume %s: %s", volume, error->message);
+    {
+      g_debug ("snapshot: cannot delete volume %s: %s", volume, error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* @xml with @volumes listed as unused, redefined. */
+static gboolean
+redefine_unused (virConnectPtr conn, const char *xml, const char *const *volumes, GError **error)
+{
+  g_autofree char *new_xml = gvd_snapshot_unused_set (xml, volumes, error);
+
+  return new_xml != NULL && redefine (conn, new_xml, error);
+}
+
+/* The root disk's volume now: as the XML says (a file after a live
+ * snapshot), else what the chain implies. */
+static char *
+current_top (SnapData *sd, const char *xml, GPtrArray *chain)
+{
+  char *top = gvd_snapshot_root_volume (xml, sd->pool);
+
+  return top != NULL ? top : gvd_snapshot_current_top (sd->domain_name, chain);
+}
+
+static gboolean
+in_use (SnapData *sd, const char *volume, const char *xml, const char *live, GPtrArray *chain)
+{
+  g_autofree char *top = current_top (sd, xml, chain);
+  g_autofree char *live_top = live != NULL ? gvd_snapshot_root_volume (live, sd->pool) : NULL;
+
+  if (g_strcmp0 (volume, top) == 0 || g_strcmp0 (volume, live_top) == 0)
+    return TRUE;
+  for (guint i = 0; i < chain->len; i++)
+    {
+      GvdSnapshot *s = g_ptr_array_index (chain, i);
+
+      if (g_strcmp0 (volume, s->volume) == 0 || g_strcmp0 (volume, s->nvram_volume) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Delete the volumes an earlier operation listed as unused (it crashed or
+ * could not delete them) unless the domain uses them; *@xml follows the
+ * redefine. */
+static gboolean
+sweep_unused (SnapData *sd, virConnectPtr conn, virDomainPtr dom, char **xml, GPtrArray *chain,
+              GError **error)
+{
+  g_auto(GStrv) unused = gvd_snapshot_unused_parse (*xml, error);
+  g_autoptr(GStrvBuilder) kept = g_strv_builder_new ();
+  g_auto(GStrv) keep = NULL;
+  g_autofree char *live = NULL;
+  g_autofree char *new_xml = NULL;
+
+  if (unused == NULL)
+    return FALSE;
+  if (unused[0] == NULL)
+    return TRUE;
+  if (sd->running)
+    live = virDomainGetXMLDesc (dom, 0);
+  for (guint i = 0; unused[i] != NULL; i++)
+    if (!in_use (sd, unused[i], *xml, live, chain) && !delete_quietly (conn, sd->pool, unused[i]))
+      g_strv_builder_add (kept, unused[i]);
+    else
+      g_debug ("snapshot: %s: dropped unused volume %s", sd->name, unused[i]);
+  keep = g_strv_builder_end (kept);
+  new_xml = gvd_snapshot_unused_set (*xml, (const char *const *) keep, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    return FALSE;
+  g_free (*xml);
+  *xml = g_steal_pointer (&new_xml);
+  return TRUE;
 }
 
 static JsonNode *
@@ -129,9 +222,10 @@ chain_json (GPtrArray *chain, int only)
 }
 
 static JsonNode *
-do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
+do_create (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, GPtrArray *chain,
+           GError **error)
 {
-  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *old_top = current_top (sd, xml, chain);
   g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
   g_autofree char *nvram_volume = NULL;
   g_autofree char *nvram_path = NULL;
@@ -140,6 +234,7 @@ do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
   g_autoptr(GBytes) nvram = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *created_at = g_date_time_format (now, "%Y-%m-%dT%H:%M:%SZ");
+  const char *consistency = NULL;
   int i = gvd_snapshot_chain_find (chain, sd->snap);
 
   if (i >= 0)
@@ -158,16 +253,19 @@ do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
                    "the most it may hold", sd->name, GVD_SNAPSHOT_MAX);
       return NULL;
     }
-  if (strlen (new_top) > 128)
+  /* + 2: a revert's alternate name ("-R"). */
+  if (strlen (new_top) + 2 > 128)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
                    "'name': snapshot '%s' is too long for instance '%s' (its volume name '%s' "
-                   "would be over 128 characters)", sd->snap, sd->name, new_top);
+                   "would be over 126 characters)", sd->snap, sd->name, new_top);
       return NULL;
     }
   {
     g_autoptr(GError) local_error = NULL;
 
+    /* Running, the firmware may write it any time: a copy from just before
+     * the disk is switched (variables change rarely). */
     nvram_path = gvd_snapshot_nvram_path (xml, &local_error);
     if (nvram_path != NULL)
       nvram = gvd_nvram_file_read (nvram_path, &local_error);
@@ -178,8 +276,16 @@ do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
       }
   }
   if (nvram != NULL && g_bytes_get_size (nvram) > 0)
+    nvram_volume = gvd_snapshot_nvram_volume (sd->domain_name, sd->snap);
+  sd->started = TRUE;
+  {
+    const char *made[] = { new_top, nvram_volume, NULL };
+
+    if (!redefine_unused (conn, xml, made, error))
+      return NULL;
+  }
+  if (nvram_volume != NULL)
     {
-      nvram_volume = gvd_snapshot_nvram_volume (sd->domain_name, sd->snap);
       path = gvd_storage_upload_volume (conn, sd->pool, nvram_volume, nvram, "raw", error);
       if (path == NULL)
         return NULL;
@@ -187,19 +293,35 @@ do_create (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
     }
   /* The frozen top backs the new one; nothing writes to it any more. */
   path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, old_top, 0, error);
-  if (path == NULL)
-    {
-      delete_quietly (conn, sd->pool, nvram_volume);
-      return NULL;
-    }
-  g_ptr_array_add (chain, gvd_snapshot_new (sd->snap, old_top, nvram_volume, created_at));
-  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
-  if (new_xml == NULL || !redefine (conn, new_xml, error))
+  if (path == NULL
+      || (sd->running
+          && !gvd_snapshot_live_capture (dom, sd->pool, old_top, path, &consistency, error)))
     {
       delete_quietly (conn, sd->pool, new_top);
       delete_quietly (conn, sd->pool, nvram_volume);
+      redefine (conn, xml, NULL);
       return NULL;
     }
+  gvd_fault_point ("snapshot-taken");
+  g_ptr_array_add (chain, gvd_snapshot_new (sd->snap, old_top, nvram_volume, created_at));
+  ((GvdSnapshot *) g_ptr_array_index (chain, chain->len - 1))->consistency = g_strdup (consistency);
+  /* libvirt made a running domain's disk a file: gpuvmd's definition names
+   * the volume (the XML read before the switch); the list of unused volumes
+   * goes with it. */
+  new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
+  if (new_xml == NULL || !redefine (conn, new_xml, error))
+    {
+      /* The running guest writes to the new top now: it stays. */
+      if (sd->running)
+        sd->top = g_strdup (new_top);
+      else
+        {
+          delete_quietly (conn, sd->pool, new_top);
+          delete_quietly (conn, sd->pool, nvram_volume);
+        }
+      return NULL;
+    }
+  sd->consistency = consistency != NULL ? consistency : GVD_SNAPSHOT_CONSISTENCY_STOPPED;
   sd->top = g_steal_pointer (&new_top);
   return chain_json (chain, (int) chain->len - 1);
 }
@@ -208,13 +330,18 @@ static JsonNode *
 do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, GError **error)
 {
   int i = gvd_snapshot_chain_find (chain, sd->snap);
-  g_autofree char *old_top = gvd_snapshot_current_top (sd->domain_name, chain);
-  g_autofree char *new_top = gvd_snapshot_top_volume (sd->domain_name, sd->snap);
+  g_autofree char *old_top = current_top (sd, xml, chain);
+  g_autofree char *new_top = NULL;
   g_autofree char *nvram_path = NULL;
   g_autofree char *new_xml = NULL;
   g_autofree char *path = NULL;
   g_autoptr(GBytes) nvram = NULL;
+  g_autoptr(GBytes) old_nvram = NULL;
   g_autoptr(GString) newer = g_string_new (NULL);
+  g_autoptr(GStrvBuilder) dropped_b = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) kept_b = g_strv_builder_new ();
+  g_auto(GStrv) dropped = NULL;
+  g_auto(GStrv) kept = NULL;
   GvdSnapshot *target;
 
   if (i < 0 || ((GvdSnapshot *) g_ptr_array_index (chain, i))->deleted)
@@ -251,31 +378,54 @@ do_revert (SnapData *sd, virConnectPtr conn, const char *xml, GPtrArray *chain, 
                                            GVD_NVRAM_MAX_BYTES, error);
       if (nvram == NULL)
         return NULL;
+      /* Put back should the switch fail. */
+      if (nvram_path != NULL)
+        old_nvram = gvd_nvram_file_read (nvram_path, NULL);
     }
-  /* From here on the current state is gone: the top, then every layer
-   * above the snapshot's (newer snapshots, deleted or not). A failure
-   * leaves the domain on a missing volume; reverting again repairs it. */
-  if (!gvd_storage_delete_volume (conn, sd->pool, old_top, error))
-    return NULL;
+  /* What the revert drops: the top, then every layer above the
+   * snapshot's (newer snapshots, deleted or not). */
+  g_strv_builder_add (dropped_b, old_top);
   for (guint j = chain->len; j > (guint) i + 1; j--)
     {
       GvdSnapshot *s = g_ptr_array_index (chain, j - 1);
 
-      if (!gvd_storage_delete_volume (conn, sd->pool, s->volume, error)
-          || (s->nvram_volume != NULL
-              && !gvd_storage_delete_volume (conn, sd->pool, s->nvram_volume, error)))
-        return NULL;
+      g_strv_builder_add (dropped_b, s->volume);
+      if (s->nvram_volume != NULL)
+        g_strv_builder_add (dropped_b, s->nvram_volume);
     }
-  g_ptr_array_set_size (chain, i + 1);
+  dropped = g_strv_builder_end (dropped_b);
+  new_top = gvd_snapshot_fresh_top (sd->domain_name, sd->snap, (const char *const *) dropped);
+  sd->started = TRUE;
+  /* Nothing is lost until the switch: list the new top as unused, make
+   * it, put the NVRAM in place, then redefine onto it in one step. */
+  {
+    const char *made[] = { new_top, NULL };
+
+    if (!redefine_unused (conn, xml, made, error))
+      return NULL;
+  }
   path = gvd_storage_create_overlay (sd->storage, conn, sd->pool, new_top, target->volume, 0, error);
   if (path == NULL)
     return NULL;
-  if (nvram_path != NULL && !gvd_nvram_file_write (nvram_path, nvram, error))
+  gvd_fault_point ("revert-overlay");
+  if (nvram != NULL && nvram_path != NULL && !gvd_nvram_file_write (nvram_path, nvram, error))
     return NULL;
+  g_ptr_array_set_size (chain, i + 1);
   new_xml = gvd_snapshot_chain_apply (xml, sd->pool, old_top, new_top, chain, error);
-  if (new_xml == NULL || !redefine (conn, new_xml, error))
-    return NULL;
+  if (new_xml == NULL || !redefine_unused (conn, new_xml, (const char *const *) dropped, error))
+    {
+      if (old_nvram != NULL)
+        gvd_nvram_file_write (nvram_path, old_nvram, NULL);
+      return NULL;
+    }
   sd->top = g_steal_pointer (&new_top);
+  gvd_fault_point ("revert-switched");
+  for (guint j = 0; dropped[j] != NULL; j++)
+    if (!delete_quietly (conn, sd->pool, dropped[j]))
+      g_strv_builder_add (kept_b, dropped[j]);
+  kept = g_strv_builder_end (kept_b);
+  /* Best effort: what stays listed goes at the next operation. */
+  redefine_unused (conn, new_xml, (const char *const *) kept, NULL);
   return chain_json (chain, i);
 }
 
@@ -335,11 +485,11 @@ commit_and_wait (virDomainPtr dom, const char *active_path, const char *base_pat
 }
 
 /* Merge layer @top into the layer @base it is backed by. Only QEMU can
- * (libvirt's storage API has no commit or rebase): start the domain
- * paused, so no guest CPU runs, commit with a block job (QEMU also
- * repoints the layer above @top at @base), then power it off. The chain
- * above stays readable at every moment, so a failure midway loses
- * nothing. */
+ * (libvirt's storage API has no commit or rebase): a running domain
+ * commits with a block job (QEMU also repoints the layer above @top at
+ * @base); a stopped one is started paused for it, so no guest CPU runs,
+ * and powered off after. The chain above stays readable at every moment,
+ * so a failure midway loses nothing. */
 static gboolean
 merge_layers (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *active,
               const char *base, const char *top, GError **error)
@@ -352,6 +502,8 @@ merge_layers (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *ac
   if (active_path == NULL || (base_path = volume_path (conn, sd->pool, base, error)) == NULL
       || (top_path = volume_path (conn, sd->pool, top, error)) == NULL)
     return FALSE;
+  if (sd->running)
+    return commit_and_wait (dom, active_path, base_path, top_path, error);
   if (virDomainCreateWithFlags (dom, VIR_DOMAIN_START_PAUSED) < 0)
     {
       gvd_virt_error_set (error, "cannot start the domain paused to merge snapshot layers");
@@ -371,7 +523,7 @@ do_delete (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, 
            GError **error)
 {
   int i = gvd_snapshot_chain_find (chain, sd->snap);
-  g_autofree char *top = gvd_snapshot_current_top (sd->domain_name, chain);
+  g_autofree char *top = current_top (sd, xml, chain);
   g_autofree char *new_xml = NULL;
   g_autofree char *nvram_volume = NULL;
   g_autofree char *merged = NULL;
@@ -384,6 +536,7 @@ do_delete (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, 
       return NULL;
     }
   s = g_ptr_array_index (chain, i);
+  sd->started = TRUE;
   nvram_volume = g_steal_pointer (&s->nvram_volume);
   if ((guint) i + 1 < chain->len)
     {
@@ -396,6 +549,7 @@ do_delete (SnapData *sd, virConnectPtr conn, virDomainPtr dom, const char *xml, 
           s->nvram_volume = g_steal_pointer (&nvram_volume);
           return NULL;
         }
+      sd->merged = TRUE;
       merged = g_steal_pointer (&next->volume);
       next->volume = g_strdup (s->volume);
       g_ptr_array_remove_index (chain, i);
@@ -424,7 +578,8 @@ snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
   g_autofree char *xml = NULL;
   JsonNode *result = NULL;
 
-  if (conn == NULL || (dom = load (sd, conn, &xml, &chain, &error)) == NULL)
+  if (conn == NULL || (dom = load (sd, conn, &xml, &chain, &error)) == NULL
+      || (sd->op != GVD_SNAPSHOT_LIST && !sweep_unused (sd, conn, dom, &xml, chain, &error)))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -435,7 +590,7 @@ snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
       result = chain_json (chain, -1);
       break;
     case GVD_SNAPSHOT_CREATE:
-      result = do_create (sd, conn, xml, chain, &error);
+      result = do_create (sd, conn, dom, xml, chain, &error);
       break;
     case GVD_SNAPSHOT_REVERT:
       result = do_revert (sd, conn, xml, chain, &error);
@@ -448,6 +603,46 @@ snapshot_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
     g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_pointer (task, result, (GDestroyNotify) json_node_unref);
+}
+
+/* snapshot.created {name, snapshot, consistency}, snapshot.reverted
+ * {name, snapshot}, snapshot.deleted {name, snapshot, merged},
+ * snapshot.failed {name, snapshot, operation, message}. */
+static void
+emit_event (SnapData *sd, const GError *error)
+{
+  static const char *const types[] = { NULL, "snapshot.created", "snapshot.reverted",
+                                       "snapshot.deleted" };
+  static const char *const ops[] = { NULL, "create", "revert", "delete" };
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  if (sd->op == GVD_SNAPSHOT_LIST)
+    return;
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, sd->name);
+  json_builder_set_member_name (b, "snapshot");
+  json_builder_add_string_value (b, sd->snap);
+  if (error != NULL)
+    {
+      json_builder_set_member_name (b, "operation");
+      json_builder_add_string_value (b, ops[sd->op]);
+      json_builder_set_member_name (b, "message");
+      json_builder_add_string_value (b, error->message);
+    }
+  else if (sd->op == GVD_SNAPSHOT_CREATE)
+    {
+      json_builder_set_member_name (b, "consistency");
+      json_builder_add_string_value (b, sd->consistency);
+    }
+  else if (sd->op == GVD_SNAPSHOT_DELETE)
+    {
+      json_builder_set_member_name (b, "merged");
+      json_builder_add_boolean_value (b, sd->merged);
+    }
+  json_builder_end_object (b);
+  gvd_events_emit (sd->mgr->d->events, error != NULL ? "snapshot.failed" : types[sd->op],
+                   json_builder_get_root (b));
 }
 
 static void
@@ -471,6 +666,10 @@ snapshot_done (GObject *source, GAsyncResult *res, gpointer user_data)
       g_free (root->volume);
       root->volume = g_strdup (sd->top);
     }
+  /* A request refused by its checks is no event: what changed or failed
+   * midway is. */
+  if (node != NULL || sd->started)
+    emit_event (sd, error);
   if (node == NULL)
     g_task_return_error (outer, g_steal_pointer (&error));
   else

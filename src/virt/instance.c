@@ -496,12 +496,19 @@ static GvdPortTable *
 port_table_new (const GvdConfig *config)
 {
   guint lo = 0, hi = 0;
+  guint32 first = 0, last = 0;
+  GvdPortTable *table;
 
-  /* The key was checked when the configuration was read. */
+  /* The keys were checked when the configuration was read. */
   if (config->network_forward_ports != NULL
       && !gvd_config_parse_port_range (config->network_forward_ports, &lo, &hi, NULL))
     lo = hi = 0;
-  return gvd_port_table_new (lo, hi);
+  table = gvd_port_table_new (lo, hi);
+  if (config->network_forward_addresses != NULL
+      && gvd_config_parse_forward_addresses (config->network_forward_addresses, &first, &last,
+                                             NULL))
+    gvd_port_table_set_addresses (table, first, last);
+  return table;
 }
 
 GvdInstanceManager *
@@ -527,6 +534,7 @@ gvd_instance_manager_new (const GvdInstanceServices *services)
   mgr->health_watch = gvd_agent_hub_add_watch (services->agent, on_health_changed, mgr);
   mgr->mdev_ops = gvd_mdev_ops_libvirt ();
   mgr->stray_mdevs_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  mgr->gpu_prebound = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   return mgr;
 }
 
@@ -568,6 +576,7 @@ gvd_instance_manager_free (GvdInstanceManager *mgr)
   g_hash_table_unref (mgr->sweeping);
   g_clear_pointer (&mgr->hugepage_holds, g_hash_table_unref);
   g_hash_table_unref (mgr->stray_mdevs_seen);
+  g_hash_table_unref (mgr->gpu_prebound);
   g_clear_pointer (&mgr->stop_waiters, g_hash_table_unref);
   gvd_agent_files_free (mgr->agent_files);
   gvd_port_table_free (mgr->ports);

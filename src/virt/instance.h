@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "claims.h"
+#include "gpu-hotplug.h"
 #include "gvd-config.h"
 #include "host-root.h"
 #include "instance-request.h"
@@ -120,10 +121,10 @@ void gvd_instance_manager_resize_async (GvdInstanceManager *mgr, const char *nam
                                         GAsyncReadyCallback callback, gpointer user_data);
 JsonNode *gvd_instance_manager_resize_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                               GError **error);
-/* Disk snapshots of a stopped instance (instance-snapshot.c). The result
- * is the JSON to answer with: {"snapshots": [...]} for a list, the
- * snapshot for create and revert, {} for delete. A running instance is
- * GVD_ERROR_INVALID_STATE. */
+/* Disk snapshots (instance-snapshot.c). The result is the JSON to answer
+ * with: {"snapshots": [...]} for a list, the snapshot for create and
+ * revert, {} for delete. Create and delete also work live; a revert of a
+ * running instance is GVD_ERROR_INVALID_STATE. */
 typedef enum {
   GVD_SNAPSHOT_LIST,
   GVD_SNAPSHOT_CREATE,
@@ -140,6 +141,22 @@ void gvd_instance_manager_snapshot_async (GvdInstanceManager *mgr, const char *n
 JsonNode *gvd_instance_manager_snapshot_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                                 GError **error);
 
+/* GPU hot-plug (instance-gpu-hotplug.c): attach a whole planned IOMMU
+ * group, each function on its own free pcie-root-port, all or nothing (a
+ * refusal's planner reasons in *@out_details); detach the group holding
+ * @address, waiting for libvirt's device-removed events when the instance
+ * runs ([instances] device_timeout: TIMEOUT keeps devices and claims).
+ * Both finish with the instance's JSON. */
+void gvd_instance_manager_attach_gpus_async (GvdInstanceManager *mgr, const char *name,
+                                             const GvdGpuAttachRequest *req,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+JsonNode *gvd_instance_manager_attach_gpus_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                                   JsonNode **out_details, GError **error);
+void gvd_instance_manager_detach_gpu_async (GvdInstanceManager *mgr, const char *name,
+                                            const char *address, GAsyncReadyCallback callback,
+                                            gpointer user_data);
+JsonNode *gvd_instance_manager_detach_gpu_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                                  GError **error);
 /* Hot-plug (instance-hotplug.c): data disks and NICs of an existing
  * instance, live and in its definition when it runs, in its definition
  * when stopped; gpuvmd's metadata follows. Attach takes @disk (as

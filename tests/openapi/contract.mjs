@@ -229,10 +229,13 @@ function openStreams(n) {
 }
 
 const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', 'instance.progress',
+                     'instance.resized',
+                     'instance.gpu_attached', 'instance.gpu_detached',
                      'device.quarantined',
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
                      'volume.swept', 'image.progress', 'image.imported', 'image.failed',
-                     'image.swept', 'instance.device_attached', 'instance.device_detached'];
+                     'image.swept', 'snapshot.created', 'snapshot.reverted', 'snapshot.deleted',
+                     'snapshot.failed', 'instance.device_attached', 'instance.device_detached'];
 
 async function session() {
   const image = 'oa-base.raw';
@@ -428,7 +431,9 @@ async function session() {
                                                     body: { name: 'oa-b', image, disks: [{ name: 'x', size_gib: 1, bus: 'ide' }] } });
   await admin('strict', 'POST', `/v1/instances/${inst}/start`, { expect: 200 });
   await admin('strict', 'POST', `/v1/instances/${inst}/resize`, { expect: 409, code: 'invalid_state', body: { root_disk_gib: 2 } });
-  await admin('strict', 'POST', snaps, { expect: 409, code: 'invalid_state', body: { name: 'oa-s3' } });
+  // a running instance's snapshot is live; its revert needs it stopped
+  await admin('strict', 'POST', snaps, { expect: 201, body: { name: 'oa-s3' } });
+  await admin('strict', 'POST', `${snaps}/oa-s3/revert`, { expect: 409, code: 'invalid_state' });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 200, body: { execute: 'query-status' } });
   await admin('strict', 'POST', `/v1/instances/${inst}/qmp`, { expect: 403, code: 'forbidden', body: { execute: 'human-monitor-command' } });
   await admin('invalid', 'POST', `/v1/instances/${inst}/qmp`, { expect: 400, code: 'invalid_argument',
