@@ -392,6 +392,9 @@ async function session() {
   await admin('strict', 'GET', `/v1/instances/${inst}`, { expect: 200 });
   await admin('strict', 'GET', '/v1/instances/oa-zz', { expect: 404, code: 'not_found' });
   await admin('strict', 'GET', '/v1/instances/NOT_A_NAME', { expect: 404, code: 'not_found' });
+  // GPU hot-plug routes (the GPUs themselves: test-vm-gpu-hotplug and the VFIO rig)
+  await admin('strict', 'POST', '/v1/instances/oa-zz/gpus', { expect: 404, code: 'not_found', body: { devices: ['0000:03:00.0'] } });
+  await admin('strict', 'DELETE', '/v1/instances/oa-zz/gpus/0000:03:00.0', { expect: 404, code: 'not_found' });
   // hot-plug, cold (the instance is stopped): a disk and a NIC in and out
   const hp = await admin('strict', 'POST', `/v1/instances/${inst}/disks`, { expect: 201, body: { name: 'oa_hp', size_gib: 1 } });
   const hpDisk = hp.json?.disks?.find((d) => d.name === 'oa_hp');
