@@ -289,14 +289,9 @@ detach (GvdHotplug *h, virConnectPtr conn, virDomainPtr dom, GTask *task)
                                        "libvirt shows %s without an alias", what);
               return;
             }
-          const char *xmls[2] = { NULL, NULL };
           const char *aliases[2] = { alias, NULL };
 
-          device = is_disk ? gvd_domain_xml_disk_device (h->disk, 0, &error)
-                           : gvd_domain_xml_nic_device (h->nic, 0, &error);
-          xmls[0] = device;
-          if (device == NULL
-              || !gvd_device_detach_live_and_wait (conn, dom, xmls, aliases, h->timeout, &error))
+          if (!gvd_device_detach_live_and_wait (conn, dom, aliases, h->timeout, &error))
             {
               /* Say what it means for this device, and what to do. */
               if (g_error_matches (error, GVD_ERROR, GVD_ERROR_TIMEOUT))
