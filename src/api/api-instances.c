@@ -389,6 +389,13 @@ instances (GvdApi *api, SoupServerMessage *msg, const char *path, GHashTable *qu
       gvd_api_gpus_handle (api, msg, seg);
       return;
     }
+  if (seg != NULL && (n == 2 || n == 3)
+      && (g_str_equal (seg[1], "disks") || g_str_equal (seg[1], "networks"))
+      && gvd_instance_name_valid (seg[0]))
+    {
+      gvd_api_hotplug_handle (api, msg, seg, query);
+      return;
+    }
   if (seg == NULL || n > 2)
     {
       gvd_api_reply_errorf (msg, GVD_ERROR_NOT_FOUND, "no such resource: %s", path);
@@ -470,6 +477,10 @@ static const GvdApiRoute routes[] = {
   { "POST", "/v1/instances/{name}/reset" },
   { "POST", "/v1/instances/{name}/qmp" },
   { "POST", "/v1/instances/{name}/resize" },
+  { "POST", "/v1/instances/{name}/disks" },
+  { "DELETE", "/v1/instances/{name}/disks/{target}" },
+  { "POST", "/v1/instances/{name}/networks" },
+  { "DELETE", "/v1/instances/{name}/networks/{mac}" },
   { "GET", "/v1/instances/{name}/console" },
   { "POST", "/v1/instances/{name}/gpus" },
   { "DELETE", "/v1/instances/{name}/gpus/{address}" },

@@ -116,6 +116,10 @@ void gvd_api_snapshots_handle (GvdApi *api, SoupServerMessage *msg, char **seg,
 /* /v1/instances/{name}/gpus[/{address}] (api-gpus.c; routed by
  * api-instances.c): @seg are the segments after /v1/instances. */
 void gvd_api_gpus_handle (GvdApi *api, SoupServerMessage *msg, char **seg);
+/* /v1/instances/{name}/disks[/{target}] and /networks[/{mac}]: hot-plug
+ * (api-hotplug.c; routed by api-instances.c): @seg are the segments after
+ * /v1/instances, seg[1] "disks" or "networks". */
+void gvd_api_hotplug_handle (GvdApi *api, SoupServerMessage *msg, char **seg, GHashTable *query);
 
 /* Route registration, one per API area (api-*.c). */
 void gvd_api_health_register (GvdApi *api);

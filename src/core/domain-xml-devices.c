@@ -43,13 +43,12 @@ next_target (Render *r, GvdDiskBus bus)
     }
 }
 
-static void
-render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
+xmlNodePtr
+gvd_domain_xml_render_disk (xmlNodePtr devices, const GvdDiskSpec *d, const char *target)
 {
   static const char *const types[] = { "volume", "network", "network" };
   xmlNodePtr disk = child (devices, NULL, "disk");
   xmlNodePtr node, source;
-  g_autofree char *target = d->target != NULL ? g_strdup (d->target) : next_target (r, d->bus);
 
   prop (disk, "type", types[d->type]);
   prop (disk, "device", "disk");
@@ -102,6 +101,15 @@ render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
     child (disk, NULL, "readonly");
   if (d->serial != NULL)
     text_child (disk, NULL, "serial", d->serial);
+  return disk;
+}
+
+static void
+render_disk (Render *r, xmlNodePtr devices, const GvdDiskSpec *d)
+{
+  g_autofree char *target = d->target != NULL ? g_strdup (d->target) : next_target (r, d->bus);
+
+  gvd_domain_xml_render_disk (devices, d, target);
 }
 
 static void
@@ -232,6 +240,44 @@ host_pci_source (xmlNodePtr source, const char *host_address)
   propf (node, "function", "0x%x", f);
 }
 
+xmlNodePtr
+gvd_domain_xml_render_nic (xmlNodePtr devices, const GvdNicSpec *nic)
+{
+  xmlNodePtr iface = child (devices, NULL, "interface");
+
+  switch (nic->mode)
+    {
+    case GVD_NETWORK_BRIDGE:
+    case GVD_NETWORK_NETWORK:
+      prop (iface, "type", nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network");
+      break;
+    case GVD_NETWORK_SRIOV:
+      /* An <interface>, not a plain <hostdev>: libvirt then sets the
+       * MAC on the VF through its PF before handing it to vfio-pci, so
+       * the guest's MAC is gpuvmd's lease and not whatever the VF had. */
+      prop (iface, "type", "hostdev");
+      prop (iface, "managed", "yes");
+      break;
+    case GVD_NETWORK_USER:
+    default:
+      prop (iface, "type", "user");
+      break;
+    }
+  prop (child (iface, NULL, "mac"), "address", nic->mac);
+  if (nic->mode == GVD_NETWORK_SRIOV)
+    {
+      prop (child (iface, NULL, "driver"), "name", "vfio");
+      host_pci_source (child (iface, NULL, "source"), nic->device);
+    }
+  else if (nic->mode != GVD_NETWORK_USER)
+    prop (child (iface, NULL, "source"), nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network",
+          nic->source);
+  /* A VF runs its own driver in the guest. */
+  if (nic->mode != GVD_NETWORK_SRIOV)
+    prop (child (iface, NULL, "model"), "type", "virtio");
+  return iface;
+}
+
 static void
 render_nics (Render *r, xmlNodePtr devices)
 {
@@ -240,44 +286,11 @@ render_nics (Render *r, xmlNodePtr devices)
   for (guint i = 0; i < spec->nics->len; i++)
     {
       const GvdNicSpec *nic = g_ptr_array_index (spec->nics, i);
-      xmlNodePtr iface;
 
       if (gvd_domain_xml_nic_forwards (nic))
-        {
-          gvd_domain_xml_render_forward_nic (r, nic, i);
-          continue;
-        }
-      iface = child (devices, NULL, "interface");
-      switch (nic->mode)
-        {
-        case GVD_NETWORK_BRIDGE:
-        case GVD_NETWORK_NETWORK:
-          prop (iface, "type", nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network");
-          break;
-        case GVD_NETWORK_SRIOV:
-          /* An <interface>, not a plain <hostdev>: libvirt then sets the
-           * MAC on the VF through its PF before handing it to vfio-pci, so
-           * the guest's MAC is gpuvmd's lease and not whatever the VF had. */
-          prop (iface, "type", "hostdev");
-          prop (iface, "managed", "yes");
-          break;
-        case GVD_NETWORK_USER:
-        default:
-          prop (iface, "type", "user");
-          break;
-        }
-      prop (child (iface, NULL, "mac"), "address", nic->mac);
-      if (nic->mode == GVD_NETWORK_SRIOV)
-        {
-          prop (child (iface, NULL, "driver"), "name", "vfio");
-          host_pci_source (child (iface, NULL, "source"), nic->device);
-        }
-      else if (nic->mode != GVD_NETWORK_USER)
-        prop (child (iface, NULL, "source"), nic->mode == GVD_NETWORK_BRIDGE ? "bridge" : "network",
-              nic->source);
-      /* A VF runs its own driver in the guest. */
-      if (nic->mode != GVD_NETWORK_SRIOV)
-        prop (child (iface, NULL, "model"), "type", "virtio");
+        gvd_domain_xml_render_forward_nic (r, nic, i);
+      else
+        gvd_domain_xml_render_nic (devices, nic);
     }
 }
 

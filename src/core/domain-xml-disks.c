@@ -15,6 +15,22 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (xmlBuffer, xmlBufferFree)
 
 void
+gvd_domain_xml_render_one_disk_meta (xmlNodePtr disks, xmlNsPtr ns, const GvdDiskSpec *d)
+{
+  xmlNodePtr e = xmlNewChild (disks, ns, BAD_CAST "disk", NULL);
+
+  xmlNewProp (e, BAD_CAST "target", BAD_CAST d->target);
+  xmlNewProp (e, BAD_CAST "name", BAD_CAST d->name);
+  if (d->size_bytes > 0)
+    {
+      g_autofree char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, d->size_bytes);
+      xmlNewProp (e, BAD_CAST "size-bytes", BAD_CAST size);
+    }
+  xmlNewProp (e, BAD_CAST "created", BAD_CAST (d->created ? "yes" : "no"));
+  xmlNewProp (e, BAD_CAST "keep", BAD_CAST (d->keep ? "yes" : "no"));
+}
+
+void
 gvd_domain_xml_render_disk_meta (xmlNodePtr inst, xmlNsPtr ns, const GvdInstanceSpec *spec)
 {
   xmlNodePtr node = NULL;
@@ -22,23 +38,12 @@ gvd_domain_xml_render_disk_meta (xmlNodePtr inst, xmlNsPtr ns, const GvdInstance
   for (guint i = 0; i < spec->disks->len; i++)
     {
       const GvdDiskSpec *d = g_ptr_array_index (spec->disks, i);
-      xmlNodePtr e;
-      g_autofree char *size = NULL;
 
       if (d->name == NULL || d->target == NULL)
         continue;
       if (node == NULL)
         node = xmlNewChild (inst, ns, BAD_CAST "disks", NULL);
-      e = xmlNewChild (node, ns, BAD_CAST "disk", NULL);
-      xmlNewProp (e, BAD_CAST "target", BAD_CAST d->target);
-      xmlNewProp (e, BAD_CAST "name", BAD_CAST d->name);
-      if (d->size_bytes > 0)
-        {
-          size = g_strdup_printf ("%" G_GUINT64_FORMAT, d->size_bytes);
-          xmlNewProp (e, BAD_CAST "size-bytes", BAD_CAST size);
-        }
-      xmlNewProp (e, BAD_CAST "created", BAD_CAST (d->created ? "yes" : "no"));
-      xmlNewProp (e, BAD_CAST "keep", BAD_CAST (d->keep ? "yes" : "no"));
+      gvd_domain_xml_render_one_disk_meta (node, ns, d);
     }
 }
 

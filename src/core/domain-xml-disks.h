@@ -16,6 +16,9 @@ G_BEGIN_DECLS
  * @ns), for every disk with a name and a target; nothing without any. */
 void gvd_domain_xml_render_disk_meta (xmlNodePtr inst, xmlNsPtr ns, const GvdInstanceSpec *spec);
 
+/* One data disk's <disk> entry under <disks> (@d has a name and a target). */
+void gvd_domain_xml_render_one_disk_meta (xmlNodePtr disks, xmlNsPtr ns, const GvdDiskSpec *d);
+
 /* The reverse, onto @spec's disks (already parsed from <devices>): an entry
  * naming a target no disk has is ignored. */
 gboolean gvd_domain_xml_parse_disk_meta (xmlXPathContextPtr ctx, xmlNodePtr inst,

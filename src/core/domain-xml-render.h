@@ -91,6 +91,16 @@ pci_address (xmlNodePtr parent, guint bus, guint slot, guint function, gboolean 
  * <emulatorpin>, when the spec has pins. */
 void gvd_domain_xml_render_cputune (xmlNodePtr domain, const GvdInstanceSpec *spec);
 
+/* domain-xml-devices.c: one <disk> (at @target) or <interface> appended to
+ * @devices; the create's renderer and hot-plug (domain-xml-device.c) both
+ * use them, so a device is the same XML whenever it is added. A NIC with
+ * port forwards is not an <interface> (domain-xml-forward.c). */
+xmlNodePtr gvd_domain_xml_render_disk (xmlNodePtr devices, const GvdDiskSpec *d,
+                                       const char *target);
+xmlNodePtr gvd_domain_xml_render_nic (xmlNodePtr devices, const GvdNicSpec *nic);
+/* domain-xml.c: one NIC's <nic> entry of gpuvmd's metadata under @nics. */
+void gvd_domain_xml_render_nic_meta (xmlNodePtr nics, xmlNsPtr ns, const GvdNicSpec *nic);
+
 /* domain-xml-devices.c: <devices>' children, in order (disks, controllers,
  * shares, NICs, consoles, hostdevs). */
 void gvd_domain_xml_render_devices (Render *r, xmlNodePtr devices);

@@ -93,18 +93,7 @@ render_metadata (Render *r, xmlNodePtr domain)
 
   node = child (inst, ns, "nics");
   for (guint i = 0; i < spec->nics->len; i++)
-    {
-      const GvdNicSpec *nic = g_ptr_array_index (spec->nics, i);
-      xmlNodePtr e = child (node, ns, "nic");
-
-      prop (e, "mac", nic->mac);
-      if (nic->ipv4 != NULL)
-        prop (e, "ipv4", nic->ipv4);
-      if (nic->gateway != NULL)
-        prop (e, "gateway", nic->gateway);
-      for (gsize j = 0; nic->dns != NULL && nic->dns[j] != NULL; j++)
-        text_child (e, ns, "dns", nic->dns[j]);
-    }
+    gvd_domain_xml_render_nic_meta (node, ns, g_ptr_array_index (spec->nics, i));
 
   node = child (inst, ns, "labels");
   if (spec->labels != NULL)
@@ -156,6 +145,20 @@ render_metadata (Render *r, xmlNodePtr domain)
 
   node = child (inst, ns, "agent");
   propf (node, "heartbeat-interval", "%u", spec->heartbeat_interval);
+}
+
+void
+gvd_domain_xml_render_nic_meta (xmlNodePtr nics, xmlNsPtr ns, const GvdNicSpec *nic)
+{
+  xmlNodePtr e = child (nics, ns, "nic");
+
+  prop (e, "mac", nic->mac);
+  if (nic->ipv4 != NULL)
+    prop (e, "ipv4", nic->ipv4);
+  if (nic->gateway != NULL)
+    prop (e, "gateway", nic->gateway);
+  for (gsize j = 0; nic->dns != NULL && nic->dns[j] != NULL; j++)
+    text_child (e, ns, "dns", nic->dns[j]);
 }
 
 static void

@@ -227,6 +227,14 @@ static const char *const caches[] = { "default", "none", "writeback", "writethro
 static const char *const ios[] = { "default", "native", "threads", "io_uring", NULL };
 static const char *const formats[] = { "qcow2", "raw", NULL };
 
+/* "FIELD.member", or "member" for a disk that is the whole body (@field
+ * NULL: POST /v1/instances/{name}/disks). */
+static char *
+member_path (const char *field, const char *m)
+{
+  return field != NULL ? g_strdup_printf ("%s.%s", field, m) : g_strdup (m);
+}
+
 /* Rules between one disk's members, once all are read. */
 static gboolean
 check_disk (const GvdDiskSpec *d, const char *field, gboolean size_set, gboolean format_set,
@@ -234,33 +242,39 @@ check_disk (const GvdDiskSpec *d, const char *field, gboolean size_set, gboolean
 {
   guint sources = (size_set ? 1 : 0) + (d->volume != NULL ? 1 : 0)
                   + (d->type == GVD_DISK_NBD ? 1 : 0) + (d->type == GVD_DISK_RBD ? 1 : 0);
+  g_autofree char *whole = field != NULL ? g_strdup_printf ("'%s'", field) : g_strdup ("a disk");
+  g_autofree char *f_name = member_path (field, "name");
+  g_autofree char *f_format = member_path (field, "format");
+  g_autofree char *f_keep = member_path (field, "keep");
+  g_autofree char *f_io = member_path (field, "io");
+  g_autofree char *f_iothread = member_path (field, "iothread");
+  g_autofree char *f_readonly = member_path (field, "readonly");
 
   if (d->name == NULL)
-    return INVALID (error, "'%s.name' is required", field);
+    return INVALID (error, "'%s' is required", f_name);
   if (sources != 1)
-    return INVALID (error, "'%s' needs exactly one of 'size_gib' (a new volume), 'volume', "
-                           "'nbd' or 'rbd'", field);
+    return INVALID (error, "%s needs exactly one of 'size_gib' (a new volume), 'volume', "
+                           "'nbd' or 'rbd'", whole);
   if (format_set && !size_set)
-    return INVALID (error, "'%s.format' is for new volumes (an existing one keeps its own)",
-                    field);
+    return INVALID (error, "'%s' is for new volumes (an existing one keeps its own)",
+                    f_format);
   if (keep_set && !size_set)
-    return INVALID (error, "'%s.keep' is for new volumes: gpuvmd never deletes an existing "
-                           "volume or a network disk", field);
+    return INVALID (error, "'%s' is for new volumes: gpuvmd never deletes an existing "
+                           "volume or a network disk", f_keep);
   if (d->io == GVD_DISK_IO_NATIVE && d->cache != GVD_DISK_CACHE_NONE)
-    return INVALID (error, "'%s.io': native needs 'cache': \"none\" (O_DIRECT)", field);
+    return INVALID (error, "'%s': native needs 'cache': \"none\" (O_DIRECT)", f_io);
   if (d->iothread > 0 && d->bus == GVD_DISK_BUS_SATA)
-    return INVALID (error, "'%s.iothread': SATA disks cannot use an iothread", field);
+    return INVALID (error, "'%s': SATA disks cannot use an iothread", f_iothread);
   if (d->readonly && d->bus == GVD_DISK_BUS_SATA)
-    return INVALID (error, "'%s.readonly': libvirt has no read-only SATA disks (use virtio or "
-                           "scsi)", field);
+    return INVALID (error, "'%s': libvirt has no read-only SATA disks (use virtio or "
+                           "scsi)", f_readonly);
   return TRUE;
 }
 
-static GvdDiskSpec *
-parse_disk (JsonNode *node, guint index, GError **error)
+GvdDiskSpec *
+gvd_disk_request_parse (JsonNode *node, const char *field, GError **error)
 {
   g_autoptr(GvdDiskSpec) d = gvd_disk_spec_new ();
-  g_autofree char *field = g_strdup_printf ("disks[%u]", index);
   g_autoptr(GList) members = NULL;
   gboolean size_set = FALSE, format_set = FALSE, keep_set = FALSE;
   JsonObject *obj;
@@ -268,7 +282,7 @@ parse_disk (JsonNode *node, guint index, GError **error)
   if (!JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT, "'%s' must be an object, not %s",
-                   field, gvd_json_type_name (node));
+                   field != NULL ? field : "disk", gvd_json_type_name (node));
       return NULL;
     }
   obj = json_node_get_object (node);
@@ -278,7 +292,7 @@ parse_disk (JsonNode *node, guint index, GError **error)
     {
       const char *m = l->data;
       JsonNode *v = json_object_get_member (obj, m);
-      g_autofree char *f = g_strdup_printf ("%s.%s", field, m);
+      g_autofree char *f = member_path (field, m);
       guint64 n;
       guint c;
       gboolean ok;
@@ -374,7 +388,8 @@ gvd_disk_requests_parse (JsonNode *node, GPtrArray **out_disks, GError **error)
                     GVD_MAX_DATA_DISKS);
   for (guint i = 0; i < n; i++)
     {
-      GvdDiskSpec *d = parse_disk (json_array_get_element (array, i), i, error);
+      g_autofree char *field = g_strdup_printf ("disks[%u]", i);
+      GvdDiskSpec *d = gvd_disk_request_parse (json_array_get_element (array, i), field, error);
 
       if (d == NULL)
         return FALSE;
@@ -410,32 +425,44 @@ host_allowed (const GvdConfig *config, const char *host)
 }
 
 gboolean
+gvd_disk_request_check_policy (const GvdDiskSpec *d, const char *field, const GvdConfig *config,
+                               GError **error)
+{
+  const char *proto = d->type == GVD_DISK_NBD ? "nbd" : "rbd";
+  g_autofree char *f = NULL;
+
+  if (d->type != GVD_DISK_NBD && d->type != GVD_DISK_RBD)
+    return TRUE;
+  f = member_path (field, proto);
+  if (config->network_disks == NULL
+      || !g_strv_contains ((const char *const *) config->network_disks, proto))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
+                   "'%s': %s disks are not enabled on this host ([storage] "
+                   "network_disks)", f, proto);
+      return FALSE;
+    }
+  /* QEMU connects from the host: without the allow-list a tenant could
+   * make it reach any address the host can (SSRF). */
+  if (!host_allowed (config, d->host))
+    {
+      g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
+                   "'%s.%s': host '%s' is not in [storage] network_disk_hosts",
+                   f, d->type == GVD_DISK_NBD ? "host" : "monitors[0]", d->host);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 gvd_disk_requests_check_policy (GPtrArray *disks, const GvdConfig *config, GError **error)
 {
   for (guint i = 0; disks != NULL && i < disks->len; i++)
     {
-      const GvdDiskSpec *d = g_ptr_array_index (disks, i);
-      const char *proto = d->type == GVD_DISK_NBD ? "nbd" : "rbd";
+      g_autofree char *field = g_strdup_printf ("disks[%u]", i);
 
-      if (d->type != GVD_DISK_NBD && d->type != GVD_DISK_RBD)
-        continue;
-      if (config->network_disks == NULL
-          || !g_strv_contains ((const char *const *) config->network_disks, proto))
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                       "'disks[%u].%s': %s disks are not enabled on this host ([storage] "
-                       "network_disks)", i, proto, proto);
-          return FALSE;
-        }
-      /* QEMU connects from the host: without the allow-list a tenant could
-       * make it reach any address the host can (SSRF). */
-      if (!host_allowed (config, d->host))
-        {
-          g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                       "'disks[%u].%s.%s': host '%s' is not in [storage] network_disk_hosts",
-                       i, proto, d->type == GVD_DISK_NBD ? "host" : "monitors[0]", d->host);
-          return FALSE;
-        }
+      if (!gvd_disk_request_check_policy (g_ptr_array_index (disks, i), field, config, error))
+        return FALSE;
     }
   return TRUE;
 }

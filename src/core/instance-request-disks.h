@@ -31,11 +31,20 @@ G_BEGIN_DECLS
  * Errors are GVD_ERROR_INVALID_ARGUMENT naming the member ('disks[2].bus'). */
 gboolean gvd_disk_requests_parse (JsonNode *node, GPtrArray **out_disks, GError **error);
 
+/* One disk object as in "disks" (the same members and rules), its
+ * members named "@field.member", or "member" when @field is NULL (a disk
+ * that is a whole request body: POST /v1/instances/{name}/disks). */
+GvdDiskSpec *gvd_disk_request_parse (JsonNode *node, const char *field, GError **error);
+
 /* The operator's say on @disks: NBD/RBD only when [storage] network_disks
  * lists the protocol, and only to hosts in [storage] network_disk_hosts
  * (GVD_ERROR_FORBIDDEN naming the member and the key). */
 gboolean gvd_disk_requests_check_policy (GPtrArray *disks, const GvdConfig *config,
                                          GError **error);
+/* The same for one disk whose members are named as gvd_disk_request_parse
+ * names them. */
+gboolean gvd_disk_request_check_policy (const GvdDiskSpec *d, const char *field,
+                                        const GvdConfig *config, GError **error);
 
 /* The volume gpuvmd makes for data disk @disk of domain @domain_name:
  * "<domain>-disk-<disk>.<format>", or "<domain>-kept-<disk>.<format>" when

@@ -52,25 +52,35 @@ parse_mode (JsonNode *v, const char *field, GvdNetworkMode *out, GError **error)
   return TRUE;
 }
 
+/* "PREFIX.member", or "member" for a NIC that is a whole body. */
+static char *
+member_path (const char *prefix, const char *m)
+{
+  return prefix != NULL ? g_strdup_printf ("%s.%s", prefix, m) : g_strdup (m);
+}
+
 /* One element: {"mode", "source"?, "ipv4"?, "mac"?, "device"?}. */
-static GvdNicSpec *
-parse_nic (JsonNode *node, guint index, GError **error)
+GvdNicSpec *
+gvd_nic_request_parse (JsonNode *node, const char *prefix, GError **error)
 {
   g_autoptr(GvdNicSpec) nic = gvd_nic_spec_new ();
-  g_autofree char *prefix = g_strdup_printf ("networks[%u]", index);
+  g_autofree char *f_mode = member_path (prefix, "mode");
+  g_autofree char *f_source = member_path (prefix, "source");
+  g_autofree char *f_ipv4 = member_path (prefix, "ipv4");
+  g_autofree char *f_device = member_path (prefix, "device");
   g_autoptr(GList) members = NULL;
   JsonObject *obj;
   gboolean has_mode = FALSE;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    FAIL ("'%s' must be an object", prefix);
+    FAIL ("'%s' must be an object", prefix != NULL ? prefix : "network");
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
   for (GList *l = members; l != NULL; l = l->next)
     {
       const char *m = l->data;
       JsonNode *v = json_object_get_member (obj, m);
-      g_autofree char *field = g_strdup_printf ("%s.%s", prefix, m);
+      g_autofree char *field = member_path (prefix, m);
 
       if (g_str_equal (m, "mode"))
         {
@@ -115,37 +125,37 @@ parse_nic (JsonNode *node, guint index, GError **error)
     }
 
   if (!has_mode)
-    FAIL ("'%s.mode' is required (user, bridge, network or sriov)", prefix);
+    FAIL ("'%s' is required (user, bridge, network or sriov)", f_mode);
   switch (nic->mode)
     {
     case GVD_NETWORK_USER:
       if (nic->source != NULL)
-        FAIL ("'%s.source' needs bridge or network mode", prefix);
+        FAIL ("'%s' needs bridge or network mode", f_source);
       else if (nic->ipv4 != NULL)
-        FAIL ("'%s.ipv4' needs bridge or network mode: user-mode networking assigns "
-              "guest addresses itself", prefix);
+        FAIL ("'%s' needs bridge or network mode: user-mode networking assigns "
+              "guest addresses itself", f_ipv4);
       break;
     case GVD_NETWORK_BRIDGE:
     case GVD_NETWORK_NETWORK:
       if (nic->source == NULL)
-        FAIL ("'%s.source' is required for network mode %s", prefix,
+        FAIL ("'%s' is required for network mode %s", f_source,
               gvd_network_mode_to_string (nic->mode));
       break;
     case GVD_NETWORK_SRIOV:
       if (nic->device == NULL)
-        FAIL ("'%s.device' is required for network mode sriov (a VF's registry name "
-              "or PCI address)", prefix);
+        FAIL ("'%s' is required for network mode sriov (a VF's registry name "
+              "or PCI address)", f_device);
       else if (nic->source != NULL)
-        FAIL ("'%s.source' is not used in sriov mode: the VF is the source", prefix);
+        FAIL ("'%s' is not used in sriov mode: the VF is the source", f_source);
       else if (nic->ipv4 != NULL)
-        FAIL ("'%s.ipv4' is not allocated in sriov mode: the fabric's own DHCP or "
-              "subnet manager addresses a VF", prefix);
+        FAIL ("'%s' is not allocated in sriov mode: the fabric's own DHCP or "
+              "subnet manager addresses a VF", f_ipv4);
       break;
     default:
       g_assert_not_reached ();
     }
   if (nic->device != NULL && nic->mode != GVD_NETWORK_SRIOV)
-    FAIL ("'%s.device' is only for network mode sriov", prefix);
+    FAIL ("'%s' is only for network mode sriov", f_device);
   return g_steal_pointer (&nic);
 }
 
@@ -172,7 +182,8 @@ gvd_create_request_parse_networks (JsonNode *node, JsonObject *body, GvdCreateRe
                     GVD_DOMAIN_XML_MAX_NICS);
   for (guint i = 0; i < n; i++)
     {
-      GvdNicSpec *nic = parse_nic (json_array_get_element (array, i), i, error);
+      g_autofree char *prefix = g_strdup_printf ("networks[%u]", i);
+      GvdNicSpec *nic = gvd_nic_request_parse (json_array_get_element (array, i), prefix, error);
 
       if (nic == NULL)
         return FALSE;

@@ -96,6 +96,9 @@ gboolean gvd_create_request_parse_vgpu (JsonNode *node, GvdCreateRequest *req, G
  * "network" and "networks" together are refused. */
 gboolean gvd_create_request_parse_networks (JsonNode *node, JsonObject *body,
                                             GvdCreateRequest *req, GError **error);
+/* One NIC object as in "networks", its members named "@prefix.member", or
+ * "member" when @prefix is NULL (POST /v1/instances/{name}/networks). */
+GvdNicSpec *gvd_nic_request_parse (JsonNode *node, const char *prefix, GError **error);
 /* A bridge or libvirt network name: 1 to GVD_NETWORK_SOURCE_MAX of
  * letters, digits, '-', '_', '.'. */
 gboolean gvd_network_source_name_valid (const char *name);

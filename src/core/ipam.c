@@ -421,6 +421,16 @@ gvd_ipam_release (GvdIpam *ipam, const char *owner)
 }
 
 gboolean
+gvd_ipam_release_nic (GvdIpam *ipam, const char *owner, guint index)
+{
+  g_autofree char *key = NULL;
+
+  g_return_val_if_fail (ipam != NULL && owner != NULL, FALSE);
+  key = gvd_ipam_nic_owner (owner, index);
+  return release_one (ipam, key);
+}
+
+gboolean
 gvd_ipam_lookup (const GvdIpam *ipam, const char *owner, const char **out_mac,
                  const char **out_ip)
 {

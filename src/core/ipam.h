@@ -67,6 +67,9 @@ char *gvd_ipam_nic_owner (const char *owner, guint index);
  * gvd_ipam_nic_owner); FALSE when it had none. */
 gboolean gvd_ipam_release (GvdIpam *ipam, const char *owner);
 
+/* Free only NIC @index's lease of @owner (a hot-unplugged NIC). */
+gboolean gvd_ipam_release_nic (GvdIpam *ipam, const char *owner, guint index);
+
 /* @owner's MAC and IP ("a.b.c.d/prefix" or NULL); borrowed. */
 gboolean gvd_ipam_lookup (const GvdIpam *ipam, const char *owner, const char **out_mac,
                           const char **out_ip);

@@ -32,6 +32,7 @@ static const GvdCtlCommand *const tables[] = {
   gvd_ctl_instance_commands,
   gvd_ctl_snapshot_commands,
   gvd_ctl_gpu_commands,
+  gvd_ctl_hotplug_commands,
   gvd_ctl_event_commands,
   NULL,
 };

@@ -36,6 +36,7 @@ extern const GvdCtlCommand gvd_ctl_image_commands[];
 extern const GvdCtlCommand gvd_ctl_instance_commands[];
 extern const GvdCtlCommand gvd_ctl_snapshot_commands[];
 extern const GvdCtlCommand gvd_ctl_gpu_commands[];
+extern const GvdCtlCommand gvd_ctl_hotplug_commands[];
 extern const GvdCtlCommand gvd_ctl_event_commands[];
 
 /* The n-th word after the command (borrowed). */

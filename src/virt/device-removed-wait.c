@@ -113,8 +113,8 @@ pending_list (Waiter *w)
 }
 
 gboolean
-gvd_device_detach_live_and_wait (virConnectPtr conn, virDomainPtr dom, const char *const *xmls,
-                                 const char *const *aliases, guint timeout_s, GError **error)
+gvd_device_detach_live_and_wait (virConnectPtr conn, virDomainPtr dom, const char *const *aliases,
+                                 guint timeout_s, GError **error)
 {
   Waiter *w = g_new0 (Waiter, 1);
   char uuid[VIR_UUID_STRING_BUFLEN];
@@ -154,8 +154,8 @@ gvd_device_detach_live_and_wait (virConnectPtr conn, virDomainPtr dom, const cha
   if (id_failed < 0)
     waiter_unref (w); /* optional: a failed removal then ends in the timeout */
 
-  for (gsize i = 0; xmls[i] != NULL && ok; i++)
-    if (virDomainDetachDeviceFlags (dom, xmls[i], VIR_DOMAIN_AFFECT_LIVE) < 0)
+  for (gsize i = 0; aliases[i] != NULL && ok; i++)
+    if (virDomainDetachDeviceAlias (dom, aliases[i], VIR_DOMAIN_AFFECT_LIVE) < 0)
       {
         g_autofree char *what = g_strdup_printf ("libvirt refused to unplug %s", aliases[i]);
         gvd_virt_error_set (error, what);

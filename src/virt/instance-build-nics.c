@@ -15,8 +15,8 @@
 /* A tenant attaching a VM to an arbitrary host bridge could reach networks
  * the operator keeps apart: only [network] source and [network]
  * allowed_sources may be named. */
-static gboolean
-check_source_allowed (const GvdConfig *c, const char *field, GvdNetworkMode mode,
+gboolean
+gvd_instance_nic_source_allowed (const GvdConfig *c, const char *field, GvdNetworkMode mode,
                       const char *source, GError **error)
 {
   if (mode != GVD_NETWORK_BRIDGE && mode != GVD_NETWORK_NETWORK)
@@ -45,7 +45,7 @@ build_single_nic (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdInsta
   nic->mode = req->network_set ? req->network_mode : c->network_mode;
   nic->source = g_strdup (req->network_set ? req->network_source : c->network_source);
   if (req->network_set
-      && !check_source_allowed (c, "network.source", nic->mode, nic->source, error))
+      && !gvd_instance_nic_source_allowed (c, "network.source", nic->mode, nic->source, error))
     return FALSE;
   if (reserved_mac != NULL)
     {
@@ -86,8 +86,8 @@ build_single_nic (GvdInstanceManager *mgr, const GvdCreateRequest *req, GvdInsta
 
 /* A NIC on the network [network] cidr belongs to gets its address from
  * gpuvmd; the others use DHCP (or the fabric's own addressing). */
-static gboolean
-on_cidr_network (const GvdConfig *c, const GvdNicSpec *want)
+gboolean
+gvd_instance_nic_on_cidr (const GvdConfig *c, const GvdNicSpec *want)
 {
   return c->network_cidr != NULL && want->mode == c->network_mode
          && (want->mode == GVD_NETWORK_BRIDGE || want->mode == GVD_NETWORK_NETWORK)
@@ -110,12 +110,12 @@ gvd_instance_build_nics (GvdInstanceManager *mgr, const GvdCreateRequest *req,
       g_autoptr(GvdNicSpec) nic = gvd_nic_spec_new ();
       g_autofree char *owner = gvd_ipam_nic_owner (s->name, i);
       g_autofree char *field = g_strdup_printf ("networks[%u].source", i);
-      gboolean want_ip = on_cidr_network (c, want);
+      gboolean want_ip = gvd_instance_nic_on_cidr (c, want);
 
       nic->mode = want->mode;
       nic->source = g_strdup (want->source);
       nic->device = g_strdup (want->device);
-      if (!check_source_allowed (c, field, nic->mode, nic->source, error))
+      if (!gvd_instance_nic_source_allowed (c, field, nic->mode, nic->source, error))
         return FALSE;
       if (want->ipv4 != NULL && !want_ip)
         {

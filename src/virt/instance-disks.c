@@ -18,8 +18,8 @@
 #include "storage.h"
 #include "virt-error.h"
 
-static GvdDiskSpec *
-disk_copy (const GvdDiskSpec *d)
+GvdDiskSpec *
+gvd_instance_disk_copy (const GvdDiskSpec *d)
 {
   GvdDiskSpec *c = gvd_disk_spec_new ();
 
@@ -70,8 +70,9 @@ volume_user (GvdInstanceManager *mgr, const char *pool, const char *volume)
 /* An existing volume a request may attach: a kept data disk no instance
  * uses, or an image read-only. Root, seed and deleted-with-their-instance
  * data disk volumes belong to their instance. */
-static gboolean
-check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GError **error)
+gboolean
+gvd_instance_disk_check_existing (GvdInstanceManager *mgr, const char *field,
+                                  const GvdDiskSpec *d, GError **error)
 {
   const char *prefix = mgr->d->config->domain_prefix;
   const char *user;
@@ -79,7 +80,7 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
   if (!gvd_storage_name_is_valid (d->volume))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "'disks[%u].volume': '%s' is not a volume name", index, d->volume);
+                   "'%s': '%s' is not a volume name", field, d->volume);
       return FALSE;
     }
   if (g_str_has_prefix (d->volume, prefix))
@@ -87,9 +88,9 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
       if (!gvd_disk_volume_is_kept (d->volume, prefix))
         {
           g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                       "'disks[%u].volume': '%s' is an instance's own volume (root, seed or a "
+                       "'%s': '%s' is an instance's own volume (root, seed or a "
                        "data disk deleted with it); only kept data disks (…-kept-…) and images "
-                       "can be attached", index, d->volume);
+                       "can be attached", field, d->volume);
           return FALSE;
         }
     }
@@ -98,8 +99,8 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
       /* An image backs overlays: a guest writing to it would corrupt every
        * instance made from it. */
       g_set_error (error, GVD_ERROR, GVD_ERROR_FORBIDDEN,
-                   "'disks[%u].volume': '%s' is an image (the base of instances' disks); "
-                   "attach it with \"readonly\": true", index, d->volume);
+                   "'%s': '%s' is an image (the base of instances' disks); "
+                   "attach it with \"readonly\": true", field, d->volume);
       return FALSE;
     }
   /* Only images are shared, read-only; an instance's volume is its own. */
@@ -107,7 +108,7 @@ check_existing (GvdInstanceManager *mgr, guint index, const GvdDiskSpec *d, GErr
   if (user != NULL && (!d->readonly || g_str_has_prefix (d->volume, prefix)))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
-                   "'disks[%u].volume': '%s' is attached to instance '%s'", index, d->volume,
+                   "'%s': '%s' is attached to instance '%s'", field, d->volume,
                    user);
       return FALSE;
     }
@@ -124,7 +125,7 @@ gvd_instance_build_disks (GvdInstanceManager *mgr, const GvdCreateRequest *req,
     return FALSE;
   for (guint i = 0; req->disks != NULL && i < req->disks->len; i++)
     {
-      GvdDiskSpec *d = disk_copy (g_ptr_array_index (req->disks, i));
+      GvdDiskSpec *d = gvd_instance_disk_copy (g_ptr_array_index (req->disks, i));
 
       g_ptr_array_add (spec->disks, d);
       if (d->type == GVD_DISK_VOLUME)
@@ -132,8 +133,13 @@ gvd_instance_build_disks (GvdInstanceManager *mgr, const GvdCreateRequest *req,
           d->pool = g_strdup (c->pool_name);
           if (d->created)
             d->volume = gvd_disk_volume_name (spec->domain_name, d->name, d->keep, d->format);
-          else if (!check_existing (mgr, i, d, error))
-            return FALSE;
+          else
+            {
+              g_autofree char *field = g_strdup_printf ("disks[%u].volume", i);
+
+              if (!gvd_instance_disk_check_existing (mgr, field, d, error))
+                return FALSE;
+            }
         }
       spec->iothreads = MAX (spec->iothreads, d->iothread);
     }
@@ -178,7 +184,7 @@ disk_users (virConnectPtr conn, GError **error)
 }
 
 static gboolean
-check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *d,
+check_attach (virConnectPtr conn, GHashTable **users, const char *field, GvdDiskSpec *d,
               gboolean image, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
@@ -189,7 +195,7 @@ check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *
   if (info == NULL)
     {
       if (g_error_matches (local_error, GVD_ERROR, GVD_ERROR_NOT_FOUND))
-        g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "'disks[%u].volume': %s", index,
+        g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND, "'%s': %s", field,
                      local_error->message);
       else
         g_propagate_error (error, g_steal_pointer (&local_error));
@@ -199,7 +205,7 @@ check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *
       && !g_str_equal (info->format, "qcow2") && !g_str_equal (info->format, "iso"))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "'disks[%u].volume': '%s' has format '%s' (raw or qcow2 only)", index,
+                   "'%s': '%s' has format '%s' (raw or qcow2 only)", field,
                    d->volume, info->format);
       return FALSE;
     }
@@ -212,7 +218,7 @@ check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *
   if (user != NULL && (!d->readonly || !image))
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_CONFLICT,
-                   "'disks[%u].volume': '%s' is attached to domain '%s'", index, d->volume, user);
+                   "'%s': '%s' is attached to domain '%s'", field, d->volume, user);
       return FALSE;
     }
   g_free (d->format);
@@ -222,7 +228,7 @@ check_attach (virConnectPtr conn, GHashTable **users, guint index, GvdDiskSpec *
 }
 
 static gboolean
-check_secret (virConnectPtr conn, guint index, const GvdDiskSpec *d, GError **error)
+check_secret (virConnectPtr conn, const char *field, const GvdDiskSpec *d, GError **error)
 {
   virSecretPtr secret;
   int usage;
@@ -238,8 +244,7 @@ check_secret (virConnectPtr conn, guint index, const GvdDiskSpec *d, GError **er
           return FALSE;
         }
       g_set_error (error, GVD_ERROR, GVD_ERROR_NOT_FOUND,
-                   "'disks[%u].rbd.secret_uuid': libvirt has no secret %s", index,
-                   d->secret_uuid);
+                   "'%s': libvirt has no secret %s", field, d->secret_uuid);
       return FALSE;
     }
   usage = virSecretGetUsageType (secret);
@@ -247,9 +252,59 @@ check_secret (virConnectPtr conn, guint index, const GvdDiskSpec *d, GError **er
   if (usage != VIR_SECRET_USAGE_TYPE_CEPH)
     {
       g_set_error (error, GVD_ERROR, GVD_ERROR_INVALID_ARGUMENT,
-                   "'disks[%u].rbd.secret_uuid': secret %s is not a ceph secret", index,
-                   d->secret_uuid);
+                   "'%s': secret %s is not a ceph secret", field, d->secret_uuid);
       return FALSE;
+    }
+  return TRUE;
+}
+
+/* "FIELD.member", or "member" when @field is NULL (a hot-plug body). */
+static char *
+member_path (const char *field, const char *m)
+{
+  return field != NULL ? g_strdup_printf ("%s.%s", field, m) : g_strdup (m);
+}
+
+gboolean
+gvd_instance_disk_make (virConnectPtr conn, const char *prefix, GvdDiskSpec *d,
+                        const char *field, GHashTable **users, GPtrArray *made, GError **error)
+{
+  if (d->type == GVD_DISK_VOLUME && d->created)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autofree char *path = gvd_storage_create_volume (conn, d->pool, d->volume,
+                                                         d->size_bytes, d->format,
+                                                         &local_error);
+
+      if (path == NULL)
+        {
+          /* Someone else's volume: reported, never rolled back. */
+          if (g_error_matches (local_error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS))
+            g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
+                         "%s%s%svolume '%s' already exists (a kept disk is attached "
+                         "with {\"volume\": \"%s\"})", field != NULL ? "'" : "",
+                         field != NULL ? field : "", field != NULL ? "': " : "", d->volume,
+                         d->volume);
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      g_ptr_array_add (made, g_strdup (d->volume));
+      gvd_fault_point ("disk");
+    }
+  else if (d->type == GVD_DISK_VOLUME)
+    {
+      g_autofree char *f = member_path (field, "volume");
+
+      if (!check_attach (conn, users, f, d, !g_str_has_prefix (d->volume, prefix), error))
+        return FALSE;
+    }
+  else if (d->type == GVD_DISK_RBD)
+    {
+      g_autofree char *f = member_path (field, "rbd.secret_uuid");
+
+      if (!check_secret (conn, f, d, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -262,37 +317,10 @@ gvd_instance_disks_make (virConnectPtr conn, const char *prefix, GvdInstanceSpec
 
   for (guint i = 1; i < spec->disks->len; i++)
     {
-      GvdDiskSpec *d = g_ptr_array_index (spec->disks, i);
-      guint index = i - 1;
+      g_autofree char *field = g_strdup_printf ("disks[%u]", i - 1);
 
-      if (d->type == GVD_DISK_VOLUME && d->created)
-        {
-          g_autoptr(GError) local_error = NULL;
-          g_autofree char *path = gvd_storage_create_volume (conn, d->pool, d->volume,
-                                                             d->size_bytes, d->format,
-                                                             &local_error);
-
-          if (path == NULL)
-            {
-              /* Someone else's volume: reported, never rolled back. */
-              if (g_error_matches (local_error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS))
-                g_set_error (error, GVD_ERROR, GVD_ERROR_ALREADY_EXISTS,
-                             "'disks[%u]': volume '%s' already exists (a kept disk is attached "
-                             "with {\"volume\": \"%s\"})", index, d->volume, d->volume);
-              else
-                g_propagate_error (error, g_steal_pointer (&local_error));
-              return FALSE;
-            }
-          g_ptr_array_add (made, g_strdup (d->volume));
-          gvd_fault_point ("disk");
-        }
-      else if (d->type == GVD_DISK_VOLUME)
-        {
-          if (!check_attach (conn, &users, index, d, !g_str_has_prefix (d->volume, prefix),
-                             error))
-            return FALSE;
-        }
-      else if (d->type == GVD_DISK_RBD && !check_secret (conn, index, d, error))
+      if (!gvd_instance_disk_make (conn, prefix, g_ptr_array_index (spec->disks, i), field,
+                                   &users, made, error))
         return FALSE;
     }
   return TRUE;

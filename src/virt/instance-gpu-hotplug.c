@@ -117,13 +117,12 @@ detach_one (gpointer data, const char *xml, GError **error)
       /* The alias is in the XML we attached. */
       g_autofree char *live = virDomainGetXMLDesc (ctx->a.dom, 0);
       g_autofree char *alias = gvd_gpu_hotplug_alias_in_xml (xml);
-      const char *xmls[] = { xml, NULL };
       const char *aliases[] = { NULL, NULL };
 
       if (live != NULL && alias != NULL && gvd_gpu_hotplug_has_alias (live, alias))
         {
           aliases[0] = alias;
-          if (!gvd_device_detach_live_and_wait (virDomainGetConnect (ctx->a.dom), ctx->a.dom, xmls,
+          if (!gvd_device_detach_live_and_wait (virDomainGetConnect (ctx->a.dom), ctx->a.dom,
                                                 aliases, ctx->timeout, error))
             return FALSE;
         }

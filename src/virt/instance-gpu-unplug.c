@@ -36,7 +36,6 @@ detach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (pd->active)
     {
       g_autofree char *live = virDomainGetXMLDesc (dom, 0);
-      g_autoptr(GPtrArray) xmls = g_ptr_array_new ();
       g_autoptr(GPtrArray) aliases = g_ptr_array_new_with_free_func (g_free);
 
       for (gsize i = 0; live != NULL && pd->addresses[i] != NULL; i++)
@@ -44,10 +43,8 @@ detach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           char *alias = gvd_gpu_hotplug_alias_of (live, pd->addresses[i]);
           if (alias == NULL)
             continue; /* not in the live domain (attached while it was off) */
-          g_ptr_array_add (xmls, g_ptr_array_index (pd->xmls, i));
           g_ptr_array_add (aliases, alias);
         }
-      g_ptr_array_add (xmls, NULL);
       g_ptr_array_add (aliases, NULL);
       if (live == NULL)
         {
@@ -55,9 +52,8 @@ detach_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
           g_task_return_error (task, g_steal_pointer (&error));
           return;
         }
-      if (!gvd_device_detach_live_and_wait (conn, dom, (const char *const *) xmls->pdata,
-                                            (const char *const *) aliases->pdata, pd->timeout,
-                                            &error))
+      if (!gvd_device_detach_live_and_wait (conn, dom, (const char *const *) aliases->pdata,
+                                            pd->timeout, &error))
         {
           g_task_return_error (task, g_steal_pointer (&error));
           return;

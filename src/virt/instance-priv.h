@@ -108,6 +108,12 @@ void gvd_instance_write_shares_json (const GvdInstanceSpec *spec, JsonBuilder *b
 gboolean gvd_instance_build_nics (GvdInstanceManager *mgr, const GvdCreateRequest *req,
                                   GvdInstanceSpec *spec, const char *reserved_mac,
                                   const char *reserved_ip, GError **error);
+/* May a NIC in @mode name @source (FORBIDDEN naming @field when not)?
+ * Does a NIC like @want get its address from [network] cidr? */
+gboolean gvd_instance_nic_source_allowed (const GvdConfig *c, const char *field,
+                                          GvdNetworkMode mode, const char *source,
+                                          GError **error);
+gboolean gvd_instance_nic_on_cidr (const GvdConfig *c, const GvdNicSpec *want);
 /* Resolve the request's sriov NICs to VF addresses (in place) and plan them
  * next to @plan (may be NULL); on refusal @out_details has the reasons. */
 gboolean gvd_instance_plan_vfs (GvdInstanceManager *mgr, GvdCreateRequest *req,
@@ -171,6 +177,17 @@ gboolean gvd_instance_build_disks (GvdInstanceManager *mgr, const GvdCreateReque
  * existing ones (unused, format, size into @spec) and RBD secrets. */
 gboolean gvd_instance_disks_make (virConnectPtr conn, const char *prefix, GvdInstanceSpec *spec,
                                   GPtrArray *made, GError **error);
+/* One data disk, for the create and hot-plug (instance-hotplug.c): a deep
+ * copy; may an existing volume be attached (@field names the member, e.g.
+ * "disks[0].volume"); the worker's make-or-check of one disk, its members
+ * named "@field.member" or "member" when @field is NULL, @users a cache of
+ * which domain uses which volume (NULL at first). */
+GvdDiskSpec *gvd_instance_disk_copy (const GvdDiskSpec *d);
+gboolean gvd_instance_disk_check_existing (GvdInstanceManager *mgr, const char *field,
+                                           const GvdDiskSpec *d, GError **error);
+gboolean gvd_instance_disk_make (virConnectPtr conn, const char *prefix, GvdDiskSpec *d,
+                                 const char *field, GHashTable **users, GPtrArray *made,
+                                 GError **error);
 /* Worker: delete the volumes @made (a failed create's). */
 void gvd_instance_disks_rollback (virConnectPtr conn, const char *pool, GPtrArray *made);
 /* The data disk volumes an instance's delete removes (made by it, not kept). */

@@ -157,6 +157,29 @@ void gvd_instance_manager_detach_gpu_async (GvdInstanceManager *mgr, const char 
                                             gpointer user_data);
 JsonNode *gvd_instance_manager_detach_gpu_finish (GvdInstanceManager *mgr, GAsyncResult *result,
                                                   GError **error);
+/* Hot-plug (instance-hotplug.c): data disks and NICs of an existing
+ * instance, live and in its definition when it runs, in its definition
+ * when stopped; gpuvmd's metadata follows. Attach takes @disk (as
+ * gvd_disk_request_parse made it) or @nic (gvd_nic_request_parse), makes
+ * the volume or lease and undoes them on failure. A detach from a running
+ * instance waits up to [instances] device_timeout for the guest to release
+ * the device: GVD_ERROR_TIMEOUT (nothing changed) when it does not. A
+ * detached disk's volume is deleted when the instance made it and neither
+ * it nor @keep says to keep it. Each finishes with the instance's JSON. */
+void gvd_instance_manager_attach_disk_async (GvdInstanceManager *mgr, const char *name,
+                                             GvdDiskSpec *disk, GAsyncReadyCallback callback,
+                                             gpointer user_data);
+void gvd_instance_manager_detach_disk_async (GvdInstanceManager *mgr, const char *name,
+                                             const char *target, gboolean keep,
+                                             GAsyncReadyCallback callback, gpointer user_data);
+void gvd_instance_manager_attach_nic_async (GvdInstanceManager *mgr, const char *name,
+                                            GvdNicSpec *nic, GAsyncReadyCallback callback,
+                                            gpointer user_data);
+void gvd_instance_manager_detach_nic_async (GvdInstanceManager *mgr, const char *name,
+                                            const char *mac, GAsyncReadyCallback callback,
+                                            gpointer user_data);
+JsonNode *gvd_instance_manager_hotplug_finish (GvdInstanceManager *mgr, GAsyncResult *result,
+                                               GError **error);
 
 const char *gvd_instance_action_to_string (GvdInstanceAction action);
 gboolean gvd_instance_action_from_string (const char *s, GvdInstanceAction *out_action);

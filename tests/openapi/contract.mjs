@@ -235,7 +235,7 @@ const EVENT_TYPES = ['instance.created', 'instance.deleted', 'instance.state', '
                      'device.cleared', 'agent.health', 'libvirt.connected', 'libvirt.disconnected',
                      'volume.swept', 'image.progress', 'image.imported', 'image.failed',
                      'image.swept', 'snapshot.created', 'snapshot.reverted', 'snapshot.deleted',
-                     'snapshot.failed'];
+                     'snapshot.failed', 'instance.device_attached', 'instance.device_detached'];
 
 async function session() {
   const image = 'oa-base.raw';
@@ -392,6 +392,24 @@ async function session() {
   await admin('strict', 'GET', `/v1/instances/${inst}`, { expect: 200 });
   await admin('strict', 'GET', '/v1/instances/oa-zz', { expect: 404, code: 'not_found' });
   await admin('strict', 'GET', '/v1/instances/NOT_A_NAME', { expect: 404, code: 'not_found' });
+  // GPU hot-plug routes (the GPUs themselves: test-vm-gpu-hotplug and the VFIO rig)
+  await admin('strict', 'POST', '/v1/instances/oa-zz/gpus', { expect: 404, code: 'not_found', body: { devices: ['0000:03:00.0'] } });
+  await admin('strict', 'DELETE', '/v1/instances/oa-zz/gpus/0000:03:00.0', { expect: 404, code: 'not_found' });
+  // hot-plug, cold (the instance is stopped): a disk and a NIC in and out
+  const hp = await admin('strict', 'POST', `/v1/instances/${inst}/disks`, { expect: 201, body: { name: 'oa_hp', size_gib: 1 } });
+  const hpDisk = hp.json?.disks?.find((d) => d.name === 'oa_hp');
+  if (!hpDisk) fail('POST disks: the new disk is not in the instance');
+  await admin('invalid', 'POST', `/v1/instances/${inst}/disks`, { expect: 400, code: 'invalid_argument', body: { name: 'x', size_gib: 1, bus: 'ide' } });
+  await admin('strict', 'POST', `/v1/instances/${inst}/disks`, { expect: 409, code: 'already_exists', body: { name: 'oa_hp', size_gib: 1 } });
+  await admin('strict', 'POST', '/v1/instances/oa-zz/disks', { expect: 404, code: 'not_found', body: { name: 'x', size_gib: 1 } });
+  await admin('strict', 'DELETE', `/v1/instances/${inst}/disks/${hpDisk?.target}`, { expect: 200 });
+  await admin('strict', 'DELETE', `/v1/instances/${inst}/disks/vdq`, { expect: 404, code: 'not_found' });
+  await admin('invalid', 'DELETE', `/v1/instances/${inst}/disks/vdq?keep=maybe`, { expect: 400, code: 'invalid_argument' });
+  const hn = await admin('strict', 'POST', `/v1/instances/${inst}/networks`, { expect: 201, body: { mode: 'user' } });
+  const hnMac = hn.json?.networks?.at(-1)?.mac;
+  await admin('invalid', 'POST', `/v1/instances/${inst}/networks`, { expect: 400, code: 'invalid_argument', body: { mode: 'tunnel' } });
+  await admin('strict', 'DELETE', `/v1/instances/${inst}/networks/${hnMac}`, { expect: 200 });
+  await admin('strict', 'DELETE', `/v1/instances/${inst}/networks/52:54:00:00:00:01`, { expect: 404, code: 'not_found' });
   // snapshots, of the stopped instance
   const snaps = `/v1/instances/${inst}/snapshots`;
   await admin('strict', 'POST', snaps, { expect: 201, body: { name: 'oa-s1' } });
