@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Day-2 operations seen from inside a real guest (the e2e Debian 12 image,
- * TCG): snapshot, revert, resize and a snapshot delete that merges layers,
- * each checked on what the guest itself reads over SSH (through a forwarded
- * port), not on gpuvmd's word. One instance, four boots:
+ * TCG): hot-plug, snapshot, revert, resize, a snapshot delete that merges
+ * layers and a live snapshot with the guest frozen, each checked on what
+ * the guest itself reads over SSH (through a forwarded port), not on
+ * gpuvmd's word. One instance, five boots:
  *
- *   boot 1  write file A, sync; shutdown; snapshot s1; grow the root disk
+ *   boot 1  a disk hot-plugged into the running guest appears in it with
+ *           its serial and size, and leaves it on unplug;
+ *           write file A, sync; shutdown; snapshot s1; grow the root disk
  *   boot 2  A is there, the root file system grew (cloud-init's resizefs
  *           runs on every boot); write B, sync; shutdown; revert to s1
  *   boot 3  A is there, B is gone, the disk kept its size; write C; shutdown;
  *           snapshot s2; delete s1 (s2's frozen layer is block-committed
  *           into s1's, which is smaller: it was taken before the resize)
  *   boot 4  A and C are there, B is not, the file system is still the
- *           grown one; then delete the instance: nothing of it is left.
+ *           grown one; once qemu-guest-agent runs, write E, take the live
+ *           snapshot s3 (file systems frozen through the agent: "filesystem"
+ *           consistency), write F (the guest was thawed); shutdown; revert
+ *           to s3
+ *   boot 5  E is there, F is not; then delete the instance: nothing of it
+ *           is left.
  *
  * Every phase is timed (TCG boots are the cost) and the times are printed,
  * also when a check fails; a teardown removes the domain, the volumes and
@@ -208,7 +216,7 @@ guest_run (const char *command, guint timeout_s)
  * size in bytes, the boot id. sshd starts after cloud-init's init stage,
  * which holds resizefs: once SSH answers, the file system has grown. */
 static const char facts_script[] =
-  "for f in a b c; do echo \"file-$f $(cat ~/day2-$f 2>/dev/null || echo -)\"; done;"
+  "for f in a b c e f; do echo \"file-$f $(cat ~/day2-$f 2>/dev/null || echo -)\"; done;"
   " echo \"fs $(df -B1 --output=size / | tail -n1 | tr -d ' ')\";"
   " echo \"disk $(lsblk -bdno SIZE /dev/vda | tr -d ' ')\";"
   " echo \"boot $(cat /proc/sys/kernel/random/boot_id)\"";
@@ -385,8 +393,9 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
   g_autofree char *rootfs = NULL, *kernel = NULL, *initrd = NULL;
   g_autofree char *cache = NULL, *config = NULL, *pub = NULL, *body = NULL;
   g_autofree char *token_a = NULL, *token_b = NULL, *token_c = NULL;
+  g_autofree char *token_e = NULL, *token_f = NULL;
   g_autofree char *boot1 = NULL;
-  g_autoptr(GHashTable) f1 = NULL, f2 = NULL, f3 = NULL, f4 = NULL;
+  g_autoptr(GHashTable) f1 = NULL, f2 = NULL, f3 = NULL, f4 = NULL, f5 = NULL;
   g_autoptr(GError) error = NULL;
   gint64 fs0, fs1;
 
@@ -414,6 +423,8 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
   token_a = g_strdup_printf ("A-%08x", g_random_int ());
   token_b = g_strdup_printf ("B-%08x", g_random_int ());
   token_c = g_strdup_printf ("C-%08x", g_random_int ());
+  token_e = g_strdup_printf ("E-%08x", g_random_int ());
+  token_f = g_strdup_printf ("F-%08x", g_random_int ());
 
   phase_begin ("image import (3 GiB sparse raw)");
   {
@@ -453,6 +464,42 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
     g_autofree char *out = guest_run ("timeout 300 cloud-init status --wait >/dev/null;"
                                     " cloud-init status; true", 60);
     print_message ("    %s", out);
+  }
+  phase_end ();
+  /* A data disk into the running guest, and out again: the guest's own
+   * view (udev's by-id link from the serial, the kernel's size). */
+  phase_begin ("hot-plug a 1 GiB disk into the running guest, unplug it");
+  {
+    g_autoptr(JsonNode) n = api ("POST", "/v1/instances/" NAME "/disks",
+                                 "{\"name\": \"hp\", \"size_gib\": 1, \"serial\": \"GVD-HOTPLUG-1\"}",
+                                 201);
+    JsonArray *disks = json_node_get_array (gvd_test_json_path (n, "disks"));
+    g_autofree char *target = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *seen = NULL;
+    g_autofree char *gone = NULL;
+
+    for (guint i = 0; i < json_array_get_length (disks); i++)
+      {
+        JsonObject *d = json_array_get_object_element (disks, i);
+
+        if (g_strcmp0 (json_object_get_string_member (d, "name"), "hp") == 0)
+          target = g_strdup (json_object_get_string_member (d, "target"));
+      }
+    assert_non_null (target);
+    seen = guest_run ("for i in $(seq 120); do [ -e /dev/disk/by-id/virtio-GVD-HOTPLUG-1 ] && break;"
+                      " sleep 0.5; done; lsblk -bdno SIZE /dev/disk/by-id/virtio-GVD-HOTPLUG-1",
+                      60);
+    print_message ("    the guest sees virtio-GVD-HOTPLUG-1 (%s): %s", target, seen);
+    assert_int_equal (g_ascii_strtoll (seen, NULL, 10), GIB);
+    /* The guest's kernel releases it: the unplug completes (200). */
+    path = g_strdup_printf ("/v1/instances/" NAME "/disks/%s", target);
+    g_clear_pointer (&n, json_node_unref);
+    n = api ("DELETE", path, NULL, 200);
+    gone = guest_run ("for i in $(seq 60); do [ -e /dev/disk/by-id/virtio-GVD-HOTPLUG-1 ] || break;"
+                      " sleep 0.5; done; ls /dev/disk/by-id/virtio-GVD-HOTPLUG-1 2>/dev/null"
+                      " || echo gone", 60);
+    assert_string_equal (g_strstrip (gone), "gone");
   }
   phase_end ();
   boot1 = g_strdup (fact (f1, "boot"));
@@ -519,6 +566,33 @@ guest__snapshot_revert_resize_merge__guest_sees_each (void **state)
   assert_string_equal (fact (f4, "file-c"), token_c);
   assert_int_equal (fact_int (f4, "disk"), GROWN_GIB * GIB);
   assert_int_equal (fact_int (f4, "fs"), fs1);
+
+  /* A live snapshot with the guest's file systems frozen by its agent. */
+  phase_begin ("live snapshot s3 (guest frozen through qemu-guest-agent)");
+  {
+    g_autofree char *agent = guest_run ("for i in $(seq 120); do systemctl is-active -q"
+                                        " qemu-guest-agent && break; sleep 0.5; done;"
+                                        " systemctl is-active qemu-guest-agent", 90);
+    g_autoptr(JsonNode) n = NULL;
+
+    assert_string_equal (g_strstrip (agent), "active");
+    guest_write ("e", token_e);
+    n = api ("POST", "/v1/instances/" NAME "/snapshots", "{\"name\": \"s3\"}", 201);
+    assert_string_equal (gvd_test_json_string (n, "consistency"), "filesystem");
+    /* Thawed: the guest writes again. */
+    guest_write ("f", token_f);
+  }
+  phase_end ();
+  shutdown_guest ();
+  snapshot_op ("revert to s3 (the live snapshot)", "POST",
+               "/v1/instances/" NAME "/snapshots/s3/revert", NULL, 200);
+
+  /* Boot 5: E, written before the live snapshot, is there; F is not. */
+  f5 = start_guest ("start + boot 5 until SSH (after reverting to the live snapshot)");
+  assert_string_equal (fact (f5, "file-a"), token_a);
+  assert_string_equal (fact (f5, "file-c"), token_c);
+  assert_string_equal (fact (f5, "file-e"), token_e);
+  assert_string_equal (fact (f5, "file-f"), "-");
 
   phase_begin ("delete the instance");
   {
